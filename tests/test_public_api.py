@@ -1,0 +1,59 @@
+"""The public API, imported only from the package roots.
+
+A name added to or removed from a root's ``__all__`` fails this test on
+purpose: update it together with the docs and the changelog.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+EXPECTED = {
+    "ovn_vif": {
+        "ENTRY_POINT_GROUP",
+        "FrozenMap",
+        "InstalledProvider",
+        "LoadFailure",
+        "LoadReport",
+        "OpType",
+        "OvnVifError",
+        "PlugSpec",
+        "PortContext",
+        "ProviderExistsError",
+        "ProviderNotRegisteredError",
+        "ProviderUnavailableError",
+        "RateLimitedLogger",
+        "Registry",
+        "RegistryError",
+        "VifPlugProvider",
+        "__version__",
+        "default_registry",
+        "installed_providers",
+        "netdev_name_problem",
+        "truncate_netdev_name",
+    },
+    "ovn_vif_dummy": {"DUMMY_OPTION", "DummyProvider"},
+}
+
+
+@pytest.mark.parametrize("package", sorted(EXPECTED))
+def test_exported_names_are_pinned(package: str) -> None:
+    module = importlib.import_module(package)
+    assert set(module.__all__) == EXPECTED[package]
+    for name in module.__all__:
+        assert hasattr(module, name), name
+
+
+def test_root_imports_work() -> None:
+    from ovn_vif import OpType, PlugSpec, PortContext, Registry, VifPlugProvider
+    from ovn_vif_dummy import DummyProvider
+
+    reg = Registry()
+    reg.register(DummyProvider())
+    provider = reg.get("dummy")
+    assert isinstance(provider, VifPlugProvider)
+    spec = provider.prepare_create(PortContext(op_type=OpType.CREATE, lport_name="x"))
+    assert isinstance(spec, PlugSpec)
+    reg.destroy_all()
