@@ -388,17 +388,80 @@ def test_reference_controller_plugs_and_unplugs_a_dummy_lsp(reference_stack: San
 
 
 @pytest.mark.daemons
-def test_reference_controller_restart(reference_stack: Sandbox) -> None:
+def test_reference_controller_restart_keeps_unplugging_at_once(reference_stack: Sandbox) -> None:
     controller = reference_stack.controller
     assert controller is not None
     old_pid = controller.pid
     controller.restart()
     assert controller.pid != old_pid
     assert "ovn-controller" in controller.appctl("version")
-    reference_stack.nbctl("--wait=hv", "sync")
+    reference_stack.nbctl(
+        "ls-add", "sw0", "--", "lsp-add", "sw0", "lsp1",
+        "--", "lsp-set-options", "lsp1", "requested-chassis=hv1", "vif-plug-type=dummy",
+    )  # fmt: skip
+    reference_stack.wait_until(
+        lambda: "lsp1" in reference_stack.vsctl("list-ports", "br-int"), what="lsp1 plugged"
+    )
+    # Without debug/ignore-startup-delay after the restart this would take > 10 s.
+    reference_stack.nbctl("lsp-del", "lsp1")
+    reference_stack.wait_until(
+        lambda: "lsp1" not in reference_stack.vsctl("list-ports", "br-int"),
+        timeout=5,
+        what="lsp1 unplugged",
+    )
 
 
 @pytest.mark.daemons
 def test_timeout_error_carries_the_controller_log(reference_stack: Sandbox) -> None:
     with pytest.raises(SandboxTimeoutError, match="ovn-controller log tail"):
         reference_stack.wait_until(lambda: False, timeout=0.05, what="nothing")
+
+
+@pytest.mark.daemons
+def test_inherited_ovn_variables_do_not_leak_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OVN_NB_DB", "unix:/nonexistent/nb.sock")
+    monkeypatch.setenv("OVS_RUNDIR", "/nonexistent")
+    with Sandbox("hv1") as stack:
+        assert stack.env["OVN_NB_DB"] == stack.nb_remote
+        assert stack.dir.env["OVS_RUNDIR"] == str(stack.dir.run_dir)
+        assert "OVN_NB_DB" not in stack.dir.env
+        stack.dir.run("ovn-nbctl", f"--db={stack.nb_remote}", "ls-add", "sw0")
+        assert stack.dir.run("ovs-vsctl", "list-br").split() == ["br-int"]
+
+
+def _plug_own_port(stack: Sandbox) -> str:
+    port = f"p-{stack.chassis}"
+    stack.nbctl(
+        "ls-add", "sw0", "--", "lsp-add", "sw0", port,
+        "--", "lsp-set-options", port, f"requested-chassis={stack.chassis}", "vif-plug-type=dummy",
+    )  # fmt: skip
+    stack.wait_until(lambda: port in stack.vsctl("list-ports", "br-int"), what=port)
+    return port
+
+
+@pytest.mark.daemons
+def test_two_sandboxes_side_by_side() -> None:
+    with Sandbox("hv1", controller=True) as one, Sandbox("hv2", controller=True) as two:
+        assert one.root != two.root
+        assert _plug_own_port(one) == "p-hv1"
+        assert _plug_own_port(two) == "p-hv2"
+        assert one.vsctl("list-ports", "br-int").split() == ["p-hv1"]
+        assert two.vsctl("list-ports", "br-int").split() == ["p-hv2"]
+        assert one.sbctl("--bare", "--columns=name", "list", "Chassis").split() == ["hv1"]
+        assert two.sbctl("--bare", "--columns=name", "list", "Chassis").split() == ["hv2"]
+
+
+@pytest.mark.daemons
+def test_failure_report_shows_daemon_logs(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest((Path(__file__).parent / "daemons.py").read_text())
+    pytester.makepyfile(
+        """
+        def test_fails(ovsdb_server):
+            assert ovsdb_server.running
+            assert False, "deliberate"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ovsdb-server log: /tmp/ovnvif-*/log/ovsdb-server.log*"])
+    result.stdout.fnmatch_lines(["*opened log file*"])

@@ -332,9 +332,11 @@ class SandboxDir:
     def env(self) -> dict[str, str]:
         """Environment for subprocesses: the ``OVS_*``/``OVN_*`` dirs and ``PATH``.
 
-        Based on :data:`os.environ`, so that other variables pass through.
+        Based on :data:`os.environ`, so that other variables pass through,
+        except inherited ``OVS_*`` and ``OVN_*`` variables (such as a
+        developer's ``OVN_NB_DB``), which could point outside the sandbox.
         """
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OVS_", "OVN_"))}
         env["PATH"] = self.search_path
         for prefix in ("OVS", "OVN"):
             env[f"{prefix}_RUNDIR"] = str(self.run_dir)
@@ -776,11 +778,14 @@ class OvnController(Daemon):
         sandbox_dir: SandboxDir,
         ovsdb: OvsdbServer,
         *,
+        ignore_startup_delay: bool = False,
         extra_args: Sequence[str] = (),
         timeout: float = _DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__(sandbox_dir, "ovn-controller", extra_args=extra_args, timeout=timeout)
         self.ovsdb = ovsdb
+        #: Call :meth:`ignore_startup_delay` after every (re)start.
+        self.ignore_startup_delay_on_start = ignore_startup_delay
 
     @property
     def ctl_path(self) -> Path | None:
@@ -801,6 +806,8 @@ class OvnController(Daemon):
             return path is not None and path.is_socket()
 
         wait_until(ctl_ready, self.timeout, what=f"{self.name} control socket")
+        if self.ignore_startup_delay_on_start:
+            self.ignore_startup_delay()
 
     def appctl(self, *args: str) -> str:
         """Run ``ovn-appctl -t ovn-controller <args>`` against this process."""
@@ -883,9 +890,14 @@ class LocalVswitch:
         wait_until(mgmt.is_socket, self.timeout, what=f"{mgmt}")
 
     def stop(self) -> None:
-        """Stop ovs-vswitchd, then ovsdb-server."""
+        """Stop ovs-vswitchd, then ovsdb-server. The database is kept."""
         self.vswitchd.stop()
         self.ovsdb.stop()
+
+    def restart(self) -> None:
+        """Stop both daemons and start them again on the same database."""
+        self.stop()
+        self.start()
 
     def vsctl(self, *args: str, wait: bool = True) -> str:
         """Run ``ovs-vsctl`` on the local database and return its stdout.
@@ -930,7 +942,22 @@ class Sandbox:
     ...              "lsp-set-options", "lsp1", "requested-chassis=hv1",
     ...              "vif-plug-type=dummy")
     ...     sb.wait_until(lambda: "lsp1" in sb.vsctl("list-ports", "br-int"))
+
+    The parts are attributes once started: :attr:`nb` and :attr:`sb`
+    (:class:`OvsdbServer`), :attr:`northd`, :attr:`vswitch`
+    (:class:`LocalVswitch`; also :attr:`ovsdb` and :attr:`vswitchd`) and
+    :attr:`controller`. Restart any of them with ``.restart()``; database
+    files are kept and socket paths stay the same, so clients reconnect.
     """
+
+    #: The OVN_Northbound ovsdb-server.
+    nb: OvsdbServer
+    #: The OVN_Southbound ovsdb-server.
+    sb: OvsdbServer
+    #: ovn-northd.
+    northd: OvnNorthd
+    #: The local ovsdb-server and ovs-vswitchd with the integration bridge.
+    vswitch: LocalVswitch
 
     def __init__(
         self,
@@ -1032,14 +1059,16 @@ class Sandbox:
         self.vswitch.start()
         if self._with_controller:
             self.controller = OvnController(
-                d, self.vswitch.ovsdb, extra_args=self._controller_args, timeout=t
+                d,
+                self.vswitch.ovsdb,
+                ignore_startup_delay=self._ignore_startup_delay,
+                extra_args=self._controller_args,
+                timeout=t,
             )
             self.controller.start()
             self.wait_until(self._chassis_registered, what=f"Chassis {self.chassis} in SB")
             # Returns once every chassis has processed the current NB config.
             self.nbctl("--wait=hv", "sync")
-            if self._ignore_startup_delay:
-                self.controller.ignore_startup_delay()
         else:
             self.add_chassis(self.chassis, encap_ip=self.encap_ip)
             self.nbctl("--wait=sb", "sync")
@@ -1080,6 +1109,16 @@ class Sandbox:
     def ovs_remote(self) -> str:
         """OVSDB remote of the local Open_vSwitch database."""
         return self.vswitch.remote
+
+    @property
+    def ovsdb(self) -> OvsdbServer:
+        """The local ``Open_vSwitch`` ovsdb-server (``self.vswitch.ovsdb``)."""
+        return self.vswitch.ovsdb
+
+    @property
+    def vswitchd(self) -> OvsVswitchd:
+        """The ovs-vswitchd (``self.vswitch.vswitchd``)."""
+        return self.vswitch.vswitchd
 
     @property
     def env(self) -> dict[str, str]:
