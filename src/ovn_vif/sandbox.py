@@ -22,7 +22,7 @@ The building blocks (:class:`SandboxDir`, :class:`OvsdbServer`,
 :class:`OvnController`) can be used on their own, for example one
 ``ovsdb-server`` holding both ``Open_vSwitch`` and ``OVN_Southbound`` for
 IDL tests. Daemons are owned by their :class:`SandboxDir`: closing it stops
-them in reverse start order and removes the directory; an :mod:`atexit`
+them in reverse start order and removes the directory; an ``atexit``
 hook does the same for anything left running when the interpreter exits.
 """
 
@@ -293,7 +293,7 @@ class SandboxDir:
     :meth:`create` makes a fresh ``/tmp/ovnvif-XXXXXXXX``. Daemons started
     in it register themselves; :meth:`close` stops them in reverse start
     order and removes the directory unless *keep* is set. It is a context
-    manager, and an :mod:`atexit` hook closes any directory still open when
+    manager, and an ``atexit`` hook closes any directory still open when
     the interpreter exits.
     """
 
@@ -332,7 +332,7 @@ class SandboxDir:
     def env(self) -> dict[str, str]:
         """Environment for subprocesses: the ``OVS_*``/``OVN_*`` dirs and ``PATH``.
 
-        Based on :data:`os.environ`, so that other variables pass through,
+        Based on ``os.environ``, so that other variables pass through,
         except inherited ``OVS_*`` and ``OVN_*`` variables (such as a
         developer's ``OVN_NB_DB``), which could point outside the sandbox.
         """
@@ -613,7 +613,8 @@ class OvsdbServer(Daemon):
 
     *databases* are names from :data:`DATABASES`. Each database file is
     created (with its root row, as ``ovs-vsctl init`` / ``ovn-nbctl init``
-    would) on the first start and kept by :meth:`restart` and :meth:`stop`.
+    would) on the first start and kept by :meth:`~Daemon.restart` and
+    :meth:`~Daemon.stop`.
 
     >>> srv = OvsdbServer(d, ["Open_vSwitch", "OVN_Southbound"])  # doctest: +SKIP
     >>> srv.start(); srv.remote  # doctest: +SKIP
