@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,7 +111,7 @@ def test_ovsdb_server_serves_both_databases(
 ) -> None:
     assert ovsdb_server.remote == f"unix:{sandbox_dir.run_dir}/ovsdb-server.sock"
     assert len(ovsdb_server.socket_path.as_posix()) < 100
-    dbs = ovsdb_server.client("list-dbs", "{remote}").split()
+    dbs = sandbox_dir.run("ovsdb-client", "list-dbs", ovsdb_server.remote).split()
     assert set(dbs) >= {"Open_vSwitch", "OVN_Southbound"}
     # The root rows exist, as after "ovs-vsctl init" / "ovn-sbctl init".
     sandbox_dir.run("ovs-vsctl", f"--db={ovsdb_server.remote}", "--no-wait", "add-br", "br-x")
@@ -465,3 +467,21 @@ def test_failure_report_shows_daemon_logs(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*ovsdb-server log: /tmp/ovnvif-*/log/ovsdb-server.log*"])
     result.stdout.fnmatch_lines(["*opened log file*"])
+
+
+@pytest.mark.daemons
+def test_atexit_stops_what_the_program_left_running() -> None:
+    script = (
+        "from ovn_vif.sandbox import Sandbox\n"
+        "stack = Sandbox('hv1').start()\n"
+        "print(stack.root)\n"
+        "print(' '.join(str(d.pid) for d in stack.dir.daemons))\n"
+        # exits without stop(): the atexit hook must clean up
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    root, pids = Path(out[0]), [int(p) for p in out[1].split()]
+    assert len(pids) == 5
+    assert not root.exists()
+    assert not any(_alive(pid) for pid in pids)

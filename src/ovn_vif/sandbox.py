@@ -97,7 +97,7 @@ _DB_FILES: Mapping[str, str] = {
 #: absolute paths of data files. Keys are the names :func:`missing_binaries`
 #: accepts.
 COMPONENTS: Mapping[str, tuple[str, ...]] = {
-    "ovsdb-server": ("ovsdb-tool", "ovsdb-server", "ovsdb-client"),
+    "ovsdb-server": ("ovsdb-tool", "ovsdb-server"),
     "ovs-vswitchd": ("ovs-vswitchd", "ovs-vsctl", "ovs-appctl"),
     "ovn-northd": ("ovn-northd", "ovn-nbctl", "ovn-sbctl"),
     "ovn-controller": ("ovn-controller", "ovn-appctl"),
@@ -468,6 +468,7 @@ class Daemon:
     # -- to be provided by subclasses
 
     def _command(self) -> list[str]:
+        """The program and its specific arguments (common options are added)."""
         raise NotImplementedError
 
     def _prepare(self) -> None:
@@ -501,10 +502,6 @@ class Daemon:
         parts = [_tail(self.log_path, lines), _tail(self._console_path, lines)]
         return "\n".join(p for p in parts if p)
 
-    def env(self) -> dict[str, str]:
-        """Environment the daemon runs with."""
-        return self.dir.env
-
     # -- lifecycle
 
     def start(self) -> None:
@@ -530,7 +527,7 @@ class Daemon:
             try:
                 proc = subprocess.run(
                     argv,
-                    env=self.env(),
+                    env=self.dir.env,
                     stdin=subprocess.DEVNULL,
                     stdout=console,
                     stderr=console,
@@ -680,12 +677,6 @@ class OvsdbServer(Daemon):
 
     def _wait_ready(self) -> None:
         wait_until(self.socket_path.is_socket, self.timeout, what=f"{self.socket_path}")
-
-    def client(self, *args: str) -> str:
-        """Run ``ovsdb-client <args>``; ``{remote}`` in an argument is replaced."""
-        tool = _which("ovsdb-client", self.dir.search_path)
-        argv = [tool, *(a.replace("{remote}", self.remote) for a in args)]
-        return _run(argv, self.dir.env, self.timeout)
 
 
 class OvsVswitchd(Daemon):
