@@ -13,6 +13,7 @@ import pytest
 from ovn_vif.errors import OvnVifError
 from ovn_vif.sandbox import (
     COMPONENTS,
+    DATABASES,
     CommandError,
     DaemonError,
     LocalVswitch,
@@ -485,3 +486,47 @@ def test_atexit_stops_what_the_program_left_running() -> None:
     assert len(pids) == 5
     assert not root.exists()
     assert not any(_alive(pid) for pid in pids)
+
+
+@pytest.mark.daemons
+def test_python_idl_reads_both_databases(ovsdb_server: OvsdbServer) -> None:
+    import ovs.db.idl
+    import ovs.poller
+
+    for database, table in (("Open_vSwitch", "Open_vSwitch"), ("OVN_Southbound", "SB_Global")):
+        helper = ovs.db.idl.SchemaHelper(str(DATABASES[database]))
+        helper.register_table(table)
+        idl = ovs.db.idl.Idl(ovsdb_server.remote, helper)
+        try:
+
+            def synced(idl: ovs.db.idl.Idl = idl) -> bool:
+                idl.run()
+                if idl.has_ever_connected():
+                    return True
+                poller = ovs.poller.Poller()
+                idl.wait(poller)
+                poller.timer_wait(50)
+                poller.block()
+                return False
+
+            wait_until(synced, timeout=10, what=f"IDL sync of {database}")
+            assert len(idl.tables[table].rows) == 1
+        finally:
+            idl.close()
+
+
+@pytest.mark.daemons
+def test_reference_controller_unplugs_when_the_port_moves(reference_stack: Sandbox) -> None:
+    reference_stack.add_chassis("hv2", encap_ip="127.0.0.2")
+    assert _plug_own_port(reference_stack) == "p-hv1"
+    reference_stack.nbctl(
+        "lsp-set-options", "p-hv1", "requested-chassis=hv2", "vif-plug-type=dummy"
+    )
+    reference_stack.wait_until(
+        lambda: "p-hv1" not in reference_stack.vsctl("list-ports", "br-int"), what="p-hv1 unplugged"
+    )
+    requested = reference_stack.sbctl(
+        "--bare", "--columns=requested_chassis", "find", "Port_Binding", "logical_port=p-hv1"
+    ).strip()
+    hv2 = reference_stack.sbctl("--bare", "--columns=_uuid", "find", "Chassis", "name=hv2").strip()
+    assert requested == hv2
