@@ -93,9 +93,9 @@ _DB_FILES: Mapping[str, str] = {
     "OVN_Southbound": "ovnsb_db.db",
 }
 
-#: What each component needs: programs looked up on the search path, and
-#: absolute paths of data files. Keys are the names :func:`missing_binaries`
-#: accepts.
+#: The programs each component needs, looked up on the search path. Keys are
+#: the names :func:`missing_binaries` accepts; it also checks the schema files
+#: (:data:`DATABASES`) a component needs.
 COMPONENTS: Mapping[str, tuple[str, ...]] = {
     "ovsdb-server": ("ovsdb-tool", "ovsdb-server"),
     "ovs-vswitchd": ("ovs-vswitchd", "ovs-vsctl", "ovs-appctl"),
@@ -104,8 +104,8 @@ COMPONENTS: Mapping[str, tuple[str, ...]] = {
 }
 
 _COMPONENT_FILES: Mapping[str, tuple[Path, ...]] = {
-    "ovsdb-server": (DATABASES["Open_vSwitch"],),
-    "ovs-vswitchd": (),
+    "ovsdb-server": (),
+    "ovs-vswitchd": (DATABASES["Open_vSwitch"],),
     "ovn-northd": (DATABASES["OVN_Northbound"], DATABASES["OVN_Southbound"]),
     "ovn-controller": (),
 }
@@ -659,6 +659,10 @@ class OvsdbServer(Daemon):
         return f"unix:{self.socket_path}"
 
     def _prepare(self) -> None:
+        schemas = [DATABASES[db] for db in self.databases]
+        missing = [str(schema) for schema in schemas if not schema.exists()]
+        if missing:
+            raise SandboxUnavailableError(missing)
         tool = _which("ovsdb-tool", self.dir.search_path)
         for db, path in self.db_files.items():
             if path.exists():
