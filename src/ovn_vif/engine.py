@@ -103,7 +103,7 @@ class _Batch:
 class _Cached:
     idl_id: int
     seqno: int
-    key: str
+    key: Any
     view: Any
 
 
@@ -159,7 +159,7 @@ class Reconciler:
 
     # --- reconcile ------------------------------------------------------------
 
-    def _view(self, cache: _Cached | None, idl: Any, key: str, read: Any) -> _Cached:
+    def _view(self, cache: _Cached | None, idl: Any, key: Any, read: Any) -> _Cached:
         # The IDL bumps change_seqno on every change it applies (and on
         # reconnect); an unchanged seqno means an unchanged cache, so the
         # copy from the previous run is still exact.
@@ -185,8 +185,20 @@ class Reconciler:
         """Copy what the engine reads from the two IDLs (reused while an
         IDL's ``change_seqno`` does not move)."""
         self._ovs_cache = self._view(self._ovs_cache, ovs_idl, bridge, read_ovs)
-        self._sb_cache = self._view(self._sb_cache, sb_idl, chassis, read_sb)
         ovs_view: OvsView = self._ovs_cache.view
+        # The Port_Bindings of the local OVN-plugged interfaces are needed
+        # too, wherever they are requested.
+        lports = frozenset(
+            i.iface_id
+            for i in ovs_view.ifaces.values()
+            if i.iface_id is not None and i.plugged_by is not None
+        )
+        self._sb_cache = self._view(
+            self._sb_cache,
+            sb_idl,
+            (chassis, lports),
+            lambda idl, key: read_sb(idl, key[0], key[1]),
+        )
         sb_view: SbView = self._sb_cache.view
         return ovs_view, sb_view
 

@@ -5,11 +5,14 @@ before building the ``Idl``, and the ``create_*`` functions on each
 ``Idl`` before its first ``run()``: ``ovs.db.idl`` never back-fills an
 index created after rows were loaded.
 
->>> import ovs.db.idl, ovn_vif
+>>> import ovs.db.idl
+>>> from ovn_vif.monitor import create_ovs_indexes, register_ovs_columns
 >>> helper = ovs.db.idl.SchemaHelper("/usr/share/openvswitch/vswitch.ovsschema")
->>> ovn_vif.register_ovs_columns(helper)
+>>> register_ovs_columns(helper)
 >>> idl = ovs.db.idl.Idl("unix:/nonexistent.sock", helper)
->>> ovn_vif.create_ovs_indexes(idl)
+>>> create_ovs_indexes(idl)
+>>> sorted(idl.tables)
+['Bridge', 'Interface', 'Port']
 
 The registrations add to whatever the caller registered; a table the
 caller registered whole (``register_table``) or ``register_all()`` stay
