@@ -12,14 +12,14 @@ from collections.abc import Iterator
 
 import ovs.db.idl
 import pytest
+from tests.engine_driver import EngineDriver, switch_rows
+from tests.rules_world import Recorder
 
 from ovn_vif.engine import Reconciler
 from ovn_vif.registry import Registry
 from ovn_vif.report import Outcome, Policy, Reason
 from ovn_vif.sandbox import OvsdbServer
 from ovn_vif_dummy import DummyProvider
-from tests.engine_driver import EngineDriver, switch_rows
-from tests.rules_world import Recorder
 
 pytestmark = pytest.mark.daemons
 

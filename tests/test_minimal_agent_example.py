@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.engine_driver import switch_rows
 
 from ovn_vif.sandbox import Sandbox
-from tests.engine_driver import switch_rows
 
 pytestmark = pytest.mark.daemons
 

@@ -77,7 +77,7 @@ def test_wrong_schema_or_used_helper_is_refused() -> None:
     with open(SB) as f:
         schema = json.load(f)
     del schema["tables"]["Port_Binding"]["columns"]["parent_port"]
-    with pytest.raises(ValueError, match="no column Port_Binding.parent_port"):
+    with pytest.raises(ValueError, match=r"no column Port_Binding\.parent_port"):
         register_sb_columns(ovs.db.idl.SchemaHelper(schema_json=schema))
     helper = ovs.db.idl.SchemaHelper(location=VSWITCH)
     register_ovs_columns(helper)
