@@ -242,3 +242,85 @@ def test_nothing_to_do_is_reported_with_the_reason(dbs: Dbs, registry: Registry)
             rec.reconcile(driver.ovs_idl, driver.sb_idl, object(), chassis="hv1", can_unplug=True)
     finally:
         driver.close()
+
+
+def _reconcile(driver: EngineDriver, **kwargs: bool) -> tuple[object, str]:
+    driver.run_idls()
+    txn = ovs.db.idl.Transaction(driver.ovs_idl)
+    report = driver.reconciler.reconcile(
+        driver.ovs_idl, driver.sb_idl, txn, chassis="hv1", can_unplug=True, **kwargs
+    )
+    status = txn.commit_block()
+    driver.reconciler.complete(status, txn=txn)
+    return report, status
+
+
+@pytest.mark.parametrize("policy", BOTH, ids=lambda p: p.value)
+def test_idle_run_is_skipped_only_when_nothing_can_have_changed(dbs: Dbs, policy: Policy) -> None:
+    provider = Recorder()
+    registry = Registry()
+    registry.register(provider)
+    dbs.lsp("lsp1")
+    dbs.lsp("lsp2")
+    dbs.vsctl("add-port", "br-int", "x")  # gives the engine's IDL something to see
+    driver = driver_for(dbs, registry, policy)
+    try:
+        driver.step()
+        driver.step()  # completes the creates
+        dbs.vsctl("set", "Interface", "lsp1", "ofport=1")
+        dbs.vsctl("set", "Interface", "lsp2", "ofport=2")
+        driver.settle()
+        provider.calls.clear()
+        _reconcile(driver)  # the previous run saw a change: not skipped
+        _reconcile(driver, providers_changed=False)
+        skipped = policy is Policy.RECOMMENDED
+        assert provider.count("prepare_create") == (2 if skipped else 4)
+        provider.calls.clear()
+        _reconcile(driver, providers_changed=True)  # a provider saw a change
+        assert provider.count("prepare_create") == 2
+        # A declined lport is asked again on every run.
+        provider.decline = {"lsp1"}
+        _reconcile(driver)
+        provider.calls.clear()
+        _reconcile(driver, providers_changed=False)
+        assert provider.count("prepare_create", "lsp1") == (1 if skipped else 2)
+    finally:
+        driver.close()
+
+
+def test_row_memo_copies_equal_fresh_reads(dbs: Dbs) -> None:
+    from ovn_vif.snapshot import RowMemo, read_ovs, read_sb
+
+    registry = Registry()
+    registry.register(DummyProvider())
+    dbs.lsp("lsp1", "vif-plug-mtu-request=1400")
+    dbs.lsp("lsp2")
+    driver = driver_for(dbs, registry, Policy.RECOMMENDED)
+    ovs_memo, sb_memo = RowMemo(), RowMemo()
+    changes = [
+        lambda: dbs.vsctl("set", "Interface", "lsp1", "options:a=1", "external_ids:x=y"),
+        lambda: dbs.vsctl("remove", "Interface", "lsp1", "options", "a"),
+        lambda: dbs.vsctl("set", "Interface", "lsp2", "mtu_request=1300", "type=patch"),
+        lambda: dbs.vsctl("del-port", "lsp2"),
+        lambda: dbs.sbctl("set", "Port_Binding", "lsp1", "options:vif-plug-mtu-request=9000"),
+        lambda: dbs.sbctl("remove", "Port_Binding", "lsp1", "options", "vif-plug-mtu-request"),
+        lambda: dbs.sbctl("clear", "Port_Binding", "lsp2", "requested_chassis"),
+        lambda: dbs.sbctl("destroy", "Port_Binding", "lsp2"),
+    ]
+    try:
+        driver.settle()
+        for change in [lambda: "", *changes]:
+            change()
+            driver.wait(50)
+            driver.run_idls()
+            for _ in range(2):  # the second read reuses every copy
+                assert read_ovs(driver.ovs_idl, "br-int", ovs_memo) == read_ovs(
+                    driver.ovs_idl, "br-int"
+                )
+                lports = ("lsp1", "lsp2")
+                assert read_sb(driver.sb_idl, "hv1", lports, sb_memo) == read_sb(
+                    driver.sb_idl, "hv1", lports
+                )
+            assert ovs_memo.reused > 0
+    finally:
+        driver.close()

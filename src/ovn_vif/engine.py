@@ -64,7 +64,7 @@ from ovn_vif.ratelimit import RateLimitedLogger
 from ovn_vif.registry import Registry, default_registry
 from ovn_vif.report import CompletionReport, Decision, Policy, ReconcileReport
 from ovn_vif.rules import PendingCall, Plan, decide
-from ovn_vif.snapshot import OvsView, SbView, read_ovs, read_sb
+from ovn_vif.snapshot import OvsView, RowMemo, SbView, read_ovs, read_sb
 
 __all__ = [
     "COMMIT_FAILED",
@@ -135,6 +135,11 @@ class Reconciler:
         self._log = RateLimitedLogger(logging.getLogger("ovn_vif.engine"))
         self._ovs_cache: _Cached | None = None
         self._sb_cache: _Cached | None = None
+        self._ovs_memo = RowMemo()
+        # The (chassis, bridge, can_unplug) of the latest run that found
+        # everything in sync, else None.
+        self._quiet: tuple[str, str, bool] | None = None
+        self._sb_memo = RowMemo()
 
     @property
     def policy(self) -> Policy:
@@ -162,7 +167,8 @@ class Reconciler:
     def _view(self, cache: _Cached | None, idl: Any, key: Any, read: Any) -> _Cached:
         # The IDL bumps change_seqno on every change it applies (and on
         # reconnect); an unchanged seqno means an unchanged cache, so the
-        # copy from the previous run is still exact.
+        # copy from the previous run is still exact. Otherwise the row memo
+        # still spares reading the rows that did not change.
         seqno = getattr(idl, "change_seqno", None)
         if (
             cache is not None
@@ -184,20 +190,21 @@ class Reconciler:
     ) -> tuple[OvsView, SbView]:
         """Copy what the engine reads from the two IDLs (reused while an
         IDL's ``change_seqno`` does not move)."""
-        self._ovs_cache = self._view(self._ovs_cache, ovs_idl, bridge, read_ovs)
+        self._ovs_cache = self._view(
+            self._ovs_cache,
+            ovs_idl,
+            bridge,
+            lambda idl, key: read_ovs(idl, key, self._ovs_memo),
+        )
         ovs_view: OvsView = self._ovs_cache.view
         # The Port_Bindings of the local OVN-plugged interfaces are needed
         # too, wherever they are requested.
-        lports = frozenset(
-            i.iface_id
-            for i in ovs_view.ifaces.values()
-            if i.iface_id is not None and i.plugged_by is not None
-        )
+        lports = ovs_view.plugged_lports
         self._sb_cache = self._view(
             self._sb_cache,
             sb_idl,
             (chassis, lports),
-            lambda idl, key: read_sb(idl, key[0], key[1]),
+            lambda idl, key: read_sb(idl, key[0], key[1], self._sb_memo),
         )
         sb_view: SbView = self._sb_cache.view
         return ovs_view, sb_view
@@ -211,6 +218,7 @@ class Reconciler:
         chassis: str,
         bridge: str = "br-int",
         can_unplug: bool,
+        providers_changed: bool = True,
     ) -> ReconcileReport:
         """Decide, and stage the resulting writes in *txn*.
 
@@ -224,6 +232,14 @@ class Reconciler:
             until the SB data is complete after start-up (OVN's start-up
             delay): otherwise ports whose Port_Binding has not arrived yet
             would be unplugged.
+        :param providers_changed: pass what :meth:`Registry.run_all`
+            returned to let :attr:`Policy.RECOMMENDED` skip a run in which
+            nothing can have changed: neither IDL changed, no provider
+            reported a change, and the previous run found every lport in
+            sync (nothing written, declined, refused, deferred or in
+            flight). The default, ``True``, never skips; neither does
+            :attr:`Policy.OVN_COMPATIBLE` (OVN asks every provider on every
+            iteration).
         :returns: what was decided; ``report.changed`` tells whether
             anything was staged.
 
@@ -233,7 +249,20 @@ class Reconciler:
         if getattr(ovs_idl, "txn", txn) is not txn:
             raise ValueError("txn must be the open transaction of ovs_idl")
         self._last_txn = txn
+        before = (self._ovs_cache, self._sb_cache)
         ovs_view, sb_view = self.snapshot(ovs_idl, sb_idl, chassis=chassis, bridge=bridge)
+        inputs = (chassis, bridge, can_unplug)
+        if (
+            not providers_changed
+            and self._policy is Policy.RECOMMENDED
+            and self._quiet == inputs
+            and before[0] is not None
+            and before[0] is self._ovs_cache
+            and before[1] is self._sb_cache
+            and not self._batches
+        ):
+            return ReconcileReport()
+        self._quiet = None
         if sb_view.chassis is None:
             return ReconcileReport(skipped=f"chassis {chassis} has no Chassis row in the SB DB")
         if ovs_view.bridge is None:
@@ -252,6 +281,8 @@ class Reconciler:
         decisions = self._stage(ovs_idl, txn, ovs_view, plan)
         if plan.pending:
             self._batches.append(_Batch(txn=txn, calls=plan.pending))
+        elif not decisions and not plan.changed:
+            self._quiet = inputs
         return ReconcileReport(decisions=decisions, changed=plan.changed)
 
     def _stage(self, idl: Any, txn: Any, ovs_view: OvsView, plan: Plan) -> tuple[Decision, ...]:

@@ -205,10 +205,6 @@ class _Run:
         self.names_created: set[str] = set()
         self.names_removed: set[str] = set()
         self.ports_removed: set[uuid.UUID] = set()
-        # Derived lookups.
-        self.bridge_ifaces: tuple[IfaceView, ...] = tuple(
-            i for i in ovs.ifaces.values() if ovs.on_bridge(i)
-        )
 
     # --- small helpers ----------------------------------------------------
 
@@ -306,7 +302,7 @@ class _Run:
         real ovn-controller ended up using in the observed cases, and the
         safe choice: the engine then refuses to touch anything).
         """
-        found = [i for i in self.bridge_ifaces if i.iface_id == lport and i.has_ofport]
+        found = [i for i in self.ovs.bridge_ifaces_by_lport.get(lport, ()) if i.has_ofport]
         for iface in found:
             if iface.plugged_by is None:
                 return iface
@@ -785,7 +781,7 @@ class _OvnCompatible(_Run):
 class _Recommended(_Run):
     def run(self) -> None:
         ours: dict[str, list[IfaceView]] = {}
-        for iface in self.bridge_ifaces:
+        for iface in self.ovs.bridge_ifaces:
             if (
                 iface.plugged_by is not None
                 and iface.iface_id is not None
