@@ -1,0 +1,68 @@
+"""The Linux devlink representor VIF plug provider.
+
+On a SmartNIC/DPU each PCI function the host sees (PF, VF, SF) has a
+*representor* netdev on the NIC's own CPU. :class:`RepresentorProvider`
+answers an LSP's ``vif-plug:representor:pf-mac`` /
+``vif-plug:representor:vf-num`` (or ``sf-num``) with the name of that
+representor, from a table it keeps current from devlink and rtnetlink.
+
+>>> from ovn_vif_representor import OPTION_PF_MAC, OPTION_VF_NUM
+>>> OPTION_PF_MAC, OPTION_VF_NUM
+('vif-plug:representor:pf-mac', 'vif-plug:representor:vf-num')
+"""
+
+from __future__ import annotations
+
+from ovn_vif_representor.devlink import (
+    DevlinkEvent,
+    DevlinkPort,
+    DevlinkSource,
+    NetlinkDevlinkSource,
+    Overflow,
+    PortDel,
+    PortFlavour,
+    PortNew,
+)
+from ovn_vif_representor.nlsock import KernelNetlinkSocket, NetlinkTransport
+from ovn_vif_representor.provider import (
+    OPTION_PF_MAC,
+    OPTION_SF_NUM,
+    OPTION_VF_NUM,
+    RepresentorProvider,
+    list_representors,
+    parse_function_number,
+)
+from ovn_vif_representor.rtnl import LinkEvent, LinkName, LinkSource, RtnlLinkSource
+from ovn_vif_representor.table import (
+    NodeSource,
+    PortTable,
+    RepresentorRow,
+    RepresentorState,
+)
+
+__all__ = [
+    "OPTION_PF_MAC",
+    "OPTION_SF_NUM",
+    "OPTION_VF_NUM",
+    "DevlinkEvent",
+    "DevlinkPort",
+    "DevlinkSource",
+    "KernelNetlinkSocket",
+    "LinkEvent",
+    "LinkName",
+    "LinkSource",
+    "NetlinkDevlinkSource",
+    "NetlinkTransport",
+    "NodeSource",
+    "Overflow",
+    "PortDel",
+    "PortFlavour",
+    "PortNew",
+    "PortTable",
+    "RepresentorProvider",
+    "RepresentorRow",
+    "RepresentorState",
+    "RtnlLinkSource",
+    "list_representors",
+    "parse_function_number",
+]
