@@ -209,7 +209,7 @@ class NetlinkChannel:
             for reply in self._parse(data):
                 header = reply["header"]
                 if header.get("sequence_number") != seq:
-                    self._stash.append(reply)
+                    self._keep_if_notification(reply)
                     continue
                 error = header.get("error")
                 if isinstance(error, NetlinkError):
@@ -239,5 +239,25 @@ class NetlinkChannel:
                     raise
                 overflowed = True
                 continue
-            messages.extend(self._parse(data))
+            for msg in self._parse(data):
+                if msg["header"].get("sequence_number") == 0:
+                    messages.append(msg)
+                else:
+                    self._log_stale(msg)
         return Drain(messages=tuple(messages), overflowed=overflowed)
+
+    def _keep_if_notification(self, msg: Any) -> None:
+        # The kernel sends notifications with sequence number 0; anything
+        # else answers an earlier request (a dump abandoned after an
+        # overflow) and is stale.
+        if msg["header"].get("sequence_number") == 0:
+            self._stash.append(msg)
+        else:
+            self._log_stale(msg)
+
+    def _log_stale(self, msg: Any) -> None:
+        LOG.debug(
+            "%s: dropping a stale reply (sequence number %s)",
+            self.what,
+            msg["header"].get("sequence_number"),
+        )

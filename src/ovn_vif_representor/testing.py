@@ -10,7 +10,7 @@ code that runs on a real kernel.
 >>> from ovn_vif_representor import RepresentorProvider
 >>> from ovn_vif_representor.testing import FakeKernel
 >>> kernel = FakeKernel()
->>> _ = kernel.add_pf("p0hpf", ifindex=100, pf=0, mac="00:53:00:00:00:42")
+>>> _ = kernel.add_pf("p0hpf", ifindex=100, mac="00:53:00:00:00:42")
 >>> _ = kernel.add_vf("pf0vf0", ifindex=1000, pf=0, vf=0)
 >>> provider = RepresentorProvider(devlink=kernel.devlink_source, links=kernel.link_source)
 >>> provider.init()
@@ -61,7 +61,17 @@ from ovn_vif_representor.devlink import (
 from ovn_vif_representor.devlink import NetlinkDevlinkSource as _DevlinkSource
 from ovn_vif_representor.rtnl import RtnlLinkSource as _LinkSource
 
-__all__ = ["FakeKernel", "FakeNetlinkSocket", "encode_link", "encode_port"]
+__all__ = [
+    "FakeKernel",
+    "FakeNetlinkSocket",
+    "ManualClock",
+    "encode_link",
+    "encode_port",
+    "pf_port",
+    "physical_port",
+    "sf_port",
+    "vf_port",
+]
 
 #: Family id and config group id the fake kernel hands out.
 DEVLINK_FAMILY_ID = 0x14
@@ -69,6 +79,134 @@ DEVLINK_CONFIG_GROUP = 5
 #: Messages per datagram in a dump reply (the kernel packs several too).
 DUMP_BATCH = 3
 _DATAGRAM = 65536
+
+
+class ManualClock:
+    """A ``time.monotonic`` stand-in that moves only when told to."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by *seconds*."""
+        self.now += seconds
+
+
+#: The devlink device of the ports built below (ovn-vif's test fixture).
+BUS, DEV = "pci", "0000:03:00.0"
+
+
+def physical_port(
+    netdev: str | None = "p0",
+    *,
+    ifindex: int | None = 10,
+    number: int = 0,
+    index: int | None = None,
+    hw_addr: str | None = None,
+    bus: str = BUS,
+    dev: str = DEV,
+) -> DevlinkPort:
+    """A ``PHYSICAL`` port (an uplink), ``p0`` with ifindex 10 by default."""
+    return DevlinkPort(
+        bus=bus,
+        dev=dev,
+        index=number if index is None else index,
+        flavour=PortFlavour.PHYSICAL,
+        port_type=PORT_TYPE_ETH,
+        ifindex=ifindex,
+        netdev=netdev,
+        number=number,
+        hw_addr=hw_addr,
+    )
+
+
+def pf_port(
+    netdev: str | None = "p0hpf",
+    *,
+    ifindex: int | None = 100,
+    pf: int = 0,
+    mac: str | None = None,
+    controller: int | None = None,
+    external: bool = False,
+    index: int | None = None,
+    bus: str = BUS,
+    dev: str = DEV,
+) -> DevlinkPort:
+    """A ``PCI_PF`` port whose function ``hw_addr`` is *mac* (the host PF MAC)."""
+    return DevlinkPort(
+        bus=bus,
+        dev=dev,
+        index=(0x10000 * (controller or 0) + 0x1000 + pf) if index is None else index,
+        flavour=PortFlavour.PCI_PF,
+        port_type=PORT_TYPE_ETH,
+        ifindex=ifindex,
+        netdev=netdev,
+        pf_number=pf,
+        controller=controller,
+        external=external,
+        hw_addr=mac,
+    )
+
+
+def vf_port(
+    netdev: str | None,
+    *,
+    ifindex: int | None,
+    pf: int = 0,
+    vf: int = 0,
+    mac: str | None = None,
+    controller: int | None = None,
+    external: bool = False,
+    index: int | None = None,
+    bus: str = BUS,
+    dev: str = DEV,
+) -> DevlinkPort:
+    """A ``PCI_VF`` port: VF *vf* of PF *pf*."""
+    return DevlinkPort(
+        bus=bus,
+        dev=dev,
+        index=(0x10000 * (controller or 0) + 0x2000 + 0x100 * pf + vf) if index is None else index,
+        flavour=PortFlavour.PCI_VF,
+        port_type=PORT_TYPE_ETH,
+        ifindex=ifindex,
+        netdev=netdev,
+        pf_number=pf,
+        vf_number=vf,
+        controller=controller,
+        external=external,
+        hw_addr=mac,
+    )
+
+
+def sf_port(
+    netdev: str | None,
+    *,
+    ifindex: int | None,
+    pf: int = 0,
+    sf: int = 0,
+    controller: int | None = None,
+    external: bool = False,
+    index: int | None = None,
+    bus: str = BUS,
+    dev: str = DEV,
+) -> DevlinkPort:
+    """A ``PCI_SF`` port: SF *sf* of PF *pf*."""
+    return DevlinkPort(
+        bus=bus,
+        dev=dev,
+        index=(0x10000 * (controller or 0) + 0x8000 + sf) if index is None else index,
+        flavour=PortFlavour.PCI_SF,
+        port_type=PORT_TYPE_ETH,
+        ifindex=ifindex,
+        netdev=netdev,
+        pf_number=pf,
+        sf_number=sf,
+        controller=controller,
+        external=external,
+    )
 
 
 def encode_port(
@@ -147,6 +285,8 @@ class FakeNetlinkSocket:
         self._ours.setblocking(False)
         self._theirs.setblocking(False)
         self._backlog: collections.deque[bytes] = collections.deque()
+        #: Datagrams written into the socket and not read yet.
+        self._queued = 0
         self._overflowed = False
         self.groups: set[int] = set()
         self.closed = False
@@ -165,6 +305,7 @@ class FakeNetlinkSocket:
             self._overflowed = False
             raise OSError(errno.ENOBUFS, "No buffer space available")
         data = self._ours.recv(_DATAGRAM)
+        self._queued -= 1
         self._pump()
         return data
 
@@ -185,12 +326,13 @@ class FakeNetlinkSocket:
             except BlockingIOError:
                 return
             self._backlog.popleft()
+            self._queued += 1
 
     def deliver(self, datagram: bytes, *, reliable: bool = False) -> None:
         """Queue *datagram*; a notification past *capacity* is dropped."""
         if self.closed:
             return
-        if not reliable and len(self._backlog) >= self.capacity:
+        if not reliable and self._queued + len(self._backlog) >= self.capacity:
             self._overflowed = True
             return
         self._backlog.append(datagram)
@@ -255,7 +397,7 @@ class FakeKernel:
         """
         key = (port.bus, port.dev, port.index)
         current = self.ports.pop(key, port)
-        bare = attrs.evolve(current, ifindex=None, netdev=None)
+        bare = attrs.evolve(current, ifindex=None, netdev=None, port_type=0)
         self._notify_devlink(encode_port(bare, CMD_PORT_NEW))
         self._notify_devlink(encode_port(bare, CMD_PORT_DEL))
 
@@ -287,117 +429,21 @@ class FakeKernel:
 
     # -- shorthands for the usual ports ----------------------------------
 
-    def add_physical(
-        self,
-        netdev: str,
-        *,
-        ifindex: int,
-        number: int = 0,
-        index: int | None = None,
-        bus: str = "pci",
-        dev: str = "0000:03:00.0",
-    ) -> DevlinkPort:
-        return self.add_port(
-            DevlinkPort(
-                bus=bus,
-                dev=dev,
-                index=number if index is None else index,
-                flavour=PortFlavour.PHYSICAL,
-                port_type=PORT_TYPE_ETH,
-                ifindex=ifindex,
-                netdev=netdev,
-                number=number,
-            )
-        )
+    def add_physical(self, netdev: str = "p0", **kw: Any) -> DevlinkPort:
+        """Add a :func:`physical_port`."""
+        return self.add_port(physical_port(netdev, **kw))
 
-    def add_pf(
-        self,
-        netdev: str | None,
-        *,
-        ifindex: int | None,
-        pf: int = 0,
-        mac: str | None = None,
-        controller: int | None = None,
-        external: bool = False,
-        index: int | None = None,
-        bus: str = "pci",
-        dev: str = "0000:03:00.0",
-    ) -> DevlinkPort:
-        return self.add_port(
-            DevlinkPort(
-                bus=bus,
-                dev=dev,
-                index=(0x10000 * (controller or 0) + 0x1000 + pf) if index is None else index,
-                flavour=PortFlavour.PCI_PF,
-                port_type=PORT_TYPE_ETH,
-                ifindex=ifindex,
-                netdev=netdev,
-                pf_number=pf,
-                controller=controller,
-                external=external,
-                hw_addr=mac,
-            )
-        )
+    def add_pf(self, netdev: str | None = "p0hpf", **kw: Any) -> DevlinkPort:
+        """Add a :func:`pf_port`."""
+        return self.add_port(pf_port(netdev, **kw))
 
-    def add_vf(
-        self,
-        netdev: str | None,
-        *,
-        ifindex: int | None,
-        pf: int = 0,
-        vf: int = 0,
-        mac: str | None = None,
-        controller: int | None = None,
-        external: bool = False,
-        index: int | None = None,
-        bus: str = "pci",
-        dev: str = "0000:03:00.0",
-    ) -> DevlinkPort:
-        return self.add_port(
-            DevlinkPort(
-                bus=bus,
-                dev=dev,
-                index=(0x10000 * (controller or 0) + 0x2000 + 0x100 * pf + vf)
-                if index is None
-                else index,
-                flavour=PortFlavour.PCI_VF,
-                port_type=PORT_TYPE_ETH,
-                ifindex=ifindex,
-                netdev=netdev,
-                pf_number=pf,
-                vf_number=vf,
-                controller=controller,
-                external=external,
-                hw_addr=mac,
-            )
-        )
+    def add_vf(self, netdev: str | None, **kw: Any) -> DevlinkPort:
+        """Add a :func:`vf_port`."""
+        return self.add_port(vf_port(netdev, **kw))
 
-    def add_sf(
-        self,
-        netdev: str | None,
-        *,
-        ifindex: int | None,
-        pf: int = 0,
-        sf: int = 0,
-        controller: int | None = None,
-        index: int | None = None,
-        bus: str = "pci",
-        dev: str = "0000:03:00.0",
-    ) -> DevlinkPort:
-        return self.add_port(
-            DevlinkPort(
-                bus=bus,
-                dev=dev,
-                index=(0x10000 * (controller or 0) + 0x8000 + sf) if index is None else index,
-                flavour=PortFlavour.PCI_SF,
-                port_type=PORT_TYPE_ETH,
-                ifindex=ifindex,
-                netdev=netdev,
-                pf_number=pf,
-                sf_number=sf,
-                controller=controller,
-            )
-        )
+    def add_sf(self, netdev: str | None, **kw: Any) -> DevlinkPort:
+        """Add an :func:`sf_port`."""
+        return self.add_port(sf_port(netdev, **kw))
 
     # -- protocol --------------------------------------------------------
 
@@ -484,7 +530,8 @@ def _error(request: bytes, code: int, seq: int) -> bytes:
     msg["header"]["type"] = 2  # NLMSG_ERROR
     msg["header"]["sequence_number"] = seq
     msg.encode()
-    # The kernel echoes the request's header after the error code.
-    data = bytearray(bytes(msg.data) + request[:16])
+    # The kernel echoes the whole request after the error code.
+    (length,) = struct.unpack_from("I", request, 0)
+    data = bytearray(bytes(msg.data) + request[:length])
     struct.pack_into("I", data, 0, len(data))
     return bytes(data)
