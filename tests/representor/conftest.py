@@ -40,6 +40,15 @@ def write_smart_nic_config(root: Path, physical: str, mac: str | None) -> Path:
     return path
 
 
+SmartNicWriter = Callable[[Path, str, "str | None"], Path]
+
+
+@pytest.fixture
+def smart_nic_config() -> SmartNicWriter:
+    """:func:`write_smart_nic_config`, for tests that build their own sysfs."""
+    return write_smart_nic_config
+
+
 @pytest.fixture
 def sysfs(tmp_path: Path) -> Path:
     """A sysfs root whose ``p0`` reports :data:`SYSFS_PF_MAC` (the C test's stub)."""
