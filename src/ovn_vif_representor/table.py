@@ -185,9 +185,14 @@ def read_smart_nic_pf_mac(sysfs_root: Path, physical_netdev: str) -> str | None:
 
 
 def parse_mac(text: str) -> str | None:
-    """``'00:53:00:00:00:4A'`` -> ``'00:53:00:00:00:4a'``; ``None`` if malformed.
+    """Normalise a MAC address; ``None`` if malformed.
 
     Exactly six colon-separated pairs of hex digits; nothing else.
+
+    >>> parse_mac("00:53:00:00:00:4A")
+    '00:53:00:00:00:4a'
+    >>> parse_mac("0:53:0:0:0:4a") is None
+    True
     """
     parts = text.split(":")
     if len(parts) != 6:
