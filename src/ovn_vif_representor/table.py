@@ -366,13 +366,12 @@ class PortTable:
         vfs = sorted(n for (f, n) in functions if f == PortFlavour.PCI_VF)
         sfs = sorted(n for (f, n) in functions if f == PortFlavour.PCI_SF)
         text = (
-            f"PF {port.handle} controller {port.controller} pf {port.pf_number} "
-            f"MAC {pf.mac or 'unknown'} netdev {pf.netdev or '-'}: "
-            f"VFs {_ranges(vfs)}"
+            f"PF {port.handle} (MAC {pf.mac or 'unknown'}, controller {port.controller or 0}, "
+            f"pf {port.pf_number}, netdev {pf.netdev or '-'}, VFs {_ranges(vfs)}"
         )
         if sfs:
             text += f", SFs {_ranges(sfs)}"
-        return text
+        return text + ")"
 
     def lookup(self, pf_mac: str, flavour: PortFlavour, number: int | None) -> Lookup:
         """Find the representor of function *number* of the PF with *pf_mac*.
