@@ -23,13 +23,17 @@ from ovn_vif_representor.devlink import (
     PortFlavour,
     PortNew,
 )
+from ovn_vif_representor.listing import (
+    format_representors,
+    list_representors,
+    representors_json,
+)
 from ovn_vif_representor.nlsock import KernelNetlinkSocket, NetlinkTransport
 from ovn_vif_representor.provider import (
     OPTION_PF_MAC,
     OPTION_SF_NUM,
     OPTION_VF_NUM,
     RepresentorProvider,
-    list_representors,
     parse_function_number,
 )
 from ovn_vif_representor.rtnl import LinkEvent, LinkName, LinkSource, RtnlLinkSource
@@ -63,6 +67,8 @@ __all__ = [
     "RepresentorRow",
     "RepresentorState",
     "RtnlLinkSource",
+    "format_representors",
     "list_representors",
     "parse_function_number",
+    "representors_json",
 ]

@@ -48,7 +48,6 @@ __all__ = [
     "OPTION_SF_NUM",
     "OPTION_VF_NUM",
     "RepresentorProvider",
-    "list_representors",
     "parse_function_number",
 ]
 
@@ -340,28 +339,3 @@ class RepresentorProvider(VifPlugProvider):
         except OSError as exc:
             LOG.warning("cannot refresh the representor table: %s", exc)
         return self._table.rows()
-
-
-def list_representors(
-    *,
-    sysfs_root: Path | str = "/sys",
-    devlink: DevlinkSourceFactory | None = None,
-) -> tuple[RepresentorRow, ...]:
-    """Read devlink once and list the representors this host can plug.
-
-    This is what ``ovn-vif representors`` prints. Representors are listed
-    as of the dump (none is "awaiting rename").
-
-    :raises ProviderUnavailableError: no devlink on this kernel, or the dump
-        failed.
-    """
-    source = (devlink or NetlinkDevlinkSource)()
-    try:
-        table = PortTable(sysfs_root=sysfs_root, rename_wait=0.0)
-        try:
-            table.load(source.dump(), NodeSource.DUMP)
-        except OSError as exc:
-            raise ProviderUnavailableError(f"devlink port dump failed: {exc}") from exc
-        return table.rows()
-    finally:
-        source.close()

@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "ovn_vif_representor",
+    "ovn_vif_representor.listing",
     "ovn_vif_representor.provider",
     "ovn_vif_representor.table",
     "ovn_vif_representor.testing",

@@ -6,6 +6,7 @@ Every test drives the provider through the simulated kernel
 
 from __future__ import annotations
 
+import json
 import logging
 import select
 from collections.abc import Callable
@@ -30,8 +31,10 @@ from ovn_vif_representor import (
     PortFlavour,
     RepresentorProvider,
     RepresentorState,
+    format_representors,
     list_representors,
     parse_function_number,
+    representors_json,
 )
 from ovn_vif_representor.testing import FakeKernel, ManualClock
 
@@ -511,3 +514,28 @@ def test_parse_function_number() -> None:
     assert parse_function_number("65535", 0xFFFF) == (65535, None)
     assert parse_function_number("007", 0xFFFF) == (7, None)
     assert parse_function_number("65536", 0xFFFF)[0] is None
+
+
+def test_text_and_json_listing(nic: FakeKernel, sysfs: Path) -> None:
+    nic.add_vf("c1pf0vf0", ifindex=1100, vf=0, controller=1, external=True)
+    nic.add_pf("c1pf0hpf", ifindex=110, controller=1, external=True, mac="00:53:00:00:01:00")
+    rows = list_representors(devlink=nic.devlink_source, sysfs_root=sysfs)
+    text = format_representors(rows).splitlines()
+    assert text[0].split() == ["PF", "MAC", "CTRL", "EXT", "PF", "VF", "SF", "NETDEV", "STATE"]
+    assert text[1].split() == ["00:53:00:00:00:42", "-", "no", "0", "-", "-", "p0hpf", "ready"]
+    assert text[-1].split() == ["00:53:00:00:01:00", "1", "yes", "0", "0", "-", "c1pf0vf0", "ready"]
+    data = json.loads(representors_json(rows))
+    assert data[-1] == {
+        "kind": "vf",
+        "pf_mac": "00:53:00:00:01:00",
+        "controller": 1,
+        "external": True,
+        "pf_number": 0,
+        "vf_number": 0,
+        "sf_number": None,
+        "netdev": "c1pf0vf0",
+        "ifindex": 1100,
+        "handle": "pci/0000:03:00.0/73728",
+        "state": "ready",
+    }
+    assert format_representors([]).split() == text[0].split()
