@@ -29,7 +29,6 @@ from ovn_vif_representor.devlink import (
     DevlinkSource,
     DevlinkSourceFactory,
     NetlinkDevlinkSource,
-    Overflow,
     PortDel,
     PortFlavour,
     PortNew,
@@ -128,6 +127,10 @@ class RepresentorProvider(VifPlugProvider):
         self._links: LinkSource | None = None
         self._table: PortTable | None = None
         self._deadline: float | None = None
+        # Changes seen by a refresh that prepare_create() or
+        # representors() did, reported by the next run().
+        self._unreported_change = False
+        self._resync_pending = False
         self._warn = RateLimitedLogger(LOG)
 
     # -- life cycle -----------------------------------------------------
@@ -181,7 +184,9 @@ class RepresentorProvider(VifPlugProvider):
         """
         if self._table is None:
             return False
-        return self._refresh()
+        self._refresh()  # if it raises, what it saw is reported next time
+        changed, self._unreported_change = self._unreported_change, False
+        return changed
 
     @override
     def wait_fds(self) -> Sequence[int]:
@@ -199,37 +204,42 @@ class RepresentorProvider(VifPlugProvider):
 
     # -- refresh --------------------------------------------------------
 
-    def _refresh(self) -> bool:
+    def _refresh(self) -> None:
+        """Apply what the sockets hold; remember whether anything changed.
+
+        :raises OSError: a socket failed, or the re-dump after an overflow
+            did (it is tried again on the next refresh).
+        """
         assert self._table is not None
         assert self._devlink is not None
         assert self._links is not None
         table = self._table
         changed = False
-        now = self._clock()
-        if self._deadline is not None and now >= self._deadline:
-            changed = True
-        resync = False
+        if self._deadline is not None and self._clock() >= self._deadline:
+            changed = True  # a rename wait ran out: held-back lports can go
         for event in self._devlink.poll():
             if isinstance(event, PortNew):
                 changed |= table.upsert(event.port, NodeSource.RUNTIME)
             elif isinstance(event, PortDel):
                 changed |= table.remove(event.port)
             else:
-                resync = True
+                self._resync_pending = True
         for link_event in self._links.poll():
             if isinstance(link_event, LinkName):
                 changed |= table.rename(link_event.ifindex, link_event.name)
-            elif isinstance(link_event, Overflow):
-                resync = True
-        if resync:
+            else:
+                self._resync_pending = True
+        self._unreported_change |= changed
+        if self._resync_pending:
             LOG.warning(
                 "%s VIF plug provider: netlink notifications were lost (ENOBUFS); "
                 "re-reading all devlink ports",
                 self.type,
             )
-            changed |= table.load(self._devlink.dump(), NodeSource.RUNTIME)
+            ports = self._devlink.dump()
+            self._resync_pending = False
+            self._unreported_change |= table.load(ports, NodeSource.RUNTIME)
         self._deadline = table.next_deadline()
-        return changed
 
     def _safe_refresh(self, lport: str) -> None:
         try:

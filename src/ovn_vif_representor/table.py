@@ -125,7 +125,8 @@ class Lookup:
 class _Node:
     port: DevlinkPort
     source: NodeSource
-    renamed: bool
+    #: Whether the netdev name is taken as final (no rename to wait for).
+    name_final: bool
     first_seen: float
     netdev: str | None
     ifindex: int | None
@@ -158,6 +159,20 @@ def _parent_key(port: DevlinkPort) -> ParentKey | None:
 
 def _function_number(port: DevlinkPort) -> int | None:
     return port.vf_number if port.flavour == PortFlavour.PCI_VF else port.sf_number
+
+
+#: ``name_assign_type`` values (``linux/netdevice.h``).
+NET_NAME_ENUM = 1
+_FINAL_NAME_TYPES = frozenset({2, 3, 4})  # PREDICTABLE, USER, RENAMED
+
+
+def read_name_assign_type(sysfs_root: Path, netdev: str) -> int | None:
+    """``<sysfs>/class/net/<netdev>/name_assign_type``, or ``None`` if unknown."""
+    path = sysfs_root / "class" / "net" / netdev / "name_assign_type"
+    try:
+        return int(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
 
 
 def read_smart_nic_pf_mac(sysfs_root: Path, physical_netdev: str) -> str | None:
@@ -277,11 +292,26 @@ class PortTable:
 
     def _awaiting_rename(self, node: _Node, now: float) -> bool:
         return (
-            node.source is NodeSource.RUNTIME
-            and not node.renamed
+            not node.name_final
             and node.netdev is not None
             and now < node.first_seen + self.rename_wait
         )
+
+    def _name_is_final(self, netdev: str | None, source: NodeSource) -> bool:
+        """Whether a netdev name just learnt can be plugged without waiting.
+
+        The kernel says how a name was given (``name_assign_type``): one it
+        enumerated (``eth%d``) is what udev renames; one a driver predicted,
+        a user chose or that was already renamed is final. When the kernel
+        does not say, ports from the start-up dump are taken as named (as
+        ovn-vif does) and new ones as not yet.
+        """
+        kind = None if netdev is None else read_name_assign_type(self.sysfs_root, netdev)
+        if kind == NET_NAME_ENUM:
+            return False
+        if kind in _FINAL_NAME_TYPES:
+            return True
+        return source is NodeSource.DUMP
 
     def _pf_of(self, node: _Node) -> _Node | None:
         parent = _parent_key(node.port)
@@ -403,8 +433,8 @@ class PortTable:
         state = self._state(node, now)
         if state is RepresentorState.AWAITING_RENAME:
             return Lookup(
-                reason=f"representor {node.port.handle} ({node.netdev}) appeared "
-                "at run time and its netdev may still be renamed",
+                reason=f"representor {node.port.handle} ({node.netdev}) is new and "
+                "its netdev may still be renamed",
                 retry_at=node.first_seen + self.rename_wait,
             )
         if state is not RepresentorState.READY:
@@ -446,7 +476,7 @@ class PortTable:
             node = _Node(
                 port=port,
                 source=source,
-                renamed=False,
+                name_final=self._name_is_final(port.netdev, source),
                 first_seen=now,
                 netdev=port.netdev,
                 ifindex=port.ifindex,
@@ -463,9 +493,10 @@ class PortTable:
             node = old
             if old.ifindex != port.ifindex:
                 # A new netdev: udev may rename it again.
-                node.source, node.renamed, node.first_seen = source, False, now
+                node.source, node.first_seen = source, now
+                node.name_final = self._name_is_final(port.netdev, source)
             elif old.netdev != port.netdev:
-                node.renamed = True
+                node.name_final = True
             self._unindex(node)
             node.port, node.netdev, node.ifindex = port, port.netdev, port.ifindex
         self._index(node)
@@ -509,7 +540,7 @@ class PortTable:
             name,
         )
         node.netdev = name
-        node.renamed = True
+        node.name_final = True
         if node.flavour == PortFlavour.PHYSICAL:
             self._retry_fallback(node.port)
         return True
@@ -518,7 +549,7 @@ class PortTable:
         """Replace the whole table with a dump's *ports*.
 
         Ports that were already known keep how and when they were first
-        seen (and whether they were renamed); new ones get *source*. Returns
+        seen (and whether their name is final); new ones get *source*. Returns
         whether anything changed.
         """
         before = self.rows()

@@ -351,11 +351,14 @@ class FakeKernel:
     :param capacity: notifications a socket can hold before overflowing.
     :param devlink_notifies_rename: send a devlink ``PORT_NEW`` on a rename
         too (recent kernels do; older ones only emit ``RTM_NEWLINK``).
+    :param overflowing_dumps: how many of the next port dumps a notification
+        storm interrupts (the reader gets ``ENOBUFS`` first).
     """
 
     devlink: bool = True
     capacity: int = 1024
     devlink_notifies_rename: bool = False
+    overflowing_dumps: int = 0
     ports: dict[tuple[str, str, int], DevlinkPort] = attrs.field(factory=dict)
     sockets: list[FakeNetlinkSocket] = attrs.field(factory=list)
     #: Requests received, as ``(role, nlmsg type, cmd)``.
@@ -477,6 +480,9 @@ class FakeKernel:
                 and request["cmd"] == CMD_PORT_GET
                 and header["flags"] & NLM_F_DUMP
             ):
+                if self.overflowing_dumps > 0:
+                    self.overflowing_dumps -= 1
+                    sock.overflow()
                 self._dump(sock, seq)
             else:
                 sock.deliver(_error(data, errno.EOPNOTSUPP, seq), reliable=True)

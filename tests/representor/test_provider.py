@@ -539,3 +539,60 @@ def test_text_and_json_listing(nic: FakeKernel, sysfs: Path) -> None:
         "state": "ready",
     }
     assert format_representors([]).split() == text[0].split()
+
+
+def test_changes_seen_by_prepare_are_still_reported_by_run(
+    nic: FakeKernel, make_provider: ProviderFactory
+) -> None:
+    provider = make_provider(rename_wait=0)
+    nic.add_vf("pf0vf2", ifindex=1002, vf=2)
+    # prepare drains the notification for its own lookup ...
+    assert provider.prepare_create(create("lsp-x", pf_mac=PF_MAC, vf_num="0"))
+    # ... and the next run still tells the agent that the table changed
+    assert provider.run() is True
+    assert provider.run() is False
+
+
+def test_failed_redump_is_retried_by_the_next_run(
+    make_provider: ProviderFactory, kernel: FakeKernel, caplog: pytest.LogCaptureFixture
+) -> None:
+    kernel.add_pf("p0hpf", ifindex=100, mac=PF_MAC)
+
+    def source() -> NetlinkDevlinkSource:
+        return NetlinkDevlinkSource(kernel.socket("genl"), dump_attempts=1)
+
+    provider = make_provider(devlink=source, rename_wait=0)
+    with kernel.dropping():
+        kernel.add_vf("pf0vf0", ifindex=1000, vf=0)
+    kernel.overflowing_dumps = 1  # the re-dump is lost in the storm too
+    with pytest.raises(OSError, match="devlink port dump: netlink socket overflowed"):
+        provider.run()
+    assert provider.run() is True
+    assert provider.prepare_create(create(pf_mac=PF_MAC, vf_num="0")) == PlugSpec(name="pf0vf0")
+    assert caplog.text.count("re-reading all devlink ports") == 2
+
+
+def test_kernel_enumerated_names_in_the_dump_wait_for_udev(
+    nic: FakeKernel, make_provider: ProviderFactory, sysfs: Path, clock: ManualClock
+) -> None:
+    nic.add_vf("eth7", ifindex=1007, vf=7)
+    (sysfs / "class" / "net" / "eth7").mkdir(parents=True)
+    (sysfs / "class" / "net" / "eth7" / "name_assign_type").write_text("1\n")
+    provider = make_provider(rename_wait=4.0)
+    ctx = create(pf_mac=PF_MAC, vf_num="7")
+    assert provider.prepare_create(ctx) is None
+    nic.rename(1007, "pf0vf7")
+    assert provider.prepare_create(ctx) == PlugSpec(name="pf0vf7")
+
+
+def test_runtime_port_whose_name_the_kernel_says_is_final_plugs_at_once(
+    nic: FakeKernel, make_provider: ProviderFactory, sysfs: Path
+) -> None:
+    provider = make_provider(rename_wait=60.0)
+    for netdev, kind in (("pf0vf2", "4"), ("pf0vf3", "2")):
+        (sysfs / "class" / "net" / netdev).mkdir(parents=True)
+        (sysfs / "class" / "net" / netdev / "name_assign_type").write_text(kind + "\n")
+    nic.add_vf("pf0vf2", ifindex=1002, vf=2)
+    nic.add_vf("pf0vf3", ifindex=1003, vf=3)
+    assert provider.prepare_create(create(pf_mac=PF_MAC, vf_num="2")) == PlugSpec(name="pf0vf2")
+    assert provider.prepare_create(create(pf_mac=PF_MAC, vf_num="3")) == PlugSpec(name="pf0vf3")

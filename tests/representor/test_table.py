@@ -16,7 +16,7 @@ import attrs
 import pytest
 
 from ovn_vif_representor import NodeSource, PortFlavour, PortTable, RepresentorState
-from ovn_vif_representor.table import parse_mac, read_smart_nic_pf_mac
+from ovn_vif_representor.table import parse_mac, read_name_assign_type, read_smart_nic_pf_mac
 from ovn_vif_representor.testing import (
     ManualClock,
     pf_port,
@@ -405,3 +405,11 @@ def test_read_smart_nic_pf_mac_missing_file(
 )
 def test_parse_mac(text: str, expected: str | None) -> None:
     assert parse_mac(text) == expected
+
+
+@pytest.mark.parametrize(("content", "expected"), [("1\n", 1), ("4\n", 4), ("x", None)])
+def test_read_name_assign_type(tmp_path: Path, content: str, expected: int | None) -> None:
+    (tmp_path / "class" / "net" / "eth0").mkdir(parents=True)
+    (tmp_path / "class" / "net" / "eth0" / "name_assign_type").write_text(content)
+    assert read_name_assign_type(tmp_path, "eth0") == expected
+    assert read_name_assign_type(tmp_path, "eth1") is None
