@@ -272,7 +272,9 @@ class DevlinkSource(Protocol):
         ...
 
 
-def resolve_genl_family(channel: NetlinkChannel, name: str) -> tuple[int, dict[str, int]]:
+def resolve_genl_family(
+    channel: NetlinkChannel, name: str, *, timeout: float = 5.0
+) -> tuple[int, dict[str, int]]:
     """Ask the generic netlink controller for *name*'s id and groups.
 
     *channel* must have a marshal that knows ``ctrlmsg`` for
@@ -282,13 +284,16 @@ def resolve_genl_family(channel: NetlinkChannel, name: str) -> tuple[int, dict[s
     msg["cmd"] = 3  # CTRL_CMD_GETFAMILY
     msg["version"] = 1
     msg["attrs"] = [["CTRL_ATTR_FAMILY_NAME", name]]
-    (reply,) = channel.request(msg, GENL_ID_CTRL)
-    family_id = reply.get_attr("CTRL_ATTR_FAMILY_ID")
+    replies = channel.request(msg, GENL_ID_CTRL, timeout=timeout)
+    family_id = replies[0].get_attr("CTRL_ATTR_FAMILY_ID") if replies else None
+    if not isinstance(family_id, int):
+        raise OSError(errno.EPROTO, f"generic netlink controller: no family id for {name!r}")
+    (reply,) = replies
     groups = {
         g.get_attr("CTRL_ATTR_MCAST_GRP_NAME"): g.get_attr("CTRL_ATTR_MCAST_GRP_ID")
         for g in reply.get_attr("CTRL_ATTR_MCAST_GROUPS", [])
     }
-    return int(family_id), groups
+    return family_id, groups
 
 
 class _DevlinkMarshal(MarshalDevlink):  # type: ignore[misc]
@@ -327,7 +332,9 @@ class NetlinkDevlinkSource:
         self._dump_attempts = dump_attempts
         self._channel = NetlinkChannel(transport, _DevlinkMarshal(), "devlink")
         try:
-            family_id, groups = resolve_genl_family(self._channel, DEVLINK_GENL_NAME)
+            family_id, groups = resolve_genl_family(
+                self._channel, DEVLINK_GENL_NAME, timeout=timeout
+            )
             group = groups.get(DEVLINK_MCGRP_CONFIG)
             if group is not None:
                 transport.add_membership(group)
