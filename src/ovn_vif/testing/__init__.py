@@ -15,6 +15,13 @@ from ovn_vif.testing.fake_database import (
 )
 from ovn_vif.testing.fake_idl import FakeIdl, FakeSession, wait_for
 from ovn_vif.testing.schemas import OVS_SCHEMA_SUBSET, SB_SCHEMA_SUBSET
+from ovn_vif.testing.topology import (
+    PortBindingFactory,
+    add_chassis,
+    connect,
+    ovs_database,
+    sb_database,
+)
 
 __all__ = [
     "COMMIT_OUTCOMES",
@@ -25,5 +32,10 @@ __all__ = [
     "FakeIdl",
     "FakeSession",
     "FakeTransaction",
+    "PortBindingFactory",
+    "add_chassis",
+    "connect",
+    "ovs_database",
+    "sb_database",
     "wait_for",
 ]

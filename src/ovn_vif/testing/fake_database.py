@@ -952,6 +952,16 @@ class FakeDatabase:
         with self._lock:
             self._scripts.append(CommitScript(outcome, delay_runs, details))
 
+    def reconnect_clients(self) -> None:
+        """Drop every client's connection, as an ``ovsdb-server`` restart would.
+
+        Each client notices in its next ``run()``: commits in flight end as
+        ``"try again"``, then it reconnects and fetches the whole database again.
+        """
+        with self._lock:
+            for session in list(self._sessions):
+                session.force_reconnect()
+
     @property
     def scripted_commits(self) -> int:
         """How many scripted outcomes are still waiting for a ``transact``."""
