@@ -673,7 +673,7 @@ class FakeDatabase:
             datum = new[name].copy()
             values = datum.values
             if mutator in ("+=", "-=", "*=", "/=", "%="):
-                atom = ovs.db.data.Atom.from_json(type_.key, arg_json, symtab)
+                atom = ovs.db.data.Atom.from_json(type_.key.without_constraints(), arg_json, symtab)
                 updated = {}
                 for k, v in values.items():
                     res = _ARITHMETIC[mutator](k.value, atom.value)
@@ -685,14 +685,15 @@ class FakeDatabase:
                 if type_.is_map() and (
                     mutator == "insert" or (isinstance(arg_json, list) and arg_json[:1] == ["map"])
                 ):
-                    arg = ovs.db.data.Datum.from_json(_relaxed(type_), arg_json, symtab)
+                    arg_type = ovs.db.types.Type(type_.key, type_.value, 0, type_.n_max)
+                    arg = ovs.db.data.Datum.from_json(arg_type, arg_json, symtab)
                     for k, v in arg.values.items():
                         if mutator == "insert":
                             values.setdefault(k, v)
                         elif k in values and values[k] == v:
                             del values[k]
                 else:
-                    key_type = ovs.db.types.Type(type_.key, None, 0, sys.maxsize)
+                    key_type = ovs.db.types.Type(type_.key, None, 0, type_.n_max)
                     arg = ovs.db.data.Datum.from_json(key_type, arg_json, symtab)
                     for k in arg.values:
                         if mutator == "insert":
@@ -826,22 +827,25 @@ class FakeDatabase:
         touched: set[tuple[str, uuid.UUID]],
         inserted: list[tuple[str, uuid.UUID]],
     ) -> None:
-        new_rows = {u for t, u in inserted if t == table.name}
+        # ovsdb-server names a modified row first, then an untouched one, then
+        # inserted rows in the order they were inserted.
+        insert_order = [u for t, u in inserted if t == table.name]
         old_rows = self._tables[table.name]
 
-        def order(u: uuid.UUID) -> tuple[int, int]:
-            if u in new_rows:
-                return (1, [x for _t, x in inserted].index(u))
-            return (0, 0)
+        def modified(u: uuid.UUID) -> bool:
+            return (table.name, u) in touched and u in old_rows and old_rows[u] != rows[u]
 
-        def describe(u: uuid.UUID) -> str:
-            if u in new_rows:
+        def order(u: uuid.UUID) -> tuple[int, int]:
+            if u in insert_order:
+                return (2, insert_order.index(u))
+            return (0, 0) if modified(u) else (1, 0)
+
+        def describe(u: uuid.UUID, names: list[str]) -> str:
+            if u in insert_order:
                 return "was inserted by this transaction"
-            if (table.name, u) in touched and old_rows.get(u) != rows[u]:
-                return (
-                    "existed in the database before this transaction and was modified by the "
-                    "transaction"
-                )
+            if modified(u):
+                before = " and ".join(old_rows[u][n].to_string() for n in names)
+                return f"had the following index values before the transaction: {before}"
             return (
                 "existed in the database before this transaction and was not modified by the "
                 "transaction"
@@ -866,7 +870,8 @@ class FakeDatabase:
                     "constraint violation",
                     f'Transaction causes multiple rows in "{table.name}" table to have '
                     f"identical values ({values}) for index on {cols}.  First row, with UUID "
-                    f"{first}, {describe(first)}.  Second row, with UUID {u}, {describe(u)}.",
+                    f"{first}, {describe(first, names)}.  Second row, with UUID {u}, "
+                    f"{describe(u, names)}.",
                 )
 
     # ------------------------------------------------------- monitor updates
