@@ -5,71 +5,19 @@ A behaviour where the two backends differ is a bug in the fake.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import ovs.db.idl
-import ovs.poller
 import pytest
 
+from ovn_vif.sandbox import DATABASES, OvsdbServer
 from ovn_vif.testing import FakeDatabase, FakeIdl, wait_for
 
-SCHEMAS = {
-    "Open_vSwitch": Path("/usr/share/openvswitch/vswitch.ovsschema"),
-    "OVN_Southbound": Path("/usr/share/ovn/ovn-sb.ovsschema"),
-}
+SCHEMAS = {name: DATABASES[name] for name in ("Open_vSwitch", "OVN_Southbound")}
 ROOT_TABLES = {"Open_vSwitch": "Open_vSwitch", "OVN_Southbound": "SB_Global"}
 
 Register = Callable[[Any], None]
-
-
-class RealOvsdbServer:
-    """One ovsdb-server serving Open_vSwitch and OVN_Southbound from a short temp dir."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="ovnvif-", dir="/tmp"))
-        self.socket = self.dir / "db.sock"
-        files = []
-        for name, schema in SCHEMAS.items():
-            path = self.dir / f"{name}.db"
-            subprocess.run(["ovsdb-tool", "create", str(path), str(schema)], check=True)
-            txn = f'["{name}", {{"op": "insert", "table": "{ROOT_TABLES[name]}", "row": {{}}}}]'
-            subprocess.run(
-                ["ovsdb-tool", "transact", str(path), txn], check=True, capture_output=True
-            )
-            files.append(str(path))
-        self.proc = subprocess.Popen(
-            [
-                "ovsdb-server",
-                f"--remote=punix:{self.socket}",
-                f"--unixctl={self.dir / 'ctl'}",
-                f"--log-file={self.dir / 'ovsdb-server.log'}",
-                "-vconsole:off",
-                *files,
-            ],
-            stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not self.socket.is_socket():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError(f"ovsdb-server did not start in {self.dir}")
-            time.sleep(0.005)
-
-    @property
-    def remote(self) -> str:
-        return f"unix:{self.socket}"
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Backend:
@@ -139,7 +87,7 @@ class FakeBackend(Backend):
 class RealBackend(Backend):
     name = "real"
 
-    def __init__(self, server: RealOvsdbServer) -> None:
+    def __init__(self, server: OvsdbServer) -> None:
         super().__init__()
         self.server = server
 
@@ -152,19 +100,18 @@ class RealBackend(Backend):
 
 @pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.daemons)])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    """Each contract test runs once on FakeIdl and once on a real ovsdb-server."""
+    """Each contract test runs once on FakeIdl and once on a real ovsdb-server.
+
+    The real one is the shared ``ovsdb_server`` fixture (tests/daemons.py): both
+    databases, root rows present, in a fresh temp dir per test.
+    """
+    chosen: Backend
     if request.param == "fake":
-        fake = FakeBackend()
-        yield fake
-        fake.close()
-        return
-    server = RealOvsdbServer()
-    real = RealBackend(server)
-    try:
-        yield real
-    finally:
-        real.close()
-        server.close()
+        chosen = FakeBackend()
+    else:
+        chosen = RealBackend(request.getfixturevalue("ovsdb_server"))
+    yield chosen
+    chosen.close()
 
 
 def settle(*idls: Any) -> None:
