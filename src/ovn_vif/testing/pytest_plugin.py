@@ -77,7 +77,7 @@ def fake_idl_factory() -> Iterator[FakeIdlFactory]:
         db: FakeDatabase,
         register: Callable[[Any], None] | None = None,
         *,
-        idl_class: type[FakeIdl] = FakeIdl,
+        idl_class: Callable[[FakeDatabase, Any], FakeIdl] = FakeIdl,
         before_connect: Callable[[FakeIdl], None] | None = None,
     ) -> FakeIdl:
         idl = connect(db, register, idl_class=idl_class, before_connect=before_connect)

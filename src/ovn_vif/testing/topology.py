@@ -142,7 +142,7 @@ def connect(
     db: FakeDatabase,
     register: Callable[[Any], None] | None = None,
     *,
-    idl_class: type[FakeIdl] = FakeIdl,
+    idl_class: Callable[[FakeDatabase, Any], FakeIdl] = FakeIdl,
     before_connect: Callable[[FakeIdl], None] | None = None,
 ) -> FakeIdl:
     """A connected :class:`FakeIdl` on ``db``.
