@@ -233,3 +233,17 @@ def test_other_hooks_raising_and_bad_results() -> None:
 def test_factory_must_build_a_provider() -> None:
     (msg,) = messages(object)
     assert msg == "[not-a-provider] the factory returned a object, not a VifPlugProvider"
+
+
+def test_init_raising_and_a_bad_type() -> None:
+    class Broken(Good):
+        def init(self) -> None:
+            raise OSError("firmware missing")
+
+    assert messages(Broken) == ["[init-raised] init() raised OSError: firmware missing"]
+
+    class Spaced(Good):
+        type = "kit type"
+
+    (msg,) = messages(Spaced)
+    assert msg.startswith("[type] the registry refused the provider: ValueError")

@@ -396,7 +396,10 @@ def _run(kit: _Kit) -> str:
         )
         return provider.type
     except Exception as exc:
-        kit.violate("init-raised", f"init() raised {type(exc).__name__}: {exc}")
+        if "init()" in kit.calls:
+            kit.violate("init-raised", f"init() raised {type(exc).__name__}: {exc}")
+        else:  # the registry refused it before init()
+            kit.violate("type", f"the registry refused the provider: {type(exc).__name__}: {exc}")
         return provider.type
     try:
         _lifecycle(kit, world, provider.type)
