@@ -28,21 +28,14 @@ from ovn_vif_representor.listing import (
     list_representors,
     representors_json,
 )
-from ovn_vif_representor.nlsock import KernelNetlinkSocket, NetlinkTransport
 from ovn_vif_representor.provider import (
     OPTION_PF_MAC,
     OPTION_SF_NUM,
     OPTION_VF_NUM,
     RepresentorProvider,
-    parse_function_number,
 )
 from ovn_vif_representor.rtnl import LinkEvent, LinkName, LinkSource, RtnlLinkSource
-from ovn_vif_representor.table import (
-    NodeSource,
-    PortTable,
-    RepresentorRow,
-    RepresentorState,
-)
+from ovn_vif_representor.table import RepresentorRow, RepresentorState
 
 __all__ = [
     "OPTION_PF_MAC",
@@ -51,24 +44,19 @@ __all__ = [
     "DevlinkEvent",
     "DevlinkPort",
     "DevlinkSource",
-    "KernelNetlinkSocket",
     "LinkEvent",
     "LinkName",
     "LinkSource",
     "NetlinkDevlinkSource",
-    "NetlinkTransport",
-    "NodeSource",
     "Overflow",
     "PortDel",
     "PortFlavour",
     "PortNew",
-    "PortTable",
     "RepresentorProvider",
     "RepresentorRow",
     "RepresentorState",
     "RtnlLinkSource",
     "format_representors",
     "list_representors",
-    "parse_function_number",
     "representors_json",
 ]

@@ -33,9 +33,9 @@ from ovn_vif_representor import (
     RepresentorState,
     format_representors,
     list_representors,
-    parse_function_number,
     representors_json,
 )
+from ovn_vif_representor.provider import parse_function_number
 from ovn_vif_representor.testing import FakeKernel, ManualClock
 
 ProviderFactory = Callable[..., RepresentorProvider]

@@ -15,8 +15,14 @@ from pathlib import Path
 import attrs
 import pytest
 
-from ovn_vif_representor import NodeSource, PortFlavour, PortTable, RepresentorState
-from ovn_vif_representor.table import parse_mac, read_name_assign_type, read_smart_nic_pf_mac
+from ovn_vif_representor import PortFlavour, RepresentorState
+from ovn_vif_representor.table import (
+    NodeSource,
+    PortTable,
+    parse_mac,
+    read_name_assign_type,
+    read_smart_nic_pf_mac,
+)
 from ovn_vif_representor.testing import (
     ManualClock,
     pf_port,
