@@ -57,8 +57,8 @@ class EngineDriver:
 
     def __init__(
         self,
-        ovs_remote: str,
-        sb_remote: str,
+        ovs_remote: str | Any,
+        sb_remote: str | Any,
         registry: Registry,
         policy: Policy,
         *,
@@ -66,8 +66,17 @@ class EngineDriver:
         bridge: str = "br-int",
         can_unplug: bool = True,
     ) -> None:
-        self.ovs_idl = connect(ovs_remote, VSWITCH_SCHEMA, register_ovs_columns, create_ovs_indexes)
-        self.sb_idl = connect(sb_remote, SB_SCHEMA, register_sb_columns, create_sb_indexes)
+        # A remote to connect to, or an already connected IDL (a FakeIdl).
+        self.ovs_idl = (
+            connect(ovs_remote, VSWITCH_SCHEMA, register_ovs_columns, create_ovs_indexes)
+            if isinstance(ovs_remote, str)
+            else ovs_remote
+        )
+        self.sb_idl = (
+            connect(sb_remote, SB_SCHEMA, register_sb_columns, create_sb_indexes)
+            if isinstance(sb_remote, str)
+            else sb_remote
+        )
         self.reconciler = Reconciler(registry, policy=policy)
         self.chassis = chassis
         self.bridge = bridge

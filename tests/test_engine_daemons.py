@@ -59,7 +59,11 @@ def test_plug_update_unplug(ovn_stack: Sandbox, driver: EngineDriver) -> None:
         "vif-plug-mtu-request=1400",
     )
     reports = driver.settle()
-    assert [d.outcome for r in reports for d in r] == [Outcome.PLUGGED]
+    outcomes = [d.outcome for r in reports for d in r]
+    if driver.reconciler.policy is Policy.RECOMMENDED:
+        assert outcomes == [Outcome.PLUGGED]
+    else:  # 23.03 creates again until vswitchd has given the ofport
+        assert set(outcomes) == {Outcome.PLUGGED}
     rows = switch_rows(ovn_stack.vsctl)
     assert rows == {
         "lsp1": {
