@@ -17,16 +17,19 @@ conformance kit code against)::
 
     rec = Reconciler(registry, policy=Policy.RECOMMENDED)   # or OVN_COMPATIBLE
     # each iteration, after ovs_idl.run() and sb_idl.run():
+    changed = registry.run_all()
     txn = ovs.db.idl.Transaction(ovs_idl)
     report = rec.reconcile(ovs_idl, sb_idl, txn, chassis="hv1",
-                           bridge="br-int", can_unplug=True)
+                           bridge="br-int", can_unplug=True,
+                           providers_changed=changed)   # optional
     status = txn.commit()               # or txn.commit_block()
     rec.complete(status)                # -> CompletionReport
     # while status == "incomplete": later, rec.complete(txn.commit())
     # (pass txn=... to complete() if another reconcile() ran in between)
 
 * :meth:`Reconciler.reconcile` ``(ovs_idl, sb_idl, txn, *, chassis: str,
-  bridge: str = "br-int", can_unplug: bool) -> ReconcileReport``
+  bridge: str = "br-int", can_unplug: bool, providers_changed: bool = True)
+  -> ReconcileReport``
 * :meth:`Reconciler.complete` ``(status: str, *, txn=None) -> CompletionReport``
 * :attr:`Reconciler.in_flight` (``bool``) and
   :attr:`Reconciler.in_flight_lports` (``frozenset[str]``)
@@ -63,6 +66,7 @@ from ovn_vif.ovsport import create_port, remove_port, update_iface
 from ovn_vif.ratelimit import RateLimitedLogger
 from ovn_vif.registry import Registry, default_registry
 from ovn_vif.report import CompletionReport, Decision, Policy, ReconcileReport
+from ovn_vif.rules import LOG as RULES_LOG
 from ovn_vif.rules import PendingCall, Plan, decide
 from ovn_vif.snapshot import OvsView, RowMemo, SbView, read_ovs, read_sb
 
@@ -132,7 +136,10 @@ class Reconciler:
         self._policy = policy
         self._batches: list[_Batch] = []
         self._last_txn: Any = None
-        self._log = RateLimitedLogger(logging.getLogger("ovn_vif.engine"))
+        # Decisions are logged by ovn_vif.rules, commits by ovn_vif.engine;
+        # the limiters live here so that limits hold across runs.
+        self._rules_log = RateLimitedLogger(RULES_LOG)
+        self._log = RateLimitedLogger(LOG)
         self._ovs_cache: _Cached | None = None
         self._sb_cache: _Cached | None = None
         self._ovs_memo = RowMemo()
@@ -276,7 +283,7 @@ class Reconciler:
             policy=self._policy,
             can_unplug=can_unplug,
             in_flight=self.in_flight_lports,
-            log=self._log,
+            log=self._rules_log,
         )
         decisions = self._stage(ovs_idl, txn, ovs_view, plan)
         if plan.pending:

@@ -56,7 +56,7 @@ __all__ = [
     "parse_mtu_request",
 ]
 
-LOG = logging.getLogger("ovn_vif.engine")
+LOG = logging.getLogger(__name__)
 
 #: LSP/Port_Binding option naming the plug type.
 PLUG_TYPE_OPTION = "vif-plug-type"
