@@ -419,3 +419,39 @@ def test_second_run_writes_nothing_and_restart_rebuilds_state(
     )
     decisions = settle(fresh, fake_ovs_db)
     assert {(d.lport, d.outcome) for d in decisions} == {("lsp0", Outcome.UNPLUGGED)}
+
+
+@pytest.mark.parametrize(
+    "case", ["localport", "container", "additional-only", "no-requested-chassis", "other-chassis"]
+)
+def test_not_plugged_here(env: Env, case: str) -> None:
+    hv2 = add_chassis(env.sb_db, "hv2")
+    hv1 = env.sb_db.find("Chassis", name="hv1")[0]
+    if case == "localport":
+        env.pb("lsp1", type="localport")
+    elif case == "container":
+        env.pb("lsp1", parent_port=["vm1"], tag=[7])
+    elif case == "additional-only":
+        env.pb(
+            "lsp1",
+            requested_chassis=hv2,
+            requested_additional_chassis=[hv1],
+            options={"requested-chassis": "hv2,hv1"},
+        )
+    elif case == "no-requested-chassis":
+        env.pb("lsp1", requested_chassis=None)
+    else:
+        env.pb("lsp1", requested_chassis="hv2")
+    decisions = settle(env.engine, env.ovs_db)
+    assert decisions == []
+    assert env.switch.ifaces() == {}
+    assert env.provider.calls == []
+
+
+def test_bad_mtu_request_is_no_request(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    env.pb("lsp1", options={"vif-plug-mtu-request": "jumbo"})
+    caplog.set_level(logging.WARNING, logger="ovn_vif")
+    settle(env.engine, env.ovs_db)
+    assert env.switch.ifaces()["lsp1"]["mtu_request"] == []
+    assert "Ignoring vif-plug-mtu-request of lport lsp1: 'jumbo' is not an integer" in caplog.text
+    assert caplog.text.count("Ignoring vif-plug-mtu-request") == 1  # rate-limited
