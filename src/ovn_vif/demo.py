@@ -1,0 +1,278 @@
+"""``ovn-vif demo``: plugging, updating, moving and unplugging ports, on screen.
+
+The demo starts a throwaway OVN in a temporary directory (Northbound and
+Southbound ``ovsdb-server``, ``ovn-northd``, a local ``ovsdb-server`` and
+``ovs-vswitchd`` on the dummy datapath; no ``ovn-controller``), runs an
+:class:`~ovn_vif.agent.Agent` with the dummy provider in this process and
+walks through a short story, printing what it does and the rows the agent
+wrote. Without the OVS/OVN programs it tells the same story on the fake
+databases of :mod:`ovn_vif.testing`. Everything is stopped and removed at
+the end, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from ovn_vif.agent import Agent, AgentConfig
+from ovn_vif.plugged import PluggedPort, plugged_ports
+from ovn_vif.registry import Registry
+from ovn_vif_dummy import DummyProvider
+
+__all__ = ["run_demo"]
+
+LOG = logging.getLogger(__name__)
+
+CHASSIS = "hv1"
+OTHER_CHASSIS = "hv2"
+SWITCH = "sw0"
+LPORTS = ("web", "db", "cache")
+_STEP_TIMEOUT = 20.0
+
+
+class _Stage(abc.ABC):
+    """Where the story happens: a real sandbox or the fake databases."""
+
+    agent: Agent
+    #: One line saying what runs the story.
+    description: str
+
+    @abc.abstractmethod
+    def create_lports(self, names: Sequence[str]) -> list[str]:
+        """Create the LSPs; return the equivalent ovn-nbctl command."""
+
+    @abc.abstractmethod
+    def set_options(self, name: str, options: dict[str, str]) -> list[str]:
+        """Set the LSP's options; return the equivalent ovn-nbctl command."""
+
+    @abc.abstractmethod
+    def delete_lport(self, name: str) -> list[str]:
+        """Delete the LSP; return the equivalent ovn-nbctl command."""
+
+    @abc.abstractmethod
+    def converge(self, condition: Callable[[], bool]) -> bool:
+        """Let the agent work until *condition* holds (or a timeout)."""
+
+    def ports(self) -> list[PluggedPort]:
+        return plugged_ports(self.agent.ovs_idl)
+
+
+def _nbctl_options(name: str, options: dict[str, str]) -> list[str]:
+    return ["lsp-set-options", name, *(f"{k}={v}" for k, v in options.items())]
+
+
+def _plug_options(chassis: str, mtu: int | None = None) -> dict[str, str]:
+    options = {"requested-chassis": chassis, "vif-plug-type": "dummy"}
+    if mtu is not None:
+        options["vif-plug-mtu-request"] = str(mtu)
+    return options
+
+
+def _create_command(names: Sequence[str]) -> list[str]:
+    argv = ["ls-add", SWITCH]
+    for name in names:
+        argv += ["--", "lsp-add", SWITCH, name, "--", *_nbctl_options(name, _plug_options(CHASSIS))]
+    return argv
+
+
+class _SandboxStage(_Stage):
+    def __init__(self, sandbox: Any, agent: Agent) -> None:
+        self.sandbox = sandbox
+        self.agent = agent
+        self.description = f"a throwaway OVN in {sandbox.root} (no ovn-controller)"
+
+    def create_lports(self, names: Sequence[str]) -> list[str]:
+        argv = _create_command(names)
+        self.sandbox.nbctl(*argv)
+        return argv
+
+    def set_options(self, name: str, options: dict[str, str]) -> list[str]:
+        argv = _nbctl_options(name, options)
+        self.sandbox.nbctl(*argv)
+        return argv
+
+    def delete_lport(self, name: str) -> list[str]:
+        argv = ["lsp-del", name]
+        self.sandbox.nbctl(*argv)
+        return argv
+
+    def converge(self, condition: Callable[[], bool]) -> bool:
+        return self.agent.run_until(condition, timeout=_STEP_TIMEOUT)
+
+
+class _Narrator:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.t0 = time.monotonic()
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def step(self, number: int, total: int, text: str) -> None:
+        self.say()
+        self.say(f"[{number}/{total}] {text}")
+
+    def command(self, argv: Sequence[str]) -> None:
+        self.say("  $ ovn-nbctl " + shlex.join(argv))
+
+    def table(self, ports: Sequence[PluggedPort]) -> None:
+        if not ports:
+            self.say("  (nothing is plugged on this chassis)")
+            return
+        headers = ["LPORT", "PORT", "TYPE", "OPTIONS", "MTU_REQUEST", "OFPORT"]
+        rows = [
+            [
+                p.lport,
+                p.port or "-",
+                p.iface_type,
+                ",".join(f"{k}={v}" for k, v in sorted(p.options.items())) or "-",
+                "-" if p.mtu_request is None else str(p.mtu_request),
+                "-" if p.ofport is None else str(p.ofport),
+            ]
+            for p in ports
+        ]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+        for row in [headers, *rows]:
+            self.say(
+                "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            )
+
+
+class _AgentLogLines(logging.Handler):
+    """Shows the agent's INFO lines in the narration, indented."""
+
+    def __init__(self, narrator: _Narrator) -> None:
+        super().__init__(logging.INFO)
+        self.narrator = narrator
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.narrator.say(f"    agent: {record.getMessage()}")
+
+
+@contextmanager
+def _show_agent_log(narrator: _Narrator) -> Iterator[None]:
+    logger = logging.getLogger("ovn_vif.agent")
+    handler = _AgentLogLines(narrator)
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+
+
+def _lports(stage: _Stage) -> dict[str, PluggedPort]:
+    return {p.lport: p for p in stage.ports()}
+
+
+def _tell_story(stage: _Stage, say: _Narrator) -> bool:
+    total = 5
+    say.say(f"The agent runs with the dummy provider on {stage.description}.")
+    say.say(f"This chassis is {CHASSIS!r}; another chassis {OTHER_CHASSIS!r} exists in Southbound.")
+
+    say.step(1, total, "Create three LSPs that ask to be plugged on this chassis by 'dummy':")
+    say.command(stage.create_lports(LPORTS))
+
+    def all_plugged() -> bool:
+        ports = _lports(stage)
+        return all(name in ports and ports[name].ofport is not None for name in LPORTS)
+
+    if not stage.converge(all_plugged):
+        say.say("  the ports were not plugged in time")
+        return False
+    say.say("  Plugged: one Port and Interface per LSP, named after it, type internal:")
+    say.table(stage.ports())
+
+    say.step(2, total, "Ask for MTU 9000 on 'web' (vif-plug-mtu-request):")
+    say.command(stage.set_options("web", _plug_options(CHASSIS, mtu=9000)))
+    if not stage.converge(
+        lambda: _lports(stage).get("web") is not None and _lports(stage)["web"].mtu_request == 9000
+    ):
+        say.say("  the MTU was not updated in time")
+        return False
+    say.say("  Updated in place (same Interface row, new mtu_request):")
+    say.table(stage.ports())
+
+    say.step(3, total, f"Move 'db' to chassis {OTHER_CHASSIS!r}:")
+    say.command(stage.set_options("db", _plug_options(OTHER_CHASSIS)))
+    if not stage.converge(lambda: "db" not in _lports(stage)):
+        say.say("  'db' was not unplugged in time")
+        return False
+    say.say("  Unplugged here: its Port_Binding no longer requests this chassis.")
+
+    say.step(4, total, "Delete 'cache':")
+    say.command(stage.delete_lport("cache"))
+    if not stage.converge(lambda: "cache" not in _lports(stage)):
+        say.say("  'cache' was not unplugged in time")
+        return False
+    say.say("  Unplugged: its Port_Binding is gone.")
+
+    say.step(5, total, "What is left plugged on this chassis:")
+    say.table(stage.ports())
+    return True
+
+
+def _sandbox_missing() -> list[str]:
+    from ovn_vif.sandbox import missing_binaries
+
+    return list(missing_binaries(("ovsdb-server", "ovs-vswitchd", "ovn-northd")))
+
+
+def _run_on_sandbox(say: _Narrator, keep: bool) -> bool:
+    from ovn_vif.sandbox import Sandbox
+
+    say.say("Starting a throwaway OVN: NB and SB ovsdb-server, ovn-northd, a local")
+    say.say("ovsdb-server and ovs-vswitchd on the dummy datapath ...")
+    with Sandbox(CHASSIS, keep=keep) as sandbox:
+        sandbox.add_chassis(OTHER_CHASSIS, encap_ip="127.0.0.2")
+        registry = Registry()
+        registry.register(DummyProvider())
+        try:
+            with Agent(AgentConfig(ovs_remote=sandbox.ovs_remote), registry) as agent:
+                ok = _tell_story(_SandboxStage(sandbox, agent), say)
+        finally:
+            registry.destroy_all()
+        say.say()
+        say.say("Stopping the agent (plugged ports stay plugged, like ovn-controller) and OVN ...")
+    if keep:
+        say.say(f"Kept {sandbox.root}.")
+    return ok
+
+
+def run_demo(*, use_fake: bool = False, keep: bool = False, out: TextIO | None = None) -> int:
+    """Run the demo; return the exit status (0 when the whole story went through)."""
+    say = _Narrator(out if out is not None else sys.stdout)
+    say.say("ovn-vif demo: the plugging agent at work, step by step.")
+    missing = [] if use_fake else _sandbox_missing()
+    try:
+        with _show_agent_log(say):
+            if use_fake or missing:
+                from ovn_vif.demo_fake import run_on_fake
+
+                reason = "as asked" if use_fake else f"{', '.join(missing)} not installed"
+                say.say(f"Running on the fake IDL (ovn_vif.testing.FakeIdl), {reason}.")
+                ok = run_on_fake(say, _tell_story)
+            else:
+                ok = _run_on_sandbox(say, keep)
+    except KeyboardInterrupt:
+        say.say()
+        say.say("Interrupted: everything the demo started is stopped and removed.")
+        return 130
+    took = time.monotonic() - say.t0
+    if not ok:
+        say.say(f"The demo did not complete ({took:.1f} s).")
+        return 1
+    say.say(f"Done in {took:.1f} s. Everything the demo started is stopped and removed.")
+    return 0
