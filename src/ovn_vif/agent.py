@@ -48,6 +48,7 @@ import attrs
 import ovs.db.idl
 import ovs.poller
 
+from ovn_vif import ovsjson
 from ovn_vif.engine import (
     Reconciler,
     create_ovs_indexes,
@@ -119,6 +120,10 @@ class AgentConfig:
     connect_timeout: float = 30.0
     #: Seconds :meth:`Agent.close` waits for an in-flight transaction.
     shutdown_timeout: float = 5.0
+    #: Replace ``ovs.json``'s pure-Python parser, process-wide, with
+    #: :class:`ovn_vif.ovsjson.StreamParser` (several times faster; no
+    #: effect when ``ovs`` has its C extension). See ``docs/performance.rst``.
+    fast_json: bool = True
 
 
 @attrs.frozen
@@ -181,6 +186,7 @@ class Agent:
         self._chassis_uuid: str | None = None
         self._iterations = 0
         self._reconciles = 0
+        self._txn_started = 0.0
 
     # -- life cycle --------------------------------------------------------
 
@@ -196,6 +202,8 @@ class Agent:
         if self._started:
             raise AgentSetupError("the agent is already started")
         self._started = True
+        if self.config.fast_json and ovsjson.install():
+            LOG.debug("using the standard library's JSON decoder for OVSDB messages")
         if self._owns_registry:
             self._load_providers()
         if not self.registry.has_providers():
@@ -525,6 +533,7 @@ class Agent:
         self._dirty = False
         self._retry_at = None
         self._reconciles += 1
+        started = time.monotonic()
         txn = _TXN(self._ovs)
         try:
             report = self.reconciler.reconcile(
@@ -542,7 +551,15 @@ class Agent:
             return
         self._txn = txn
         self._txn_report = report
+        self._txn_started = started
         status = txn.commit()
+        LOG.debug(
+            "reconcile #%d: %d decision(s) in %.1f ms, commit %s",
+            self._reconciles,
+            len(report),
+            (time.monotonic() - started) * 1000,
+            status,
+        )
         if status != _TXN.INCOMPLETE:
             self._finish_txn(status)
 
@@ -553,6 +570,13 @@ class Agent:
     def _finish_txn(self, status: str) -> None:
         txn, report = self._txn, self._txn_report
         self._txn = self._txn_report = None
+        if report is not None and report.changed:
+            LOG.debug(
+                "transaction of reconcile #%d: %s after %.1f ms",
+                self._reconciles,
+                status,
+                (time.monotonic() - self._txn_started) * 1000,
+            )
         self.reconciler.complete(status)
         if status in (_TXN.SUCCESS, _TXN.UNCHANGED):
             self._retry_backoff = 1.0

@@ -36,7 +36,7 @@ from ovn_vif.errors import OvnVifError
 
 __all__ = ["main"]
 
-LOG = logging.getLogger(__name__)
+LOG = logging.getLogger("ovn_vif.cli")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -234,8 +234,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_representors(args: argparse.Namespace) -> int:
-    from ovn_vif_representor import list_representors
-
+    try:
+        from ovn_vif_representor import list_representors
+    except ImportError as exc:
+        print(
+            f"ovn-vif representors: error: the representor provider is not available: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     try:
         reps = list_representors()
     except (OvnVifError, OSError) as exc:
@@ -281,9 +287,8 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--log-level",
-        default="info",
         choices=["debug", "info", "warning", "error"],
-        help="least severe log level shown (default: %(default)s)",
+        help="least severe log level shown (default: info; warning for demo)",
     )
     common.add_argument(
         "--log-format",
@@ -386,7 +391,7 @@ def _parser() -> argparse.ArgumentParser:
         "--fake", action="store_true", help="use the fake IDL even if OVS/OVN are installed"
     )
     demo.add_argument("--keep", action="store_true", help="keep the sandbox directory")
-    demo.set_defaults(func=_cmd_demo, log_level="warning")
+    demo.set_defaults(func=_cmd_demo, default_log_level="warning")
 
     reps = sub.add_parser(
         "representors",
@@ -403,7 +408,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ovn-vif`` command with *argv* (default: ``sys.argv[1:]``); return its status."""
     args = _parser().parse_args(argv)
-    _setup_logging(args.log_level, args.log_format)
+    level = args.log_level or getattr(args, "default_log_level", "info")
+    _setup_logging(level, args.log_format)
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)
 

@@ -22,6 +22,7 @@ import ovs.poller
 import ovs.stream
 
 from ovn_vif.errors import OvnVifError
+from ovn_vif.ratelimit import RateLimitedLogger
 
 __all__ = [
     "RemoteError",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 LOG = logging.getLogger(__name__)
+_RL = RateLimitedLogger(LOG)
 
 
 class RemoteError(OvnVifError):
@@ -170,7 +172,8 @@ def fetch_schema(
         if stop() or now >= deadline:
             detail = "; ".join(f"{m}: {r}" for m, r in reasons.items())
             raise RemoteError(f"cannot read the {database} schema from the {what} ({detail})")
-        LOG.warning(
+        _RL.warning(
+            ("unreachable", remote),
             "cannot reach the %s at %s yet (%s); retrying",
             what,
             remote,
