@@ -29,9 +29,7 @@ class FrozenMap(Mapping[str, str]):
         data = dict(items)
         for key, value in data.items():
             if not isinstance(key, str) or not isinstance(value, str):
-                raise TypeError(
-                    f"FrozenMap holds str -> str only, got {key!r}: {value!r}"
-                )
+                raise TypeError(f"FrozenMap holds str -> str only, got {key!r}: {value!r}")
         self._data: dict[str, str] = data
         self._hash: int | None = None
 

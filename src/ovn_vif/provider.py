@@ -194,4 +194,3 @@ class VifPlugProvider(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} type={getattr(self, 'type', None)!r}>"
-

@@ -32,6 +32,9 @@ class RateLimitedLogger:
     >>> import logging
     >>> rl = RateLimitedLogger(logging.getLogger("demo"), rate=5, burst=1)
     >>> rl.warning(("bogus", "lsp4"), "Unable to open provider %r", "bogus")
+    True
+    >>> rl.warning(("bogus", "lsp4"), "Unable to open provider %r", "bogus")
+    False
 
     A key names what repeats (for example ``("unknown-type", lport)``), so
     that a flood about one lport does not hide a first message about

@@ -53,7 +53,7 @@ class DummyProvider(VifPlugProvider):
 
     @override
     def finish(self, ctx: PortContext, spec: PlugSpec | None) -> None:
-        LOG.debug("dummy VIF plug provider finish for lport %s (%s)", ctx.lport_name, ctx.op_type.name)
+        LOG.debug("dummy provider finish for lport %s (%s)", ctx.lport_name, ctx.op_type.name)
 
     @override
     def release(self, ctx: PortContext, spec: PlugSpec) -> None:

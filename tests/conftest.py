@@ -1,0 +1,5 @@
+"""Shared pytest configuration for the ovn-vif test suite."""
+
+from __future__ import annotations
+
+pytest_plugins = ["pytester", "tests.daemons"]

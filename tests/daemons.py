@@ -1,0 +1,98 @@
+"""Pytest fixtures that start real OVS/OVN daemons (see :mod:`ovn_vif.sandbox`).
+
+Loaded from ``tests/conftest.py`` (``pytest_plugins``). Every fixture is
+function-scoped and stops its daemons and removes its directory afterwards,
+also when the test fails or is interrupted. When a test fails, the tail of
+each daemon's log is added to the failure report. Set
+``OVN_VIF_KEEP_SANDBOX=1`` to keep the directories (logs, databases).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator
+
+import pytest
+
+from ovn_vif.sandbox import LocalVswitch, OvsdbServer, Sandbox, SandboxDir
+
+_KEEP = os.environ.get("OVN_VIF_KEEP_SANDBOX", "") not in ("", "0")
+_DIRS = pytest.StashKey[list[SandboxDir]]()
+
+
+def _track(request: pytest.FixtureRequest, sandbox_dir: SandboxDir) -> None:
+    """Remember *sandbox_dir* so a failure report can show its daemons' logs."""
+    request.node.stash.setdefault(_DIRS, []).append(sandbox_dir)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and report.when in ("setup", "call"):
+        for sandbox_dir in item.stash.get(_DIRS, []):
+            for daemon in sandbox_dir.daemons:
+                tail = daemon.log_tail(40)
+                if tail:
+                    report.sections.append((f"{daemon.name} log: {daemon.log_path}", tail))
+    return report
+
+
+@pytest.fixture
+def sandbox_dir(request: pytest.FixtureRequest) -> Iterator[SandboxDir]:
+    """A fresh ``/tmp/ovnvif-*`` directory; daemons started in it are stopped afterwards."""
+    with SandboxDir.create(keep=_KEEP) as d:
+        _track(request, d)
+        yield d
+
+
+@pytest.fixture
+def ovsdb_server(sandbox_dir: SandboxDir) -> OvsdbServer:
+    """One running ovsdb-server with an ``Open_vSwitch`` and an ``OVN_Southbound`` database.
+
+    Connect with ``ovsdb_server.remote``; the schemas are
+    ``ovn_vif.sandbox.DATABASES[name]``. Both root rows exist (as after
+    ``ovs-vsctl init`` / ``ovn-sbctl init``); no ovs-vswitchd runs.
+    """
+    server = OvsdbServer(sandbox_dir, ["Open_vSwitch", "OVN_Southbound"])
+    server.start()
+    return server
+
+
+@pytest.fixture
+def local_vswitch(sandbox_dir: SandboxDir) -> LocalVswitch:
+    """A local Open_vSwitch ovsdb-server plus ovs-vswitchd (dummy datapath) with ``br-int``.
+
+    ``local_vswitch.remote`` is the database; ``local_vswitch.vsctl(...)``
+    runs ovs-vsctl. Interfaces added to br-int get ofports.
+    """
+    vswitch = LocalVswitch(sandbox_dir)
+    vswitch.start()
+    return vswitch
+
+
+@pytest.fixture
+def ovn_stack(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """A full single-chassis stack without ovn-controller; chassis ``hv1`` is in SB.
+
+    For running a plugging agent against ``ovn_stack.sb_remote`` and
+    ``ovn_stack.ovs_remote`` (bridge ``br-int``).
+    """
+    stack = Sandbox("hv1", keep=_KEEP)
+    with stack:
+        _track(request, stack.dir)
+        yield stack
+
+
+@pytest.fixture
+def reference_stack(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """A full single-chassis stack with the real ovn-controller (chassis ``hv1``).
+
+    The controller's start-up delay is switched off (also after a restart),
+    so it unplugs at once.
+    """
+    stack = Sandbox("hv1", controller=True, ignore_startup_delay=True, keep=_KEEP)
+    with stack:
+        _track(request, stack.dir)
+        yield stack

@@ -1,0 +1,51 @@
+"""Values that cross the provider boundary cannot be corrupted."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from ovn_vif import FrozenMap, OpType, PlugSpec, PortContext
+
+
+def test_port_context_copies_and_freezes_options() -> None:
+    options = {"vif-plug-type": "dummy"}
+    ctx = PortContext(op_type=OpType.CREATE, lport_name="lsp1", lport_options=options)
+    options["vif-plug-type"] = "changed"
+    assert ctx.lport_options == {"vif-plug-type": "dummy"}
+    with pytest.raises(TypeError):
+        ctx.lport_options["vif-plug-type"] = "x"  # type: ignore[index]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        ctx.lport_name = "other"  # type: ignore[misc]
+
+
+def test_op_type_accepts_the_c_values() -> None:
+    assert PortContext(op_type=1, lport_name="a").op_type is OpType.CREATE  # type: ignore[arg-type]
+    assert PortContext(op_type=2, lport_name="a").op_type is OpType.REMOVE  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        PortContext(op_type=3, lport_name="a")  # type: ignore[arg-type]
+
+
+def test_plug_spec_is_hashable_and_compares_by_value() -> None:
+    a = PlugSpec(name="p", type="internal", options={"k": "v"})
+    b = PlugSpec(name="p", type="internal", options=FrozenMap({"k": "v"}))
+    assert a == b
+    assert hash(a) == hash(b)
+    assert a.options.to_dict() == {"k": "v"}
+
+
+def test_plug_spec_rejects_non_string_values() -> None:
+    with pytest.raises(TypeError):
+        PlugSpec(name="p", type=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        PlugSpec(name="p", options={"mtu": 9000})  # type: ignore[dict-item]
+
+
+def test_frozen_map_equality_and_repr() -> None:
+    m = FrozenMap({"a": "1"})
+    assert m == {"a": "1"}
+    assert m != {"a": "2"}
+    assert m != ["a"]
+    assert repr(m) == "FrozenMap({'a': '1'})"
+    assert len(m) == 1
+    assert list(m) == ["a"]

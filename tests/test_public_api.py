@@ -1,0 +1,83 @@
+"""The public API, imported only from the package roots.
+
+A name added to or removed from a root's ``__all__`` fails this test on
+purpose: update it together with the docs and the changelog.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+EXPECTED = {
+    "ovn_vif": {
+        "ENTRY_POINT_GROUP",
+        "FrozenMap",
+        "InstalledProvider",
+        "LoadFailure",
+        "LoadReport",
+        "OpType",
+        "OvnVifError",
+        "PlugSpec",
+        "PortContext",
+        "ProviderExistsError",
+        "ProviderNotRegisteredError",
+        "ProviderUnavailableError",
+        "RateLimitedLogger",
+        "Registry",
+        "RegistryError",
+        "VifPlugProvider",
+        "__version__",
+        "default_registry",
+        "installed_providers",
+        "netdev_name_problem",
+        "truncate_netdev_name",
+    },
+    "ovn_vif_dummy": {"DUMMY_OPTION", "DummyProvider"},
+}
+
+# Submodules that are public but imported explicitly (not re-exported).
+EXPECTED_SUBMODULES = {
+    "ovn_vif.sandbox": {
+        "COMPONENTS",
+        "CommandError",
+        "DATABASES",
+        "Daemon",
+        "DaemonError",
+        "LocalVswitch",
+        "OvnController",
+        "OvnNorthd",
+        "OvsVswitchd",
+        "OvsdbServer",
+        "Sandbox",
+        "SandboxDir",
+        "SandboxError",
+        "SandboxTimeoutError",
+        "SandboxUnavailableError",
+        "default_search_path",
+        "missing_binaries",
+        "wait_until",
+    },
+}
+
+
+@pytest.mark.parametrize("package", sorted(EXPECTED | EXPECTED_SUBMODULES))
+def test_exported_names_are_pinned(package: str) -> None:
+    module = importlib.import_module(package)
+    assert set(module.__all__) == (EXPECTED | EXPECTED_SUBMODULES)[package]
+    for name in module.__all__:
+        assert hasattr(module, name), name
+
+
+def test_root_imports_work() -> None:
+    from ovn_vif import OpType, PlugSpec, PortContext, Registry, VifPlugProvider
+    from ovn_vif_dummy import DummyProvider
+
+    reg = Registry()
+    reg.register(DummyProvider())
+    provider = reg.get("dummy")
+    assert isinstance(provider, VifPlugProvider)
+    spec = provider.prepare_create(PortContext(op_type=OpType.CREATE, lport_name="x"))
+    assert isinstance(spec, PlugSpec)
+    reg.destroy_all()
