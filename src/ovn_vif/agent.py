@@ -49,14 +49,14 @@ import ovs.db.idl
 import ovs.poller
 
 from ovn_vif import ovsjson
-from ovn_vif.engine import (
-    Reconciler,
+from ovn_vif.engine import Reconciler
+from ovn_vif.errors import OvnVifError
+from ovn_vif.monitor import (
     create_ovs_indexes,
     create_sb_indexes,
     register_ovs_columns,
     register_sb_columns,
 )
-from ovn_vif.errors import OvnVifError
 from ovn_vif.ovsdbconn import RemoteError, fetch_schema, idl_connected, idl_synced
 from ovn_vif.ratelimit import RateLimitedLogger
 from ovn_vif.registry import Registry, installed_providers
@@ -577,7 +577,7 @@ class Agent:
                 status,
                 (time.monotonic() - self._txn_started) * 1000,
             )
-        self.reconciler.complete(status)
+        self.reconciler.complete(status, txn=txn)
         if status in (_TXN.SUCCESS, _TXN.UNCHANGED):
             self._retry_backoff = 1.0
         elif status == _TXN.TRY_AGAIN:
@@ -586,9 +586,9 @@ class Agent:
             self._dirty = True
         elif status == _TXN.ABORTED:
             pass
-        else:  # ERROR, NOT_LOCKED
+        else:  # ERROR, NOT_LOCKED: the engine has logged it, naming the lports.
             detail = txn.get_error() if txn is not None else status
-            self._rl.warning("txn-error", "transaction failed (%s): %s", status, detail)
+            LOG.debug("transaction failed (%s): %s; retrying later", status, detail)
             self._schedule_retry()
         if report is not None:
             self._log_report(report, status)
@@ -596,40 +596,13 @@ class Agent:
                 self._on_report(report, status)
 
     def _log_report(self, report: ReconcileReport, status: str) -> None:
-        """One INFO line per committed plug, update and unplug."""
+        """Log the committed updates (the engine logs plugs and unplugs as it stages them)."""
         if status != _TXN.SUCCESS:
             if report.changed and status != _TXN.ABORTED:
                 LOG.debug("not committed (%s): %s", status, report.outcomes())
             return
-        bridge = self.settings.bridge
-        for d in report:
-            if d.outcome is Outcome.PLUGGED:
-                LOG.info(
-                    "plugged port %s into %s for lport %s (%s)",
-                    d.port,
-                    bridge,
-                    d.lport,
-                    d.plug_type,
-                )
-            elif d.outcome is Outcome.UPDATED:
-                LOG.info("updated port %s for lport %s: %s", d.port, d.lport, d.detail or "changed")
-            elif d.outcome is Outcome.UNPLUGGED:
-                LOG.info(
-                    "unplugged port %s from %s for lport %s (%s)",
-                    d.port,
-                    bridge,
-                    d.lport,
-                    d.plug_type,
-                )
-            elif d.outcome is Outcome.REPLACED:
-                LOG.info(
-                    "replaced port %s by %s on %s for lport %s (%s)",
-                    d.old_port,
-                    d.port,
-                    bridge,
-                    d.lport,
-                    d.plug_type,
-                )
+        for d in report.with_outcome(Outcome.UPDATED):
+            LOG.info("Updated port %s for lport %s on this chassis.", d.port, d.lport)
 
     def _block(
         self,

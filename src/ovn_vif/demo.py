@@ -147,19 +147,20 @@ class _Narrator:
 
 
 class _AgentLogLines(logging.Handler):
-    """Shows the agent's INFO lines in the narration, indented."""
+    """Shows the agent's and the engine's log lines in the narration, indented."""
 
     def __init__(self, narrator: _Narrator) -> None:
         super().__init__(logging.INFO)
         self.narrator = narrator
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.narrator.say(f"    agent: {record.getMessage()}")
+        if not record.name.startswith("ovn_vif.sandbox"):
+            self.narrator.say(f"    log: {record.getMessage()}")
 
 
 @contextmanager
 def _show_agent_log(narrator: _Narrator) -> Iterator[None]:
-    logger = logging.getLogger("ovn_vif.agent")
+    logger = logging.getLogger("ovn_vif")
     handler = _AgentLogLines(narrator)
     old_level, old_propagate = logger.level, logger.propagate
     logger.addHandler(handler)
@@ -180,7 +181,6 @@ def _lports(stage: _Stage) -> dict[str, PluggedPort]:
 def _tell_story(stage: _Stage, say: _Narrator) -> bool:
     total = 5
     say.say(f"The agent runs with the dummy provider on {stage.description}.")
-    say.say(f"This chassis is {CHASSIS!r}; another chassis {OTHER_CHASSIS!r} exists in Southbound.")
 
     say.step(1, total, "Create three LSPs that ask to be plugged on this chassis by 'dummy':")
     say.command(stage.create_lports(LPORTS))
@@ -237,6 +237,8 @@ def _run_on_sandbox(say: _Narrator, keep: bool) -> bool:
     say.say("ovsdb-server and ovs-vswitchd on the dummy datapath ...")
     with Sandbox(CHASSIS, keep=keep) as sandbox:
         sandbox.add_chassis(OTHER_CHASSIS, encap_ip="127.0.0.2")
+        say.say(f"This chassis is {CHASSIS!r}; chassis {OTHER_CHASSIS!r} exists too. Starting the")
+        say.say("agent in this process (ovn_vif.Agent, the code behind `ovn-vif agent`):")
         registry = Registry()
         registry.register(DummyProvider())
         try:
