@@ -41,8 +41,6 @@ class _Stage(abc.ABC):
     """Where the story happens: a real sandbox or the fake databases."""
 
     agent: Agent
-    #: One line saying what runs the story.
-    description: str
 
     @abc.abstractmethod
     def create_lports(self, names: Sequence[str]) -> list[str]:
@@ -86,7 +84,6 @@ class _SandboxStage(_Stage):
     def __init__(self, sandbox: Any, agent: Agent) -> None:
         self.sandbox = sandbox
         self.agent = agent
-        self.description = f"a throwaway OVN in {sandbox.root} (no ovn-controller)"
 
     def create_lports(self, names: Sequence[str]) -> list[str]:
         argv = _create_command(names)
@@ -180,7 +177,6 @@ def _lports(stage: _Stage) -> dict[str, PluggedPort]:
 
 def _tell_story(stage: _Stage, say: _Narrator) -> bool:
     total = 5
-    say.say(f"The agent runs with the dummy provider on {stage.description}.")
 
     say.step(1, total, "Create three LSPs that ask to be plugged on this chassis by 'dummy':")
     say.command(stage.create_lports(LPORTS))
@@ -234,11 +230,12 @@ def _run_on_sandbox(say: _Narrator, keep: bool) -> bool:
     from ovn_vif.sandbox import Sandbox
 
     say.say("Starting a throwaway OVN: NB and SB ovsdb-server, ovn-northd, a local")
-    say.say("ovsdb-server and ovs-vswitchd on the dummy datapath ...")
+    say.say("ovsdb-server and ovs-vswitchd on the dummy datapath (no ovn-controller) ...")
     with Sandbox(CHASSIS, keep=keep) as sandbox:
         sandbox.add_chassis(OTHER_CHASSIS, encap_ip="127.0.0.2")
-        say.say(f"This chassis is {CHASSIS!r}; chassis {OTHER_CHASSIS!r} exists too. Starting the")
-        say.say("agent in this process (ovn_vif.Agent, the code behind `ovn-vif agent`):")
+        say.say(f"  in {sandbox.root}; chassis {CHASSIS!r} (this one) and {OTHER_CHASSIS!r} exist.")
+        say.say("Starting the agent in this process with the dummy provider (ovn_vif.Agent,")
+        say.say("the code behind `ovn-vif agent`):")
         registry = Registry()
         registry.register(DummyProvider())
         try:
