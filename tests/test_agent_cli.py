@@ -246,3 +246,23 @@ def test_json_log_format(
     assert entry["logger"] == "ovn_vif.ovsdbconn"
     assert f"cannot reach the local Open_vSwitch DB at {remote} yet" in entry["message"]
     assert entry["ts"].endswith("Z")
+
+
+def test_demo_without_binaries_runs_on_the_fake_idl(
+    monkeypatch: pytest.MonkeyPatch, root_logging: None
+) -> None:
+    import io
+
+    from ovn_vif import demo
+
+    monkeypatch.setattr(demo, "_sandbox_missing", lambda: ["ovsdb-server", "ovn-northd"])
+    out = io.StringIO()
+    assert demo.run_demo(out=out) == 0
+    text = out.getvalue()
+    assert "Running on the fake IDL (ovn_vif.testing.FakeIdl), ovsdb-server, ovn-northd not" in text
+    assert "Updated port web for lport web" in text
+    assert "Unplugging port db from br-int" in text
+    assert "Unplugging port cache from br-int" in text
+    last_table = text.rsplit("[5/5]", 1)[1]
+    assert "web    web   internal" in last_table
+    assert "cache" not in last_table

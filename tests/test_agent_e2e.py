@@ -362,3 +362,28 @@ def test_demo_exits_0() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[5/5]" in result.stdout
     assert "Done in" in result.stdout
+
+
+def test_demo_interrupted_stops_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from ovn_vif import demo
+
+    seen: list[Path] = []
+
+    def interrupted(stage: Any, say: Any) -> bool:
+        seen.append(Path(stage.sandbox.root))
+        assert stage.agent.synced or stage.converge(lambda: stage.agent.synced)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "_tell_story", interrupted)
+    out = io.StringIO()
+    assert demo.run_demo(out=out) == 130
+    assert "Interrupted: everything the demo started is stopped and removed." in out.getvalue()
+    [root] = seen
+    assert not root.exists()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            assert str(root) not in cmdline.read_text(errors="replace")
+        except (FileNotFoundError, ProcessLookupError):
+            continue

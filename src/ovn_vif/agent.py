@@ -69,6 +69,8 @@ __all__ = [
     "AgentConfig",
     "AgentSetupError",
     "ChassisSettings",
+    "prepare_ovs_helper",
+    "prepare_sb_helper",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -135,6 +137,17 @@ class ChassisSettings:
     bridge: str
 
 
+def prepare_ovs_helper(helper: Any) -> None:
+    """Register in an ``Open_vSwitch`` ``SchemaHelper`` what the agent reads."""
+    register_ovs_columns(helper)
+    helper.register_columns("Open_vSwitch", ["external_ids"])
+
+
+def prepare_sb_helper(helper: Any) -> None:
+    """Register in an ``OVN_Southbound`` ``SchemaHelper`` what the agent reads."""
+    register_sb_columns(helper)
+
+
 def _open_vswitch_row(idl: Any) -> Any | None:
     for row in idl.tables["Open_vSwitch"].rows.values():
         return row
@@ -168,6 +181,7 @@ class Agent:
         self._on_report = on_report
         self._ovs: Any = None
         self._sb: Any = None
+        self._sb_given = False
         self._settings: ChassisSettings | None = None
         self._txn: Any = None
         self._txn_report: ReconcileReport | None = None
@@ -190,17 +204,26 @@ class Agent:
 
     # -- life cycle --------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, ovs_idl: Any = None, sb_idl: Any = None) -> None:
         """Load providers, connect to both databases and read the settings.
 
         Returns once the local database has been read and the Southbound
         connection is set up (its contents arrive in :meth:`run`).
+
+        *ovs_idl* and *sb_idl* replace the connections the agent would make
+        (to run it on :class:`ovn_vif.testing.FakeIdl`, or on IDLs the
+        caller built): pass both. They need what :func:`prepare_ovs_helper`
+        and :func:`prepare_sb_helper` register and the indexes of
+        :func:`ovn_vif.create_ovs_indexes` / :func:`ovn_vif.create_sb_indexes`;
+        the agent sets the Southbound conditions itself.
 
         :raises AgentSetupError: bad remote, no system-id or ovn-remote in
             the local database (and no override), unknown or no provider.
         """
         if self._started:
             raise AgentSetupError("the agent is already started")
+        if (ovs_idl is None) != (sb_idl is None):
+            raise AgentSetupError("pass both ovs_idl and sb_idl, or neither")
         self._started = True
         if self.config.fast_json and ovsjson.install():
             LOG.debug("using the standard library's JSON decoder for OVSDB messages")
@@ -211,17 +234,22 @@ class Agent:
                 "no VIF plug provider is registered; installed: "
                 + (", ".join(p.name for p in installed_providers()) or "none")
             )
-        self._ovs = self._connect_local()
-        self._settings = self._read_settings()
+        self._ovs = self._wait_local(ovs_idl) if ovs_idl is not None else self._connect_local()
+        self._settings = self._read_settings(need_remote=sb_idl is None)
         LOG.info(
             "ovn-vif agent for chassis %s: local DB %s, Southbound %s, bridge %s, providers %s",
             self._settings.chassis,
-            self.config.ovs_remote,
-            self._settings.ovn_remote,
+            self.config.ovs_remote if ovs_idl is None else "(given)",
+            self._settings.ovn_remote or "(given)",
             self._settings.bridge,
             ", ".join(self.registry.types()),
         )
-        self._sb = self._connect_sb(self._settings.ovn_remote)
+        if sb_idl is not None:
+            self._sb_given = True
+            self._sb = sb_idl
+            self._set_sb_conditions(sb_idl)
+        else:
+            self._sb = self._connect_sb(self._settings.ovn_remote)
 
     def _load_providers(self) -> None:
         wanted = self.config.providers
@@ -261,15 +289,17 @@ class Agent:
     def _connect_local(self) -> Any:
         schema = self._fetch(self.config.ovs_remote, "Open_vSwitch", "local Open_vSwitch database")
         helper = ovs.db.idl.SchemaHelper(schema_json=schema)
-        register_ovs_columns(helper)
-        helper.register_columns("Open_vSwitch", ["external_ids"])
+        prepare_ovs_helper(helper)
         idl = ovs.db.idl.Idl(self.config.ovs_remote, helper)
         create_ovs_indexes(idl)
+        return self._wait_local(idl)
+
+    def _wait_local(self, idl: Any) -> Any:
         deadline = time.monotonic() + self.config.connect_timeout
-        while not idl_synced(idl):
+        while True:
             idl.run()
             if idl_synced(idl):
-                break
+                return idl
             if self._stopping or time.monotonic() >= deadline:
                 idl.close()
                 raise AgentSetupError(
@@ -277,9 +307,8 @@ class Agent:
                     "did not send its contents"
                 )
             self._block([idl], deadline)
-        return idl
 
-    def _read_settings(self) -> ChassisSettings:
+    def _read_settings(self, *, need_remote: bool = True) -> ChassisSettings:
         row = _open_vswitch_row(self._ovs)
         ids: dict[str, str] = dict(row.external_ids) if row is not None else {}
         cfg = self.config
@@ -290,7 +319,7 @@ class Agent:
                 f"Open_vSwitch table of {cfg.ovs_remote} (set it, or pass --chassis)"
             )
         remote = cfg.ovn_remote if cfg.ovn_remote is not None else ids.get("ovn-remote", "")
-        if not remote:
+        if not remote and need_remote:
             raise AgentSetupError(
                 "cannot find the Southbound database: external_ids:ovn-remote is not set in "
                 f"the Open_vSwitch table of {cfg.ovs_remote} (set it, or pass --ovn-remote)"
@@ -301,7 +330,7 @@ class Agent:
     def _connect_sb(self, remote: str) -> Any:
         schema = self._fetch(remote, "OVN_Southbound", "Southbound database")
         helper = ovs.db.idl.SchemaHelper(schema_json=schema)
-        register_sb_columns(helper)
+        prepare_sb_helper(helper)
         idl = ovs.db.idl.Idl(remote, helper)
         create_sb_indexes(idl)
         self._chassis_uuid = None
@@ -481,7 +510,7 @@ class Agent:
         """Pick up changes of system-id, ovn-remote and ovn-bridge at run time."""
         assert self._settings is not None
         try:
-            settings = self._read_settings()
+            settings = self._read_settings(need_remote=not self._sb_given)
         except AgentSetupError as exc:
             self._rl.warning("settings", "%s; keeping the previous value", exc)
             return
@@ -493,7 +522,7 @@ class Agent:
             self._pb_condition = None
         if settings.bridge != old.bridge:
             LOG.info("integration bridge changed from %s to %s", old.bridge, settings.bridge)
-        if settings.ovn_remote != old.ovn_remote:
+        if settings.ovn_remote != old.ovn_remote and not self._sb_given:
             LOG.info("Southbound remote changed to %s: reconnecting", settings.ovn_remote)
             try:
                 sb = self._connect_sb(settings.ovn_remote)

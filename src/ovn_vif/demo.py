@@ -13,6 +13,7 @@ the end, also on Ctrl-C.
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import shlex
 import sys
@@ -102,6 +103,57 @@ class _SandboxStage(_Stage):
 
     def converge(self, condition: Callable[[], bool]) -> bool:
         return self.agent.run_until(condition, timeout=_STEP_TIMEOUT)
+
+
+class _FakeStage(_Stage):
+    """The same story on :mod:`ovn_vif.testing`'s fake databases.
+
+    ovn-northd's part (turning LSPs into Port_Binding rows) is played by
+    writing the Port_Binding rows directly, and ovs-vswitchd's (giving new
+    interfaces an OpenFlow port number) by :meth:`_vswitchd`.
+    """
+
+    def __init__(self, ovs_db: Any, sb_db: Any, agent: Agent) -> None:
+        from ovn_vif.testing import PortBindingFactory
+
+        self.ovs_db = ovs_db
+        self.sb_db = sb_db
+        self.agent = agent
+        self._add_binding = PortBindingFactory(sb_db, chassis=CHASSIS)
+        self._next_ofport = 1
+
+    def _binding(self, name: str) -> Any:
+        [row] = self.sb_db.find("Port_Binding", logical_port=name)
+        return row
+
+    def create_lports(self, names: Sequence[str]) -> list[str]:
+        for name in names:
+            self._add_binding(name, plug_type="dummy")
+        return _create_command(names)
+
+    def set_options(self, name: str, options: dict[str, str]) -> list[str]:
+        [chassis] = self.sb_db.find("Chassis", name=options["requested-chassis"])
+        self.sb_db.update(
+            "Port_Binding", self._binding(name), options=options, requested_chassis=[chassis]
+        )
+        return _nbctl_options(name, options)
+
+    def delete_lport(self, name: str) -> list[str]:
+        self.sb_db.delete("Port_Binding", self._binding(name))
+        return ["lsp-del", name]
+
+    def _vswitchd(self) -> None:
+        for uuid, row in self.ovs_db.rows("Interface").items():
+            if row["name"] != "br-int" and not row["ofport"]:
+                self.ovs_db.update("Interface", uuid, ofport=[self._next_ofport])
+                self._next_ofport += 1
+
+    def converge(self, condition: Callable[[], bool]) -> bool:
+        def vswitchd_then(cond: Callable[[], bool]) -> bool:
+            self._vswitchd()
+            return cond()
+
+        return self.agent.run_until(lambda: vswitchd_then(condition), timeout=_STEP_TIMEOUT)
 
 
 class _Narrator:
@@ -250,6 +302,33 @@ def _run_on_sandbox(say: _Narrator, keep: bool) -> bool:
     return ok
 
 
+def _run_on_fake(say: _Narrator) -> bool:
+    from ovn_vif.agent import prepare_ovs_helper, prepare_sb_helper
+    from ovn_vif.monitor import create_ovs_indexes, create_sb_indexes
+    from ovn_vif.testing import add_chassis, connect, ovs_database, sb_database
+
+    ovs_db = ovs_database(system_id=CHASSIS)
+    sb_db = sb_database(chassis=CHASSIS)
+    add_chassis(sb_db, OTHER_CHASSIS)
+    say.say(f"Fake local and Southbound databases; chassis {CHASSIS!r} (this one) and")
+    say.say(f"{OTHER_CHASSIS!r} exist. ovn-northd's part is played by writing Port_Binding rows.")
+    say.say("Starting the agent in this process with the dummy provider (ovn_vif.Agent,")
+    say.say("the code behind `ovn-vif agent`):")
+    ovs_idl = connect(ovs_db, prepare_ovs_helper, before_connect=create_ovs_indexes)
+    sb_idl = connect(sb_db, prepare_sb_helper, before_connect=create_sb_indexes)
+    registry = Registry()
+    registry.register(DummyProvider())
+    try:
+        with contextlib.closing(Agent(AgentConfig(), registry)) as agent:
+            agent.start(ovs_idl=ovs_idl, sb_idl=sb_idl)
+            ok = _tell_story(_FakeStage(ovs_db, sb_db, agent), say)
+    finally:
+        registry.destroy_all()
+    say.say()
+    say.say("Stopping the agent (plugged ports stay plugged, like ovn-controller) ...")
+    return ok
+
+
 def run_demo(*, use_fake: bool = False, keep: bool = False, out: TextIO | None = None) -> int:
     """Run the demo; return the exit status (0 when the whole story went through)."""
     say = _Narrator(out if out is not None else sys.stdout)
@@ -258,11 +337,9 @@ def run_demo(*, use_fake: bool = False, keep: bool = False, out: TextIO | None =
     try:
         with _show_agent_log(say):
             if use_fake or missing:
-                from ovn_vif.demo_fake import run_on_fake
-
                 reason = "as asked" if use_fake else f"{', '.join(missing)} not installed"
                 say.say(f"Running on the fake IDL (ovn_vif.testing.FakeIdl), {reason}.")
-                ok = run_on_fake(say, _tell_story)
+                ok = _run_on_fake(say)
             else:
                 ok = _run_on_sandbox(say, keep)
     except KeyboardInterrupt:
