@@ -445,7 +445,7 @@ class Agent:
     @property
     def idle(self) -> bool:
         """Whether nothing is left to do until a database or provider changes."""
-        return self._txn is None and not self._needs_reconcile(False)
+        return self._ready() and self._txn is None and not self._needs_reconcile(False)
 
     @property
     def ovs_idl(self) -> Any:
@@ -499,11 +499,14 @@ class Agent:
                 LOG.info("both databases in sync: unplugging enabled")
             else:
                 LOG.info("a database is (re)connecting: unplugging paused until it is in sync")
+        retry_later = False
         if self._txn is not None:
             status = self._txn.commit()
             if status != _TXN.INCOMPLETE:
                 self._finish_txn(status)
-        if self._txn is None and self._needs_reconcile(True):
+                # Retry on the next iteration, after run() brought fresh data.
+                retry_later = status == _TXN.TRY_AGAIN
+        if self._txn is None and not retry_later and self._needs_reconcile(True):
             self._reconcile()
 
     def _follow_settings(self) -> None:
@@ -533,6 +536,9 @@ class Agent:
             self._sb.close()
             self._sb = sb
         self._dirty = True
+
+    def _ready(self) -> bool:
+        return self._ovs is not None and self._sb is not None and self._settings is not None
 
     def _needs_reconcile(self, log_waiting: bool) -> bool:
         if not idl_connected(self._ovs) or not self._ovs.has_ever_connected():
@@ -647,6 +653,8 @@ class Agent:
         if txn is not None:
             txn.wait(poller)
         poller.fd_wait(self._wake_r, ovs.poller.POLLIN)
+        if self._ready() and self._txn is None and self._needs_reconcile(False):
+            poller.immediate_wake()
         wakeups = [deadline, self._retry_at]
         if wake:
             for provider in self.registry.providers():
