@@ -117,13 +117,15 @@ def nbctl_delete(stack: Sandbox, n: int) -> None:
     stack.nbctl(*argv[1:])
 
 
-def start_agent(stack: Sandbox, workdir: Path, profile: Path | None) -> subprocess.Popen[bytes]:
+def start_agent(
+    stack: Sandbox, workdir: Path, profile: Path | None, extra: list[str]
+) -> subprocess.Popen[bytes]:
     log = workdir / "agent.log"
     cmd = [sys.executable]
     if profile is not None:
         cmd += ["-m", "cProfile", "-o", str(profile)]
     cmd += ["-m", "ovn_vif.cli", "agent", "--ovs-remote", stack.ovs_remote]
-    cmd += ["--log-level", os.environ.get("BENCH_AGENT_LOG_LEVEL", "info")]
+    cmd += ["--log-level", os.environ.get("BENCH_AGENT_LOG_LEVEL", "info"), *extra]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=out)
     deadline = time.monotonic() + 60
@@ -136,12 +138,14 @@ def start_agent(stack: Sandbox, workdir: Path, profile: Path | None) -> subproce
     return proc
 
 
-def one_run(impl: str, n: int, profile: Path | None) -> dict[str, float]:
+def one_run(
+    impl: str, n: int, profile: Path | None, agent_args: list[str] | None = None
+) -> dict[str, float]:
     controller = impl == "ovn-controller"
     stack = Sandbox("hv1", controller=controller, ignore_startup_delay=controller)
     with stack, tempfile.TemporaryDirectory(prefix="ovnvif-bench-") as tmp:
         os.environ["BENCH_LAST_LOG"] = str(Path(tmp) / "agent.log")
-        agent = None if controller else start_agent(stack, Path(tmp), profile)
+        agent = None if controller else start_agent(stack, Path(tmp), profile, agent_args or [])
         try:
             assert stack.controller is not None or agent is not None
             pid = stack.controller.pid if stack.controller is not None else agent.pid  # type: ignore[union-attr]
@@ -172,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         "--only", choices=["agent", "ovn-controller"], help="measure one implementation only"
     )
     parser.add_argument("--profile", type=Path, help="write a cProfile of the agent's last run")
+    parser.add_argument(
+        "--agent-arg",
+        action="append",
+        default=[],
+        help="extra argument for `ovn-vif agent` (repeatable), e.g. --agent-arg=--no-fast-json",
+    )
     args = parser.parse_args(argv)
     # The observer parses every Interface update; keep it from lagging behind.
     ovsjson.install()
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         entry: dict[str, Any] = {}
         for impl in impls:
-            runs = [one_run(impl, n, args.profile) for _ in range(args.runs)]
+            runs = [one_run(impl, n, args.profile, args.agent_arg) for _ in range(args.runs)]
             entry[impl] = {
                 "plug_s": statistics.median(r["plug_s"] for r in runs),
                 "unplug_s": statistics.median(r["unplug_s"] for r in runs),

@@ -81,6 +81,8 @@ DEFAULT_OVS_REMOTE = "unix:/var/run/openvswitch/db.sock"
 DEFAULT_BRIDGE = "br-int"
 
 _SB_MONITORED = ("Chassis", "Port_Binding")
+# Reading the IDLs for longer than this (seconds) is worth a debug line.
+_SLOW_READ = 0.02
 _TXN = ovs.db.idl.Transaction
 
 
@@ -485,8 +487,19 @@ class Agent:
     def iterate(self) -> None:
         """One loop iteration: read both databases, run providers, reconcile, commit."""
         self._iterations += 1
+        started = time.monotonic()
         self._ovs.run()
+        read_ovs = time.monotonic()
         self._sb.run()
+        read_sb = time.monotonic()
+        if read_sb - started > _SLOW_READ:
+            LOG.debug(
+                "read the databases in %.1f ms (local %.1f ms, Southbound %.1f ms: %d bindings)",
+                (read_sb - started) * 1000,
+                (read_ovs - started) * 1000,
+                (read_sb - read_ovs) * 1000,
+                len(self._sb.tables["Port_Binding"].rows),
+            )
         provider_changed = self.registry.run_all()
         if provider_changed:
             self._dirty = True
@@ -587,13 +600,15 @@ class Agent:
         self._txn = txn
         self._txn_report = report
         self._txn_started = started
+        decided = time.monotonic()
         status = txn.commit()
         LOG.debug(
-            "reconcile #%d: %d decision(s) in %.1f ms, commit %s",
+            "reconcile #%d: %d decision(s) in %.1f ms, commit() %s in %.1f ms",
             self._reconciles,
             len(report),
-            (time.monotonic() - started) * 1000,
+            (decided - started) * 1000,
             status,
+            (time.monotonic() - decided) * 1000,
         )
         if status != _TXN.INCOMPLETE:
             self._finish_txn(status)

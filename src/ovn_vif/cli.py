@@ -112,6 +112,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         providers=args.provider,
         policy=Policy.OVN_COMPATIBLE if args.policy == "ovn-compatible" else Policy.RECOMMENDED,
         connect_timeout=args.connect_timeout,
+        fast_json=not args.no_fast_json,
     )
     agent = Agent(config)
 
@@ -348,6 +349,11 @@ def _parser() -> argparse.ArgumentParser:
         default=30.0,
         metavar="SECONDS",
         help="how long to keep trying to reach a database at start-up (default: %(default)s)",
+    )
+    agent.add_argument(
+        "--no-fast-json",
+        action="store_true",
+        help="keep the ovs package's own (pure-Python) JSON parser for OVSDB messages",
     )
     agent.set_defaults(func=_cmd_agent)
 
