@@ -18,7 +18,14 @@ from ovn_vif.agent import Agent, AgentConfig, AgentSetupError
 from ovn_vif.cli import main
 from ovn_vif.errors import ProviderUnavailableError
 from ovn_vif.ovsdbconn import RemoteError, split_remotes, validate_remote
-from ovn_vif.ovsjson import StreamParser, install, installed
+from ovn_vif.ovsjson import ORIGINAL_PARSER, StreamParser, install, installed, uninstall
+
+
+@pytest.fixture(autouse=True)
+def _restore_ovs_json_parser() -> Iterator[None]:
+    # In-process agents swap in ovn_vif.ovsjson's parser process-wide.
+    yield
+    uninstall()
 
 
 @pytest.fixture
@@ -87,16 +94,18 @@ def test_stream_parser_reports_errors_like_ovs(text: str, error: str) -> None:
 
 
 def test_install_replaces_the_pure_python_parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ovs.json, "Parser", ovs.json.Parser)
+    monkeypatch.setattr(ovs.json, "Parser", ORIGINAL_PARSER)
     monkeypatch.setattr(ovs.json, "PARSER", ovs.json.PARSER_PY)
     assert install() is True
     assert installed()
     assert install() is False
     assert ovs.json.from_string('{"a": [1, 2.5, "x"]}') == {"a": [1, 2.5, "x"]}
+    uninstall()
+    assert ovs.json.Parser is ORIGINAL_PARSER
 
 
 def test_install_keeps_the_c_parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ovs.json, "Parser", ovs.json.Parser)
+    monkeypatch.setattr(ovs.json, "Parser", ORIGINAL_PARSER)
     monkeypatch.setattr(ovs.json, "PARSER", ovs.json.PARSER_C)
     assert install() is False
     assert not installed()

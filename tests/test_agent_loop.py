@@ -10,6 +10,7 @@ import pytest
 from ovn_vif import Registry
 from ovn_vif.agent import Agent, AgentConfig, prepare_ovs_helper, prepare_sb_helper
 from ovn_vif.monitor import create_ovs_indexes, create_sb_indexes
+from ovn_vif.ovsjson import uninstall
 from ovn_vif.report import ReconcileReport
 from ovn_vif.testing import (
     PortBindingFactory,
@@ -21,6 +22,13 @@ from ovn_vif.testing import (
 from ovn_vif_dummy import DummyProvider
 
 TIMEOUT = 30.0
+
+
+@pytest.fixture(autouse=True)
+def _restore_ovs_json_parser() -> Iterator[None]:
+    # In-process agents swap in ovn_vif.ovsjson's parser process-wide.
+    yield
+    uninstall()
 
 
 class World:

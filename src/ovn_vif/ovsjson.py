@@ -21,7 +21,10 @@ from typing import Any
 
 import ovs.json
 
-__all__ = ["StreamParser", "install", "installed"]
+__all__ = ["ORIGINAL_PARSER", "StreamParser", "install", "installed", "uninstall"]
+
+#: ``ovs.json.Parser`` as the ``ovs`` package defines it.
+ORIGINAL_PARSER: Any = ovs.json.Parser
 
 # A whole string (escapes included), a bracket, or a lone quote that opens a
 # string not yet complete in the text seen so far.
@@ -139,3 +142,8 @@ def install() -> bool:
         return False
     ovs.json.Parser = StreamParser
     return True
+
+
+def uninstall() -> None:
+    """Give ``ovs.jsonrpc`` back the ``ovs`` package's own parser."""
+    ovs.json.Parser = ORIGINAL_PARSER
