@@ -191,7 +191,8 @@ def test_providers_json(capsys: pytest.CaptureFixture[str], root_logging: None) 
     assert main(["providers", "--json"]) == 0
     providers = {p["type"]: p for p in json.loads(capsys.readouterr().out)}
     assert providers["dummy"]["module"] == "ovn_vif_dummy"
-    assert providers["dummy"]["init_ok"] is True
+    assert providers["dummy"]["usable"] is True
+    assert providers["dummy"]["reason"] is None
     assert providers["dummy"]["version"]
 
 

@@ -147,23 +147,18 @@ def _cmd_providers(args: argparse.Namespace) -> int:
 
     result = []
     for entry in installed_providers():
+        # Register each alone, in a throwaway registry: does init() succeed here?
         registry = Registry()
         report = registry.load_entry_points(only=[entry.name])
-        if report.failed:
-            ok, reason, ptype = False, report.failed[0].reason, entry.name
-        else:
-            ok, reason = True, ""
-            ptype = report.registered[0] if report.registered else entry.name
-            registry.destroy_all()
+        registry.destroy_all()
         result.append(
             {
-                "type": ptype,
-                "entry_point": entry.name,
+                "type": entry.name,
                 "module": entry.module,
                 "distribution": entry.distribution,
                 "version": entry.version,
-                "init_ok": ok,
-                "reason": reason,
+                "usable": bool(report.registered),
+                "reason": report.failed[0].reason if report.failed else None,
             }
         )
     if args.json:
@@ -177,7 +172,7 @@ def _cmd_providers(args: argparse.Namespace) -> int:
             str(r["type"]),
             str(r["module"]),
             str(r["version"] or "-"),
-            "yes" if r["init_ok"] else f"no: {r['reason']}",
+            "yes" if r["usable"] else f"no: {r['reason']}",
         ]
         for r in result
     ]
