@@ -76,6 +76,8 @@ class World:
     def close(self) -> None:
         self.agent.close()
         self.registry.destroy_all()
+        self.ovs_idl.close()
+        self.sb_idl.close()
 
 
 @pytest.fixture

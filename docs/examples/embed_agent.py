@@ -42,3 +42,5 @@ try:
 finally:
     agent.close()
     registry.destroy_all()
+    ovs_idl.close()
+    sb_idl.close()

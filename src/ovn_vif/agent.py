@@ -199,7 +199,7 @@ class Agent:
         self._retry_backoff = 1.0
         self._synced = False
         self._pb_condition: list[Any] | None = None
-        self._chassis_uuid: str | None = None
+        self._owns_idls = True
         self._iterations = 0
         self._reconciles = 0
         self._txn_started = 0.0
@@ -214,8 +214,9 @@ class Agent:
 
         *ovs_idl* and *sb_idl* replace the connections the agent would make
         (to run it on :class:`ovn_vif.testing.FakeIdl`, or on IDLs the
-        caller built): pass both. They need what :func:`prepare_ovs_helper`
-        and :func:`prepare_sb_helper` register and the indexes of
+        caller built): pass both; they stay the caller's to close. They
+        need what :func:`prepare_ovs_helper` and :func:`prepare_sb_helper`
+        register and the indexes of
         :func:`ovn_vif.create_ovs_indexes` / :func:`ovn_vif.create_sb_indexes`;
         the agent sets the Southbound conditions itself.
 
@@ -227,6 +228,7 @@ class Agent:
         if (ovs_idl is None) != (sb_idl is None):
             raise AgentSetupError("pass both ovs_idl and sb_idl, or neither")
         self._started = True
+        self._owns_idls = ovs_idl is None
         if self.config.fast_json and ovsjson.install():
             LOG.debug("using the standard library's JSON decoder for OVSDB messages")
         if self._owns_registry:
@@ -294,7 +296,11 @@ class Agent:
         prepare_ovs_helper(helper)
         idl = ovs.db.idl.Idl(self.config.ovs_remote, helper)
         create_ovs_indexes(idl)
-        return self._wait_local(idl)
+        try:
+            return self._wait_local(idl)
+        except AgentSetupError:
+            idl.close()
+            raise
 
     def _wait_local(self, idl: Any) -> Any:
         deadline = time.monotonic() + self.config.connect_timeout
@@ -303,7 +309,6 @@ class Agent:
             if idl_synced(idl):
                 return idl
             if self._stopping or time.monotonic() >= deadline:
-                idl.close()
                 raise AgentSetupError(
                     f"the local Open_vSwitch database at {self.config.ovs_remote} "
                     "did not send its contents"
@@ -333,9 +338,9 @@ class Agent:
         schema = self._fetch(remote, "OVN_Southbound", "Southbound database")
         helper = ovs.db.idl.SchemaHelper(schema_json=schema)
         prepare_sb_helper(helper)
-        idl = ovs.db.idl.Idl(remote, helper)
+        # Any cluster member will do: the agent only reads the Southbound DB.
+        idl = ovs.db.idl.Idl(remote, helper, leader_only=False)
         create_sb_indexes(idl)
-        self._chassis_uuid = None
         self._pb_condition = None
         self._set_sb_conditions(idl)
         return idl
@@ -352,7 +357,6 @@ class Agent:
         if condition != self._pb_condition:
             idl.cond_change("Port_Binding", condition)
             self._pb_condition = condition
-            self._chassis_uuid = uuid
 
     def _chassis_row(self, idl: Any) -> Any | None:
         assert self._settings is not None
@@ -387,9 +391,10 @@ class Agent:
             if self._owns_registry:
                 for provider_type, exc in self.registry.destroy_all().items():
                     LOG.warning("VIF plug provider %s failed to stop: %s", provider_type, exc)
-            for idl in (self._sb, self._ovs):
-                if idl is not None:
-                    idl.close()
+            if self._owns_idls:
+                for idl in (self._sb, self._ovs):
+                    if idl is not None:
+                        idl.close()
             os.close(self._wake_r)
             os.close(self._wake_w)
 

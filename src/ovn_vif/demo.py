@@ -324,6 +324,8 @@ def _run_on_fake(say: _Narrator) -> bool:
             ok = _tell_story(_FakeStage(ovs_db, sb_db, agent), say)
     finally:
         registry.destroy_all()
+        ovs_idl.close()
+        sb_idl.close()
     say.say()
     say.say("Stopping the agent (plugged ports stay plugged, like ovn-controller) ...")
     return ok
