@@ -397,3 +397,16 @@ def test_demo_interrupted_stops_everything(monkeypatch: pytest.MonkeyPatch) -> N
             assert str(root) not in cmdline.read_text(errors="replace")
         except (FileNotFoundError, ProcessLookupError):
             continue
+
+
+def test_southbound_remote_with_several_members(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    # Like a clustered Southbound DB with one member down: the agent uses the other.
+    remotes = f"unix:{tmp_path}/down.sock,{ovn_stack.sb_remote}"
+    agent = start_agent(ovn_stack, "--ovn-remote", remotes)
+    add_lsps(ovn_stack, "lsp1")
+    wait_plugged(ovn_stack, "lsp1")
+    ovn_stack.nbctl("lsp-del", "lsp1")
+    wait_unplugged(ovn_stack, "lsp1")
+    assert agent.stop() == 0
