@@ -1,0 +1,234 @@
+"""The row operations on the local Open_vSwitch database.
+
+The only place where the engine writes. Like OVN's ``controller/ovsport.c``:
+
+* :func:`create_port` inserts an Interface and a Port named alike and
+  *mutate-adds* the Port to the bridge's ``ports`` (never a full rewrite of
+  the set), after ``verify(ports)``;
+* :func:`update_iface` applies an :class:`IfaceUpdate` computed by
+  :func:`plan_iface_update`: ``type`` set when it differs, ``external_ids``
+  merged additively, ``options`` merged through the provider's maintained
+  key set, ``mtu_request`` set or cleared; each written column is verified
+  first so that a concurrent writer makes the commit fail with
+  ``try again`` instead of being overwritten;
+* :func:`remove_port` verifies the bridge's ``ports`` and the Port's
+  ``interfaces``, deletes the Interface and Port rows and mutate-deletes the
+  Port from the bridge.
+
+The plan types (:class:`CreatePort`, :class:`IfaceUpdate`,
+:class:`RemovePort`) are plain values so that the decision rules can be
+tested without a database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ovn_vif.frozenmap import FrozenMap, freeze
+from ovn_vif.snapshot import IfaceView
+
+__all__ = [
+    "CreatePort",
+    "IfaceUpdate",
+    "RemovePort",
+    "StaleRowError",
+    "create_port",
+    "plan_iface_update",
+    "remove_port",
+    "update_iface",
+]
+
+
+class StaleRowError(LookupError):
+    """A row the plan refers to is no longer in the IDL's cache."""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class CreatePort:
+    """Insert a Port and its Interface, both named :attr:`name`, on the bridge."""
+
+    lport: str
+    name: str
+    #: Interface ``type``; ``None`` leaves the column at its default (``""``).
+    type: str | None
+    external_ids: FrozenMap = attrs.field(converter=freeze)
+    options: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    #: ``mtu_request``; ``None`` leaves the column empty.
+    mtu_request: int | None = None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class IfaceUpdate:
+    """The writes that bring one Interface in line with a plug request."""
+
+    lport: str
+    iface: uuid.UUID
+    #: Interface name (for logs).
+    name: str
+    #: New ``type``, or ``None`` to leave it.
+    set_type: str | None = None
+    #: ``external_ids`` keys to set (never removes any).
+    set_external_ids: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    #: ``options`` keys to set.
+    set_options: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    #: ``options`` keys to remove (only keys the provider maintains).
+    del_options: frozenset[str] = frozenset()
+    #: New ``mtu_request``, or ``None`` to leave it.
+    set_mtu_request: int | None = None
+    #: Clear ``mtu_request``.
+    clear_mtu_request: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.set_type is not None
+            or self.set_external_ids
+            or self.set_options
+            or self.del_options
+            or self.set_mtu_request is not None
+            or self.clear_mtu_request
+        )
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class RemovePort:
+    """Remove a Port and its Interfaces from the bridge."""
+
+    lport: str
+    port: uuid.UUID
+    #: Port name (for logs).
+    name: str
+    ifaces: tuple[uuid.UUID, ...]
+
+
+def plan_iface_update(
+    lport: str,
+    iface: IfaceView,
+    *,
+    type: str | None,
+    external_ids: Mapping[str, str],
+    options: Mapping[str, str],
+    maintained_options: frozenset[str] | None,
+    mtu_request: int,
+) -> IfaceUpdate:
+    """Compute what ``ovsport_update_iface`` would write; pure.
+
+    * ``type``: ``None`` leaves it; otherwise written when different.
+    * ``external_ids``: "update" mode, every given key set when absent or
+      different, nothing removed.
+    * ``options``: with ``maintained_options`` ``None``, "update" mode like
+      external_ids; otherwise "maintain" mode: for each maintained key, set
+      it when it is in *options* and differs, remove it when it is not in
+      *options* but present; keys outside the set are never touched, even
+      if *options* holds them.
+    * ``mtu_request`` > 0: set when absent or different; ≤ 0: clear when
+      present.
+    """
+    set_type = type if type is not None and type != iface.type else None
+    set_ext = {k: v for k, v in external_ids.items() if iface.external_ids.get(k) != v}
+    set_opts: dict[str, str] = {}
+    del_opts: set[str] = set()
+    if maintained_options is None:
+        set_opts = {k: v for k, v in options.items() if iface.options.get(k) != v}
+    else:
+        for key in sorted(maintained_options):
+            want = options.get(key)
+            have = iface.options.get(key)
+            if want is not None and want != have:
+                set_opts[key] = want
+            elif want is None and have is not None:
+                del_opts.add(key)
+    set_mtu = None
+    clear_mtu = False
+    if mtu_request > 0:
+        if iface.mtu_request != mtu_request:
+            set_mtu = mtu_request
+    elif iface.mtu_request is not None:
+        clear_mtu = True
+    return IfaceUpdate(
+        lport=lport,
+        iface=iface.uuid,
+        name=iface.name,
+        set_type=set_type,
+        set_external_ids=set_ext,
+        set_options=set_opts,
+        del_options=frozenset(del_opts),
+        set_mtu_request=set_mtu,
+        clear_mtu_request=clear_mtu,
+    )
+
+
+# --- staging in an ovs.db.idl transaction -----------------------------------
+
+
+def _row(idl: Any, table: str, row_uuid: uuid.UUID) -> Any:
+    row = idl.tables[table].rows.get(row_uuid)
+    if row is None:
+        raise StaleRowError(f"{table} row {row_uuid} is not in the IDL cache")
+    return row
+
+
+def create_port(idl: Any, txn: Any, bridge: uuid.UUID, plan: CreatePort) -> uuid.UUID:
+    """Stage the creation of *plan* in *txn*; return the Port's provisional uuid."""
+    bridge_row = _row(idl, "Bridge", bridge)
+    iface = txn.insert(idl.tables["Interface"])
+    iface.name = plan.name
+    if plan.type is not None:
+        iface.type = plan.type
+    iface.external_ids = plan.external_ids.to_dict()
+    iface.options = plan.options.to_dict()
+    if plan.mtu_request is not None and plan.mtu_request > 0:
+        iface.mtu_request = [plan.mtu_request]
+    port = txn.insert(idl.tables["Port"])
+    port.name = plan.name
+    port.interfaces = [iface.uuid]
+    bridge_row.verify("ports")
+    bridge_row.addvalue("ports", port.uuid)
+    return port.uuid  # type: ignore[no-any-return]
+
+
+def update_iface(idl: Any, update: IfaceUpdate) -> None:
+    """Stage *update* on its Interface, verifying each column it writes."""
+    if not update:
+        return
+    row = _row(idl, "Interface", update.iface)
+    if update.set_type is not None:
+        row.verify("type")
+        row.type = update.set_type
+    if update.set_external_ids:
+        row.verify("external_ids")
+        for key, value in sorted(update.set_external_ids.items()):
+            row.setkey("external_ids", key, value)
+    if update.set_options or update.del_options:
+        row.verify("options")
+        for key in sorted(update.del_options):
+            row.delkey("options", key)
+        for key, value in sorted(update.set_options.items()):
+            row.setkey("options", key, value)
+    if update.set_mtu_request is not None:
+        row.verify("mtu_request")
+        row.mtu_request = [update.set_mtu_request]
+    elif update.clear_mtu_request:
+        row.verify("mtu_request")
+        row.mtu_request = []
+
+
+def remove_port(idl: Any, bridge: uuid.UUID, plan: RemovePort) -> None:
+    """Stage the removal of *plan*'s Port and Interfaces from the bridge.
+
+    Port and Interface are not root tables: once the bridge no longer
+    references the Port, ovsdb-server deletes both rows.
+    """
+    bridge_row = _row(idl, "Bridge", bridge)
+    port = _row(idl, "Port", plan.port)
+    bridge_row.verify("ports")
+    port.verify("interfaces")
+    for iface_uuid in plan.ifaces:
+        iface = idl.tables["Interface"].rows.get(iface_uuid)
+        if iface is not None:
+            iface.delete()
+    bridge_row.delvalue("ports", port.uuid)
+    port.delete()

@@ -1,0 +1,407 @@
+"""Plain, immutable copies of the rows the engine decides on.
+
+``ovs.db.idl`` rows change under the caller's feet whenever the IDL runs,
+and reading them is slow and untyped. The engine therefore copies what it
+needs into the frozen values below once per run (:func:`read_ovs`,
+:func:`read_sb`) and decides on those alone. The decision rules
+(:mod:`ovn_vif.rules`) never see an IDL, so they are tested with values
+built by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+from ovn_vif.frozenmap import FrozenMap, freeze
+from ovn_vif.monitor import (
+    INDEX_CHASSIS_BY_NAME,
+    INDEX_IFACE_BY_NAME,
+    INDEX_PB_BY_LPORT,
+    INDEX_PORT_BY_NAME,
+)
+
+__all__ = [
+    "IFACE_ID",
+    "OVN_PLUGGED",
+    "BindingView",
+    "BridgeView",
+    "ChassisView",
+    "IdlNames",
+    "IfaceView",
+    "NameLookup",
+    "OvsView",
+    "PortView",
+    "SbView",
+    "read_ovs",
+    "read_sb",
+]
+
+#: Interface external-id naming the logical port bound to it.
+IFACE_ID = "iface-id"
+#: Interface external-id naming the plug type that plugged it.
+OVN_PLUGGED = "ovn-plugged"
+
+
+def _uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class IfaceView:
+    """An OVS ``Interface`` row."""
+
+    uuid: UUID = attrs.field(converter=_uuid)
+    name: str
+    type: str = ""
+    options: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    external_ids: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    #: ``None`` when the column is empty.
+    mtu_request: int | None = None
+    #: ``None`` when vswitchd has not assigned one (yet).
+    ofport: int | None = None
+
+    @property
+    def iface_id(self) -> str | None:
+        """``external_ids:iface-id``."""
+        return self.external_ids.get(IFACE_ID)
+
+    @property
+    def plugged_by(self) -> str | None:
+        """``external_ids:ovn-plugged``: the plug type that plugged it."""
+        return self.external_ids.get(OVN_PLUGGED)
+
+    @property
+    def has_ofport(self) -> bool:
+        """Whether vswitchd gave it a valid OpenFlow port (``ofport > 0``)."""
+        return self.ofport is not None and self.ofport > 0
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class PortView:
+    """An OVS ``Port`` row."""
+
+    uuid: UUID = attrs.field(converter=_uuid)
+    name: str
+    interfaces: tuple[UUID, ...] = ()
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BridgeView:
+    """The integration bridge's ``Bridge`` row."""
+
+    uuid: UUID = attrs.field(converter=_uuid)
+    name: str
+    ports: frozenset[UUID] = frozenset()
+
+
+def _mapping(value: Mapping[UUID, Any]) -> Mapping[UUID, Any]:
+    return MappingProxyType(dict(value))
+
+
+class NameLookup:
+    """Names of Ports and Interfaces outside the integration bridge.
+
+    The engine asks only about the few names providers choose, so the real
+    implementation (:class:`IdlNames`) looks them up in the IDL on demand;
+    this base class holds a fixed set, for tests.
+    """
+
+    def __init__(self, names: Mapping[str, str] | Iterable[str] = ()) -> None:
+        if isinstance(names, Mapping):
+            self._names = dict(names)
+        else:
+            self._names = {n: "a row" for n in names}
+
+    def describe(self, name: str) -> str | None:
+        """Say what holds *name* (for a log line), or ``None`` if nothing."""
+        return self._names.get(name)
+
+
+class IdlNames(NameLookup):
+    """:class:`NameLookup` backed by the local IDL's name indexes."""
+
+    def __init__(self, idl: Any) -> None:
+        super().__init__()
+        self._idl = idl
+
+    def describe(self, name: str) -> str | None:
+        for table, index in (("Port", INDEX_PORT_BY_NAME), ("Interface", INDEX_IFACE_BY_NAME)):
+            rows = _lookup(self._idl, table, index, "name", [name])
+            if rows:
+                return f"a {table} named {name} exists (uuid {rows[0].uuid})"
+        return None
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class OvsView:
+    """The part of the local Open_vSwitch database the engine reads."""
+
+    #: The integration bridge, or ``None`` if it does not exist.
+    bridge: BridgeView | None
+    #: Every Port row, by uuid.
+    ports: Mapping[UUID, PortView] = attrs.field(factory=dict, converter=_mapping)
+    #: Every Interface row, by uuid (in the IDL's order).
+    ifaces: Mapping[UUID, IfaceView] = attrs.field(factory=dict, converter=_mapping)
+    #: Names held by rows not in :attr:`ports` / :attr:`ifaces`.
+    others: NameLookup = attrs.field(factory=NameLookup, eq=False, repr=False)
+    # Derived lookups, computed once.
+    port_of_iface: Mapping[UUID, UUID] = attrs.field(init=False, eq=False, repr=False)
+    iface_by_name: Mapping[str, IfaceView] = attrs.field(init=False, eq=False, repr=False)
+    port_by_name: Mapping[str, PortView] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        port_of_iface: dict[UUID, UUID] = {}
+        for port in self.ports.values():
+            for iface_uuid in port.interfaces:
+                port_of_iface.setdefault(iface_uuid, port.uuid)
+        object.__setattr__(self, "port_of_iface", MappingProxyType(port_of_iface))
+        object.__setattr__(
+            self,
+            "iface_by_name",
+            MappingProxyType({i.name: i for i in self.ifaces.values()}),
+        )
+        object.__setattr__(
+            self, "port_by_name", MappingProxyType({p.name: p for p in self.ports.values()})
+        )
+
+    @classmethod
+    def build(
+        cls,
+        bridge: BridgeView | None,
+        ports: Iterable[PortView] = (),
+        ifaces: Iterable[IfaceView] = (),
+        others: Mapping[str, str] | Iterable[str] = (),
+    ) -> OvsView:
+        """Build a view from rows (a convenience for tests and tools)."""
+        return cls(
+            bridge=bridge,
+            ports={p.uuid: p for p in ports},
+            ifaces={i.uuid: i for i in ifaces},
+            others=NameLookup(others),
+        )
+
+    def port_for(self, iface: IfaceView) -> PortView | None:
+        """The Port holding *iface*, if any."""
+        port_uuid = self.port_of_iface.get(iface.uuid)
+        return None if port_uuid is None else self.ports.get(port_uuid)
+
+    def on_bridge(self, iface: IfaceView) -> bool:
+        """Whether *iface* belongs to a port of the integration bridge other
+        than the bridge's own internal port."""
+        port = self.port_for(iface)
+        return (
+            port is not None
+            and self.bridge is not None
+            and port.uuid in self.bridge.ports
+            and port.name != self.bridge.name
+        )
+
+    def sole_port(self, iface: IfaceView) -> PortView | None:
+        """The integration-bridge Port whose only interface is *iface*.
+
+        This is the Port that unplugging *iface* removes (OVN looks the
+        Port up by its exact set of interfaces).
+        """
+        port = self.port_for(iface)
+        if (
+            port is None
+            or self.bridge is None
+            or port.uuid not in self.bridge.ports
+            or port.interfaces != (iface.uuid,)
+        ):
+            return None
+        return port
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class ChassisView:
+    """This chassis' SB ``Chassis`` row."""
+
+    uuid: UUID = attrs.field(converter=_uuid)
+    name: str
+    hostname: str = ""
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class BindingView:
+    """An SB ``Port_Binding`` row."""
+
+    logical_port: str
+    #: ``""`` for a plain VIF.
+    type: str = ""
+    parent_port: str | None = None
+    options: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
+    #: uuid of the Chassis in ``requested_chassis`` (``None`` if empty).
+    requested_chassis: UUID | None = None
+    requested_additional_chassis: frozenset[UUID] = frozenset()
+
+    @property
+    def is_plain_vif(self) -> bool:
+        """Only plain VIF lports are plugged: no type, no parent port."""
+        return self.type == "" and not self.parent_port
+
+
+def _bindings(value: Mapping[str, BindingView]) -> Mapping[str, BindingView]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class SbView:
+    """The part of the OVN Southbound database the engine reads."""
+
+    #: This chassis, or ``None`` if it has no Chassis row (yet).
+    chassis: ChassisView | None
+    #: Every Port_Binding, by logical port name.
+    bindings: Mapping[str, BindingView] = attrs.field(factory=dict, converter=_bindings)
+
+    @classmethod
+    def build(cls, chassis: ChassisView | None, bindings: Iterable[BindingView] = ()) -> SbView:
+        """Build a view from rows (a convenience for tests and tools)."""
+        return cls(chassis=chassis, bindings={b.logical_port: b for b in bindings})
+
+
+# --- reading the IDLs -------------------------------------------------------
+#
+# ovs.db.idl is untyped; these functions are the only place that touches its
+# rows for reading. Optional columns read as lists, maps as dicts and
+# references as Row objects (or None when the target is not in the cache).
+
+
+def _optional(value: Any) -> Any:
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _get(row: Any, column: str, default: Any) -> Any:
+    try:
+        return getattr(row, column)
+    except AttributeError:  # column not registered by the caller
+        return default
+
+
+def _ref_uuid(value: Any) -> UUID | None:
+    if value is None:
+        return None
+    ref = getattr(value, "uuid", value)
+    return ref if isinstance(ref, UUID) else None
+
+
+def _str_map(value: Any) -> FrozenMap:
+    if not value:
+        return FrozenMap()
+    return FrozenMap({str(k): str(v) for k, v in value.items()})
+
+
+def read_iface(row: Any) -> IfaceView:
+    """Copy one ``Interface`` row."""
+    mtu = _optional(_get(row, "mtu_request", []))
+    ofport = _optional(_get(row, "ofport", []))
+    return IfaceView(
+        uuid=row.uuid,
+        name=row.name,
+        type=_get(row, "type", ""),
+        options=_str_map(_get(row, "options", {})),
+        external_ids=_str_map(_get(row, "external_ids", {})),
+        mtu_request=None if mtu is None else int(mtu),
+        ofport=None if ofport is None else int(ofport),
+    )
+
+
+def _lookup(idl: Any, table: str, index: str, column: str, values: Iterable[str]) -> list[Any]:
+    """Rows of *table* whose *column* is one of *values*.
+
+    Uses the engine's index (see :mod:`ovn_vif.monitor`) when the IDL has
+    it, else one scan of the table.
+    """
+    rows = idl.tables[table].rows
+    wanted = set(values)
+    if not wanted:
+        return []
+    indexes = getattr(rows, "indexes", None)
+    entry_cls = getattr(rows, "IndexEntry", None)
+    if indexes is not None and index in indexes and entry_cls is not None:
+        found = []
+        for value in sorted(wanted):
+            found.extend(idl.index_equal(table, index, entry_cls(**{column: value})))
+        return found
+    return [row for row in rows.values() if getattr(row, column) in wanted]
+
+
+def read_ovs(idl: Any, bridge: str) -> OvsView:
+    """Copy the rows of the local Open_vSwitch database the engine needs.
+
+    That is the integration bridge, its ports and their interfaces; other
+    names are looked up on demand (:class:`IdlNames`). *idl* is an
+    ``ovs.db.idl.Idl`` (or a compatible fake) that monitors at least the
+    columns :func:`ovn_vif.register_ovs_columns` registers.
+    """
+    bridge_view = None
+    ports: dict[UUID, PortView] = {}
+    ifaces: dict[UUID, IfaceView] = {}
+
+    def add_port(row: Any) -> None:
+        members = []
+        for iface in row.interfaces:
+            if iface is None:
+                continue
+            members.append(iface.uuid)
+            if iface.uuid not in ifaces:
+                ifaces[iface.uuid] = read_iface(iface)
+        ports[row.uuid] = PortView(uuid=row.uuid, name=row.name, interfaces=tuple(members))
+
+    for row in _lookup(idl, "Bridge", "", "name", [bridge]):
+        refs = [p for p in row.ports if p is not None]
+        bridge_view = BridgeView(
+            uuid=row.uuid, name=row.name, ports=frozenset(p.uuid for p in refs)
+        )
+        for port in refs:
+            add_port(port)
+        break
+    return OvsView(bridge=bridge_view, ports=ports, ifaces=ifaces, others=IdlNames(idl))
+
+
+def read_binding(row: Any) -> BindingView:
+    """Copy one ``Port_Binding`` row."""
+    additional = _get(row, "requested_additional_chassis", [])
+    return BindingView(
+        logical_port=row.logical_port,
+        type=_get(row, "type", ""),
+        parent_port=_optional(_get(row, "parent_port", [])) or None,
+        options=_str_map(_get(row, "options", {})),
+        requested_chassis=_ref_uuid(_optional(_get(row, "requested_chassis", []))),
+        requested_additional_chassis=frozenset(
+            u for u in (_ref_uuid(c) for c in additional) if u is not None
+        ),
+    )
+
+
+def read_sb(idl: Any, chassis: str, lports: Iterable[str] = ()) -> SbView:
+    """Copy this chassis' row and the Port_Bindings the engine needs.
+
+    Those are the Port_Bindings requested for this chassis and those named
+    in *lports* (the ``iface-id`` of the local OVN-plugged interfaces).
+    """
+    chassis_view = None
+    for row in _lookup(idl, "Chassis", INDEX_CHASSIS_BY_NAME, "name", [chassis]):
+        chassis_view = ChassisView(uuid=row.uuid, name=row.name, hostname=_get(row, "hostname", ""))
+        break
+    bindings: dict[str, BindingView] = {}
+    if chassis_view is not None:
+        me = chassis_view.uuid
+        for row in idl.tables["Port_Binding"].rows.values():
+            # Only requested_chassis is read for the others: reading every
+            # column of every Port_Binding of the cloud would be wasteful.
+            if _ref_uuid(_optional(_get(row, "requested_chassis", []))) == me:
+                view = read_binding(row)
+                bindings[view.logical_port] = view
+    missing = set(lports) - set(bindings)
+    for row in _lookup(idl, "Port_Binding", INDEX_PB_BY_LPORT, "logical_port", missing):
+        view = read_binding(row)
+        bindings[view.logical_port] = view
+    return SbView(chassis=chassis_view, bindings=bindings)
