@@ -410,3 +410,16 @@ def test_southbound_remote_with_several_members(
     ovn_stack.nbctl("lsp-del", "lsp1")
     wait_unplugged(ovn_stack, "lsp1")
     assert agent.stop() == 0
+
+
+def test_waits_for_the_integration_bridge(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess]
+) -> None:
+    agent = start_agent(ovn_stack, "--ovn-bridge", "br-vif")
+    add_lsps(ovn_stack, "lsp1")
+    wait_for(lambda: "nothing plugged: bridge br-vif does not exist" in agent.log(), "a warning")
+    assert plugged(ovn_stack) == {}
+    ovn_stack.vsctl("add-br", "br-vif")
+    wait_plugged(ovn_stack, "lsp1")
+    assert ovn_stack.vsctl("port-to-br", "lsp1").strip() == "br-vif"
+    assert agent.stop() == 0

@@ -602,6 +602,8 @@ class Agent:
             self._rl.exception("reconcile", "the plugging engine failed; retrying later", exc=exc)
             self._schedule_retry()
             return
+        if report.skipped is not None:
+            self._rl.warning(("skipped", report.skipped), "nothing plugged: %s", report.skipped)
         self._txn = txn
         self._txn_report = report
         self._txn_started = started
