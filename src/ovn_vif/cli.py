@@ -232,7 +232,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_representors(args: argparse.Namespace) -> int:
     try:
-        from ovn_vif_representor import list_representors
+        from ovn_vif_representor import format_representors, list_representors, representors_json
     except ImportError as exc:
         print(
             f"ovn-vif representors: error: the representor provider is not available: {exc}",
@@ -245,32 +245,11 @@ def _cmd_representors(args: argparse.Namespace) -> int:
         print(f"ovn-vif representors: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     if args.json:
-        _print_json([r.to_dict() for r in reps])
-        return EXIT_OK
-    if not reps:
+        print(representors_json(reps))
+    elif reps:
+        print(format_representors(reps))
+    else:
         print("no representor found")
-        return EXIT_OK
-
-    def show(value: object) -> str:
-        return "-" if value is None else str(value)
-
-    rows = [
-        [
-            r.kind,
-            show(r.pf_mac),
-            show(r.controller),
-            "yes" if r.external else "no",
-            show(r.pf_number),
-            show(r.vf_number),
-            show(r.sf_number),
-            show(r.netdev),
-            r.state.value,
-            r.handle,
-        ]
-        for r in reps
-    ]
-    headers = ["KIND", "PF MAC", "CONTROLLER", "EXTERNAL", "PF", "VF", "SF", "NETDEV", "STATE"]
-    print(_table([*headers, "DEVLINK PORT"], rows))
     return EXIT_OK
 
 
