@@ -559,7 +559,9 @@ class Agent:
         return self._ovs is not None and self._sb is not None and self._settings is not None
 
     def _needs_reconcile(self, log_waiting: bool) -> bool:
-        if not idl_connected(self._ovs) or not self._ovs.has_ever_connected():
+        # ovs.db.idl answers "try again" at once to a commit made before the
+        # monitor reply of the current connection: wait for it instead.
+        if not idl_synced(self._ovs):
             return False
         if self._chassis_row(self._sb) is None:
             if log_waiting and idl_synced(self._sb, _SB_MONITORED):
