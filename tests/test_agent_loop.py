@@ -188,3 +188,17 @@ def test_stop_abandons_a_commit_that_never_ends(world: World) -> None:
     world.agent.close()
     assert not world.agent.reconciler.in_flight
     assert world.statuses() == ["aborted"]
+
+
+def test_no_commit_while_the_local_db_reconnects(world: World) -> None:
+    world.add_binding("lsp1")
+    world.run_until(lambda: "lsp1" in world.plugged())
+    world.settle()
+    before = len(world.reports)
+    world.ovs_db.reconnect_clients()
+    world.agent.iterate()
+    assert not world.agent.synced
+    world.run_until(lambda: world.agent.synced)
+    world.settle()
+    assert "try again" not in [status for _, status in world.reports[before:]]
+    assert set(world.plugged()) == {"lsp1"}
