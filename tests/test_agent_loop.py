@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
-from ovn_vif import Registry
+from ovn_vif import PlugSpec, PortContext, Registry
 from ovn_vif.agent import Agent, AgentConfig, prepare_ovs_helper, prepare_sb_helper
 from ovn_vif.monitor import create_ovs_indexes, create_sb_indexes
 from ovn_vif.ovsjson import uninstall
@@ -202,3 +205,64 @@ def test_no_commit_while_the_local_db_reconnects(world: World) -> None:
     world.settle()
     assert "try again" not in [status for _, status in world.reports[before:]]
     assert set(world.plugged()) == {"lsp1"}
+
+
+class GatedProvider(DummyProvider):
+    """Declines until told (through a pipe, or by a deadline) that its device is there."""
+
+    type = "gated"
+
+    def __init__(self, deadline: float | None = None) -> None:
+        self.read_fd, self.write_fd = os.pipe2(os.O_NONBLOCK)
+        self.deadline = deadline
+        self.ready = False
+        self.runs = 0
+
+    def destroy(self) -> None:
+        os.close(self.read_fd)
+        os.close(self.write_fd)
+
+    def run(self) -> bool:
+        self.runs += 1
+        changed = False
+        try:
+            if os.read(self.read_fd, 64):
+                changed = not self.ready
+                self.ready = True
+        except BlockingIOError:
+            pass
+        if self.deadline is not None and time.monotonic() >= self.deadline and not self.ready:
+            self.ready = changed = True
+        return changed
+
+    def wait_fds(self) -> Sequence[int]:
+        return (self.read_fd,)
+
+    def next_wakeup(self) -> float | None:
+        return None if self.ready else self.deadline
+
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | None:
+        return super().prepare_create(ctx) if self.ready else None
+
+
+def test_a_provider_fd_wakes_the_loop(world: World) -> None:
+    provider = GatedProvider()
+    world.registry.register(provider)
+    world.add_binding("lsp1", plug_type="gated")
+    world.settle()
+    assert "lsp1" not in world.plugged()
+    runs = provider.runs
+    # Nothing happens while nothing changes: the loop blocks instead of spinning.
+    assert not world.agent.run_until(lambda: False, timeout=0.3)
+    assert provider.runs - runs <= 2
+    threading.Timer(0.1, os.write, (provider.write_fd, b"x")).start()
+    world.run_until(lambda: "lsp1" in world.plugged())
+    assert world.plugged()["lsp1"]["external_ids"]["ovn-plugged"] == "gated"
+
+
+def test_a_provider_deadline_wakes_the_loop(world: World) -> None:
+    provider = GatedProvider(deadline=time.monotonic() + 0.3)
+    world.registry.register(provider)
+    world.add_binding("lsp1", plug_type="gated")
+    world.run_until(lambda: "lsp1" in world.plugged())
+    assert provider.ready
