@@ -434,6 +434,24 @@ def _pid_is_ours(pid: int, pidfile: Path) -> bool:
     return f"--pidfile={pidfile}".encode() in raw.split(b"\0")
 
 
+def _has_exited(pid: int, pidfile: Path) -> bool:
+    """True once *pid* has finished exiting (gone, or a zombie), or was reused.
+
+    An exiting process loses its command line before it becomes a zombie;
+    waiting for the state, not the command line, means the daemon's socket
+    and files are really released when :meth:`Daemon.stop` returns.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+        return True
+    # A non-empty command line without our pidfile: the pid was reused.
+    return bool(raw) and f"--pidfile={pidfile}".encode() not in raw.split(b"\0")
+
+
 class Daemon:
     """One detached OVS/OVN daemon with a pidfile and a log file in a :class:`SandboxDir`.
 
@@ -574,7 +592,7 @@ class Daemon:
                 break
             try:
                 wait_until(
-                    lambda: not _pid_is_ours(pid, self.pidfile),
+                    lambda: _has_exited(pid, self.pidfile),
                     timeout if sig == signal.SIGTERM else 5.0,
                     what=f"{self.name} (pid {pid}) to exit",
                 )
