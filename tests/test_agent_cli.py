@@ -273,7 +273,10 @@ def test_demo_without_binaries_runs_on_the_fake_idl(
     out = io.StringIO()
     assert demo.run_demo(out=out) == 0
     text = out.getvalue()
-    assert "Running on the fake IDL (ovn_vif.testing.FakeIdl), ovsdb-server, ovn-northd not" in text
+    assert (
+        "Running on the fake IDL (ovn_vif.testing.FakeIdl), as OVS/OVN are not installed "
+        "(missing: ovsdb-server, ovn-northd)." in text
+    )
     assert "Updated port web for lport web" in text
     assert "Unplugging port db from br-int" in text
     assert "Unplugging port cache from br-int" in text

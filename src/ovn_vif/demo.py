@@ -339,7 +339,11 @@ def run_demo(*, use_fake: bool = False, keep: bool = False, out: TextIO | None =
     try:
         with _show_agent_log(say):
             if use_fake or missing:
-                reason = "as asked" if use_fake else f"{', '.join(missing)} not installed"
+                reason = (
+                    "as asked"
+                    if use_fake
+                    else f"as OVS/OVN are not installed (missing: {', '.join(missing)})"
+                )
                 say.say(f"Running on the fake IDL (ovn_vif.testing.FakeIdl), {reason}.")
                 ok = _run_on_fake(say)
             else:
