@@ -115,9 +115,11 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         fast_json=not args.no_fast_json,
     )
     agent = Agent(config)
+    received: list[str] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        LOG.info("received %s: stopping", signal.Signals(signum).name)
+        # Only flag it here; logging from a signal handler could interleave.
+        received.append(signal.Signals(signum).name)
         agent.stop()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -131,7 +133,10 @@ def _cmd_agent(args: argparse.Namespace) -> int:
             print(f"ovn-vif agent: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         agent.run()
-        LOG.info("ovn-vif agent stopped; plugged ports stay plugged")
+        LOG.info(
+            "received %s: ovn-vif agent stopped; plugged ports stay plugged",
+            "/".join(received) or "a stop request",
+        )
         return EXIT_OK
     finally:
         agent.close()
