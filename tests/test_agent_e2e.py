@@ -423,3 +423,33 @@ def test_waits_for_the_integration_bridge(
     wait_plugged(ovn_stack, "lsp1")
     assert ovn_stack.vsctl("port-to-br", "lsp1").strip() == "br-vif"
     assert agent.stop() == 0
+
+
+def test_follows_a_new_southbound_remote(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess]
+) -> None:
+    agent = start_agent(ovn_stack)
+    add_lsps(ovn_stack, "lsp1")
+    wait_plugged(ovn_stack, "lsp1")
+    second = ovn_stack.dir.run_dir / "sb2.sock"
+    subprocess.run(
+        [
+            "ovs-appctl",
+            "-t",
+            str(ovn_stack.sb.ctl_path),
+            "ovsdb-server/add-remote",
+            f"punix:{second}",
+        ],
+        check=True,
+        capture_output=True,
+        env=ovn_stack.env,
+        timeout=TIMEOUT,
+    )
+    wait_for(second.is_socket, "the second Southbound socket")
+    ovn_stack.vsctl("set", "Open_vSwitch", ".", f'external_ids:ovn-remote="unix:{second}"')
+    wait_for(lambda: f"Southbound remote changed to unix:{second}" in agent.log(), "the switch")
+    add_lsps(ovn_stack, "lsp2")
+    wait_plugged(ovn_stack, "lsp2")
+    assert set(plugged(ovn_stack)) == {"lsp1", "lsp2"}
+    assert "Unplugging port" not in agent.log()
+    assert agent.stop() == 0

@@ -83,6 +83,8 @@ DEFAULT_BRIDGE = "br-int"
 _SB_MONITORED = ("Chassis", "Port_Binding")
 # Reading the IDLs for longer than this (seconds) is worth a debug line.
 _SLOW_READ = 0.02
+# Seconds before trying again a new Southbound remote that failed.
+_SWITCH_RETRY = 30.0
 _TXN = ovs.db.idl.Transaction
 
 
@@ -200,6 +202,7 @@ class Agent:
         self._synced = False
         self._pb_condition: list[Any] | None = None
         self._owns_idls = True
+        self._sb_switch_failed: tuple[str, float] | None = None
         self._iterations = 0
         self._reconciles = 0
         self._txn_started = 0.0
@@ -336,6 +339,9 @@ class Agent:
 
     def _connect_sb(self, remote: str) -> Any:
         schema = self._fetch(remote, "OVN_Southbound", "Southbound database")
+        return self._new_sb_idl(remote, schema)
+
+    def _new_sb_idl(self, remote: str, schema: dict[str, Any]) -> Any:
         helper = ovs.db.idl.SchemaHelper(schema_json=schema)
         prepare_sb_helper(helper)
         # Any cluster member will do: the agent only reads the Southbound DB.
@@ -544,16 +550,40 @@ class Agent:
         if settings.bridge != old.bridge:
             LOG.info("integration bridge changed from %s to %s", old.bridge, settings.bridge)
         if settings.ovn_remote != old.ovn_remote and not self._sb_given:
-            LOG.info("Southbound remote changed to %s: reconnecting", settings.ovn_remote)
-            try:
-                sb = self._connect_sb(settings.ovn_remote)
-            except AgentSetupError as exc:
-                LOG.error("%s; staying on %s", exc, old.ovn_remote)  # noqa: TRY400
+            sb = self._switch_sb(settings.ovn_remote, old.ovn_remote)
+            if sb is None:
                 self._settings = attrs.evolve(settings, ovn_remote=old.ovn_remote)
                 return
             self._sb.close()
             self._sb = sb
         self._dirty = True
+
+    def _switch_sb(self, remote: str, old_remote: str) -> Any:
+        """Connect to a new Southbound remote; ``None`` (keep the old one) on failure.
+
+        The schema fetch blocks the loop, so it is short, and a remote that
+        failed is tried again only after a pause.
+        """
+        now = time.monotonic()
+        failed = self._sb_switch_failed
+        if failed is not None and failed[0] == remote and now < failed[1]:
+            return None
+        LOG.info("Southbound remote changed to %s: reconnecting", remote)
+        try:
+            schema = fetch_schema(
+                remote,
+                "OVN_Southbound",
+                timeout=min(2.0, self.config.connect_timeout),
+                what="Southbound database",
+                stop=lambda: self._stopping,
+                wake_fd=self._wake_r,
+            )
+        except RemoteError as exc:
+            LOG.error("%s; staying on %s for now", exc, old_remote)  # noqa: TRY400
+            self._sb_switch_failed = (remote, now + _SWITCH_RETRY)
+            return None
+        self._sb_switch_failed = None
+        return self._new_sb_idl(remote, schema)
 
     def _ready(self) -> bool:
         return self._ovs is not None and self._sb is not None and self._settings is not None
