@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-PACKAGES = ("ovn_vif", "ovn_vif_dummy")
+PACKAGES = ("ovn_vif", "ovn_vif_dummy", "ovn_vif_representor")
 
 
 def _modules() -> list[str]:

@@ -81,6 +81,11 @@ def test_good_plugins_load_and_broken_ones_are_reported(plugin_site: Path) -> No
     assert "dummy" in report.registered
     assert reg.get("good") is not None
     failures = {f.name: f for f in report.failed}
+    # This project's own representor provider needs kernel devlink; on a
+    # machine without it, it is reported like any other unusable plugin
+    # (tests/representor pins its reason).
+    representor = failures.pop("representor", None)
+    assert representor is None or "devlink" in representor.reason
     assert set(failures) == {"broken", "initfail", "notaprovider"}
     assert "failed to import broken_vendor_plugin:Provider" in failures["broken"].reason
     assert "libvendor.so.3" in failures["broken"].reason

@@ -20,3 +20,22 @@ def test_fake_idl_tour_prints_what_the_page_shows() -> None:
     assert proc.stdout.strip()
     for line in proc.stdout.splitlines():
         assert f"    {line}\n" in page, line
+
+
+def test_vendor_test_module_example_passes() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(DOCS / "examples" / "test_acme_provider.py"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 passed" in proc.stdout

@@ -824,3 +824,24 @@ def test_delete_notice_carries_the_last_row_state(backend: Backend) -> None:
     assert txn.commit_block() == Transaction.SUCCESS
     wait_for(reader, lambda: bool(deleted))
     assert deleted == [("Chassis", "hv2", "hv2.example", None)]
+
+
+def test_mutations_of_a_row_inserted_in_the_same_transaction(backend: Backend) -> None:
+    idl = backend.client(OVS, register_ovs)
+    br = seed_bridge(idl)
+    txn, iface, _port = plug(idl, br, "rep5")
+    iface.setkey("external_ids", "extra", "1")  # a mutate whose where names the new row
+    assert txn.commit_block() == Transaction.SUCCESS, txn.get_error()
+    settle(idl)
+    row = idl.tables["Interface"].rows[txn.get_insert_uuid(iface.uuid)]
+    assert row.external_ids == {"iface-id": "lsp-rep5", "ovn-plugged": "dummy", "extra": "1"}
+
+
+def test_deleting_a_row_inserted_in_the_same_transaction(backend: Backend) -> None:
+    idl = backend.client(SB, register_sb)
+    txn = Transaction(idl)
+    dp = txn.insert(idl.tables["Datapath_Binding"])
+    dp.tunnel_key = 5
+    dp.delete()
+    assert txn.commit_block() == Transaction.UNCHANGED
+    assert txn.get_insert_uuid(dp.uuid) is None

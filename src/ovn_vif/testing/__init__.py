@@ -14,6 +14,14 @@ from ovn_vif.testing.fake_database import (
     FakeTransaction,
 )
 from ovn_vif.testing.fake_idl import FakeIdl, FakeSession, wait_for
+from ovn_vif.testing.provider_check import (
+    DEFAULT_CALL_BOUND,
+    ProviderCheckError,
+    ProviderCheckReport,
+    Violation,
+    assign_ofports,
+    check_provider,
+)
 from ovn_vif.testing.schemas import OVS_SCHEMA_SUBSET, SB_SCHEMA_SUBSET
 from ovn_vif.testing.topology import (
     PortBindingFactory,
@@ -25,6 +33,7 @@ from ovn_vif.testing.topology import (
 
 __all__ = [
     "COMMIT_OUTCOMES",
+    "DEFAULT_CALL_BOUND",
     "OVS_SCHEMA_SUBSET",
     "SB_SCHEMA_SUBSET",
     "FakeDatabase",
@@ -33,7 +42,12 @@ __all__ = [
     "FakeSession",
     "FakeTransaction",
     "PortBindingFactory",
+    "ProviderCheckError",
+    "ProviderCheckReport",
+    "Violation",
     "add_chassis",
+    "assign_ofports",
+    "check_provider",
     "connect",
     "ovs_database",
     "sb_database",

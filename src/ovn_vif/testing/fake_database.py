@@ -26,7 +26,7 @@ import sys
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +120,7 @@ class _Monitor:
     monitor_id: str
     columns: dict[str, list[str]]
     conditions: dict[str, list[Any]] = field(default_factory=dict)
+    compiled: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def _relaxed(type_: Any) -> Any:
@@ -132,6 +133,13 @@ _UUID_COLUMN_TYPE: Final = ovs.db.types.Type(ovs.db.types.BaseType(ovs.db.types.
 def _divide(a: Any, b: Any) -> Any:
     return a // b if isinstance(a, int) else a / b
 
+
+_COMPARISONS: Final[dict[str, Any]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 
 _ARITHMETIC: Final[dict[str, Any]] = {
     "+=": lambda a, b: a + b,
@@ -155,10 +163,6 @@ def _default_datum(type_: Any) -> Any:
 
 def _is_default(datum: Any) -> bool:
     return bool(datum.values == _default_datum(datum.type).values)
-
-
-def _datum_key(datum: Any) -> str:
-    return json.dumps(datum.to_json(), sort_keys=True)
 
 
 def _row_key(row: Mapping[str, Any]) -> str:
@@ -203,6 +207,7 @@ class FakeDatabase:
         self._lock_waiters: dict[str, list[FakeSession]] = {}
         self._uuid_prefix = (zlib.crc32(self.name.encode()) + uuid_seed) & 0xFFFFFFFF
         self._uuid_counter = 0
+        self._ref_cache: dict[tuple[str, str], list[tuple[str, Any, list[Any]]]] = {}
         self._server_row_uuid = self._new_uuid()
         self.transactions = 0
         """Number of ``transact`` requests committed successfully (all clients)."""
@@ -371,14 +376,15 @@ class FakeDatabase:
             for req in reqs:
                 if "where" in req:
                     mon.conditions[table_name] = req["where"]
+                    mon.compiled.pop(table_name, None)
         mon.monitor_id = str(new_id)
+        old_mon = _Monitor(mon.monitor_id, mon.columns, before)
         update: dict[str, Any] = {}
         for table_name in changes:
             if table_name not in mon.columns:
                 continue
             rows: dict[str, Any] = {}
             for row_uuid, row in self._tables[table_name].items():
-                old_mon = _Monitor(mon.monitor_id, mon.columns, before)
                 was = self._visible(old_mon, table_name, row_uuid, row)
                 now = self._visible(mon, table_name, row_uuid, row)
                 if was and not now:
@@ -544,7 +550,7 @@ class FakeDatabase:
             touched.add((table.name, new_uuid))
             inserted.append((table.name, new_uuid))
             return {"uuid": ["uuid", str(new_uuid)]}
-        matches = [u for u, r in rows.items() if self._where(table, u, r, op.get("where", []))]
+        matches = self._matches(table, rows, op.get("where", []), symtab)
         if kind == "select":
             columns = op.get("columns") or ["_uuid", "_version", *table.columns]
             return {"rows": [self._select_json(table, u, rows[u], columns) for u in matches]}
@@ -596,36 +602,64 @@ class FakeDatabase:
             return ovs.db.data.Datum.from_python(_UUID_COLUMN_TYPE, row_uuid, lambda x: x)
         return row[name]
 
-    def _where(self, table: Any, row_uuid: uuid.UUID, row: Row, where: Sequence[Any]) -> bool:
-        return all(self._clause(table, row_uuid, row, c, None) for c in where)
-
-    def _clause(
+    def _matches(
         self,
         table: Any,
-        row_uuid: uuid.UUID,
-        row: Row,
-        clause: Any,
+        rows: dict[uuid.UUID, Row],
+        where: Sequence[Any],
         symtab: dict[str, uuid.UUID] | None,
-    ) -> bool:
+    ) -> list[uuid.UUID]:
+        """UUIDs of ``rows`` matching every clause of ``where`` (a transaction's where)."""
+        tests = [self._compile(table, clause, symtab) for clause in where]
+        candidates: Sequence[uuid.UUID] = list(rows)
+        for clause in where:  # the IDL's usual "_uuid == X": a lookup, not a scan
+            if isinstance(clause, list) and clause[:2] == ["_uuid", "=="]:
+                arg = ovs.db.data.Datum.from_json(_UUID_COLUMN_TYPE, clause[2], symtab)
+                candidates = [k.value for k in arg.values if k.value in rows]
+                break
+        return [u for u in candidates if all(test(u, rows[u]) for test in tests)]
+
+    def _compile(
+        self, table: Any, clause: Any, symtab: dict[str, uuid.UUID] | None
+    ) -> Callable[[uuid.UUID, Row], bool]:
+        """Parse one condition clause once; returns a test for ``(row uuid, row)``."""
         if clause is True or clause is False:
-            return bool(clause)
+            return lambda _u, _r: bool(clause)
+        if not isinstance(clause, list) or len(clause) != 3:
+            raise _OpError("syntax error", "Parsing condition failed", clause)
         name, function, arg_json = clause
         type_ = self._column_type(table, name)
-        arg = ovs.db.data.Datum.from_json(_relaxed(type_), arg_json, symtab)
-        value = self._value(table, row_uuid, row, name)
+        arg = ovs.db.data.Datum.from_json(_relaxed(type_), arg_json, symtab).values
+
+        def value(u: uuid.UUID, row: Row) -> Any:
+            if name == "_uuid":
+                return {ovs.db.data.Atom(ovs.db.types.UuidType, u): None}
+            return row[name].values
+
         if function == "==":
-            return bool(value.values == arg.values)
+            return lambda u, row: bool(value(u, row) == arg)
         if function == "!=":
-            return bool(value.values != arg.values)
+            return lambda u, row: bool(value(u, row) != arg)
         if function in ("includes", "excludes"):
-            hits = [k in value.values and value.values[k] == v for k, v in arg.values.items()]
-            return all(hits) if function == "includes" else not any(hits)
+            want = function == "includes"
+
+            def contains(u: uuid.UUID, row: Row) -> bool:
+                values = value(u, row)
+                hits = [k in values and values[k] == v for k, v in arg.items()]
+                return all(hits) if want else not any(hits)
+
+            return contains
         if function in ("<", "<=", ">", ">="):
-            if not value.values or not arg.values:
-                return False
-            a = next(iter(value.values)).value
-            b = next(iter(arg.values)).value
-            return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[function])
+            compare = _COMPARISONS[function]
+            bound = next(iter(arg)).value if arg else None
+
+            def ordered(u: uuid.UUID, row: Row) -> bool:
+                values = value(u, row)
+                if not values or bound is None:
+                    return False
+                return bool(compare(next(iter(values)).value, bound))
+
+            return ordered
         raise _OpError("syntax error", f"unknown function {function}", clause)
 
     def _select_json(
@@ -719,77 +753,126 @@ class FakeDatabase:
             if base is not None and base.is_ref():
                 yield part, base
 
+    def _ref_columns(self, table_name: str, strength: str) -> list[tuple[str, Any, list[Any]]]:
+        """``(column name, column, [(part, base)...])`` of the columns holding refs of
+        ``strength`` (``"strong"``/``"weak"``) in ``table_name`` (cached)."""
+        key = (table_name, strength)
+        cached = self._ref_cache.get(key)
+        if cached is None:
+            cached = []
+            for name, column in self.schema.tables[table_name].columns.items():
+                refs = [(p, b) for p, b in self._refs(column.type) if b.ref_type == strength]
+                if refs:
+                    cached.append((name, column, refs))
+            self._ref_cache[key] = cached
+        return cached
+
+    def _clear_weak_refs(
+        self, work: Tables, table_name: str, row_uuid: uuid.UUID, touched: set[Any]
+    ) -> bool:
+        rows = work[table_name]
+        row = rows[row_uuid]
+        changed = False
+        for col_name, column, refs in self._ref_columns(table_name, "weak"):
+            datum = row[col_name]
+            keep = {
+                k: v
+                for k, v in datum.values.items()
+                if all(
+                    (k if part == "key" else v).value in work[base.ref_table_name]
+                    for part, base in refs
+                )
+            }
+            if len(keep) != len(datum.values):
+                row = {**row, col_name: ovs.db.data.Datum(column.type, keep)}
+                rows[row_uuid] = row
+                touched.add((table_name, row_uuid))
+                changed = True
+        return changed
+
     def _commit_checks(
         self,
         work: Tables,
         touched: set[tuple[str, uuid.UUID]],
         inserted: list[tuple[str, uuid.UUID]],
     ) -> None:
+        base = self._tables
+        tables = self.schema.tables
         # Weak references to rows that do not exist vanish, unreferenced rows of
-        # non-root tables are collected; repeat until nothing changes.
+        # non-root tables are collected; repeat until nothing changes.  Full scans
+        # only when a deletion or a non-root row makes them necessary.
         while True:
             changed = False
-            for table_name, rows in work.items():
-                table = self.schema.tables[table_name]
-                for row_uuid, row in list(rows.items()):
-                    for col_name, column in table.columns.items():
-                        weak = [(p, b) for p, b in self._refs(column.type) if b.is_weak_ref()]
-                        if not weak:
-                            continue
-                        datum = row[col_name]
-                        keep = {}
-                        for k, v in datum.values.items():
-                            ok = True
-                            for part, base in weak:
-                                atom = k if part == "key" else v
-                                if atom.value not in work[base.ref_table_name]:
-                                    ok = False
-                            if ok:
-                                keep[k] = v
-                        if len(keep) != len(datum.values):
-                            row = {**row, col_name: ovs.db.data.Datum(column.type, keep)}  # noqa: PLW2901
-                            rows[row_uuid] = row
-                            touched.add((table_name, row_uuid))
-                            changed = True
-            referenced: set[uuid.UUID] = set()
-            for table_name, rows in work.items():
-                table = self.schema.tables[table_name]
-                strong_cols = [
-                    (c, list(self._refs(col.type)))
-                    for c, col in table.columns.items()
-                    if any(b.is_strong_ref() for _p, b in self._refs(col.type))
-                ]
-                for row in rows.values():
-                    for col_name, refs in strong_cols:
-                        for k, v in row[col_name].values.items():
-                            for part, base in refs:
-                                if base.is_strong_ref():
-                                    referenced.add((k if part == "key" else v).value)
-            for table_name, rows in work.items():
-                if self.schema.tables[table_name].is_root:
+            deleted_tables = {t for t in base if any(u not in work[t] for u in base[t])}
+            deleted_tables |= {t for t, u in inserted if u not in work[t]}
+            for table_name in work:
+                if not self._ref_columns(table_name, "weak"):
                     continue
-                for row_uuid in [u for u in rows if u not in referenced]:
-                    del rows[row_uuid]
-                    changed = True
+                targets = {
+                    b.ref_table_name
+                    for _c, _col, refs in self._ref_columns(table_name, "weak")
+                    for _p, b in refs
+                }
+                if targets & deleted_tables:
+                    candidates = list(work[table_name])
+                else:
+                    candidates = [u for t, u in touched if t == table_name and u in work[t]]
+                for row_uuid in candidates:
+                    changed |= self._clear_weak_refs(work, table_name, row_uuid, touched)
+            needs_gc = bool(deleted_tables) or any(
+                not tables[t].is_root
+                or any(
+                    not tables[b.ref_table_name].is_root
+                    for _c, _col, refs in self._ref_columns(t, "strong")
+                    for _p, b in refs
+                )
+                for t, _u in touched
+            )
+            if needs_gc:
+                referenced: set[uuid.UUID] = set()
+                for table_name, rows in work.items():
+                    strong = self._ref_columns(table_name, "strong")
+                    for row in rows.values():
+                        for col_name, _column, refs in strong:
+                            for k, v in row[col_name].values.items():
+                                for part, _base in refs:
+                                    referenced.add((k if part == "key" else v).value)
+                for table_name, rows in work.items():
+                    if tables[table_name].is_root:
+                        continue
+                    for row_uuid in [u for u in rows if u not in referenced]:
+                        del rows[row_uuid]
+                        changed = True
             if not changed:
                 break
+        deleted_tables = {t for t in base if any(u not in work[t] for u in base[t])}
+        # Strong references: every row written must point at existing rows, and
+        # a deleted row must not be referenced any more.
         for table_name, rows in work.items():
-            table = self.schema.tables[table_name]
-            for row_uuid, row in rows.items():
-                for col_name, column in table.columns.items():
-                    for part, base in self._refs(column.type):
-                        if not base.is_strong_ref():
-                            continue
-                        for k, v in row[col_name].values.items():
+            strong = self._ref_columns(table_name, "strong")
+            if not strong:
+                continue
+            points_at_deleted = any(
+                b.ref_table_name in deleted_tables for _c, _col, refs in strong for _p, b in refs
+            )
+            if points_at_deleted:
+                candidates = list(rows)
+            else:
+                candidates = [u for t, u in touched if t == table_name and u in rows]
+            for row_uuid in candidates:
+                row = rows[row_uuid]
+                for col_name, _column, refs in strong:
+                    for k, v in row[col_name].values.items():
+                        for part, ref_base in refs:
                             target = (k if part == "key" else v).value
-                            if target in work[base.ref_table_name]:
+                            if target in work[ref_base.ref_table_name]:
                                 continue
                             if (table_name, row_uuid) in touched:
                                 raise _OpError(
                                     "referential integrity violation",
                                     f"Table {table_name} column {col_name} row {row_uuid} "
                                     f"references nonexistent row {target} in table "
-                                    f"{base.ref_table_name}.",
+                                    f"{ref_base.ref_table_name}.",
                                 )
                             n = sum(
                                 1
@@ -799,19 +882,25 @@ class FakeDatabase:
                             )
                             raise _OpError(
                                 "referential integrity violation",
-                                f"cannot delete {base.ref_table_name} row {target} because "
+                                f"cannot delete {ref_base.ref_table_name} row {target} because "
                                 f"of {n} remaining reference(s)",
                             )
-                    datum = row[col_name]
-                    n_values = len(datum.values)
-                    if n_values < column.type.n_min or n_values > column.type.n_max:
-                        raise _OpError(
-                            "constraint violation",
-                            f"Column {col_name} in table {table_name} row {row_uuid} has "
-                            f"{n_values} values after deletion of weak references to "
-                            f"missing rows, but it must have between {column.type.n_min} "
-                            f"and {column.type.n_max} values.",
-                        )
+        for table_name, row_uuid in sorted(touched, key=str):
+            written = work[table_name].get(row_uuid)
+            if written is None:
+                continue
+            for col_name, column in tables[table_name].columns.items():
+                n_values = len(written[col_name].values)
+                if n_values < column.type.n_min or n_values > column.type.n_max:
+                    raise _OpError(
+                        "constraint violation",
+                        f"Column {col_name} in table {table_name} row {row_uuid} has "
+                        f"{n_values} values after deletion of weak references to "
+                        f"missing rows, but it must have between {column.type.n_min} "
+                        f"and {column.type.n_max} values.",
+                    )
+        for table_name in {t for t, _u in touched} | {t for t, _u in inserted}:
+            table, rows = tables[table_name], work[table_name]
             if len(rows) > table.max_rows:
                 raise _OpError(
                     "constraint violation",
@@ -853,9 +942,9 @@ class FakeDatabase:
 
         for index in table.indexes:
             names = [c.name for c in index]
-            seen: dict[str, uuid.UUID] = {}
+            seen: dict[tuple[frozenset[Any], ...], uuid.UUID] = {}
             for u in sorted(rows, key=order):
-                key = "|".join(_datum_key(rows[u][n]) for n in names)
+                key = tuple(frozenset(rows[u][n].values.items()) for n in names)
                 if key not in seen:
                     seen[key] = u
                     continue
@@ -879,8 +968,11 @@ class FakeDatabase:
         cond = mon.conditions.get(table_name)
         if cond is None:
             return True
-        table = self.schema.tables[table_name]
-        return any(self._clause(table, row_uuid, row, c, None) for c in cond)
+        tests = mon.compiled.get(table_name)
+        if tests is None:
+            table = self.schema.tables[table_name]
+            tests = mon.compiled[table_name] = [self._compile(table, c, None) for c in cond]
+        return any(test(row_uuid, row) for test in tests)
 
     def _row_json(self, mon: _Monitor, table_name: str, row: Row) -> dict[str, Any]:
         return {c: row[c].to_json() for c in mon.columns[table_name] if not _is_default(row[c])}
@@ -902,16 +994,26 @@ class FakeDatabase:
     def _publish(self, work: Tables) -> None:
         old_tables = self._tables
         self._tables = work
-        per_session: dict[int, dict[str, Any]] = {}
+        changed: dict[str, list[uuid.UUID]] = {}
+        for table_name, new_rows in work.items():
+            old_rows = old_tables[table_name]
+            uuids = [u for u, row in new_rows.items() if old_rows.get(u) is not row]
+            uuids += [u for u in old_rows if u not in new_rows]
+            if uuids:
+                changed[table_name] = uuids
         sessions = {id(s): s for s in self._sessions}
         for sid, mon in self._monitors.items():
-            if sid not in sessions:
+            session = sessions.get(sid)
+            if session is None:
                 continue
             update: dict[str, Any] = {}
-            for table_name, columns in mon.columns.items():
+            for table_name, uuids in changed.items():
+                columns = mon.columns.get(table_name)
+                if columns is None:
+                    continue
                 old_rows, new_rows = old_tables[table_name], work[table_name]
                 table_update: dict[str, Any] = {}
-                for u in list(new_rows) + [u for u in old_rows if u not in new_rows]:
+                for u in uuids:
                     old, new = old_rows.get(u), new_rows.get(u)
                     was = old is not None and self._visible(mon, table_name, u, old)
                     now = new is not None and self._visible(mon, table_name, u, new)
@@ -920,7 +1022,7 @@ class FakeDatabase:
                     elif now and not was:
                         assert new is not None
                         table_update[str(u)] = {"insert": self._row_json(mon, table_name, new)}
-                    elif was and now and old is not new:
+                    elif was and now:
                         assert old is not None
                         assert new is not None
                         diff = {
@@ -931,10 +1033,7 @@ class FakeDatabase:
                 if table_update:
                     update[table_name] = table_update
             if update:
-                per_session[sid] = update
-        for sid, update in per_session.items():
-            session = sessions[sid]
-            session._deliver(self._update_notification(session, self._monitors[sid], update))
+                session._deliver(self._update_notification(session, mon, update))
 
     # ------------------------------------------------------------ test controls
     def script_commit(

@@ -37,6 +37,7 @@ import errno
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -51,6 +52,12 @@ from ovn_vif.testing.fake_database import FakeDatabase
 __all__ = ["FakeIdl", "FakeSession", "wait_for"]
 
 _NOWHERE = "unix:/nonexistent/ovn-vif-fake-idl.sock"
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 class FakeSession:
@@ -73,6 +80,7 @@ class FakeSession:
         self._rfd, self._wfd = os.pipe()
         os.set_blocking(self._rfd, False)
         os.set_blocking(self._wfd, False)
+        self._close_fds = weakref.finalize(self, _close_fds, self._rfd, self._wfd)
         database._attach(self)
 
     # -- called by FakeDatabase
@@ -149,8 +157,7 @@ class FakeSession:
             return
         self._closed = True
         self.database._detach(self)
-        os.close(self._rfd)
-        os.close(self._wfd)
+        self._close_fds()
 
 
 class FakeIdl(ovs.db.idl.Idl):  # type: ignore[misc]

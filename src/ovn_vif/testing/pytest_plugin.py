@@ -11,7 +11,8 @@ Fixtures (all function-scoped; this chassis is ``hv1``, the bridge ``br-int``):
     A connected :class:`~ovn_vif.testing.FakeIdl` on the local Open_vSwitch DB:
     an ``Open_vSwitch`` row with ``external_ids`` ``system-id=hv1`` and
     ``ovn-bridge=br-int``, and the bridge ``br-int``.  All tables and columns of
-    the schema subset are registered.
+    the schema subset are registered and the engine's indexes exist, so
+    ``ovn_vif.engine.Reconciler`` runs on it as is.
 ``fake_sb_idl``
     A connected FakeIdl on the Southbound DB: ``SB_Global``, this chassis's
     ``Chassis`` row (``fake_chassis``) with its ``Encap``, and one datapath.
@@ -33,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from ovn_vif.monitor import create_ovs_indexes, create_sb_indexes
 from ovn_vif.testing.fake_database import FakeDatabase
 from ovn_vif.testing.fake_idl import FakeIdl
 from ovn_vif.testing.topology import PortBindingFactory, connect, ovs_database, sb_database
@@ -91,14 +93,14 @@ def fake_idl_factory() -> Iterator[FakeIdlFactory]:
 
 @pytest.fixture
 def fake_ovs_idl(fake_ovs_db: FakeDatabase, fake_idl_factory: FakeIdlFactory) -> FakeIdl:
-    """A connected FakeIdl on ``fake_ovs_db`` with every table and column registered."""
-    return fake_idl_factory(fake_ovs_db)
+    """A connected FakeIdl on ``fake_ovs_db``: every column registered, the engine's indexes."""
+    return fake_idl_factory(fake_ovs_db, before_connect=create_ovs_indexes)
 
 
 @pytest.fixture
 def fake_sb_idl(fake_sb_db: FakeDatabase, fake_idl_factory: FakeIdlFactory) -> FakeIdl:
-    """A connected FakeIdl on ``fake_sb_db`` with every table and column registered."""
-    return fake_idl_factory(fake_sb_db)
+    """A connected FakeIdl on ``fake_sb_db``: every column registered, the engine's indexes."""
+    return fake_idl_factory(fake_sb_db, before_connect=create_sb_indexes)
 
 
 @pytest.fixture
