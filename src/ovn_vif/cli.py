@@ -269,7 +269,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
-        help="least severe log level shown (default: info; warning for demo)",
+        help="least severe log level shown (default: info; warning for demo, error for providers)",
     )
     common.add_argument(
         "--log-format",
@@ -344,7 +344,8 @@ def _parser() -> argparse.ArgumentParser:
         "ovn_vif.providers) and whether each initialises on this host.",
     )
     providers.add_argument("--json", action="store_true", help="print JSON")
-    providers.set_defaults(func=_cmd_providers)
+    # The table already says why a provider is not usable: no warnings by default.
+    providers.set_defaults(func=_cmd_providers, default_log_level="error")
 
     status = sub.add_parser(
         "status",
