@@ -266,3 +266,21 @@ def test_a_provider_deadline_wakes_the_loop(world: World) -> None:
     world.add_binding("lsp1", plug_type="gated")
     world.run_until(lambda: "lsp1" in world.plugged())
     assert provider.ready
+
+
+def test_an_engine_failure_is_retried(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.settle()
+    real = world.agent.reconciler.reconcile
+    calls: list[int] = []
+
+    def failing_once(*args: Any, **kwargs: Any) -> ReconcileReport:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("injected engine failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(world.agent.reconciler, "reconcile", failing_once)
+    world.add_binding("lsp1")
+    world.run_until(lambda: "lsp1" in world.plugged())
+    assert len(calls) >= 2
+    assert world.ovs_idl.txn is None

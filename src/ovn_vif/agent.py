@@ -631,6 +631,8 @@ class Agent:
             )
         except Exception as exc:
             txn.abort()
+            # Releases whatever the engine may have reserved for this transaction.
+            self.reconciler.complete(_TXN.ABORTED, txn=txn)
             self._rl.exception("reconcile", "the plugging engine failed; retrying later", exc=exc)
             self._schedule_retry()
             return
