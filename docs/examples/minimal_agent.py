@@ -26,15 +26,15 @@ import ovs.jsonrpc
 import ovs.poller
 import ovs.stream
 
-from ovn_vif import Registry
-from ovn_vif.engine import Reconciler
-from ovn_vif.monitor import (
+from ovn_vif import (
+    Policy,
+    Reconciler,
+    Registry,
     create_ovs_indexes,
     create_sb_indexes,
     register_ovs_columns,
     register_sb_columns,
 )
-from ovn_vif.report import Policy
 from ovn_vif_dummy import DummyProvider
 
 
