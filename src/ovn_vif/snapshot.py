@@ -479,6 +479,13 @@ def read_ovs(idl: Any, bridge: str, memo: RowMemo | None = None) -> OvsView:
     return OvsView(bridge=bridge_view, ports=ports, ifaces=ifaces, others=IdlNames(idl))
 
 
+_REQUESTED = "Port_Binding.requested_chassis"
+
+
+def _requested(row: Any) -> UUID | None:
+    return _ref_uuid(_optional(_get(row, "requested_chassis", [])))
+
+
 def read_binding(row: Any) -> BindingView:
     """Copy one ``Port_Binding`` row."""
     additional = _get(row, "requested_additional_chassis", [])
@@ -512,19 +519,16 @@ def read_sb(
     if chassis_view is not None:
         me = chassis_view.uuid
         for row in idl.tables["Port_Binding"].rows.values():
-            if memo is not None:
-                view = memo.copy("Port_Binding", row, BINDING_COLUMNS, read_binding)
-                if view.requested_chassis == me:
-                    bindings[view.logical_port] = view
-            # Without a memo only requested_chassis is read for the others:
-            # reading every column of every Port_Binding would be wasteful.
-            elif _ref_uuid(_optional(_get(row, "requested_chassis", []))) == me:
-                view = read_binding(row)
+            # Only requested_chassis is read (and remembered) for the
+            # Port_Bindings of other chassis: copying every column of every
+            # Port_Binding of the cloud would be wasteful.
+            if _copy(memo, _REQUESTED, row, ("requested_chassis",), _requested) == me:
+                view = _copy(memo, "Port_Binding", row, BINDING_COLUMNS, read_binding)
                 bindings[view.logical_port] = view
     missing = set(lports) - set(bindings)
     for row in _lookup(idl, "Port_Binding", INDEX_PB_BY_LPORT, "logical_port", missing):
         view = _copy(memo, "Port_Binding", row, BINDING_COLUMNS, read_binding)
         bindings[view.logical_port] = view
     if memo is not None:
-        memo.sweep(("Port_Binding",))
+        memo.sweep(("Port_Binding", _REQUESTED))
     return SbView(chassis=chassis_view, bindings=bindings)
