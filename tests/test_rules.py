@@ -603,3 +603,41 @@ def test_recommended_converges_and_compat_is_stable(
     plan = w.decide(registry, policy)
     assert not plan.changed
     assert sorted(i.name for i in w.ifaces.values()) == [f"lsp{i}" for i in range(5)]
+
+
+@pytest.mark.parametrize("policy", BOTH)
+def test_provider_raising_in_maintained_options_releases_its_spec(
+    registry: Registry, dummy: Recorder, policy: Policy
+) -> None:
+    def boom() -> frozenset[str]:
+        raise RuntimeError("boom")
+
+    w = World()
+    w.lsp("lsp1")
+    w.plugged("lsp1")
+    w.lsp("lsp2")
+    dummy.maintained_iface_options = boom  # type: ignore[method-assign]
+    plan = w.decide(registry, policy)
+    assert [c.lport for c in plan.creates] == ["lsp2"]
+    assert plan.updates == ()
+    assert {d.lport: d.reason for d in plan.decisions if d.reason} == {
+        "lsp1": Reason.PROVIDER_ERROR
+    }
+    # Every spec prepared for lsp1 went back to the provider exactly once.
+    assert dummy.count("release", "lsp1") == dummy.count("prepare_create", "lsp1")
+    assert [c.lport for c in plan.pending] == ["lsp2"]
+
+
+def test_replace_waits_for_can_unplug(registry: Registry, dummy: Recorder) -> None:
+    w = World()
+    w.lsp("r5")
+    w.plugged("r5")
+    dummy.names["r5"] = "zz5"
+    plan = w.decide(registry, RECOMMENDED, can_unplug=False)
+    assert not plan.changed
+    assert outcomes(plan) == {"r5": (Outcome.DEFERRED,)}
+    assert dummy.count("release", "r5") == 1
+    w.plugged("r5", name="zz5")  # a duplicate: the named one is kept up to date
+    plan = w.decide(registry, RECOMMENDED, can_unplug=False)
+    assert plan.removes == ()
+    assert outcomes(plan) == {"r5": (Outcome.DEFERRED,)}

@@ -467,7 +467,11 @@ class _Run:
     ) -> bool:
         """Stage the update of *iface*; return whether it writes anything."""
         lport = binding.logical_port
-        maintained = self.maintained(lport, plug_type, provider)
+        try:
+            maintained = self.maintained(lport, plug_type, provider)
+        except _Refused:
+            self.release(lport, provider, ctx, spec)
+            raise
         update = plan_iface_update(
             lport,
             iface,
@@ -846,39 +850,58 @@ class _Recommended(_Run):
         ctx, spec = prepared
         same = [i for i in ours if i.name == spec.name]
         stale = [i for i in ours if i.name != spec.name]
-        try:
-            if not same:
+        if not same:
+            try:
                 self.check_name_free(binding, plug_type, spec.name)
-            removals = []
+            except _Refused:
+                self.release(lport, provider, ctx, spec)
+                raise
+        if stale and not self.can_unplug:
+            # Replacing or dropping a duplicate removes a port: it waits,
+            # like every unplug, until unplugging is allowed.
             for iface in stale:
-                prepared_remove = self.prepare_unplug(iface, binding)
-                if prepared_remove is None:
-                    # Vetoed or impossible (reported): keep everything as is.
-                    self.release(lport, provider, ctx, spec)
-                    return
-                removals.append(prepared_remove)
-            if same:
-                self.stage_update(
-                    binding=binding,
-                    plug_type=plug_type,
-                    provider=provider,
-                    ctx=ctx,
-                    spec=spec,
-                    iface=same[0],
-                    mtu=mtu,
+                self.decide(
+                    Decision(
+                        lport=lport,
+                        outcome=Outcome.DEFERRED,
+                        plug_type=iface.plugged_by,
+                        port=iface.name,
+                        detail=f"port {iface.name} of lport {lport} is to be replaced by "
+                        f"{spec.name}; unplugging is not allowed yet",
+                    )
                 )
-            else:
-                self.stage_create(
-                    binding=binding,
-                    plug_type=plug_type,
-                    provider=provider,
-                    ctx=ctx,
-                    spec=spec,
-                    mtu=mtu,
-                )
-        except _Refused:
-            self.release(lport, provider, ctx, spec)
-            raise
+            if not same:
+                self.release(lport, provider, ctx, spec)
+                return
+            stale = []
+        removals = []
+        for iface in stale:
+            prepared_remove = self.prepare_unplug(iface, binding)
+            if prepared_remove is None:
+                # Vetoed or impossible (reported): keep everything as is.
+                self.release(lport, provider, ctx, spec)
+                return
+            removals.append(prepared_remove)
+        if same:
+            # Releases the spec itself if it refuses.
+            self.stage_update(
+                binding=binding,
+                plug_type=plug_type,
+                provider=provider,
+                ctx=ctx,
+                spec=spec,
+                iface=same[0],
+                mtu=mtu,
+            )
+        else:
+            self.stage_create(
+                binding=binding,
+                plug_type=plug_type,
+                provider=provider,
+                ctx=ctx,
+                spec=spec,
+                mtu=mtu,
+            )
         for remove_provider, remove_ctx, remove in removals:
             self.stage_remove(remove_provider, remove_ctx, remove)
         old = ", ".join(r.name for _, _, r in removals)
