@@ -6,7 +6,7 @@ The sandbox runs the same userspace stack as OVN's own test suite: NB and SB
 kernel module, no root needed for the datapath) and, optionally, the real
 ``ovn-controller --enable-dummy-vif-plug`` as the reference implementation.
 
-Everything lives under one directory (``/tmp/ovnvif-XXXXXXXX`` by default):
+Everything lives under one directory (``/tmp/ovnvif-<random suffix>`` by default):
 pidfiles, unix sockets, logs, database files and the ``OVS_*``/``OVN_*``
 directories the tools read, so nothing in ``/var/run``, ``/var/log`` or
 ``/etc`` is touched and several sandboxes can run side by side. Only unix
@@ -290,7 +290,7 @@ def _tail(path: Path, lines: int) -> str:
 class SandboxDir:
     """A private directory holding the run, log, db and etc dirs of daemons.
 
-    :meth:`create` makes a fresh ``/tmp/ovnvif-XXXXXXXX``. Daemons started
+    :meth:`create` makes a fresh ``/tmp/ovnvif-<random suffix>``. Daemons started
     in it register themselves; :meth:`close` stops them in reverse start
     order and removes the directory unless *keep* is set. It is a context
     manager, and an ``atexit`` hook closes any directory still open when

@@ -186,7 +186,7 @@ class FakeDatabase:
     ``"/usr/share/openvswitch/vswitch.ovsschema"``.
 
     UUIDs the database assigns are deterministic: the *n*-th row inserted gets
-    ``XXXXXXXX-0000-4000-8000-<n as 12 hex digits>`` where ``XXXXXXXX`` is derived
+    ``<prefix>-0000-4000-8000-<n as 12 hex digits>`` where ``<prefix>`` (8 hex digits) is derived
     from the database name and ``uuid_seed``.  Provisional UUIDs handed out by
     ``Transaction.insert()`` are chosen by the real IDL and stay random.
     """
