@@ -62,7 +62,7 @@ from typing import Any
 
 import attrs
 
-from ovn_vif.ovsport import create_port, remove_port, update_iface
+from ovn_vif.ovsport import stage
 from ovn_vif.ratelimit import RateLimitedLogger
 from ovn_vif.registry import Registry, default_registry
 from ovn_vif.report import CompletionReport, Decision, Policy, ReconcileReport
@@ -294,15 +294,14 @@ class Reconciler:
 
     def _stage(self, idl: Any, txn: Any, ovs_view: OvsView, plan: Plan) -> tuple[Decision, ...]:
         assert ovs_view.bridge is not None
-        bridge = ovs_view.bridge.uuid
-        # Removals first: a replacement may reuse nothing of the old port,
-        # but the order keeps the transaction easy to read.
-        for remove in plan.removes:
-            remove_port(idl, bridge, remove)
-        for update in plan.updates:
-            update_iface(idl, update)
-        for create in plan.creates:
-            create_port(idl, txn, bridge, create)
+        stage(
+            idl,
+            txn,
+            ovs_view.bridge.uuid,
+            removes=plan.removes,
+            updates=plan.updates,
+            creates=plan.creates,
+        )
         return plan.decisions
 
     # --- complete ---------------------------------------------------------
