@@ -324,3 +324,40 @@ def test_row_memo_copies_equal_fresh_reads(dbs: Dbs) -> None:
             assert ovs_memo.reused > 0
     finally:
         driver.close()
+
+
+def test_bindings_read_from_datums_equal_row_reads(dbs: Dbs) -> None:
+    from ovn_vif.snapshot import _binding_from, _committed, read_binding
+
+    registry = Registry()
+    registry.register(DummyProvider())
+    dbs.sbctl("chassis-add", "hv2", "geneve", "127.0.0.2")
+    hv2 = dbs.sbctl("--bare", "--columns=_uuid", "find", "Chassis", "name=hv2").strip()
+    dbs.lsp("lsp1", "vif-plug-mtu-request=1400", "a=b c")
+    dbs.lsp("lsp2", here=False)
+    dbs.lsp("lsp3")
+    dbs.sbctl("set", "Port_Binding", "lsp3", "type=localport", "parent_port=lsp1")
+    dbs.sbctl("set", "Port_Binding", "lsp1", f"requested_additional_chassis={hv2}")
+    dbs.sbctl("set", "Port_Binding", "lsp2", f"requested_chassis={hv2}", "options={}")
+    driver = driver_for(dbs, registry, Policy.RECOMMENDED)
+    try:
+        driver.settle()
+        rows = list(driver.sb_idl.tables["Port_Binding"].rows.values())
+        assert len(rows) == 3
+        chassis_rows = driver.sb_idl.tables["Chassis"].rows
+        views = []
+        for row in rows:
+            data = _committed(row)
+            assert data is not None
+            view = _binding_from(data, chassis_rows)
+            assert view == read_binding(row)
+            views.append(view)
+        by_lport = {v.logical_port: v for v in views}
+        assert by_lport["lsp3"].parent_port == "lsp1"
+        assert by_lport["lsp3"].type == "localport"
+        assert by_lport["lsp1"].requested_additional_chassis
+        assert by_lport["lsp2"].options == {}
+        # A chassis the IDL does not hold resolves to nothing, either way.
+        assert _binding_from(_committed(rows[0]) or {}, {}).requested_chassis is None
+    finally:
+        driver.close()

@@ -479,7 +479,39 @@ def read_ovs(idl: Any, bridge: str, memo: RowMemo | None = None) -> OvsView:
     return OvsView(bridge=bridge_view, ports=ports, ifaces=ifaces, others=IdlNames(idl))
 
 
-_REQUESTED = "Port_Binding.requested_chassis"
+def _committed(row: Any) -> Mapping[str, Any] | None:
+    """The committed column values (``ovs.db.data.Datum``) of an
+    ``ovs.db.idl`` row without staged writes; ``None`` for any other row."""
+    state = getattr(row, "__dict__", None)
+    if state is None:
+        return None
+    data = state.get("_data")
+    if not isinstance(data, dict) or state.get("_changes") or state.get("_mutations"):
+        return None
+    return data
+
+
+def _datum_first(datum: Any, default: Any) -> Any:
+    """The single (or first) value of a scalar or optional column's Datum."""
+    if datum is None:
+        return default
+    for atom in datum.values:
+        return atom.value
+    return default
+
+
+def _datum_refs(datum: Any, rows: Mapping[UUID, Any]) -> list[UUID]:
+    """The uuids a reference column holds, as the IDL resolves them: only
+    those whose row is in the cache."""
+    if datum is None:
+        return []
+    return [atom.value for atom in datum.values if atom.value in rows]
+
+
+def _datum_str_map(datum: Any) -> FrozenMap:
+    if datum is None or not datum.values:
+        return FrozenMap()
+    return FrozenMap({str(k.value): str(v.value) for k, v in datum.values.items()})
 
 
 def _requested(row: Any) -> UUID | None:
@@ -501,6 +533,22 @@ def read_binding(row: Any) -> BindingView:
     )
 
 
+def _binding_from(data: Mapping[str, Any], chassis_rows: Mapping[UUID, Any]) -> BindingView:
+    """:func:`read_binding` from the row's Datums, without ``Row`` attribute
+    reads (several times faster; same result)."""
+    requested = _datum_refs(data.get("requested_chassis"), chassis_rows)
+    return BindingView(
+        logical_port=_datum_first(data.get("logical_port"), ""),
+        type=_datum_first(data.get("type"), ""),
+        parent_port=_datum_first(data.get("parent_port"), None) or None,
+        options=_datum_str_map(data.get("options")),
+        requested_chassis=requested[0] if requested else None,
+        requested_additional_chassis=frozenset(
+            _datum_refs(data.get("requested_additional_chassis"), chassis_rows)
+        ),
+    )
+
+
 def read_sb(
     idl: Any, chassis: str, lports: Iterable[str] = (), memo: RowMemo | None = None
 ) -> SbView:
@@ -516,19 +564,33 @@ def read_sb(
         chassis_view = ChassisView(uuid=row.uuid, name=row.name, hostname=_get(row, "hostname", ""))
         break
     bindings: dict[str, BindingView] = {}
+    chassis_rows = idl.tables["Chassis"].rows
+
+    def read(row: Any) -> BindingView:
+        data = _committed(row)
+        if data is None:
+            return read_binding(row)
+        return _binding_from(data, chassis_rows)
+
     if chassis_view is not None:
         me = chassis_view.uuid
         for row in idl.tables["Port_Binding"].rows.values():
-            # Only requested_chassis is read (and remembered) for the
-            # Port_Bindings of other chassis: copying every column of every
-            # Port_Binding of the cloud would be wasteful.
-            if _copy(memo, _REQUESTED, row, ("requested_chassis",), _requested) == me:
-                view = _copy(memo, "Port_Binding", row, BINDING_COLUMNS, read_binding)
+            # Only requested_chassis is read for the Port_Bindings of other
+            # chassis: copying every column of every Port_Binding of the
+            # cloud would be wasteful.
+            data = _committed(row)
+            if data is None:
+                requested = _requested(row)
+            else:
+                refs = _datum_refs(data.get("requested_chassis"), chassis_rows)
+                requested = refs[0] if refs else None
+            if requested == me:
+                view = _copy(memo, "Port_Binding", row, BINDING_COLUMNS, read)
                 bindings[view.logical_port] = view
     missing = set(lports) - set(bindings)
     for row in _lookup(idl, "Port_Binding", INDEX_PB_BY_LPORT, "logical_port", missing):
-        view = _copy(memo, "Port_Binding", row, BINDING_COLUMNS, read_binding)
+        view = _copy(memo, "Port_Binding", row, BINDING_COLUMNS, read)
         bindings[view.logical_port] = view
     if memo is not None:
-        memo.sweep(("Port_Binding", _REQUESTED))
+        memo.sweep(("Port_Binding",))
     return SbView(chassis=chassis_view, bindings=bindings)
