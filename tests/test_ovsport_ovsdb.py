@@ -294,3 +294,29 @@ def test_create_port_and_nothing_to_create(switch: Switch) -> None:
         "success"
     )
     assert switch.dump("s")["br-int ports"] == ["Port:2"]
+
+
+@pytest.mark.parametrize("ops", [False, True], ids=["rows", "ops"])
+def test_a_concurrent_change_of_a_removed_ports_interfaces_fails_the_commit(
+    switch: Switch, ops: bool
+) -> None:
+    bridge = switch.bridge()
+    switch.vsctl("add-port", "br-int", "gone")
+    switch.sync("gone")
+    (port,) = [r for r in switch.idl.tables["Port"].rows.values() if r.name == "gone"]
+    plan = RemovePort(
+        lport="gone", port=port.uuid, name="gone", ifaces=tuple(i.uuid for i in port.interfaces)
+    )
+    txn = ovs.db.idl.Transaction(switch.idl)
+    if ops:
+        stage(switch.idl, txn, bridge, removes=[plan])
+    else:
+        reference_remove_port(switch.idl, bridge, plan)
+    # Another client adds an interface to the Port between our read and our commit.
+    switch.vsctl(
+        "--", "--id=@i", "create", "Interface", "name=extra",
+        "--", "add", "Port", "gone", "interfaces", "@i",
+    )  # fmt: skip
+    assert txn.commit_block() == "try again"
+    names = {r.name for r in switch.idl.tables["Port"].rows.values()}
+    assert "gone" in names

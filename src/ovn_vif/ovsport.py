@@ -13,16 +13,16 @@ The only place where the engine writes. Like OVN's ``controller/ovsport.c``;
   first so that a concurrent writer makes the commit fail with
   ``try again`` instead of being overwritten;
 * removals (:func:`remove_port`) verify the bridge's ``ports`` and the
-  Port's ``interfaces``, delete the Interface and Port rows and
-  mutate-delete the Port from the bridge.
+  Port's ``interfaces`` and mutate-delete the Port from the bridge (the
+  server then deletes the Port and its Interfaces, which are not root
+  rows).
 
-Creates and the bridge's ``ports`` are written as raw OVSDB operations
+Creates and removals are written as raw OVSDB operations
 (``Transaction.add_op``) rather than through ``Row`` attributes: the IDL's
 per-value validation, index upkeep and request building cost about 0.2 ms
-per created port, most of a thousand-port plug (see
-``docs/performance.rst``). The resulting rows are the same
-(``tests/test_ovsport_ovsdb.py`` compares both ways on a real
-ovsdb-server).
+per port, most of a thousand-port plug (see ``docs/performance.rst``). The
+resulting rows are the same (``tests/test_ovsport_ovsdb.py`` compares both
+ways on a real ovsdb-server).
 
 The plan types (:class:`CreatePort`, :class:`IfaceUpdate`,
 :class:`RemovePort`) are plain values so that the decision rules can be
@@ -202,18 +202,21 @@ def stage(
     """Stage removals, updates and creates in *txn*, all on one bridge.
 
     * Updates go through the IDL's ``Row`` writes (:func:`update_iface`).
-    * Removed Ports are verified (``interfaces``) and deleted with their
-      Interfaces through the IDL.
-    * Created Interfaces and Ports are raw ``insert`` operations (only their
-      non-default columns, as the IDL would write them), the Port referring
-      to its Interface by ``uuid-name``.
-    * The bridge's ``ports`` get one raw ``mutate`` (delete the removed
-      Ports, insert the new ones), preceded by a ``wait`` that the column
-      still holds what the IDL read: ``Row.verify`` in effect, so that a
-      concurrent change of the bridge's ports makes the commit fail with
-      ``try again``. (The IDL places raw operations after its own, and
-      ``ovs.db.idl`` emits a ``verify`` only for rows it also writes, so the
-      check and the mutation of the bridge are both raw.)
+    * Everything else is raw operations (``Transaction.add_op``), placed by
+      the IDL after its own: a ``wait`` that the bridge's ``ports`` still
+      hold what the IDL read (``verify``; a concurrent change makes the
+      commit fail with ``try again``), a ``wait`` on each removed Port's
+      ``interfaces``, an ``insert`` of each created Interface (its
+      non-default columns, as the IDL would write them) and of its Port
+      (referring to the Interface by ``uuid-name``), and one ``mutate`` of
+      the bridge's ``ports`` (delete the removed Ports, insert the new
+      ones). Removed Ports and Interfaces are not root rows: the server
+      deletes them once the bridge no longer refers to them.
+
+    ``ovs.db.idl`` emits a ``verify`` only for rows it also writes, which is
+    why the checks are raw too; writing through ``Row`` attributes instead
+    would cost the IDL's per-value validation and index upkeep (most of a
+    thousand-port plug or unplug, see ``docs/performance.rst``).
 
     With neither removals nor creates the bridge is neither checked nor
     written. Call it once per transaction: a second call's ``wait`` would
@@ -241,12 +244,21 @@ def stage(
     removed: list[list[str]] = []
     for remove in removes:
         port = _row(idl, "Port", remove.port)
-        port.verify("interfaces")
-        for iface_uuid in remove.ifaces:
-            iface = idl.tables["Interface"].rows.get(iface_uuid)
-            if iface is not None:
-                iface.delete()
-        port.delete()
+        members = sorted(str(i.uuid) for i in port.interfaces if i is not None)
+        # Port.verify("interfaces"). The Port and its Interfaces are not
+        # root rows: the server deletes them once the bridge drops the Port
+        # (the IDL sends no operation for deleting them either).
+        bridge_ops.append(
+            {
+                "op": "wait",
+                "table": "Port",
+                "timeout": 0,
+                "where": _where(remove.port),
+                "until": "==",
+                "columns": ["interfaces"],
+                "rows": [{"interfaces": ["set", [["uuid", u] for u in members]]}],
+            }
+        )
         removed.append(["uuid", str(remove.port)])
     if removed:
         mutations.append(["ports", "delete", ["set", removed]])
