@@ -18,12 +18,7 @@ from uuid import UUID
 import attrs
 
 from ovn_vif.frozenmap import FrozenMap, freeze
-from ovn_vif.monitor import (
-    INDEX_CHASSIS_BY_NAME,
-    INDEX_IFACE_BY_NAME,
-    INDEX_PB_BY_LPORT,
-    INDEX_PORT_BY_NAME,
-)
+from ovn_vif.monitor import INDEX_CHASSIS_BY_NAME, INDEX_PB_BY_LPORT
 
 __all__ = [
     "IFACE_ID",
@@ -124,18 +119,28 @@ class NameLookup:
 
 
 class IdlNames(NameLookup):
-    """:class:`NameLookup` backed by the local IDL's name indexes."""
+    """:class:`NameLookup` over the local IDL's Port and Interface rows.
+
+    The first question reads every row's name once (from the rows'
+    committed Datums, which is cheap); the view it belongs to is only used
+    while the IDL does not change.
+    """
 
     def __init__(self, idl: Any) -> None:
         super().__init__()
         self._idl = idl
+        self._held: dict[str, str] | None = None
 
     def describe(self, name: str) -> str | None:
-        for table, index in (("Port", INDEX_PORT_BY_NAME), ("Interface", INDEX_IFACE_BY_NAME)):
-            rows = _lookup(self._idl, table, index, "name", [name])
-            if rows:
-                return f"a {table} named {name} exists (uuid {rows[0].uuid})"
-        return None
+        if self._held is None:
+            held: dict[str, str] = {}
+            for table in ("Port", "Interface"):
+                for row in self._idl.tables[table].rows.values():
+                    row_name = _column(row, "name", None)
+                    if isinstance(row_name, str) and row_name not in held:
+                        held[row_name] = f"a {table} named {row_name} exists (uuid {row.uuid})"
+            self._held = held
+        return self._held.get(name)
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -419,11 +424,19 @@ def read_iface(row: Any) -> IfaceView:
     )
 
 
-def _lookup(idl: Any, table: str, index: str, column: str, values: Iterable[str]) -> list[Any]:
-    """Rows of *table* whose *column* is one of *values*.
+def _column(row: Any, column: str, default: Any) -> Any:
+    """A scalar column's value, from the committed Datum when possible."""
+    data = _committed(row)
+    if data is not None:
+        return _datum_first(data.get(column), default)
+    return _get(row, column, default)
 
-    Uses the engine's index (see :mod:`ovn_vif.monitor`) when the IDL has
-    it, else one scan of the table.
+
+def _lookup(idl: Any, table: str, index: str, column: str, values: Iterable[str]) -> list[Any]:
+    """Rows of *table* whose *column* (a string) is one of *values*.
+
+    Uses the IDL index *index* when the IDL has one by that name (see
+    :mod:`ovn_vif.monitor`), else one scan of the table.
     """
     rows = idl.tables[table].rows
     wanted = set(values)
@@ -436,7 +449,7 @@ def _lookup(idl: Any, table: str, index: str, column: str, values: Iterable[str]
         for value in sorted(wanted):
             found.extend(idl.index_equal(table, index, entry_cls(**{column: value})))
         return found
-    return [row for row in rows.values() if getattr(row, column) in wanted]
+    return [row for row in rows.values() if _column(row, column, None) in wanted]
 
 
 def read_ovs(idl: Any, bridge: str, memo: RowMemo | None = None) -> OvsView:
