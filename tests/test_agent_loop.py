@@ -14,10 +14,11 @@ from ovn_vif import PlugSpec, PortContext, Registry
 from ovn_vif.agent import Agent, AgentConfig, prepare_ovs_helper, prepare_sb_helper
 from ovn_vif.monitor import create_ovs_indexes, create_sb_indexes
 from ovn_vif.ovsjson import uninstall
-from ovn_vif.report import ReconcileReport
+from ovn_vif.report import Policy, ReconcileReport
 from ovn_vif.testing import (
     PortBindingFactory,
     add_chassis,
+    assign_ofports,
     connect,
     ovs_database,
     sb_database,
@@ -37,7 +38,7 @@ def _restore_ovs_json_parser() -> Iterator[None]:
 class World:
     """Fake local and SB databases, and an agent started on them."""
 
-    def __init__(self, *, chassis_row: bool = True) -> None:
+    def __init__(self, *, chassis_row: bool = True, policy: Policy = Policy.RECOMMENDED) -> None:
         self.ovs_db = ovs_database(system_id="hv1")
         self.sb_db = sb_database(chassis="hv1")
         if not chassis_row:
@@ -49,7 +50,9 @@ class World:
         self.registry.register(DummyProvider())
         self.reports: list[tuple[ReconcileReport, str]] = []
         self.agent = Agent(
-            AgentConfig(), self.registry, on_report=lambda r, s: self.reports.append((r, s))
+            AgentConfig(policy=policy),
+            self.registry,
+            on_report=lambda r, s: self.reports.append((r, s)),
         )
         self.ovs_idl = connect(self.ovs_db, prepare_ovs_helper, before_connect=create_ovs_indexes)
         self.sb_idl = connect(self.sb_db, prepare_sb_helper, before_connect=create_sb_indexes)
@@ -163,6 +166,43 @@ def test_conditional_monitoring_sees_only_this_chassis(world: World) -> None:
     seen = {row.logical_port for row in world.sb_idl.tables["Port_Binding"].rows.values()}
     assert seen == {"mine"}
     assert {row.name for row in world.sb_idl.tables["Chassis"].rows.values()} == {"hv1"}
+
+
+@pytest.mark.parametrize("policy", [Policy.OVN_COMPATIBLE, Policy.RECOMMENDED])
+def test_a_plugged_ports_binding_stays_monitored_without_requested_chassis(
+    policy: Policy,
+) -> None:
+    """ovn-controller 23.03 keeps a port whose requested-chassis is removed;
+    the agent must still see its Port_Binding to do the same."""
+    w = World(policy=policy)
+    try:
+        w.add_binding("lsp1")
+        w.add_binding("lsp2")
+        w.run_until(lambda: {"lsp1", "lsp2"} <= set(w.plugged()))
+        assign_ofports(w.ovs_db)  # as ovs-vswitchd would: the ports are bound
+        w.run_until(lambda: w.agent.synced and w.agent.idle)
+        statuses = len(w.reports)
+        [pb] = w.sb_db.find("Port_Binding", logical_port="lsp1")
+        w.sb_db.update(
+            "Port_Binding",
+            pb,
+            options={"vif-plug-type": "dummy"},
+            requested_chassis=[],
+        )
+        if policy is Policy.RECOMMENDED:
+            # The CMS withdrew the request: unplugged.
+            w.run_until(lambda: "lsp1" not in w.plugged())
+        else:
+            # Give an unplug every chance to happen before looking.
+            assert not w.agent.run_until(lambda: "lsp1" not in w.plugged(), timeout=1.0)
+            w.run_until(lambda: w.agent.synced and w.agent.idle)
+            assert "lsp1" in w.plugged()
+            seen = {row.logical_port for row in w.sb_idl.tables["Port_Binding"].rows.values()}
+            assert seen == {"lsp1", "lsp2"}
+        assert "lsp2" in w.plugged()
+        assert all(status in ("success", "unchanged") for _, status in w.reports[statuses:])
+    finally:
+        w.close()
 
 
 def test_waits_for_the_chassis_row_and_never_writes_it(caplog: pytest.LogCaptureFixture) -> None:

@@ -34,8 +34,10 @@ try:
     def plugged() -> bool:
         return any(p.lport == "vm1-eth0" for p in plugged_ports(agent.ovs_idl))
 
-    # run() would loop until agent.stop(); run_until() returns when done.
-    agent.run_until(plugged, timeout=10)
+    # run() would loop until agent.stop(); run_until() returns when done:
+    # plugged, and the Southbound server has acknowledged that the agent
+    # now also watches the binding of the port it plugged.
+    agent.run_until(lambda: plugged() and agent.synced, timeout=10)
     for port in plugged_ports(agent.ovs_idl):
         print(f"{port.lport}: port {port.port} on {port.bridge}, type {port.iface_type}")
     print(f"unplugging allowed: {agent.synced}")

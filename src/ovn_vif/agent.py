@@ -200,7 +200,14 @@ class Agent:
         self._retry_at: float | None = None
         self._retry_backoff = 1.0
         self._synced = False
+        # Both sessions connected and monitoring (conditions aside), and
+        # whether the next "in sync" is worth an INFO line (after a start or
+        # a reconnection, not after each acknowledged condition change).
+        self._link_up = False
+        self._announce_sync = True
         self._pb_condition: list[Any] | None = None
+        self._plugged_seqno: int | None = None
+        self._plugged_lports: tuple[str, ...] = ()
         self._owns_idls = True
         self._sb_switch_failed: tuple[str, float] | None = None
         self._iterations = 0
@@ -352,17 +359,40 @@ class Agent:
         return idl
 
     def _set_sb_conditions(self, idl: Any) -> None:
-        """Monitor this chassis's row and the Port_Bindings requesting it."""
+        """Monitor this chassis's row, the Port_Bindings requesting it and
+        those of the ports plugged here.
+
+        The last clause keeps a plugged port's Port_Binding in view when
+        its ``requested-chassis`` is removed: without it the binding would
+        look deleted, and even the ``ovn-compatible`` policy (under which
+        ovn-controller keeps such a port) would unplug it.
+        """
         assert self._settings is not None
         idl.cond_change("Chassis", [["name", "==", self._settings.chassis]])
         chassis = self._chassis_row(idl)
-        uuid = str(chassis.uuid) if chassis is not None else None
-        condition: list[Any] = (
-            [["requested_chassis", "==", ["uuid", uuid]]] if uuid is not None else [False]
-        )
+        clauses: list[Any] = []
+        if chassis is not None:
+            clauses.append(["requested_chassis", "==", ["uuid", str(chassis.uuid)]])
+        clauses.extend(["logical_port", "==", lport] for lport in self._plugged_here())
+        condition: list[Any] = clauses or [False]
         if condition != self._pb_condition:
             idl.cond_change("Port_Binding", condition)
             self._pb_condition = condition
+
+    def _plugged_here(self) -> tuple[str, ...]:
+        """The ``iface-id`` of every ``ovn-plugged`` Interface in the local DB."""
+        if self._ovs is None:
+            return ()
+        seqno = self._ovs.change_seqno
+        if seqno != self._plugged_seqno:
+            lports = set()
+            for row in self._ovs.tables["Interface"].rows.values():
+                external_ids = row.external_ids
+                if "ovn-plugged" in external_ids and "iface-id" in external_ids:
+                    lports.add(external_ids["iface-id"])
+            self._plugged_lports = tuple(sorted(lports))
+            self._plugged_seqno = seqno
+        return self._plugged_lports
 
     def _chassis_row(self, idl: Any) -> Any | None:
         assert self._settings is not None
@@ -516,13 +546,7 @@ class Agent:
             self._dirty = True
         self._follow_settings()
         self._set_sb_conditions(self._sb)
-        was_synced = self._synced
-        self._synced = idl_synced(self._ovs) and idl_synced(self._sb, _SB_MONITORED)
-        if self._synced != was_synced:
-            if self._synced:
-                LOG.info("both databases in sync: unplugging enabled")
-            else:
-                LOG.info("a database is (re)connecting: unplugging paused until it is in sync")
+        self._update_sync()
         retry_later = False
         if self._txn is not None:
             status = self._txn.commit()
@@ -532,6 +556,23 @@ class Agent:
                 retry_later = status == _TXN.TRY_AGAIN
         if self._txn is None and not retry_later and self._needs_reconcile(True):
             self._reconcile()
+
+    def _update_sync(self) -> None:
+        """Recompute the unplug gate from the IDLs' state (see :attr:`synced`)."""
+        link_up = idl_synced(self._ovs) and idl_synced(self._sb)
+        synced = link_up and idl_synced(self._sb, _SB_MONITORED)
+        if not link_up:
+            if self._link_up:
+                LOG.info("a database is (re)connecting: unplugging paused until it is in sync")
+            self._announce_sync = True
+        if synced and not self._synced:
+            if self._announce_sync:
+                LOG.info("both databases in sync: unplugging enabled")
+                self._announce_sync = False
+            else:
+                LOG.debug("Southbound monitor conditions acknowledged: unplugging enabled again")
+        self._link_up = link_up
+        self._synced = synced
 
     def _follow_settings(self) -> None:
         """Pick up changes of system-id, ovn-remote and ovn-bridge at run time."""
