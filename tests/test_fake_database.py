@@ -19,6 +19,7 @@ from ovn_vif.testing import (
     FakeDatabase,
     FakeDatabaseError,
     FakeIdl,
+    FakeTransaction,
     PortBindingFactory,
     add_chassis,
     connect,
@@ -241,3 +242,73 @@ def test_closed_idl_stops_receiving() -> None:
     add_chassis(db, "hv4")
     assert db.transactions >= 1
     assert len(idl.tables["Chassis"].rows) == 1
+
+
+def _seed_port_bindings(db: FakeDatabase, n: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    with db.batch() as t:
+        dp = t.insert("Datapath_Binding", tunnel_key=4242)
+        pbs = [
+            t.insert("Port_Binding", logical_port=f"lsp{i}", datapath=dp, tunnel_key=i + 1)
+            for i in range(n)
+        ]
+    return dp, pbs
+
+
+def test_large_transaction_duplicate_index_details_between_inserts() -> None:
+    db = sb_database()
+    dp, _ = _seed_port_bindings(db, 2000)
+    t = FakeTransaction(db)
+    new = [
+        t.insert(
+            "Port_Binding",
+            logical_port="new1200" if i == 2500 else f"new{i}",
+            datapath=dp,
+            tunnel_key=5000 + i,
+        )
+        for i in range(3000)
+    ]
+    with pytest.raises(FakeDatabaseError) as caught:
+        t.commit()
+    assert caught.value.error == {
+        "error": "constraint violation",
+        "details": 'Transaction causes multiple rows in "Port_Binding" table to have identical '
+        'values ("new1200") for index on column "logical_port".  First row, with UUID '
+        f"{new[1200]}, was inserted by this transaction.  Second row, with UUID {new[2500]}, "
+        "was inserted by this transaction.",
+    }
+    assert len(db.rows("Port_Binding")) == 2000  # nothing committed
+
+
+def test_large_transaction_duplicate_index_details_modified_row_first() -> None:
+    db = sb_database()
+    dp, old = _seed_port_bindings(db, 2000)
+    t = FakeTransaction(db)
+    for i in range(3000):  # one of them collides with an existing row, reported later
+        t.insert("Port_Binding", logical_port=f"lsp{i}", datapath=dp, tunnel_key=5000 + i)
+    t.update("Port_Binding", old[7], logical_port="lsp1500")
+    t.update("Port_Binding", old[8], tunnel_key=9000)
+    with pytest.raises(FakeDatabaseError) as caught:
+        t.commit()
+    assert caught.value.error == {
+        "error": "constraint violation",
+        "details": 'Transaction causes multiple rows in "Port_Binding" table to have identical '
+        'values ("lsp1500") for index on column "logical_port".  First row, with UUID '
+        f'{old[7]}, had the following index values before the transaction: "lsp7".  Second row, '
+        f"with UUID {old[1500]}, existed in the database before this transaction and was not "
+        "modified by the transaction.",
+    }
+    t = FakeTransaction(db)
+    added = [
+        t.insert("Port_Binding", logical_port=f"new{i}", datapath=dp, tunnel_key=5000 + i)
+        for i in range(3000)
+    ]
+    t.update("Port_Binding", old[8], tunnel_key=5001)
+    with pytest.raises(FakeDatabaseError) as caught:
+        t.commit()
+    assert caught.value.error == {
+        "error": "constraint violation",
+        "details": 'Transaction causes multiple rows in "Port_Binding" table to have identical '
+        f'values ({dp} and 5001) for index on columns "datapath" and "tunnel_key".  First row, '
+        f"with UUID {old[8]}, had the following index values before the transaction: {dp} and "
+        f"9.  Second row, with UUID {added[1]}, was inserted by this transaction.",
+    }

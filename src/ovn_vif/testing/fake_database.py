@@ -918,15 +918,21 @@ class FakeDatabase:
     ) -> None:
         # ovsdb-server names a modified row first, then an untouched one, then
         # inserted rows in the order they were inserted.
-        insert_order = [u for t, u in inserted if t == table.name]
+        if not table.indexes:
+            return
+        insert_order: dict[uuid.UUID, int] = {}
+        for t, u in inserted:
+            if t == table.name:
+                insert_order.setdefault(u, len(insert_order))
         old_rows = self._tables[table.name]
 
         def modified(u: uuid.UUID) -> bool:
             return (table.name, u) in touched and u in old_rows and old_rows[u] != rows[u]
 
         def order(u: uuid.UUID) -> tuple[int, int]:
-            if u in insert_order:
-                return (2, insert_order.index(u))
+            position = insert_order.get(u)
+            if position is not None:
+                return (2, position)
             return (0, 0) if modified(u) else (1, 0)
 
         def describe(u: uuid.UUID, names: list[str]) -> str:
@@ -940,10 +946,11 @@ class FakeDatabase:
                 "transaction"
             )
 
+        ordered = sorted(rows, key=order)
         for index in table.indexes:
             names = [c.name for c in index]
             seen: dict[tuple[frozenset[Any], ...], uuid.UUID] = {}
-            for u in sorted(rows, key=order):
+            for u in ordered:
                 key = tuple(frozenset(rows[u][n].values.items()) for n in names)
                 if key not in seen:
                     seen[key] = u
