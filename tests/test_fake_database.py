@@ -312,3 +312,43 @@ def test_large_transaction_duplicate_index_details_modified_row_first() -> None:
         f"with UUID {old[8]}, had the following index values before the transaction: {dp} and "
         f"9.  Second row, with UUID {added[1]}, was inserted by this transaction.",
     }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"n": [0, -0, 1, -1, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**30, -(10**400)]},
+        {"f": [1.0, -0.0, 0.5, 1e20, 1e-7, 123456789.25, 1e300 * 10, float("nan")]},
+        {"s": ["", "plain", 'q"\\/', "\x00", "a\x00b", "\x01\x1f\t\n", "é✓", "\U0001f600"]},
+        {"s": ["\ud800", "\udc00x", "\ud7ff\ue000", "\ud83d\ude00"], "k\x00": None},
+        [True, False, None, [], {}, [[[]]], {"a": {"b": {"c": []}}}],
+        [[[[1]]]],
+    ],
+)
+def test_wire_parse_reads_what_ovs_json_reads(value: Any) -> None:
+    import ovs.json
+
+    from ovn_vif.testing.fake_idl import _parse
+
+    text = ovs.json.to_string(value)
+    assert repr(_parse(text)) == repr(ovs.json.from_string(text))
+
+
+@pytest.mark.parametrize("depth", [1, 10, 899, 900, 901, 999, 1000, 1001, 3000])
+def test_wire_parse_nesting_limit_as_ovs_json(depth: int) -> None:
+    import ovs.json
+
+    from ovn_vif.testing.fake_idl import _parse
+
+    for opening, closing in (("[", "]"), ('{"k":', "}")):
+        text = opening * depth + "1" + closing * depth
+        assert _unnest(_parse(text)) == _unnest(ovs.json.from_string(text))
+
+
+def _unnest(value: Any) -> tuple[list[str], Any]:
+    """(container types from the outside in, innermost value): no recursion (repr, == recurse)."""
+    kinds = []
+    while isinstance(value, (list, dict)):
+        kinds.append(type(value).__name__)
+        value = next(iter(value.values() if isinstance(value, dict) else value))
+    return kinds, repr(value)
