@@ -79,13 +79,18 @@ _SAFE_DEPTH: Final = 900
 
 
 def _nested_deeper_than(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
+    level = [value]  # one level at a time: no recursion, no per-node tuples
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (list, dict)))
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) is list or type(child) is dict
+        ]
+        depth += 1
     return False
 
 
