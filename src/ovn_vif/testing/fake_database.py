@@ -208,6 +208,12 @@ class FakeDatabase:
         self._uuid_prefix = (zlib.crc32(self.name.encode()) + uuid_seed) & 0xFFFFFFFF
         self._uuid_counter = 0
         self._ref_cache: dict[tuple[str, str], list[tuple[str, Any, list[Any]]]] = {}
+        # Every column's default Datum, built once: rows share them (Datums in rows
+        # are never changed in place; writes put new Datums in a new row dict).
+        self._default_rows: dict[str, Row] = {
+            name: {c: _default_datum(col.type) for c, col in table.columns.items()}
+            for name, table in self.schema.tables.items()
+        }
         self._server_row_uuid = self._new_uuid()
         self.transactions = 0
         """Number of ``transact`` requests committed successfully (all clients)."""
@@ -544,7 +550,7 @@ class FakeDatabase:
                 new_uuid = self._new_uuid()
             if any(new_uuid in r for r in work.values()):
                 raise _OpError("duplicate uuid", f"This UUID would duplicate a UUID {new_uuid}")
-            row = {name: _default_datum(col.type) for name, col in table.columns.items()}
+            row = dict(self._default_rows[table.name])
             row.update(self._parse_row(table, op.get("row", {}), symtab, insert=True))
             rows[new_uuid] = row
             touched.add((table.name, new_uuid))
@@ -982,7 +988,13 @@ class FakeDatabase:
         return any(test(row_uuid, row) for test in tests)
 
     def _row_json(self, mon: _Monitor, table_name: str, row: Row) -> dict[str, Any]:
-        return {c: row[c].to_json() for c in mon.columns[table_name] if not _is_default(row[c])}
+        defaults = self._default_rows[table_name]
+        out: dict[str, Any] = {}
+        for c in mon.columns[table_name]:
+            datum, default = row[c], defaults[c]
+            if datum is not default and datum.values != default.values:
+                out[c] = datum.to_json()
+        return out
 
     @staticmethod
     def _diff_json(old: Any, new: Any) -> Any:
