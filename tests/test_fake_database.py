@@ -19,6 +19,7 @@ from ovn_vif.testing import (
     FakeDatabase,
     FakeDatabaseError,
     FakeIdl,
+    FakeTransaction,
     PortBindingFactory,
     add_chassis,
     connect,
@@ -241,3 +242,113 @@ def test_closed_idl_stops_receiving() -> None:
     add_chassis(db, "hv4")
     assert db.transactions >= 1
     assert len(idl.tables["Chassis"].rows) == 1
+
+
+def _seed_port_bindings(db: FakeDatabase, n: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    with db.batch() as t:
+        dp = t.insert("Datapath_Binding", tunnel_key=4242)
+        pbs = [
+            t.insert("Port_Binding", logical_port=f"lsp{i}", datapath=dp, tunnel_key=i + 1)
+            for i in range(n)
+        ]
+    return dp, pbs
+
+
+def test_large_transaction_duplicate_index_details_between_inserts() -> None:
+    db = sb_database()
+    dp, _ = _seed_port_bindings(db, 2000)
+    t = FakeTransaction(db)
+    new = [
+        t.insert(
+            "Port_Binding",
+            logical_port="new1200" if i == 2500 else f"new{i}",
+            datapath=dp,
+            tunnel_key=5000 + i,
+        )
+        for i in range(3000)
+    ]
+    with pytest.raises(FakeDatabaseError) as caught:
+        t.commit()
+    assert caught.value.error == {
+        "error": "constraint violation",
+        "details": 'Transaction causes multiple rows in "Port_Binding" table to have identical '
+        'values ("new1200") for index on column "logical_port".  First row, with UUID '
+        f"{new[1200]}, was inserted by this transaction.  Second row, with UUID {new[2500]}, "
+        "was inserted by this transaction.",
+    }
+    assert len(db.rows("Port_Binding")) == 2000  # nothing committed
+
+
+def test_large_transaction_duplicate_index_details_modified_row_first() -> None:
+    db = sb_database()
+    dp, old = _seed_port_bindings(db, 2000)
+    t = FakeTransaction(db)
+    for i in range(3000):  # one of them collides with an existing row, reported later
+        t.insert("Port_Binding", logical_port=f"lsp{i}", datapath=dp, tunnel_key=5000 + i)
+    t.update("Port_Binding", old[7], logical_port="lsp1500")
+    t.update("Port_Binding", old[8], tunnel_key=9000)
+    with pytest.raises(FakeDatabaseError) as caught:
+        t.commit()
+    assert caught.value.error == {
+        "error": "constraint violation",
+        "details": 'Transaction causes multiple rows in "Port_Binding" table to have identical '
+        'values ("lsp1500") for index on column "logical_port".  First row, with UUID '
+        f'{old[7]}, had the following index values before the transaction: "lsp7".  Second row, '
+        f"with UUID {old[1500]}, existed in the database before this transaction and was not "
+        "modified by the transaction.",
+    }
+    t = FakeTransaction(db)
+    added = [
+        t.insert("Port_Binding", logical_port=f"new{i}", datapath=dp, tunnel_key=5000 + i)
+        for i in range(3000)
+    ]
+    t.update("Port_Binding", old[8], tunnel_key=5001)
+    with pytest.raises(FakeDatabaseError) as caught:
+        t.commit()
+    assert caught.value.error == {
+        "error": "constraint violation",
+        "details": 'Transaction causes multiple rows in "Port_Binding" table to have identical '
+        f'values ({dp} and 5001) for index on columns "datapath" and "tunnel_key".  First row, '
+        f"with UUID {old[8]}, had the following index values before the transaction: {dp} and "
+        f"9.  Second row, with UUID {added[1]}, was inserted by this transaction.",
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"n": [0, -0, 1, -1, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**30, -(10**400)]},
+        {"f": [1.0, -0.0, 0.5, 1e20, 1e-7, 123456789.25, 1e300 * 10, float("nan")]},
+        {"s": ["", "plain", 'q"\\/', "\x00", "a\x00b", "\x01\x1f\t\n", "é✓", "\U0001f600"]},
+        {"s": ["\ud800", "\udc00x", "\ud7ff\ue000", "\ud83d\ude00"], "k\x00": None},
+        [True, False, None, [], {}, [[[]]], {"a": {"b": {"c": []}}}],
+        [[[[1]]]],
+    ],
+)
+def test_wire_parse_reads_what_ovs_json_reads(value: Any) -> None:
+    import ovs.json
+
+    from ovn_vif.testing.fake_idl import _parse
+
+    text = ovs.json.to_string(value)
+    assert repr(_parse(text)) == repr(ovs.json.from_string(text))
+
+
+@pytest.mark.parametrize("depth", [1, 10, 899, 900, 901, 999, 1000, 1001, 3000])
+def test_wire_parse_nesting_limit_as_ovs_json(depth: int) -> None:
+    import ovs.json
+
+    from ovn_vif.testing.fake_idl import _parse
+
+    for opening, closing in (("[", "]"), ('{"k":', "}")):
+        text = opening * depth + "1" + closing * depth
+        assert _unnest(_parse(text)) == _unnest(ovs.json.from_string(text))
+
+
+def _unnest(value: Any) -> tuple[list[str], Any]:
+    """(container types from the outside in, innermost value): no recursion (repr, == recurse)."""
+    kinds = []
+    while isinstance(value, (list, dict)):
+        kinds.append(type(value).__name__)
+        value = next(iter(value.values() if isinstance(value, dict) else value))
+    return kinds, repr(value)

@@ -208,6 +208,12 @@ class FakeDatabase:
         self._uuid_prefix = (zlib.crc32(self.name.encode()) + uuid_seed) & 0xFFFFFFFF
         self._uuid_counter = 0
         self._ref_cache: dict[tuple[str, str], list[tuple[str, Any, list[Any]]]] = {}
+        # Every column's default Datum, built once: rows share them (Datums in rows
+        # are never changed in place; writes put new Datums in a new row dict).
+        self._default_rows: dict[str, Row] = {
+            name: {c: _default_datum(col.type) for c, col in table.columns.items()}
+            for name, table in self.schema.tables.items()
+        }
         self._server_row_uuid = self._new_uuid()
         self.transactions = 0
         """Number of ``transact`` requests committed successfully (all clients)."""
@@ -544,7 +550,7 @@ class FakeDatabase:
                 new_uuid = self._new_uuid()
             if any(new_uuid in r for r in work.values()):
                 raise _OpError("duplicate uuid", f"This UUID would duplicate a UUID {new_uuid}")
-            row = {name: _default_datum(col.type) for name, col in table.columns.items()}
+            row = dict(self._default_rows[table.name])
             row.update(self._parse_row(table, op.get("row", {}), symtab, insert=True))
             rows[new_uuid] = row
             touched.add((table.name, new_uuid))
@@ -918,15 +924,21 @@ class FakeDatabase:
     ) -> None:
         # ovsdb-server names a modified row first, then an untouched one, then
         # inserted rows in the order they were inserted.
-        insert_order = [u for t, u in inserted if t == table.name]
+        if not table.indexes:
+            return
+        insert_order: dict[uuid.UUID, int] = {}
+        for t, u in inserted:
+            if t == table.name:
+                insert_order.setdefault(u, len(insert_order))
         old_rows = self._tables[table.name]
 
         def modified(u: uuid.UUID) -> bool:
             return (table.name, u) in touched and u in old_rows and old_rows[u] != rows[u]
 
         def order(u: uuid.UUID) -> tuple[int, int]:
-            if u in insert_order:
-                return (2, insert_order.index(u))
+            position = insert_order.get(u)
+            if position is not None:
+                return (2, position)
             return (0, 0) if modified(u) else (1, 0)
 
         def describe(u: uuid.UUID, names: list[str]) -> str:
@@ -940,10 +952,11 @@ class FakeDatabase:
                 "transaction"
             )
 
+        ordered = sorted(rows, key=order)
         for index in table.indexes:
             names = [c.name for c in index]
             seen: dict[tuple[frozenset[Any], ...], uuid.UUID] = {}
-            for u in sorted(rows, key=order):
+            for u in ordered:
                 key = tuple(frozenset(rows[u][n].values.items()) for n in names)
                 if key not in seen:
                     seen[key] = u
@@ -975,7 +988,13 @@ class FakeDatabase:
         return any(test(row_uuid, row) for test in tests)
 
     def _row_json(self, mon: _Monitor, table_name: str, row: Row) -> dict[str, Any]:
-        return {c: row[c].to_json() for c in mon.columns[table_name] if not _is_default(row[c])}
+        defaults = self._default_rows[table_name]
+        out: dict[str, Any] = {}
+        for c in mon.columns[table_name]:
+            datum, default = row[c], defaults[c]
+            if datum is not default and datum.values != default.values:
+                out[c] = datum.to_json()
+        return out
 
     @staticmethod
     def _diff_json(old: Any, new: Any) -> Any:

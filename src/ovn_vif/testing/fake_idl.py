@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import ovs.db.idl
 import ovs.json
@@ -52,6 +53,70 @@ from ovn_vif.testing.fake_database import FakeDatabase
 __all__ = ["FakeIdl", "FakeSession", "wait_for"]
 
 _NOWHERE = "unix:/nonexistent/ovn-vif-fake-idl.sock"
+
+
+class _NeedsOvsParser(Exception):
+    """The text has something on which ``json`` and ``ovs.json`` could disagree."""
+
+
+def _int_as_ovs(text: str) -> int:
+    value = int(text)
+    if -(2**63) <= value < 2**63:
+        return value
+    raise _NeedsOvsParser  # ovs.json turns it into a float, or refuses it
+
+
+def _not_as_ovs(text: str) -> Any:
+    raise _NeedsOvsParser  # fractions and exponents: ovs.json has its own number rules
+
+
+_DECODER: Final = json.JSONDecoder(
+    parse_int=_int_as_ovs, parse_float=_not_as_ovs, parse_constant=_not_as_ovs
+)
+# ovs.json.Parser refuses input nested deeper than this (1000, its MAX_HEIGHT):
+# deeper (or about as deep) text goes to that parser.
+_SAFE_DEPTH: Final = 900
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    level = [value]  # one level at a time: no recursion, no per-node tuples
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) is list or type(child) is dict
+        ]
+        depth += 1
+    return False
+
+
+def _parse(text: str) -> Any:
+    """``ovs.json.from_string(text)`` for ``text`` that ``ovs.json.to_string`` wrote.
+
+    The pure-Python ``ovs.json`` parser (the ``ovs`` wheel has no C extension)
+    was most of the cost of big transactions, so plain ``json`` parses what both
+    read alike -- strings without ``\\u0000`` or surrogate escapes, integers in
+    the signed 64-bit range, nesting well below ``ovs.json``'s limit -- and
+    anything else still goes to ``ovs.json``, so the result (or its error) is the same.
+    """
+    if "\\u0000" not in text and "\\ud" not in text:
+        try:
+            value = _DECODER.decode(text)
+        except (_NeedsOvsParser, RecursionError):
+            pass
+        else:
+            if isinstance(value, (list, dict)) and not _nested_deeper_than(value, _SAFE_DEPTH):
+                return value
+    return ovs.json.from_string(text)
+
+
+def _round_trip(msg: Any) -> Any:
+    """A copy of ``msg`` as the other side would read it off the wire."""
+    return ovs.jsonrpc.Message.from_json(_parse(ovs.json.to_string(msg.to_json())))
 
 
 def _close_fds(*fds: int) -> None:
@@ -87,8 +152,7 @@ class FakeSession:
     def _deliver(self, msg: Any) -> None:
         if self._closed or not self._connected:
             return
-        text = ovs.json.to_string(msg.to_json())
-        copy = ovs.jsonrpc.Message.from_json(ovs.json.from_string(text))
+        copy = _round_trip(msg)
         with self._lock:
             self._inbox.append(copy)
         with contextlib.suppress(BlockingIOError):  # pipe full: the reader is awake already
@@ -114,8 +178,7 @@ class FakeSession:
     def send(self, msg: Any) -> int:
         if not self.is_connected():
             return errno.ENOTCONN
-        text = ovs.json.to_string(msg.to_json())
-        copy = ovs.jsonrpc.Message.from_json(ovs.json.from_string(text))
+        copy = _round_trip(msg)
         self.database._handle(self, copy)
         return 0
 
