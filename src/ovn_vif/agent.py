@@ -206,8 +206,6 @@ class Agent:
         self._link_up = False
         self._announce_sync = True
         self._pb_condition: list[Any] | None = None
-        self._plugged_seqno: int | None = None
-        self._plugged_lports: tuple[str, ...] = ()
         self._owns_idls = True
         self._sb_switch_failed: tuple[str, float] | None = None
         self._iterations = 0
@@ -373,26 +371,25 @@ class Agent:
         clauses: list[Any] = []
         if chassis is not None:
             clauses.append(["requested_chassis", "==", ["uuid", str(chassis.uuid)]])
-        clauses.extend(["logical_port", "==", lport] for lport in self._plugged_here())
+        clauses.extend(["logical_port", "==", lport] for lport in sorted(self._plugged_here(idl)))
         condition: list[Any] = clauses or [False]
         if condition != self._pb_condition:
             idl.cond_change("Port_Binding", condition)
             self._pb_condition = condition
 
-    def _plugged_here(self) -> tuple[str, ...]:
-        """The ``iface-id`` of every ``ovn-plugged`` Interface in the local DB."""
+    def _plugged_here(self, sb_idl: Any) -> frozenset[str]:
+        """The ``iface-id`` of every ``ovn-plugged`` Interface in the local DB.
+
+        Read from the engine's copy of the databases, which the next
+        ``reconcile()`` reuses while neither IDL changes.
+        """
         if self._ovs is None:
-            return ()
-        seqno = self._ovs.change_seqno
-        if seqno != self._plugged_seqno:
-            lports = set()
-            for row in self._ovs.tables["Interface"].rows.values():
-                external_ids = row.external_ids
-                if "ovn-plugged" in external_ids and "iface-id" in external_ids:
-                    lports.add(external_ids["iface-id"])
-            self._plugged_lports = tuple(sorted(lports))
-            self._plugged_seqno = seqno
-        return self._plugged_lports
+            return frozenset()
+        settings = self.settings
+        ovs_view, _ = self.reconciler.snapshot(
+            self._ovs, sb_idl, chassis=settings.chassis, bridge=settings.bridge
+        )
+        return ovs_view.plugged_lports
 
     def _chassis_row(self, idl: Any) -> Any | None:
         assert self._settings is not None
