@@ -605,22 +605,8 @@ class _Run:
         if prepared is None:
             return
         provider, ctx, remove = prepared
-        LOG.info(
-            "Unplugging port %s from %s for iface-id %s on this chassis.",
-            port.name,
-            self.bridge.name,
-            iface.iface_id,
-        )
         self.stage_remove(provider, ctx, remove)
-        self.decide(
-            Decision(
-                lport=lport,
-                outcome=Outcome.UNPLUGGED,
-                plug_type=iface.plugged_by,
-                port=port.name,
-                detail=why,
-            )
-        )
+        self.report_unplugged(lport, iface.iface_id, iface.plugged_by, port.name, why)
 
     def plug_type_of(self, binding: BindingView) -> tuple[str, VifPlugProvider] | None:
         """The lport's plug type and its provider; ``None`` when it asks for
@@ -659,6 +645,25 @@ class _Run:
             f"interface {iface.name} is bound to lport {lport} but lacks {OVN_PLUGGED}",
             plug_type=plug_type,
             port=iface.name,
+        )
+
+    def report_unplugged(
+        self, lport: str, iface_id: str | None, plug_type: str | None, port: str, detail: str
+    ) -> None:
+        LOG.info(
+            "Unplugging port %s from %s for iface-id %s on this chassis.",
+            port,
+            self.bridge.name,
+            iface_id,
+        )
+        self.decide(
+            Decision(
+                lport=lport,
+                outcome=Outcome.UNPLUGGED,
+                plug_type=plug_type,
+                port=port,
+                detail=detail,
+            )
         )
 
     def report_plugged(self, lport: str, plug_type: str, name: str) -> None:
@@ -907,20 +912,12 @@ class _Recommended(_Run):
         old = ", ".join(r.name for _, _, r in removals)
         if same:
             for _, _, remove in removals:
-                LOG.info(
-                    "Unplugging port %s from %s for iface-id %s on this chassis.",
-                    remove.name,
-                    self.bridge.name,
+                self.report_unplugged(
                     lport,
-                )
-                self.decide(
-                    Decision(
-                        lport=lport,
-                        outcome=Outcome.UNPLUGGED,
-                        plug_type=plug_type,
-                        port=remove.name,
-                        detail=f"duplicate of port {spec.name} for lport {lport}",
-                    )
+                    lport,
+                    plug_type,
+                    remove.name,
+                    f"duplicate of port {spec.name} for lport {lport}",
                 )
         elif removals:
             LOG.info(

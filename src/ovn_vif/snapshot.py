@@ -18,7 +18,7 @@ from uuid import UUID
 import attrs
 
 from ovn_vif.frozenmap import FrozenMap, freeze
-from ovn_vif.monitor import INDEX_CHASSIS_BY_NAME, INDEX_PB_BY_LPORT
+from ovn_vif.monitor import INDEX_CHASSIS_BY_NAME, INDEX_PB_BY_LPORT, OVS_COLUMNS, SB_COLUMNS
 
 __all__ = [
     "IFACE_ID",
@@ -307,16 +307,9 @@ class SbView:
 
 
 #: Columns each copy is made from (what the memo watches).
-IFACE_COLUMNS = ("name", "type", "options", "external_ids", "mtu_request", "ofport")
-PORT_COLUMNS = ("name", "interfaces")
-BINDING_COLUMNS = (
-    "logical_port",
-    "type",
-    "parent_port",
-    "options",
-    "requested_chassis",
-    "requested_additional_chassis",
-)
+IFACE_COLUMNS = tuple(OVS_COLUMNS["Interface"])
+PORT_COLUMNS = tuple(OVS_COLUMNS["Port"])
+BINDING_COLUMNS = tuple(SB_COLUMNS["Port_Binding"])
 
 
 class RowMemo:
