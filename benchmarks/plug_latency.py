@@ -42,8 +42,8 @@ from typing import Any
 import ovs.db.idl
 import ovs.poller
 
-from ovn_vif import ovsjson
-from ovn_vif.ovsdbconn import fetch_schema, idl_synced
+from ovn_vif.agent import _json as ovsjson
+from ovn_vif.agent._connections import fetch_schema, idl_synced
 from ovn_vif.sandbox import Sandbox
 
 PREFIX = "bench-"

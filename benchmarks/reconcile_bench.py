@@ -45,16 +45,16 @@ from typing import Any
 import ovs.db.idl
 import ovs.poller
 
-from ovn_vif.engine import Reconciler
-from ovn_vif.monitor import (
-    create_ovs_indexes,
+from ovn_vif import (
+    PlugSpec,
+    Policy,
+    PortContext,
+    Reconciler,
+    Registry,
     create_sb_indexes,
     register_ovs_columns,
     register_sb_columns,
 )
-from ovn_vif.provider import PlugSpec, PortContext
-from ovn_vif.registry import Registry
-from ovn_vif.report import Policy
 from ovn_vif_dummy import DummyProvider
 
 
@@ -106,7 +106,7 @@ def fake_backend() -> Iterator[tuple[Any, Any]]:
     ovs_db = ovs_database(system_id="hv1")
     sb_db = sb_database(chassis="hv1")
     add_chassis(sb_db, "hv2")
-    ovs_idl = connect(ovs_db, register_ovs_columns, before_connect=create_ovs_indexes)
+    ovs_idl = connect(ovs_db, register_ovs_columns)
     sb_idl = connect(sb_db, register_sb_columns, before_connect=create_sb_indexes)
     yield ovs_idl, sb_idl
 
@@ -123,13 +123,14 @@ def ovsdb_backend() -> Iterator[tuple[Any, Any]]:
             d.run("ovn-sbctl", f"--db={server.remote}", "chassis-add", name, "geneve", ip)
         idls = []
         for db, register, index in (
-            ("Open_vSwitch", register_ovs_columns, create_ovs_indexes),
+            ("Open_vSwitch", register_ovs_columns, None),
             ("OVN_Southbound", register_sb_columns, create_sb_indexes),
         ):
             helper = ovs.db.idl.SchemaHelper(location=str(DATABASES[db]))
             register(helper)
             idl = ovs.db.idl.Idl(server.remote, helper)
-            index(idl)
+            if index is not None:
+                index(idl)
             idls.append(idl)
         _run_until(tuple(idls), lambda: all(i.has_ever_connected() for i in idls))
         yield idls[0], idls[1]

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["pytester", "tests.daemons"]
+pytest_plugins = ["pytester", "tests.support.daemons"]

@@ -7,17 +7,15 @@ arguments of ``start()`` and set ``AgentConfig(ovs_remote=...)``.
 
 from __future__ import annotations
 
-from ovn_vif import Registry
-from ovn_vif.agent import Agent, AgentConfig, prepare_ovs_helper, prepare_sb_helper
-from ovn_vif.monitor import create_ovs_indexes, create_sb_indexes
-from ovn_vif.plugged import plugged_ports
+from ovn_vif import Registry, create_sb_indexes
+from ovn_vif.agent import Agent, AgentConfig, plugged_ports, prepare_ovs_helper, prepare_sb_helper
 from ovn_vif.testing import PortBindingFactory, connect, ovs_database, sb_database
 from ovn_vif_dummy import DummyProvider
 
 # Fake local and Southbound databases for chassis hv1.
 ovs_db = ovs_database(system_id="hv1")
 sb_db = sb_database(chassis="hv1")
-ovs_idl = connect(ovs_db, prepare_ovs_helper, before_connect=create_ovs_indexes)
+ovs_idl = connect(ovs_db, prepare_ovs_helper)
 sb_idl = connect(sb_db, prepare_sb_helper, before_connect=create_sb_indexes)
 
 # The providers are ours: the agent uses them but does not destroy them.

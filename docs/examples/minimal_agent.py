@@ -30,7 +30,6 @@ from ovn_vif import (
     Policy,
     Reconciler,
     Registry,
-    create_ovs_indexes,
     create_sb_indexes,
     register_ovs_columns,
     register_sb_columns,
@@ -51,11 +50,12 @@ def fetch_schema(remote: str, database: str) -> Any:
     return reply.result
 
 
-def open_idl(remote: str, database: str, register: Any, index: Any) -> Any:
+def open_idl(remote: str, database: str, register: Any, index: Any = None) -> Any:
     helper = ovs.db.idl.SchemaHelper(schema_json=fetch_schema(remote, database))
     register(helper)  # the tables and columns the engine reads
     idl = ovs.db.idl.Idl(remote, helper)
-    index(idl)  # before the first run(): late indexes stay empty
+    if index is not None:
+        index(idl)  # before the first run(): late indexes stay empty
     return idl
 
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
     registry = Registry()
     registry.register(DummyProvider())
-    ovs_idl = open_idl(args.ovs, "Open_vSwitch", register_ovs_columns, create_ovs_indexes)
+    ovs_idl = open_idl(args.ovs, "Open_vSwitch", register_ovs_columns)
     sb_idl = open_idl(args.sb, "OVN_Southbound", register_sb_columns, create_sb_indexes)
     reconciler = Reconciler(registry, policy=Policy(args.policy))
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from ovs.db.idl import Transaction
 
-from ovn_vif import PlugSpec, PortContext, Registry, VifPlugProvider
-from ovn_vif.engine import Reconciler
+from ovn_vif import PlugSpec, PortContext, Reconciler, Registry, VifPlugProvider
 from ovn_vif.testing import FakeDatabase, FakeIdl, PortBindingFactory, check_provider
 
 PORT_OPTION = "vif-plug:acme:port"

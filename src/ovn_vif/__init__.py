@@ -1,41 +1,29 @@
 """ovn-vif: write OVN VIF plug providers in Python.
 
-The public API is re-exported here; import from ``ovn_vif`` (and from
-``ovn_vif.testing`` for test support), not from submodules.
+This package's root is the public face of the core: the provider contract
+(:class:`VifPlugProvider`, :class:`PortContext`, :class:`PlugSpec`), the
+registry, the plugging engine (:class:`Reconciler` and its reports) and
+the exceptions. The other public paths are :mod:`ovn_vif.agent` (the
+reference agent), :mod:`ovn_vif.sandbox` (throwaway OVS/OVN daemons) and
+:mod:`ovn_vif.testing` (the test kit). Every other module is private:
+import each name from the one path that lists it in ``__all__``.
+
+Importing this package loads the contract only; the engine's modules load
+the first time one of their names is used, so a provider package that
+imports the contract pulls in nothing else.
 """
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from ovn_vif.agent import (
-    Agent,
-    AgentConfig,
-    AgentSetupError,
-    ChassisSettings,
-    prepare_ovs_helper,
-    prepare_sb_helper,
-)
-from ovn_vif.engine import Reconciler, TransactionNotCommittedError
-from ovn_vif.errors import (
-    OvnVifError,
-    ProviderExistsError,
-    ProviderNotRegisteredError,
-    ProviderUnavailableError,
-    RegistryError,
-)
-from ovn_vif.frozenmap import FrozenMap
-from ovn_vif.monitor import (
-    create_ovs_indexes,
-    create_sb_indexes,
-    register_ovs_columns,
-    register_sb_columns,
-)
-from ovn_vif.netdev import netdev_name_problem, truncate_netdev_name
-from ovn_vif.plugged import PluggedPort, plugged_ports, read_plugged_ports
-from ovn_vif.provider import OpType, PlugSpec, PortContext, VifPlugProvider
-from ovn_vif.ratelimit import RateLimitedLogger
-from ovn_vif.registry import (
+from ovn_vif._contract.frozenmap import FrozenMap
+from ovn_vif._contract.netdev import netdev_name_problem, truncate_netdev_name
+from ovn_vif._contract.provider import OpType, PlugSpec, PortContext, VifPlugProvider
+from ovn_vif._contract.ratelimit import RateLimitedLogger
+from ovn_vif._contract.registry import (
     ENTRY_POINT_GROUP,
     InstalledProvider,
     LoadFailure,
@@ -44,14 +32,59 @@ from ovn_vif.registry import (
     default_registry,
     installed_providers,
 )
-from ovn_vif.report import (
-    CompletionReport,
-    Decision,
-    Outcome,
-    Policy,
-    Reason,
-    ReconcileReport,
+from ovn_vif._errors import (
+    OvnVifError,
+    ProviderExistsError,
+    ProviderNotRegisteredError,
+    ProviderUnavailableError,
+    RegistryError,
+    StaleRowError,
+    TransactionNotCommittedError,
 )
+
+if TYPE_CHECKING:
+    from ovn_vif._engine.columns import (
+        create_sb_indexes,
+        register_ovs_columns,
+        register_sb_columns,
+    )
+    from ovn_vif._engine.reconciler import Reconciler
+    from ovn_vif._engine.report import (
+        CompletionReport,
+        Decision,
+        Outcome,
+        Policy,
+        Reason,
+        ReconcileReport,
+    )
+
+# The engine's public names, loaded on first use (PEP 562).
+_LAZY = {
+    "Reconciler": "ovn_vif._engine.reconciler",
+    "CompletionReport": "ovn_vif._engine.report",
+    "Decision": "ovn_vif._engine.report",
+    "Outcome": "ovn_vif._engine.report",
+    "Policy": "ovn_vif._engine.report",
+    "Reason": "ovn_vif._engine.report",
+    "ReconcileReport": "ovn_vif._engine.report",
+    "create_sb_indexes": "ovn_vif._engine.columns",
+    "register_ovs_columns": "ovn_vif._engine.columns",
+    "register_sb_columns": "ovn_vif._engine.columns",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ovn_vif' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 try:
     __version__ = version("ovn-vif")
@@ -60,10 +93,6 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "Agent",
-    "AgentConfig",
-    "AgentSetupError",
-    "ChassisSettings",
     "CompletionReport",
     "Decision",
     "FrozenMap",
@@ -74,7 +103,6 @@ __all__ = [
     "Outcome",
     "OvnVifError",
     "PlugSpec",
-    "PluggedPort",
     "Policy",
     "PortContext",
     "ProviderExistsError",
@@ -86,18 +114,14 @@ __all__ = [
     "Reconciler",
     "Registry",
     "RegistryError",
+    "StaleRowError",
     "TransactionNotCommittedError",
     "VifPlugProvider",
     "__version__",
-    "create_ovs_indexes",
     "create_sb_indexes",
     "default_registry",
     "installed_providers",
     "netdev_name_problem",
-    "plugged_ports",
-    "prepare_ovs_helper",
-    "prepare_sb_helper",
-    "read_plugged_ports",
     "register_ovs_columns",
     "register_sb_columns",
     "truncate_netdev_name",

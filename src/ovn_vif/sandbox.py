@@ -43,7 +43,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, TypeVar
 
-from ovn_vif.errors import OvnVifError
+from ovn_vif._errors import (
+    CommandError,
+    DaemonError,
+    SandboxError,
+    SandboxTimeoutError,
+    SandboxUnavailableError,
+)
 
 __all__ = [
     "COMPONENTS",
@@ -122,49 +128,6 @@ _APT_HINT = (
 _MAX_SOCKET_PATH = 100
 
 _DEFAULT_TIMEOUT = 30.0
-
-
-class SandboxError(OvnVifError):
-    """Base class of the errors raised by :mod:`ovn_vif.sandbox`."""
-
-
-class SandboxUnavailableError(SandboxError):
-    """OVS/OVN programs or schema files the sandbox needs are not installed."""
-
-    def __init__(self, missing: Sequence[str]) -> None:
-        #: Names of missing programs and paths of missing schema files.
-        self.missing: tuple[str, ...] = tuple(missing)
-        super().__init__(
-            "cannot run the OVS/OVN sandbox, missing: " + ", ".join(self.missing) + "\n" + _APT_HINT
-        )
-
-
-class DaemonError(SandboxError):
-    """A daemon failed to start, or died."""
-
-    def __init__(self, message: str, log_tail: str = "") -> None:
-        #: The last lines of the daemon's log (and console output), if any.
-        self.log_tail = log_tail
-        if log_tail:
-            message = f"{message}\n--- log tail ---\n{log_tail}"
-        super().__init__(message)
-
-
-class CommandError(SandboxError):
-    """A command-line tool (``ovs-vsctl``, ``ovn-nbctl`` ...) failed."""
-
-    def __init__(self, argv: Sequence[str], returncode: int, stdout: str, stderr: str) -> None:
-        self.argv: tuple[str, ...] = tuple(argv)
-        self.returncode = returncode
-        self.stdout = stdout
-        self.stderr = stderr
-        super().__init__(
-            f"command failed (exit {returncode}): {' '.join(self.argv)}\n{stderr.strip()}"
-        )
-
-
-class SandboxTimeoutError(SandboxError, TimeoutError):
-    """:func:`wait_until` (or a readiness check) gave up."""
 
 
 def default_search_path() -> str:

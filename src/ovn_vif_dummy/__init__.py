@@ -8,6 +8,6 @@ the engine and agents.
 
 from __future__ import annotations
 
-from ovn_vif_dummy.provider import DUMMY_OPTION, DummyProvider
+from ovn_vif_dummy._provider import DUMMY_OPTION, DummyProvider
 
 __all__ = ["DUMMY_OPTION", "DummyProvider"]

@@ -13,7 +13,7 @@ representor, from a table it keeps current from devlink and rtnetlink.
 
 from __future__ import annotations
 
-from ovn_vif_representor.devlink import (
+from ovn_vif_representor._devlink import (
     DevlinkEvent,
     DevlinkPort,
     DevlinkSource,
@@ -23,19 +23,19 @@ from ovn_vif_representor.devlink import (
     PortFlavour,
     PortNew,
 )
-from ovn_vif_representor.listing import (
+from ovn_vif_representor._listing import (
     format_representors,
     list_representors,
     representors_json,
 )
-from ovn_vif_representor.provider import (
+from ovn_vif_representor._provider import (
     OPTION_PF_MAC,
     OPTION_SF_NUM,
     OPTION_VF_NUM,
     RepresentorProvider,
 )
-from ovn_vif_representor.rtnl import LinkEvent, LinkName, LinkSource, RtnlLinkSource
-from ovn_vif_representor.table import RepresentorRow, RepresentorState
+from ovn_vif_representor._rtnl import LinkEvent, LinkName, LinkSource, RtnlLinkSource
+from ovn_vif_representor._table import RepresentorRow, RepresentorState
 
 __all__ = [
     "OPTION_PF_MAC",

@@ -46,7 +46,7 @@ from pyroute2.netlink.marshal import Marshal
 from pyroute2.netlink.rtnl import RTM_NEWLINK
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
-from ovn_vif_representor.devlink import (
+from ovn_vif_representor._devlink import (
     CMD_PORT_DEL,
     CMD_PORT_GET,
     CMD_PORT_NEW,
@@ -58,8 +58,8 @@ from ovn_vif_representor.devlink import (
     PortFlavour,
     devlink_port_msg,
 )
-from ovn_vif_representor.devlink import NetlinkDevlinkSource as _DevlinkSource
-from ovn_vif_representor.rtnl import RtnlLinkSource as _LinkSource
+from ovn_vif_representor._devlink import NetlinkDevlinkSource as _DevlinkSource
+from ovn_vif_representor._rtnl import RtnlLinkSource as _LinkSource
 
 __all__ = [
     "FakeKernel",

@@ -1,34 +1,32 @@
-"""Test support for ovn-vif users: a fake IDL that behaves like ``ovs.db.idl``, fixtures, checkers.
+"""The test kit for provider vendors and agent developers.
 
-``FakeIdl`` is a real ``ovs.db.idl.Idl`` connected to ``FakeDatabase``, an
-in-memory OVSDB server; caller code (``ovs.db.idl.Transaction(idl)`` included)
-runs against it unchanged.  See docs/testing.rst.
+:class:`FakeIdl` is a real ``ovs.db.idl.Idl`` connected to
+:class:`FakeDatabase`, an in-memory OVSDB server; caller code
+(``ovs.db.idl.Transaction(idl)`` included) runs against it unchanged. The
+topology helpers build a chassis on it, :func:`check_provider` is the
+provider conformance kit, and the pytest plugin (registered as ``ovn_vif``)
+provides the fixtures. Import from here, never from submodules.
 """
 
 from __future__ import annotations
 
-from ovn_vif.testing.fake_database import (
-    COMMIT_OUTCOMES,
-    FakeDatabase,
-    FakeDatabaseError,
-    FakeTransaction,
-)
-from ovn_vif.testing.fake_idl import FakeIdl, FakeSession, wait_for
-from ovn_vif.testing.provider_check import (
-    DEFAULT_CALL_BOUND,
-    ProviderCheckError,
-    ProviderCheckReport,
-    Violation,
-    assign_ofports,
-    check_provider,
-)
-from ovn_vif.testing.schemas import OVS_SCHEMA_SUBSET, SB_SCHEMA_SUBSET
-from ovn_vif.testing.topology import (
+from ovn_vif._errors import FakeDatabaseError, ProviderCheckError
+from ovn_vif._memdb.idl import FakeIdl, FakeSession, wait_for
+from ovn_vif._memdb.schemas import OVS_SCHEMA_SUBSET, SB_SCHEMA_SUBSET
+from ovn_vif._memdb.server import COMMIT_OUTCOMES, FakeDatabase, FakeTransaction
+from ovn_vif._memdb.topology import (
     PortBindingFactory,
     add_chassis,
     connect,
     ovs_database,
     sb_database,
+)
+from ovn_vif.testing._conformance import (
+    DEFAULT_CALL_BOUND,
+    ProviderCheckReport,
+    Violation,
+    assign_ofports,
+    check_provider,
 )
 
 __all__ = [

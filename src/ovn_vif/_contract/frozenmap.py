@@ -1,0 +1,67 @@
+"""An immutable, hashable ``str -> str`` mapping for values that cross the
+provider boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+
+class FrozenMap(Mapping[str, str]):
+    """A read-only copy of a ``str -> str`` mapping.
+
+    Built once from any mapping (or iterable of pairs); it cannot be changed
+    afterwards, compares equal to a ``dict`` with the same items and is
+    hashable, so it can live in frozen attrs classes.
+
+    >>> m = FrozenMap({"vif-plug-type": "dummy"})
+    >>> m["vif-plug-type"]
+    'dummy'
+    >>> m == {"vif-plug-type": "dummy"}
+    True
+    """
+
+    __slots__ = ("_data", "_hash")
+
+    def __init__(self, items: Mapping[str, str] | Any = ()) -> None:
+        data = dict(items)
+        for key, value in data.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError(f"FrozenMap holds str -> str only, got {key!r}: {value!r}")
+        self._data: dict[str, str] = data
+        self._hash: int | None = None
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._data.items()))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrozenMap):
+            return self._data == other._data
+        if isinstance(other, Mapping):
+            return self._data == dict(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+    def to_dict(self) -> dict[str, str]:
+        """Return a new, mutable ``dict`` with the same items."""
+        return dict(self._data)
+
+
+def freeze(value: Mapping[str, str] | None) -> FrozenMap:
+    """Converter for attrs fields: ``None`` and mappings become a FrozenMap."""
+    if isinstance(value, FrozenMap):
+        return value
+    return FrozenMap(value or {})

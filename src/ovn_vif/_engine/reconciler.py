@@ -1,0 +1,369 @@
+"""The plugging engine: one call per loop iteration plugs, updates and
+unplugs the VIFs requested for this chassis.
+
+Final API (the contract the agent, the representor end-to-end tests and the
+conformance kit code against)::
+
+    from ovn_vif import Reconciler, Policy
+    import ovn_vif
+
+    # before the first idl.run() of each IDL:
+    ovn_vif.register_ovs_columns(ovs_schema_helper)
+    ovn_vif.register_sb_columns(sb_schema_helper)
+    ovs_idl = ovs.db.idl.Idl(ovs_remote, ovs_schema_helper)
+    sb_idl = ovs.db.idl.Idl(sb_remote, sb_schema_helper)
+    ovn_vif.create_sb_indexes(sb_idl)
+
+    rec = Reconciler(registry, policy=Policy.RECOMMENDED)   # or OVN_COMPATIBLE
+    # each iteration, after ovs_idl.run() and sb_idl.run():
+    changed = registry.run_all()
+    txn = ovs.db.idl.Transaction(ovs_idl)
+    report = rec.reconcile(ovs_idl, sb_idl, txn, chassis="hv1",
+                           bridge="br-int", can_unplug=True,
+                           providers_changed=changed)   # optional
+    status = txn.commit()               # or txn.commit_block()
+    rec.complete(status)                # -> CompletionReport
+    # while status == "incomplete": later, rec.complete(txn.commit())
+    # (pass txn=... to complete() if another reconcile() ran in between)
+
+* :meth:`Reconciler.reconcile` ``(ovs_idl, sb_idl, txn, *, chassis: str,
+  bridge: str = "br-int", can_unplug: bool, providers_changed: bool = True)
+  -> ReconcileReport``
+* :meth:`Reconciler.complete` ``(status: str, *, txn=None) -> CompletionReport``
+* :attr:`Reconciler.in_flight` (``bool``) and
+  :attr:`Reconciler.in_flight_lports` (``frozenset[str]``)
+* :attr:`Reconciler.policy`, :attr:`Reconciler.registry`
+
+``complete()`` maps every ``ovs.db.idl.Transaction`` status explicitly:
+
+===============================================  ==========================================
+status                                           providers of the transaction's lports
+===============================================  ==========================================
+``success``, ``unchanged``                       creates/updates: ``finish`` then ``release``;
+                                                 removals: ``finish``; lports leave flight
+``try again``, ``error``, ``not locked``,        creates/updates: ``release`` only;
+``aborted``                                      removals: nothing; lports leave flight
+``incomplete``                                   nothing yet; lports stay in flight and are
+                                                 left alone by ``reconcile()``
+``uncommitted``                                  :class:`TransactionNotCommittedError`
+                                                 (``complete()`` before ``commit()``)
+anything else                                    :class:`ValueError`
+===============================================  ==========================================
+
+The engine never blocks and does no I/O besides reading the two IDLs'
+caches and staging writes in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+
+from ovn_vif._contract.ratelimit import RateLimitedLogger
+from ovn_vif._contract.registry import Registry, default_registry
+from ovn_vif._engine.decision import LOG as RULES_LOG
+from ovn_vif._engine.decision import PendingCall, Plan
+from ovn_vif._engine.report import CompletionReport, Decision, Policy, ReconcileReport
+from ovn_vif._engine.rules import decide
+from ovn_vif._engine.snapshot import OvsView, RowMemo, SbView, read_ovs, read_sb
+from ovn_vif._engine.writes import stage
+from ovn_vif._errors import TransactionNotCommittedError
+
+LOG = logging.getLogger(__name__)
+
+#: Commit statuses after which the change is in the database (or there was
+#: nothing to change): providers get ``finish`` (and ``release``).
+COMMIT_FINISHED = frozenset({"success", "unchanged"})
+#: Commit statuses after which nothing was written: providers of creates and
+#: updates get ``release``.
+COMMIT_FAILED = frozenset({"try again", "error", "not locked", "aborted"})
+#: The commit is still in progress.
+COMMIT_PENDING = "incomplete"
+_UNCOMMITTED = "uncommitted"
+
+
+@attrs.define
+class _Batch:
+    """The provider calls that wait for one transaction."""
+
+    txn: Any
+    calls: tuple[PendingCall, ...]
+
+
+@attrs.define
+class _Cached:
+    idl_id: int
+    seqno: int
+    key: Any
+    view: Any
+
+
+class Reconciler:
+    """Reconcile the local switch with the VIF plug requests of the SB DB.
+
+    :param registry: the providers to plug with (default:
+        :data:`ovn_vif.default_registry`).
+    :param policy: :attr:`Policy.RECOMMENDED` (default) or
+        :attr:`Policy.OVN_COMPATIBLE`.
+
+    A Reconciler keeps only the provider calls waiting for a commit; all
+    other state is rebuilt from the databases on each run (the
+    ``ovn-plugged`` and ``iface-id`` external-ids of the interfaces), so a
+    restarted agent picks up where it left off.
+
+    Not thread-safe: call it from the thread that runs the IDLs.
+    """
+
+    def __init__(
+        self, registry: Registry | None = None, policy: Policy = Policy.RECOMMENDED
+    ) -> None:
+        if not isinstance(policy, Policy):
+            raise TypeError(f"policy must be a Policy, got {policy!r}")
+        self._registry = registry if registry is not None else default_registry
+        self._policy = policy
+        self._batches: list[_Batch] = []
+        self._last_txn: Any = None
+        # Decisions are logged by ovn_vif._engine.rules, commits by ovn_vif._engine.reconciler;
+        # the limiters live here so that limits hold across runs.
+        self._rules_log = RateLimitedLogger(RULES_LOG)
+        self._log = RateLimitedLogger(LOG)
+        self._ovs_cache: _Cached | None = None
+        self._sb_cache: _Cached | None = None
+        self._ovs_memo = RowMemo()
+        # The (chassis, bridge, can_unplug) of the latest run that found
+        # everything in sync, else None.
+        self._quiet: tuple[str, str, bool] | None = None
+        self._sb_memo = RowMemo()
+
+    @property
+    def policy(self) -> Policy:
+        """The decision rules in use."""
+        return self._policy
+
+    @property
+    def registry(self) -> Registry:
+        """The providers plugged with."""
+        return self._registry
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether some transaction's outcome has not been given to
+        :meth:`complete` yet."""
+        return bool(self._batches)
+
+    @property
+    def in_flight_lports(self) -> frozenset[str]:
+        """Lports left alone until their transaction is completed."""
+        return frozenset(c.lport for b in self._batches for c in b.calls)
+
+    # --- reconcile ------------------------------------------------------------
+
+    def _view(self, cache: _Cached | None, idl: Any, key: Any, read: Any) -> _Cached:
+        # The IDL bumps change_seqno on every change it applies (and on
+        # reconnect); an unchanged seqno means an unchanged cache, so the
+        # copy from the previous run is still exact. Otherwise the row memo
+        # still spares reading the rows that did not change.
+        seqno = getattr(idl, "change_seqno", None)
+        if (
+            cache is not None
+            and isinstance(seqno, int)
+            and cache.idl_id == id(idl)
+            and cache.seqno == seqno
+            and cache.key == key
+        ):
+            return cache
+        return _Cached(
+            idl_id=id(idl),
+            seqno=seqno if isinstance(seqno, int) else -1,
+            key=key,
+            view=read(idl, key),
+        )
+
+    def snapshot(
+        self, ovs_idl: Any, sb_idl: Any, *, chassis: str, bridge: str
+    ) -> tuple[OvsView, SbView]:
+        """Copy what the engine reads from the two IDLs (reused while an
+        IDL's ``change_seqno`` does not move)."""
+        self._ovs_cache = self._view(
+            self._ovs_cache,
+            ovs_idl,
+            bridge,
+            lambda idl, key: read_ovs(idl, key, self._ovs_memo),
+        )
+        ovs_view: OvsView = self._ovs_cache.view
+        # The Port_Bindings of the local OVN-plugged interfaces are needed
+        # too, wherever they are requested.
+        lports = ovs_view.plugged_lports
+        self._sb_cache = self._view(
+            self._sb_cache,
+            sb_idl,
+            (chassis, lports),
+            lambda idl, key: read_sb(idl, key[0], key[1], self._sb_memo),
+        )
+        sb_view: SbView = self._sb_cache.view
+        return ovs_view, sb_view
+
+    def reconcile(
+        self,
+        ovs_idl: Any,
+        sb_idl: Any,
+        txn: Any,
+        *,
+        chassis: str,
+        bridge: str = "br-int",
+        can_unplug: bool,
+        providers_changed: bool = True,
+    ) -> ReconcileReport:
+        """Decide, and stage the resulting writes in *txn*.
+
+        :param ovs_idl: ``ovs.db.idl.Idl`` of the local Open_vSwitch DB.
+        :param sb_idl: ``ovs.db.idl.Idl`` of the OVN Southbound DB.
+        :param txn: an open ``ovs.db.idl.Transaction`` on *ovs_idl*.
+        :param chassis: this chassis' name (SB ``Chassis.name``, the
+            ``system-id``).
+        :param bridge: the integration bridge.
+        :param can_unplug: whether unplugging is allowed yet. Pass ``False``
+            until the SB data is complete after start-up (OVN's start-up
+            delay): otherwise ports whose Port_Binding has not arrived yet
+            would be unplugged.
+        :param providers_changed: pass what :meth:`Registry.run_all`
+            returned to let :attr:`Policy.RECOMMENDED` skip a run in which
+            nothing can have changed: neither IDL changed, no provider
+            reported a change, and the previous run found every lport in
+            sync (nothing written, declined, refused, deferred or in
+            flight). The default, ``True``, never skips; neither does
+            :attr:`Policy.OVN_COMPATIBLE` (OVN asks every provider on every
+            iteration).
+        :returns: what was decided; ``report.changed`` tells whether
+            anything was staged.
+
+        Call :meth:`complete` with the commit status afterwards, even when
+        nothing was staged.
+        """
+        if getattr(ovs_idl, "txn", txn) is not txn:
+            raise ValueError("txn must be the open transaction of ovs_idl")
+        self._last_txn = txn
+        before = (self._ovs_cache, self._sb_cache)
+        ovs_view, sb_view = self.snapshot(ovs_idl, sb_idl, chassis=chassis, bridge=bridge)
+        inputs = (chassis, bridge, can_unplug)
+        if (
+            not providers_changed
+            and self._policy is Policy.RECOMMENDED
+            and self._quiet == inputs
+            and before[0] is not None
+            and before[0] is self._ovs_cache
+            and before[1] is self._sb_cache
+            and not self._batches
+        ):
+            return ReconcileReport()
+        self._quiet = None
+        if sb_view.chassis is None:
+            return ReconcileReport(skipped=f"chassis {chassis} has no Chassis row in the SB DB")
+        if ovs_view.bridge is None:
+            return ReconcileReport(skipped=f"bridge {bridge} does not exist")
+        if not self._registry.has_providers():
+            return ReconcileReport(skipped="no VIF plug provider is registered")
+        plan = decide(
+            ovs=ovs_view,
+            sb=sb_view,
+            registry=self._registry,
+            policy=self._policy,
+            can_unplug=can_unplug,
+            in_flight=self.in_flight_lports,
+            log=self._rules_log,
+        )
+        decisions = self._stage(ovs_idl, txn, ovs_view, plan)
+        if plan.pending:
+            self._batches.append(_Batch(txn=txn, calls=plan.pending))
+        elif not decisions and not plan.changed:
+            self._quiet = inputs
+        return ReconcileReport(decisions=decisions, changed=plan.changed)
+
+    def _stage(self, idl: Any, txn: Any, ovs_view: OvsView, plan: Plan) -> tuple[Decision, ...]:
+        assert ovs_view.bridge is not None
+        stage(
+            idl,
+            txn,
+            ovs_view.bridge.uuid,
+            removes=plan.removes,
+            updates=plan.updates,
+            creates=plan.creates,
+        )
+        return plan.decisions
+
+    # --- complete ---------------------------------------------------------
+
+    def complete(self, status: str, *, txn: Any = None) -> CompletionReport:
+        """Tell the providers how the transaction ended (see the module
+        docstring for the status table).
+
+        :param status: what ``txn.commit()`` (or ``commit_block()``) returned.
+        :param txn: the transaction; defaults to the one given to the latest
+            :meth:`reconcile`.
+        :raises TransactionNotCommittedError: *status* is ``uncommitted``.
+        :raises ValueError: *status* is not an ``ovs.db.idl`` status.
+        """
+        if status == _UNCOMMITTED:
+            raise TransactionNotCommittedError(
+                "complete() got 'uncommitted': call txn.commit() before complete()"
+            )
+        if (
+            status not in COMMIT_FINISHED
+            and status not in COMMIT_FAILED
+            and status != COMMIT_PENDING
+        ):
+            raise ValueError(f"unknown transaction status {status!r}")
+        txn = self._last_txn if txn is None else txn
+        batch = next((b for b in self._batches if b.txn is txn), None)
+        if batch is None:
+            return CompletionReport(status=status, pending=status == COMMIT_PENDING)
+        if status == COMMIT_PENDING:
+            return CompletionReport(status=status, pending=True)
+        self._batches.remove(batch)
+        if status in COMMIT_FAILED and status != "aborted":
+            error = txn.get_error() if hasattr(txn, "get_error") else status
+            self._log.warning(
+                ("commit-failed", status),
+                "VIF plug transaction failed (%s): %s; lports %s will be retried",
+                status,
+                error,
+                ", ".join(sorted({c.lport for c in batch.calls})),
+            )
+        finished: list[str] = []
+        released: list[str] = []
+        # Removals first, like OVN (finish_deleted before finish_changed).
+        ordered = [c for c in batch.calls if c.spec is None] + [
+            c for c in batch.calls if c.spec is not None
+        ]
+        for call in ordered:
+            if status in COMMIT_FINISHED:
+                if self._call(call, "finish"):
+                    finished.append(call.lport)
+                if call.spec is not None:
+                    self._call(call, "release")
+            elif call.spec is not None:
+                self._call(call, "release")
+                released.append(call.lport)
+        return CompletionReport(status=status, finished=tuple(finished), released=tuple(released))
+
+    def _call(self, call: PendingCall, hook: str) -> bool:
+        try:
+            if hook == "finish":
+                call.provider.finish(call.ctx, call.spec)
+            else:
+                assert call.spec is not None
+                call.provider.release(call.ctx, call.spec)
+        except Exception as exc:
+            self._log.log(
+                logging.ERROR,
+                ("provider-error", call.provider.type, hook, call.lport),
+                "VIF plug provider %s raised in %s() for lport %s",
+                call.provider.type,
+                hook,
+                call.lport,
+                exc_info=exc,
+            )
+            return False
+        return True

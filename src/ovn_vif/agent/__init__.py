@@ -1,0 +1,36 @@
+"""The reference plugging agent, as run by ``ovn-vif agent``.
+
+:class:`Agent` owns its OVSDB connections (local Open_vSwitch and the
+Southbound), monitors only what the engine reads, drives
+:class:`ovn_vif.Reconciler` and commits without blocking. The
+``prepare_*_helper`` functions build schema helpers for callers who embed
+the engine with their own IDLs; :func:`plugged_ports` and
+:func:`read_plugged_ports` read what is plugged on a chassis.
+"""
+
+from __future__ import annotations
+
+from ovn_vif._errors import AgentSetupError, RemoteError
+from ovn_vif.agent._loop import (
+    DEFAULT_OVS_REMOTE,
+    Agent,
+    AgentConfig,
+    ChassisSettings,
+    prepare_ovs_helper,
+    prepare_sb_helper,
+)
+from ovn_vif.agent._plugged import PluggedPort, plugged_ports, read_plugged_ports
+
+__all__ = [
+    "DEFAULT_OVS_REMOTE",
+    "Agent",
+    "AgentConfig",
+    "AgentSetupError",
+    "ChassisSettings",
+    "PluggedPort",
+    "RemoteError",
+    "plugged_ports",
+    "prepare_ovs_helper",
+    "prepare_sb_helper",
+    "read_plugged_ports",
+]

@@ -1,0 +1,199 @@
+"""Typed access to the parts of ``ovs.db.idl`` connections the agent needs.
+
+The ``ovs`` package is untyped and keeps some state the agent depends on
+(whether the session is connected, whether the initial monitor reply
+arrived, whether condition changes were acknowledged) in attributes with no
+public accessor. This module is the one place that reads them, so that an
+``ovs`` upgrade that moves them breaks here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ovs.db.idl
+import ovs.jsonrpc
+import ovs.poller
+import ovs.stream
+
+from ovn_vif._contract.ratelimit import RateLimitedLogger
+from ovn_vif._errors import RemoteError
+
+LOG = logging.getLogger(__name__)
+_RL = RateLimitedLogger(LOG)
+
+
+def split_remotes(remote: str) -> list[str]:
+    """Split a comma-separated list of OVSDB remotes (cluster members).
+
+    A piece without a ``:`` continues the previous remote, as in
+    ``ovs.db.idl.Idl`` (``tcp:[::1]:6642`` needs no special case, but
+    stream options such as ``unix:/a,b`` do).
+
+    >>> split_remotes("tcp:10.0.0.1:6642,tcp:10.0.0.2:6642")
+    ['tcp:10.0.0.1:6642', 'tcp:10.0.0.2:6642']
+    """
+    members: list[str] = []
+    for raw in remote.split(","):
+        piece = raw.strip()
+        if members and ":" not in piece:
+            members[-1] += "," + piece
+        elif piece:
+            members.append(piece)
+    return members
+
+
+def validate_remote(remote: str, what: str) -> list[str]:
+    """Return the members of *remote*, or raise :class:`RemoteError`.
+
+    Only active remotes the ``ovs`` package can open are accepted
+    (``unix:``, ``tcp:``, and ``ssl:`` when the ``ovs`` package has SSL
+    support).
+    """
+    members = split_remotes(remote)
+    if not members:
+        raise RemoteError(f"{what} remote is empty")
+    for member in members:
+        if not ovs.stream.Stream.is_valid_name(member):
+            kinds = "unix:PATH or tcp:HOST:PORT"
+            raise RemoteError(f"{what} remote {member!r} is not a valid OVSDB remote (use {kinds})")
+    return members
+
+
+def _fetch_one(
+    member: str, database: str, deadline: float, wake_fd: int | None
+) -> tuple[dict[str, Any] | None, str]:
+    """Ask one server for *database*'s schema; return (schema, failure reason)."""
+    error, stream = ovs.stream.Stream.open(member)
+    if error:
+        return None, os.strerror(error)
+    try:
+        while True:
+            error = stream.connect()
+            if error != errno.EAGAIN:
+                break
+            if time.monotonic() >= deadline:
+                return None, "connection timed out"
+            poller = ovs.poller.Poller()
+            stream.run_wait(poller)
+            stream.connect_wait(poller)
+            _wait(poller, deadline, wake_fd)
+        if error:
+            return None, os.strerror(error)
+        conn = ovs.jsonrpc.Connection(stream)
+        request = ovs.jsonrpc.Message.create_request("get_schema", [database])
+        error = conn.send(request)
+        while not error:
+            error, reply = conn.recv()
+            if error == errno.EAGAIN:
+                if time.monotonic() >= deadline:
+                    return None, "no reply to get_schema"
+                conn.run()
+                poller = ovs.poller.Poller()
+                conn.wait(poller)
+                conn.recv_wait(poller)
+                _wait(poller, deadline, wake_fd)
+                error = 0
+                continue
+            if error:
+                break
+            if reply.id != request.id:
+                continue
+            if reply.type == ovs.jsonrpc.Message.T_ERROR:
+                return None, f"server answered {reply.error!r}"
+            result = reply.result
+            if not isinstance(result, dict) or result.get("name") != database:
+                return None, f"server does not serve the {database} database"
+            return result, ""
+        return None, os.strerror(error) if error > 0 else "connection closed"
+    finally:
+        stream.close()
+
+
+def _wait(poller: Any, deadline: float, wake_fd: int | None) -> None:
+    if wake_fd is not None:
+        poller.fd_wait(wake_fd, ovs.poller.POLLIN)
+    poller.timer_wait(max(0.0, (deadline - time.monotonic()) * 1000.0))
+    poller.block()
+
+
+def fetch_schema(
+    remote: str,
+    database: str,
+    *,
+    timeout: float,
+    what: str,
+    stop: Callable[[], bool] = lambda: False,
+    wake_fd: int | None = None,
+) -> dict[str, Any]:
+    """Fetch *database*'s schema from the server (``get_schema``), never from a file.
+
+    Tries each member of *remote* in turn, and keeps trying (with a
+    back-off of up to two seconds between rounds) until *timeout* seconds
+    have passed or *stop* returns true. *wake_fd* (readable) interrupts the
+    waits early, so that a signal handler can make the caller give up.
+
+    :raises RemoteError: the remote is malformed, or no member answered
+        with that schema in time.
+    """
+    members = validate_remote(remote, what)
+    deadline = time.monotonic() + timeout
+    backoff = 0.1
+    reasons: dict[str, str] = {}
+    while True:
+        for member in members:
+            attempt_deadline = min(deadline, time.monotonic() + max(1.0, timeout / len(members)))
+            schema, reason = _fetch_one(member, database, attempt_deadline, wake_fd)
+            if schema is not None:
+                return schema
+            reasons[member] = reason
+            LOG.debug("get_schema %s from %s failed: %s", database, member, reason)
+            if stop():
+                break
+        now = time.monotonic()
+        if stop() or now >= deadline:
+            detail = "; ".join(f"{m}: {r}" for m, r in reasons.items())
+            raise RemoteError(f"cannot read the {database} schema from the {what} ({detail})")
+        _RL.warning(
+            ("unreachable", remote),
+            "cannot reach the %s at %s yet (%s); retrying",
+            what,
+            remote,
+            "; ".join(reasons.values()),
+        )
+        poller = ovs.poller.Poller()
+        _wait(poller, min(deadline, now + backoff), wake_fd)
+        backoff = min(2.0, backoff * 2)
+
+
+def idl_connected(idl: Any) -> bool:
+    """Whether *idl*'s session is connected right now."""
+    # ovs.db.idl.Idl has no public accessor for its session.
+    return bool(idl._session.is_connected())
+
+
+def idl_synced(idl: Any, tables: Sequence[str] = ()) -> bool:
+    """Whether *idl* holds the server's full contents for the current connection.
+
+    True only when the session is connected, the monitor reply of the
+    latest (re)connection has been processed (the IDL's state machine is in
+    its monitoring state) and every condition set on *tables* has been
+    acknowledged by the server (nothing new or requested is pending). After
+    a reconnection ``Idl.run()`` restarts the state machine in the same
+    call that notices it, so checking after ``run()`` never sees a stale
+    "monitoring" state from the previous connection.
+    """
+    if not idl_connected(idl):
+        return False
+    if idl.state != ovs.db.idl.Idl.IDL_S_MONITORING:
+        return False
+    for name in tables:
+        state = idl.tables[name].condition_state
+        if state.new is not None or state.requested is not None:
+            return False
+    return True

@@ -1,0 +1,749 @@
+"""The reference plugging agent: the engine driven by real OVSDB connections.
+
+:class:`Agent` does what ``ovn-controller``'s VIF plug code does, as a
+standalone process (``ovn-vif agent``) or embedded in a program:
+
+* it connects to the local ``Open_vSwitch`` database and reads, like
+  ovn-controller, ``external_ids:system-id`` (the chassis name),
+  ``external_ids:ovn-remote`` (the Southbound database, possibly several
+  comma-separated cluster members) and ``external_ids:ovn-bridge`` from the
+  ``Open_vSwitch`` row, each of which the configuration can override;
+* it fetches both schemas from the servers and monitors only the columns the
+  engine reads; in the Southbound database only this chassis's ``Chassis``
+  row and the ``Port_Binding`` rows whose ``requested_chassis`` is this
+  chassis (conditional monitoring), so its memory and traffic do not grow
+  with other chassis' ports;
+* it runs one event-driven loop over both connections and the providers'
+  file descriptors and deadlines, calls :meth:`Registry.run_all` and then
+  :meth:`Reconciler.reconcile` when something changed, commits without
+  blocking and reports the outcome back to the engine;
+* it unplugs nothing until both databases have delivered their full
+  contents after the latest (re)connection (see :attr:`Agent.synced`);
+* on :meth:`Agent.stop` it lets an in-flight transaction finish (or
+  abandons it after a bound), destroys the providers it loaded and leaves
+  every plugged port in place.
+
+Embedding::
+
+    agent = Agent(AgentConfig(ovs_remote="unix:/run/openvswitch/db.sock"))
+    agent.start()          # raises AgentSetupError on a bad configuration
+    try:
+        agent.run()        # until agent.stop() (signal-safe)
+    finally:
+        agent.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+import attrs
+import ovs.db.idl
+import ovs.poller
+
+from ovn_vif._contract.ratelimit import RateLimitedLogger
+from ovn_vif._contract.registry import Registry, installed_providers
+from ovn_vif._engine.columns import (
+    create_sb_indexes,
+    register_ovs_columns,
+    register_sb_columns,
+)
+from ovn_vif._engine.reconciler import Reconciler
+from ovn_vif._engine.report import Outcome, Policy, ReconcileReport
+from ovn_vif._errors import AgentSetupError, RemoteError
+from ovn_vif.agent import _json as ovsjson
+from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
+
+LOG = logging.getLogger(__name__)
+
+#: Where ``ovs-vswitchd``'s database listens on a standard installation.
+DEFAULT_OVS_REMOTE = "unix:/var/run/openvswitch/db.sock"
+#: The integration bridge when ``external_ids:ovn-bridge`` is not set.
+DEFAULT_BRIDGE = "br-int"
+
+_SB_MONITORED = ("Chassis", "Port_Binding")
+# Reading the IDLs for longer than this (seconds) is worth a debug line.
+_SLOW_READ = 0.02
+# Seconds before trying again a new Southbound remote that failed.
+_SWITCH_RETRY = 30.0
+_TXN = ovs.db.idl.Transaction
+
+
+def _providers_converter(value: Iterable[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class AgentConfig:
+    """What an :class:`Agent` connects to and what it serves.
+
+    Every ``None`` means "read it from the local database, like
+    ovn-controller".
+    """
+
+    #: OVSDB remote of the local ``Open_vSwitch`` database.
+    ovs_remote: str = DEFAULT_OVS_REMOTE
+    #: Chassis name; overrides ``external_ids:system-id``.
+    chassis: str | None = None
+    #: Southbound remote(s); overrides ``external_ids:ovn-remote``.
+    ovn_remote: str | None = None
+    #: Integration bridge; overrides ``external_ids:ovn-bridge``.
+    bridge: str | None = None
+    #: Provider types to load from entry points; ``None`` loads every
+    #: installed one. Ignored when the agent is given a registry.
+    providers: tuple[str, ...] | None = attrs.field(default=None, converter=_providers_converter)
+    #: Decision policy handed to the engine.
+    policy: Policy = Policy.RECOMMENDED
+    #: Seconds to keep trying to reach a database at start-up.
+    connect_timeout: float = 30.0
+    #: Seconds :meth:`Agent.close` waits for an in-flight transaction.
+    shutdown_timeout: float = 5.0
+    #: Replace ``ovs.json``'s pure-Python parser, process-wide, with
+    #: :class:`ovn_vif.agent._json.StreamParser` (several times faster; no
+    #: effect when ``ovs`` has its C extension). See ``docs/performance.rst``.
+    fast_json: bool = True
+
+
+@attrs.frozen
+class ChassisSettings:
+    """The settings in effect, after overrides (see :attr:`Agent.settings`)."""
+
+    chassis: str
+    ovn_remote: str
+    bridge: str
+
+
+def prepare_ovs_helper(helper: Any) -> None:
+    """Register in an ``Open_vSwitch`` ``SchemaHelper`` what the agent reads."""
+    register_ovs_columns(helper)
+    helper.register_columns("Open_vSwitch", ["external_ids"])
+
+
+def prepare_sb_helper(helper: Any) -> None:
+    """Register in an ``OVN_Southbound`` ``SchemaHelper`` what the agent reads."""
+    register_sb_columns(helper)
+
+
+def _open_vswitch_row(idl: Any) -> Any | None:
+    for row in idl.tables["Open_vSwitch"].rows.values():
+        return row
+    return None
+
+
+class Agent:
+    """Plug the VIFs requested for this chassis through the registered providers.
+
+    :param config: what to connect to; see :class:`AgentConfig`.
+    :param registry: providers to use. ``None`` makes the agent load them
+        from entry points at :meth:`start` (``config.providers`` chooses
+        which) and destroy them at :meth:`close`. A registry passed in stays
+        the caller's: the agent neither loads into it nor destroys it.
+    :param on_report: called after each commit with the engine's report and
+        the commit status (for tests and embedders that want more than the
+        log lines).
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig | None = None,
+        registry: Registry | None = None,
+        *,
+        on_report: Callable[[ReconcileReport, str], None] | None = None,
+    ) -> None:
+        self.config = config if config is not None else AgentConfig()
+        self._owns_registry = registry is None
+        self.registry = registry if registry is not None else Registry()
+        self.reconciler = Reconciler(self.registry, policy=self.config.policy)
+        self._on_report = on_report
+        self._ovs: Any = None
+        self._sb: Any = None
+        self._sb_given = False
+        self._settings: ChassisSettings | None = None
+        self._txn: Any = None
+        self._txn_report: ReconcileReport | None = None
+        self._stopping = False
+        self._started = False
+        self._closed = False
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._rl = RateLimitedLogger(LOG)
+        # What the last reconcile saw, to reconcile only when it changed.
+        self._seen: tuple[int, int, bool, str, str] | None = None
+        self._dirty = True
+        self._retry_at: float | None = None
+        self._retry_backoff = 1.0
+        self._synced = False
+        # Both sessions connected and monitoring (conditions aside), and
+        # whether the next "in sync" is worth an INFO line (after a start or
+        # a reconnection, not after each acknowledged condition change).
+        self._link_up = False
+        self._announce_sync = True
+        self._pb_condition: list[Any] | None = None
+        self._owns_idls = True
+        self._sb_switch_failed: tuple[str, float] | None = None
+        self._iterations = 0
+        self._reconciles = 0
+        self._txn_started = 0.0
+
+    # -- life cycle --------------------------------------------------------
+
+    def start(self, *, ovs_idl: Any = None, sb_idl: Any = None) -> None:
+        """Load providers, connect to both databases and read the settings.
+
+        Returns once the local database has been read and the Southbound
+        connection is set up (its contents arrive in :meth:`run`).
+
+        *ovs_idl* and *sb_idl* replace the connections the agent would make
+        (to run it on :class:`ovn_vif.testing.FakeIdl`, or on IDLs the
+        caller built): pass both; they stay the caller's to close. They
+        need what :func:`prepare_ovs_helper` and :func:`prepare_sb_helper`
+        register and the indexes of
+        :func:`ovn_vif.create_sb_indexes`;
+        the agent sets the Southbound conditions itself.
+
+        :raises AgentSetupError: bad remote, no system-id or ovn-remote in
+            the local database (and no override), unknown or no provider.
+        """
+        if self._started:
+            raise AgentSetupError("the agent is already started")
+        if (ovs_idl is None) != (sb_idl is None):
+            raise AgentSetupError("pass both ovs_idl and sb_idl, or neither")
+        self._started = True
+        self._owns_idls = ovs_idl is None
+        if self.config.fast_json and ovsjson.install():
+            LOG.debug("using the standard library's JSON decoder for OVSDB messages")
+        if self._owns_registry:
+            self._load_providers()
+        if not self.registry.has_providers():
+            raise AgentSetupError(
+                "no VIF plug provider is registered; installed: "
+                + (", ".join(p.name for p in installed_providers()) or "none")
+            )
+        self._ovs = self._wait_local(ovs_idl) if ovs_idl is not None else self._connect_local()
+        self._settings = self._read_settings(need_remote=sb_idl is None)
+        LOG.info(
+            "ovn-vif agent for chassis %s: local DB %s, Southbound %s, bridge %s, providers %s",
+            self._settings.chassis,
+            self.config.ovs_remote if ovs_idl is None else "(given)",
+            self._settings.ovn_remote or "(given)",
+            self._settings.bridge,
+            ", ".join(self.registry.types()),
+        )
+        if sb_idl is not None:
+            self._sb_given = True
+            self._sb = sb_idl
+            self._set_sb_conditions(sb_idl)
+        else:
+            self._sb = self._connect_sb(self._settings.ovn_remote)
+
+    def _load_providers(self) -> None:
+        wanted = self.config.providers
+        installed = {p.name for p in installed_providers()}
+        if wanted is not None:
+            unknown = sorted(set(wanted) - installed)
+            if unknown:
+                raise AgentSetupError(
+                    f"unknown VIF plug provider type(s): {', '.join(unknown)}; installed: "
+                    + (", ".join(sorted(installed)) or "none")
+                )
+            if not wanted:
+                raise AgentSetupError(
+                    "no VIF plug provider enabled; installed: "
+                    + (", ".join(sorted(installed)) or "none")
+                )
+        report = self.registry.load_entry_points(only=wanted)
+        if wanted is not None and report.failed:
+            reasons = "; ".join(f"{f.name}: {f.reason}" for f in report.failed)
+            raise AgentSetupError(f"cannot enable VIF plug provider(s): {reasons}")
+        for failure in report.failed:
+            LOG.warning("VIF plug provider %s is not available: %s", failure.name, failure.reason)
+
+    def _fetch(self, remote: str, database: str, what: str) -> dict[str, Any]:
+        try:
+            return fetch_schema(
+                remote,
+                database,
+                timeout=self.config.connect_timeout,
+                what=what,
+                stop=lambda: self._stopping,
+                wake_fd=self._wake_r,
+            )
+        except RemoteError as exc:
+            raise AgentSetupError(str(exc)) from exc
+
+    def _connect_local(self) -> Any:
+        schema = self._fetch(self.config.ovs_remote, "Open_vSwitch", "local Open_vSwitch database")
+        helper = ovs.db.idl.SchemaHelper(schema_json=schema)
+        prepare_ovs_helper(helper)
+        idl = ovs.db.idl.Idl(self.config.ovs_remote, helper)
+        try:
+            return self._wait_local(idl)
+        except AgentSetupError:
+            idl.close()
+            raise
+
+    def _wait_local(self, idl: Any) -> Any:
+        deadline = time.monotonic() + self.config.connect_timeout
+        while True:
+            idl.run()
+            if idl_synced(idl):
+                return idl
+            if self._stopping or time.monotonic() >= deadline:
+                raise AgentSetupError(
+                    f"the local Open_vSwitch database at {self.config.ovs_remote} "
+                    "did not send its contents"
+                )
+            self._block([idl], deadline)
+
+    def _read_settings(self, *, need_remote: bool = True) -> ChassisSettings:
+        row = _open_vswitch_row(self._ovs)
+        ids: dict[str, str] = dict(row.external_ids) if row is not None else {}
+        cfg = self.config
+        chassis = cfg.chassis if cfg.chassis is not None else ids.get("system-id", "")
+        if not chassis:
+            raise AgentSetupError(
+                "cannot read the chassis name: external_ids:system-id is not set in the "
+                f"Open_vSwitch table of {cfg.ovs_remote} (set it, or pass --chassis)"
+            )
+        remote = cfg.ovn_remote if cfg.ovn_remote is not None else ids.get("ovn-remote", "")
+        if not remote and need_remote:
+            raise AgentSetupError(
+                "cannot find the Southbound database: external_ids:ovn-remote is not set in "
+                f"the Open_vSwitch table of {cfg.ovs_remote} (set it, or pass --ovn-remote)"
+            )
+        bridge = cfg.bridge if cfg.bridge is not None else ids.get("ovn-bridge", DEFAULT_BRIDGE)
+        return ChassisSettings(chassis=chassis, ovn_remote=remote, bridge=bridge or DEFAULT_BRIDGE)
+
+    def _connect_sb(self, remote: str) -> Any:
+        schema = self._fetch(remote, "OVN_Southbound", "Southbound database")
+        return self._new_sb_idl(remote, schema)
+
+    def _new_sb_idl(self, remote: str, schema: dict[str, Any]) -> Any:
+        helper = ovs.db.idl.SchemaHelper(schema_json=schema)
+        prepare_sb_helper(helper)
+        # Any cluster member will do: the agent only reads the Southbound DB.
+        idl = ovs.db.idl.Idl(remote, helper, leader_only=False)
+        create_sb_indexes(idl)
+        self._pb_condition = None
+        self._set_sb_conditions(idl)
+        return idl
+
+    def _set_sb_conditions(self, idl: Any) -> None:
+        """Monitor this chassis's row, the Port_Bindings requesting it and
+        those of the ports plugged here.
+
+        The last clause keeps a plugged port's Port_Binding in view when
+        its ``requested-chassis`` is removed: without it the binding would
+        look deleted, and even the ``ovn-compatible`` policy (under which
+        ovn-controller keeps such a port) would unplug it.
+        """
+        assert self._settings is not None
+        idl.cond_change("Chassis", [["name", "==", self._settings.chassis]])
+        chassis = self._chassis_row(idl)
+        clauses: list[Any] = []
+        if chassis is not None:
+            clauses.append(["requested_chassis", "==", ["uuid", str(chassis.uuid)]])
+        clauses.extend(["logical_port", "==", lport] for lport in sorted(self._plugged_here(idl)))
+        condition: list[Any] = clauses or [False]
+        if condition != self._pb_condition:
+            idl.cond_change("Port_Binding", condition)
+            self._pb_condition = condition
+
+    def _plugged_here(self, sb_idl: Any) -> frozenset[str]:
+        """The ``iface-id`` of every ``ovn-plugged`` Interface in the local DB.
+
+        Read from the engine's copy of the databases, which the next
+        ``reconcile()`` reuses while neither IDL changes.
+        """
+        if self._ovs is None:
+            return frozenset()
+        settings = self.settings
+        ovs_view, _ = self.reconciler.snapshot(
+            self._ovs, sb_idl, chassis=settings.chassis, bridge=settings.bridge
+        )
+        return ovs_view.plugged_lports
+
+    def _chassis_row(self, idl: Any) -> Any | None:
+        assert self._settings is not None
+        name = self._settings.chassis
+        for row in idl.tables["Chassis"].rows.values():
+            if row.name == name:
+                return row
+        return None
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return. Safe to call from a signal handler or a thread."""
+        self._stopping = True
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"x")
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping
+
+    def close(self) -> None:
+        """Finish or abandon the in-flight transaction, destroy owned providers, disconnect.
+
+        Plugged ports stay plugged. Idempotent.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._drain_txn()
+        finally:
+            if self._owns_registry:
+                for provider_type, exc in self.registry.destroy_all().items():
+                    LOG.warning("VIF plug provider %s failed to stop: %s", provider_type, exc)
+            if self._owns_idls:
+                for idl in (self._sb, self._ovs):
+                    if idl is not None:
+                        idl.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+    def _drain_txn(self) -> None:
+        if self._txn is None:
+            return
+        deadline = time.monotonic() + self.config.shutdown_timeout
+        while self._txn is not None:
+            status = self._txn.commit()
+            if status != _TXN.INCOMPLETE:
+                self._finish_txn(status)
+                return
+            if time.monotonic() >= deadline or not idl_connected(self._ovs):
+                break
+            self._ovs.run()
+            self._block([self._ovs], deadline, txn=self._txn, wake=False)
+        if self._txn is not None:
+            LOG.warning("abandoning a transaction still in flight at exit")
+            self._txn.abort()
+            self._finish_txn(_TXN.ABORTED)
+
+    def __enter__(self) -> Agent:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- state -------------------------------------------------------------
+
+    @property
+    def settings(self) -> ChassisSettings:
+        """Chassis name, Southbound remote and bridge in effect."""
+        if self._settings is None:
+            raise AgentSetupError("the agent is not started")
+        return self._settings
+
+    @property
+    def synced(self) -> bool:
+        """Whether unplugging is allowed.
+
+        True once both databases delivered their full contents after the
+        latest (re)connection: both sessions connected, both monitor
+        replies processed, and the Southbound conditions (this chassis, its
+        Port_Bindings) acknowledged by the server. Plugging does not wait
+        for it.
+        """
+        return self._synced
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is left to do until a database or provider changes."""
+        return self._ready() and self._txn is None and not self._needs_reconcile(False)
+
+    @property
+    def ovs_idl(self) -> Any:
+        """The local database's ``ovs.db.idl.Idl`` (read it only between iterations)."""
+        return self._ovs
+
+    @property
+    def sb_idl(self) -> Any:
+        """The Southbound database's ``ovs.db.idl.Idl``."""
+        return self._sb
+
+    # -- loop --------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the loop until :meth:`stop` is called."""
+        self.run_until(lambda: False)
+
+    def run_until(self, condition: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Run the loop until *condition* is true, :meth:`stop` or *timeout*.
+
+        *condition* is checked after each iteration, before blocking (so a
+        change made by the iteration itself is never waited for). Returns
+        whether *condition* became true.
+        """
+        if self._ovs is None or self._sb is None:
+            raise AgentSetupError("call start() before run()")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._stopping:
+            self.iterate()
+            if condition():
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            self._block([self._ovs, self._sb], deadline, txn=self._txn)
+        return condition()
+
+    def iterate(self) -> None:
+        """One loop iteration: read both databases, run providers, reconcile, commit."""
+        self._iterations += 1
+        started = time.monotonic()
+        self._ovs.run()
+        read_ovs = time.monotonic()
+        self._sb.run()
+        read_sb = time.monotonic()
+        if read_sb - started > _SLOW_READ:
+            LOG.debug(
+                "read the databases in %.1f ms (local %.1f ms, Southbound %.1f ms: %d bindings)",
+                (read_sb - started) * 1000,
+                (read_ovs - started) * 1000,
+                (read_sb - read_ovs) * 1000,
+                len(self._sb.tables["Port_Binding"].rows),
+            )
+        provider_changed = self.registry.run_all()
+        if provider_changed:
+            self._dirty = True
+        self._follow_settings()
+        self._set_sb_conditions(self._sb)
+        self._update_sync()
+        retry_later = False
+        if self._txn is not None:
+            status = self._txn.commit()
+            if status != _TXN.INCOMPLETE:
+                self._finish_txn(status)
+                # Retry on the next iteration, after run() brought fresh data.
+                retry_later = status == _TXN.TRY_AGAIN
+        if self._txn is None and not retry_later and self._needs_reconcile(True):
+            self._reconcile()
+
+    def _update_sync(self) -> None:
+        """Recompute the unplug gate from the IDLs' state (see :attr:`synced`)."""
+        link_up = idl_synced(self._ovs) and idl_synced(self._sb)
+        synced = link_up and idl_synced(self._sb, _SB_MONITORED)
+        if not link_up:
+            if self._link_up:
+                LOG.info("a database is (re)connecting: unplugging paused until it is in sync")
+            self._announce_sync = True
+        if synced and not self._synced:
+            if self._announce_sync:
+                LOG.info("both databases in sync: unplugging enabled")
+                self._announce_sync = False
+            else:
+                LOG.debug("Southbound monitor conditions acknowledged: unplugging enabled again")
+        self._link_up = link_up
+        self._synced = synced
+
+    def _follow_settings(self) -> None:
+        """Pick up changes of system-id, ovn-remote and ovn-bridge at run time."""
+        assert self._settings is not None
+        try:
+            settings = self._read_settings(need_remote=not self._sb_given)
+        except AgentSetupError as exc:
+            self._rl.warning("settings", "%s; keeping the previous value", exc)
+            return
+        if settings == self._settings:
+            return
+        old, self._settings = self._settings, settings
+        if settings.chassis != old.chassis:
+            LOG.info("chassis name changed from %s to %s", old.chassis, settings.chassis)
+            self._pb_condition = None
+        if settings.bridge != old.bridge:
+            LOG.info("integration bridge changed from %s to %s", old.bridge, settings.bridge)
+        if settings.ovn_remote != old.ovn_remote and not self._sb_given:
+            sb = self._switch_sb(settings.ovn_remote, old.ovn_remote)
+            if sb is None:
+                self._settings = attrs.evolve(settings, ovn_remote=old.ovn_remote)
+                return
+            self._sb.close()
+            self._sb = sb
+        self._dirty = True
+
+    def _switch_sb(self, remote: str, old_remote: str) -> Any:
+        """Connect to a new Southbound remote; ``None`` (keep the old one) on failure.
+
+        The schema fetch blocks the loop, so it is short, and a remote that
+        failed is tried again only after a pause.
+        """
+        now = time.monotonic()
+        failed = self._sb_switch_failed
+        if failed is not None and failed[0] == remote and now < failed[1]:
+            return None
+        LOG.info("Southbound remote changed to %s: reconnecting", remote)
+        try:
+            schema = fetch_schema(
+                remote,
+                "OVN_Southbound",
+                timeout=min(2.0, self.config.connect_timeout),
+                what="Southbound database",
+                stop=lambda: self._stopping,
+                wake_fd=self._wake_r,
+            )
+        except RemoteError as exc:
+            LOG.error("%s; staying on %s for now", exc, old_remote)  # noqa: TRY400
+            self._sb_switch_failed = (remote, now + _SWITCH_RETRY)
+            return None
+        self._sb_switch_failed = None
+        return self._new_sb_idl(remote, schema)
+
+    def _ready(self) -> bool:
+        return self._ovs is not None and self._sb is not None and self._settings is not None
+
+    def _needs_reconcile(self, log_waiting: bool) -> bool:
+        # ovs.db.idl answers "try again" at once to a commit made before the
+        # monitor reply of the current connection: wait for it instead.
+        if not idl_synced(self._ovs):
+            return False
+        if self._chassis_row(self._sb) is None:
+            if log_waiting and idl_synced(self._sb, _SB_MONITORED):
+                self._rl.info(
+                    "no-chassis",
+                    "waiting for the Chassis row %r in the Southbound database "
+                    "(ovn-controller or the CMS creates it; this agent never does)",
+                    self.settings.chassis,
+                )
+            return False
+        if self._dirty:
+            return True
+        if self._retry_at is not None and time.monotonic() >= self._retry_at:
+            return True
+        return self._seen != self._observed()
+
+    def _observed(self) -> tuple[int, int, bool, str, str]:
+        s = self.settings
+        return (self._ovs.change_seqno, self._sb.change_seqno, self._synced, s.chassis, s.bridge)
+
+    def _reconcile(self) -> None:
+        s = self.settings
+        self._seen = self._observed()
+        self._dirty = False
+        self._retry_at = None
+        self._reconciles += 1
+        started = time.monotonic()
+        txn = _TXN(self._ovs)
+        try:
+            report = self.reconciler.reconcile(
+                self._ovs,
+                self._sb,
+                txn,
+                chassis=s.chassis,
+                bridge=s.bridge,
+                can_unplug=self._synced,
+            )
+        except Exception as exc:
+            txn.abort()
+            # Releases whatever the engine may have reserved for this transaction.
+            self.reconciler.complete(_TXN.ABORTED, txn=txn)
+            self._rl.exception("reconcile", "the plugging engine failed; retrying later", exc=exc)
+            self._schedule_retry()
+            return
+        if report.skipped is not None:
+            self._rl.warning(("skipped", report.skipped), "nothing plugged: %s", report.skipped)
+        self._txn = txn
+        self._txn_report = report
+        self._txn_started = started
+        decided = time.monotonic()
+        status = txn.commit()
+        LOG.debug(
+            "reconcile #%d: %d decision(s) in %.1f ms, commit() %s in %.1f ms",
+            self._reconciles,
+            len(report),
+            (decided - started) * 1000,
+            status,
+            (time.monotonic() - decided) * 1000,
+        )
+        if status != _TXN.INCOMPLETE:
+            self._finish_txn(status)
+
+    def _schedule_retry(self) -> None:
+        self._retry_at = time.monotonic() + self._retry_backoff
+        self._retry_backoff = min(30.0, self._retry_backoff * 2)
+
+    def _finish_txn(self, status: str) -> None:
+        txn, report = self._txn, self._txn_report
+        self._txn = self._txn_report = None
+        if report is not None and report.changed:
+            LOG.debug(
+                "transaction of reconcile #%d: %s after %.1f ms",
+                self._reconciles,
+                status,
+                (time.monotonic() - self._txn_started) * 1000,
+            )
+        self.reconciler.complete(status, txn=txn)
+        if status in (_TXN.SUCCESS, _TXN.UNCHANGED):
+            self._retry_backoff = 1.0
+        elif status == _TXN.TRY_AGAIN:
+            # Retried on the next iteration, with whatever run() brought in.
+            LOG.debug("transaction must be retried")
+            self._dirty = True
+        elif status == _TXN.ABORTED:
+            pass
+        else:  # ERROR, NOT_LOCKED: the engine has logged it, naming the lports.
+            detail = txn.get_error() if txn is not None else status
+            LOG.debug("transaction failed (%s): %s; retrying later", status, detail)
+            self._schedule_retry()
+        if report is not None:
+            self._log_report(report, status)
+            if self._on_report is not None:
+                self._on_report(report, status)
+
+    def _log_report(self, report: ReconcileReport, status: str) -> None:
+        """Log the committed updates (the engine logs plugs and unplugs as it stages them)."""
+        if status != _TXN.SUCCESS:
+            if report.changed and status != _TXN.ABORTED:
+                LOG.debug("not committed (%s): %s", status, report.outcomes())
+            return
+        for d in report.with_outcome(Outcome.UPDATED):
+            LOG.info("Updated port %s for lport %s on this chassis.", d.port, d.lport)
+
+    def _block(
+        self,
+        idls: Iterable[Any],
+        deadline: float | None,
+        *,
+        txn: Any = None,
+        wake: bool = True,
+    ) -> None:
+        poller = ovs.poller.Poller()
+        for idl in idls:
+            idl.wait(poller)
+        if txn is not None:
+            txn.wait(poller)
+        poller.fd_wait(self._wake_r, ovs.poller.POLLIN)
+        if self._ready() and self._txn is None and self._needs_reconcile(False):
+            poller.immediate_wake()
+        wakeups = [deadline, self._retry_at]
+        if wake:
+            for provider in self.registry.providers():
+                for fd in provider.wait_fds():
+                    poller.fd_wait(fd, ovs.poller.POLLIN)
+                wakeups.append(provider.next_wakeup())
+        now = time.monotonic()
+        soonest = min((t for t in wakeups if t is not None), default=None)
+        if soonest is not None:
+            poller.timer_wait(max(0.0, (soonest - now) * 1000.0))
+        poller.block()
+        self._drain_wake()
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
+                raise

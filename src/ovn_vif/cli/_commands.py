@@ -1,0 +1,410 @@
+"""The ``ovn-vif`` command.
+
+Subcommands:
+
+``agent``
+    Run the plugging agent (:class:`ovn_vif.agent.Agent`) until SIGTERM or
+    SIGINT.
+``providers``
+    List the installed providers and whether each initialises here.
+``status``
+    Show what is plugged on this chassis, according to the local database.
+``demo``
+    Walk through plugging, updating, moving and unplugging ports on a
+    throwaway local OVN.
+Other distributions add subcommands through the ``ovn_vif.commands``
+entry-point group: the representor provider adds ``representors``, the
+list of representors it can plug.
+
+Exit status: 0 on success, 1 when the command failed at run time, 2 for a
+usage or configuration error (bad remote, missing ``system-id``, unknown
+provider, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+#: Entry-point group through which other distributions add ``ovn-vif`` subcommands.
+COMMAND_ENTRY_POINT_GROUP = "ovn_vif.commands"
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message (+ exc)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, sort_keys=False)
+
+
+class _TextFormatter(logging.Formatter):
+    """``2026-01-02T03:04:05.678Z|INFO|logger|message``, like OVS daemons' log files."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s|%(levelname)s|%(name)s|%(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        return f"{stamp}.{int(record.msecs):03d}Z"
+
+
+def _setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join(lines)
+
+
+# -- agent ------------------------------------------------------------------
+
+
+def _cmd_agent(args: argparse.Namespace) -> int:
+    from ovn_vif._engine.report import Policy
+    from ovn_vif.agent import Agent, AgentConfig, AgentSetupError
+
+    config = AgentConfig(
+        ovs_remote=args.ovs_remote,
+        chassis=args.chassis,
+        ovn_remote=args.ovn_remote,
+        bridge=args.ovn_bridge,
+        providers=args.provider,
+        policy=Policy.OVN_COMPATIBLE if args.policy == "ovn-compatible" else Policy.RECOMMENDED,
+        connect_timeout=args.connect_timeout,
+        fast_json=not args.no_fast_json,
+    )
+    agent = Agent(config)
+    received: list[str] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Only flag it here; logging from a signal handler could interleave.
+        received.append(signal.Signals(signum).name)
+        agent.stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            agent.start()
+        except AgentSetupError as exc:
+            if agent.stopping:
+                return EXIT_OK
+            LOG.error("%s", exc)  # noqa: TRY400 (the message is the whole story)
+            print(f"ovn-vif agent: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        agent.run()
+        LOG.info(
+            "received %s: ovn-vif agent stopped; plugged ports stay plugged",
+            "/".join(received) or "a stop request",
+        )
+        return EXIT_OK
+    finally:
+        agent.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# -- providers --------------------------------------------------------------
+
+
+def _cmd_providers(args: argparse.Namespace) -> int:
+    from ovn_vif._contract.registry import Registry, installed_providers
+
+    result = []
+    for entry in installed_providers():
+        # Register each alone, in a throwaway registry: does init() succeed here?
+        registry = Registry()
+        report = registry.load_entry_points(only=[entry.name])
+        registry.destroy_all()
+        result.append(
+            {
+                "type": entry.name,
+                "module": entry.module,
+                "distribution": entry.distribution,
+                "version": entry.version,
+                "usable": bool(report.registered),
+                "reason": report.failed[0].reason if report.failed else None,
+            }
+        )
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    if not result:
+        print("no VIF plug provider is installed")
+        return EXIT_OK
+    rows = [
+        [
+            str(r["type"]),
+            str(r["module"]),
+            str(r["version"] or "-"),
+            "yes" if r["usable"] else f"no: {r['reason']}",
+        ]
+        for r in result
+    ]
+    print(_table(["TYPE", "MODULE", "VERSION", "USABLE HERE"], rows))
+    return EXIT_OK
+
+
+# -- status -----------------------------------------------------------------
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from ovn_vif.agent import RemoteError
+    from ovn_vif.agent._plugged import read_plugged_ports
+
+    try:
+        system_id, ports = read_plugged_ports(args.ovs_remote, timeout=args.timeout)
+    except RemoteError as exc:
+        print(f"ovn-vif status: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        _print_json({"chassis": system_id, "ports": [p.as_dict() for p in ports]})
+        return EXIT_OK
+    print(f"chassis: {system_id or '(system-id not set)'}")
+    if not ports:
+        print("nothing is plugged")
+        return EXIT_OK
+    rows = [
+        [
+            p.lport,
+            p.plug_type,
+            p.port or "-",
+            p.iface,
+            p.bridge or "-",
+            p.iface_type or '""',
+            "-" if p.mtu_request is None else str(p.mtu_request),
+            "-" if p.ofport is None else str(p.ofport),
+        ]
+        for p in ports
+    ]
+    print(
+        _table(["LPORT", "PLUG TYPE", "PORT", "INTERFACE", "BRIDGE", "TYPE", "MTU", "OFPORT"], rows)
+    )
+    return EXIT_OK
+
+
+# -- demo -------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ovn_vif.cli._demo import run_demo
+
+    return run_demo(use_fake=args.fake, keep=args.keep)
+
+
+# -- commands from other distributions ------------------------------------
+
+
+def _add_plugin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the subcommands that installed distributions declare.
+
+    Each entry point of the :data:`COMMAND_ENTRY_POINT_GROUP` group names a
+    callable ``add_command(subparsers, parents)`` that adds one subparser
+    (``subparsers.add_parser(name, parents=parents, ...)``) and sets its
+    ``func`` default to a callable taking the parsed arguments and
+    returning the exit status. A plugin that fails to load is left out
+    with a warning; the other commands still work.
+    """
+    taken = set(sub.choices)
+    for ep in sorted(
+        importlib.metadata.entry_points(group=COMMAND_ENTRY_POINT_GROUP), key=lambda e: e.name
+    ):
+        if ep.name in taken:
+            continue  # a distribution installed twice, or a clash with a built-in command
+        try:
+            add_command = ep.load()
+            add_command(sub, [common])
+        except Exception as exc:
+            print(
+                f"ovn-vif: warning: command {ep.name!r} from {ep.value} is not available: "
+                f"{type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
+            continue
+        taken.add(ep.name)
+
+
+# -- parser -----------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    from ovn_vif import __version__
+    from ovn_vif.agent._loop import DEFAULT_OVS_REMOTE
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="least severe log level shown (default: info; warning for demo, error for providers)",
+    )
+    common.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="log line format on stderr (default: %(default)s)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="ovn-vif",
+        description="Plug OVN VIFs through Python VIF plug providers.",
+    )
+    parser.add_argument("--version", action="version", version=f"ovn-vif {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    agent = sub.add_parser(
+        "agent",
+        parents=[common],
+        help="run the plugging agent",
+        description=(
+            "Plug, update and unplug the VIFs that OVN requests for this chassis, through "
+            "the installed providers, until SIGTERM or SIGINT. Plugged ports stay plugged "
+            "on exit. Settings default to the Open_vSwitch row's external_ids, like "
+            "ovn-controller."
+        ),
+    )
+    agent.add_argument(
+        "--ovs-remote",
+        default=DEFAULT_OVS_REMOTE,
+        help="local Open_vSwitch database (default: %(default)s)",
+    )
+    agent.add_argument("--chassis", help="chassis name (default: external_ids:system-id)")
+    agent.add_argument(
+        "--ovn-remote",
+        help="Southbound database, comma-separated cluster members allowed "
+        "(default: external_ids:ovn-remote)",
+    )
+    agent.add_argument(
+        "--ovn-bridge", help="integration bridge (default: external_ids:ovn-bridge, else br-int)"
+    )
+    agent.add_argument(
+        "--provider",
+        action="append",
+        metavar="TYPE",
+        help="enable this provider type (repeatable; default: every installed provider)",
+    )
+    agent.add_argument(
+        "--policy",
+        default="recommended",
+        choices=["recommended", "ovn-compatible"],
+        help="decision policy of the engine (default: %(default)s)",
+    )
+    agent.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to keep trying to reach a database at start-up (default: %(default)s)",
+    )
+    agent.add_argument(
+        "--no-fast-json",
+        action="store_true",
+        help="keep the ovs package's own (pure-Python) JSON parser for OVSDB messages",
+    )
+    agent.set_defaults(func=_cmd_agent)
+
+    providers = sub.add_parser(
+        "providers",
+        parents=[common],
+        help="list installed providers",
+        description="List the installed VIF plug providers (entry points of the group "
+        "ovn_vif.providers) and whether each initialises on this host.",
+    )
+    providers.add_argument("--json", action="store_true", help="print JSON")
+    # The table already says why a provider is not usable: no warnings by default.
+    providers.set_defaults(func=_cmd_providers, default_log_level="error")
+
+    status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="show what is plugged on this chassis",
+        description="Show the ports plugged on this chassis (Interfaces with "
+        "external_ids:ovn-plugged and iface-id) according to the local database.",
+    )
+    status.add_argument(
+        "--ovs-remote",
+        default=DEFAULT_OVS_REMOTE,
+        help="local Open_vSwitch database (default: %(default)s)",
+    )
+    status.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="connection timeout"
+    )
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=_cmd_status)
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="plug, update, move and unplug ports on a throwaway OVN",
+        description="Start a throwaway local OVN (if OVS/OVN are installed; otherwise use "
+        "the fake IDL), run the agent with the dummy provider in-process and walk "
+        "through plugging, updating, moving and unplugging ports. Everything is "
+        "stopped and removed at the end, also on Ctrl-C.",
+    )
+    demo.add_argument(
+        "--fake", action="store_true", help="use the fake IDL even if OVS/OVN are installed"
+    )
+    demo.add_argument("--keep", action="store_true", help="keep the sandbox directory")
+    demo.set_defaults(func=_cmd_demo, default_log_level="warning")
+
+    _add_plugin_commands(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ovn-vif`` command with *argv* (default: ``sys.argv[1:]``); return its status."""
+    args = _parser().parse_args(argv)
+    level = args.log_level or getattr(args, "default_log_level", "info")
+    _setup_logging(level, args.log_format)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except BrokenPipeError:
+        # The reader went away (`ovn-vif status | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The examples docs/testing.rst shows run and print what the page says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_fake_idl_tour_prints_what_the_page_shows() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(DOCS / "examples" / "fake_idl_tour.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    page = (DOCS / "testing.rst").read_text()
+    assert proc.stdout.strip()
+    for line in proc.stdout.splitlines():
+        assert f"    {line}\n" in page, line
+
+
+def test_vendor_test_module_example_passes() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(DOCS / "examples" / "test_acme_provider.py"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 passed" in proc.stdout

@@ -1,0 +1,753 @@
+"""Side by side with the reference: the real ovn-controller 23.03 and the engine.
+
+Each scenario (ovn-controller-observed §3, S1..S8, and the upstream
+"ovn-controller - VIF plugging" steps) drives the same Northbound and local
+changes into two sandboxes: one runs the real ``ovn-controller
+--enable-dummy-vif-plug``, the other the engine (dummy provider) in a small
+loop over real IDLs. After every step the Port and Interface rows of both
+switches are compared (name, type, options, external_ids without
+``ovn-installed*``, mtu_request).
+
+With :attr:`Policy.OVN_COMPATIBLE` every step must match. With
+:attr:`Policy.RECOMMENDED` the steps where the policy differs on purpose
+carry the rows it must produce instead (``recommended=``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+import pytest
+from tests.support.engine_driver import EngineDriver, iface_uuid, switch_rows
+
+from ovn_vif import Outcome, Policy, Reason, Registry
+from ovn_vif.sandbox import Sandbox, wait_until
+from ovn_vif_dummy import DummyProvider
+
+pytestmark = pytest.mark.daemons
+
+Rows = dict[str, dict[str, Any]]
+
+
+def plugged(
+    lport: str,
+    name: str | None = None,
+    *,
+    mtu: int | None = None,
+    options: dict[str, str] | None = None,
+    external_ids: dict[str, str] | None = None,
+    plug_type: str = "dummy",
+) -> Rows:
+    """The rows the dummy provider plugs for *lport*."""
+    name = name or lport[:15]
+    return {
+        name: {
+            "port": name,
+            "type": "internal",
+            "options": options if options is not None else {"vif-plug-dummy-option": "value"},
+            "external_ids": {"iface-id": lport, "ovn-plugged": plug_type, **(external_ids or {})},
+            "mtu_request": mtu,
+            "port_external_ids": {},
+        }
+    }
+
+
+def plain(name: str, type: str = "", **external_ids: str) -> Rows:
+    """A port added by hand with ``ovs-vsctl add-port``."""
+    return {
+        name: {
+            "port": name,
+            "type": type,
+            "options": {},
+            "external_ids": {k.replace("_", "-"): v for k, v in external_ids.items()},
+            "mtu_request": None,
+            "port_external_ids": {},
+        }
+    }
+
+
+def rows(*parts: Rows) -> Rows:
+    result: Rows = {}
+    for part in parts:
+        result.update(part)
+    return result
+
+
+def lsp_add(
+    name: str, *options: str, switch: str = "sw0", lsp_type: str | None = None
+) -> tuple[str, ...]:
+    cmd = ("--may-exist", "ls-add", switch, "--", "lsp-add", switch, name)
+    if lsp_type is not None:
+        cmd += ("--", "lsp-set-type", name, lsp_type)
+    if options:
+        cmd += ("--", "lsp-set-options", name, *options)
+    return cmd
+
+
+@attrs.frozen
+class Step:
+    """One change applied to both sandboxes, and what must follow."""
+
+    title: str
+    #: ovn-nbctl commands.
+    nbctl: tuple[tuple[str, ...], ...] = ()
+    #: ovs-vsctl commands on the local switch.
+    vsctl: tuple[tuple[str, ...], ...] = ()
+    #: Extra chassis to add to SB (with an encap, like a remote hypervisor).
+    add_chassis: tuple[str, ...] = ()
+    #: New hostname of this chassis.
+    hostname: str | None = None
+    #: Apply the change while the agents do not run (``debug/pause``).
+    paused: bool = False
+    #: The rows the reference must end up with (and OVN_COMPATIBLE too).
+    expect: Rows | None = None
+    #: The rows RECOMMENDED must end up with, where it differs on purpose.
+    recommended: Rows | None = None
+    #: A line the reference must log.
+    ref_log: str | None = None
+    #: Check on the engine's decisions of this step (both policies).
+    check: Callable[[list[Any], Policy], None] | None = None
+
+
+@attrs.frozen
+class Scenario:
+    name: str
+    steps: tuple[Step, ...]
+
+
+def _outcomes(decisions: list[Any]) -> set[tuple[str, Outcome]]:
+    return {(d.lport, d.outcome) for d in decisions}
+
+
+def _refused(reason: Reason) -> Callable[[list[Any], Policy], None]:
+    def check(decisions: list[Any], policy: Policy) -> None:
+        assert reason in {d.reason for d in decisions}, decisions
+
+    return check
+
+
+LSP1 = lsp_add("lsp1", "requested-chassis=hv1", "vif-plug-type=dummy")
+
+SCENARIOS = (
+    Scenario(
+        "S1-create",
+        (
+            Step("create", nbctl=(LSP1,), expect=plugged("lsp1")),
+            Step("nothing changes", expect=plugged("lsp1")),
+        ),
+    ),
+    Scenario(
+        "S2-mtu",
+        (
+            Step("create", nbctl=(LSP1,), expect=plugged("lsp1")),
+            Step(
+                "mtu set",
+                nbctl=(
+                    ("set", "Logical_Switch_Port", "lsp1", "options:vif-plug-mtu-request=1400"),
+                ),
+                expect=plugged("lsp1", mtu=1400),
+            ),
+            Step(
+                "mtu changed",
+                nbctl=(
+                    ("set", "Logical_Switch_Port", "lsp1", "options:vif-plug-mtu-request=1450"),
+                ),
+                expect=plugged("lsp1", mtu=1450),
+            ),
+            Step(
+                "local change reverted, foreign keys kept",
+                vsctl=(
+                    (
+                        "set",
+                        "Interface",
+                        "lsp1",
+                        "mtu_request=1500",
+                        "options:foo=bar",
+                        "options:vif-plug-dummy-option=changed",
+                        "external_ids:mine=x",
+                    ),
+                ),
+                expect=plugged(
+                    "lsp1",
+                    mtu=1450,
+                    options={"foo": "bar", "vif-plug-dummy-option": "value"},
+                    external_ids={"mine": "x"},
+                ),
+            ),
+            Step(
+                "mtu removed",
+                nbctl=(
+                    ("remove", "Logical_Switch_Port", "lsp1", "options", "vif-plug-mtu-request"),
+                ),
+                expect=plugged(
+                    "lsp1",
+                    options={"foo": "bar", "vif-plug-dummy-option": "value"},
+                    external_ids={"mine": "x"},
+                ),
+            ),
+            Step(
+                "bad mtu is no request",
+                nbctl=(
+                    ("set", "Logical_Switch_Port", "lsp1", 'options:vif-plug-mtu-request="9k"'),
+                ),
+                expect=plugged(
+                    "lsp1",
+                    options={"foo": "bar", "vif-plug-dummy-option": "value"},
+                    external_ids={"mine": "x"},
+                ),
+            ),
+        ),
+    ),
+    Scenario(
+        "S3-move",
+        (
+            Step("create", nbctl=(LSP1,), expect=plugged("lsp1")),
+            Step(
+                "to a non-existent chassis",
+                nbctl=(
+                    ("set", "Logical_Switch_Port", "lsp1", "options:requested-chassis=hv-other"),
+                ),
+                expect={},
+                check=lambda d, p: _outcomes(d) >= {("lsp1", Outcome.UNPLUGGED)},
+            ),
+            Step(
+                "back",
+                nbctl=(("set", "Logical_Switch_Port", "lsp1", "options:requested-chassis=hv1"),),
+                expect=plugged("lsp1"),
+            ),
+            Step(
+                "to an existing chassis",
+                add_chassis=("hv2",),
+                nbctl=(("set", "Logical_Switch_Port", "lsp1", "options:requested-chassis=hv2"),),
+                expect={},
+            ),
+            Step(
+                "hv2,hv1: additional chassis only",
+                nbctl=(
+                    ("set", "Logical_Switch_Port", "lsp1", 'options:requested-chassis="hv2,hv1"'),
+                ),
+                expect={},
+            ),
+            Step(
+                "hv1,hv2",
+                nbctl=(
+                    ("set", "Logical_Switch_Port", "lsp1", 'options:requested-chassis="hv1,hv2"'),
+                ),
+                expect=plugged("lsp1"),
+            ),
+        ),
+    ),
+    Scenario(
+        "S3-hostname",
+        (
+            Step("hostname myhost", hostname="myhost", expect={}),
+            Step(
+                "requested by hostname",
+                nbctl=(lsp_add("r1", "requested-chassis=myhost", "vif-plug-type=dummy"),),
+                expect=plugged("r1"),
+            ),
+            Step("hostname back to hv1", hostname="hv1", expect={}),
+        ),
+    ),
+    Scenario(
+        "S4-lsp-del",
+        (
+            Step("create", nbctl=(LSP1,), expect=plugged("lsp1")),
+            Step("lsp-del", nbctl=(("lsp-del", "lsp1"),), expect={}),
+            Step("create again", nbctl=(LSP1,), expect=plugged("lsp1")),
+            Step(
+                "type bogus (kept)",
+                nbctl=(("set", "Logical_Switch_Port", "lsp1", "options:vif-plug-type=bogus"),),
+                expect=plugged("lsp1"),
+                check=_refused(Reason.UNKNOWN_PLUG_TYPE),
+            ),
+            Step("lsp-del unplugs by ovn-plugged", nbctl=(("lsp-del", "lsp1"),), expect={}),
+        ),
+    ),
+    Scenario(
+        "S5-not-plugged-by-ovn",
+        (
+            Step(
+                "interface first",
+                vsctl=(
+                    (
+                        "add-port",
+                        "br-int",
+                        "vif3",
+                        "--",
+                        "set",
+                        "Interface",
+                        "vif3",
+                        "external_ids:iface-id=lsp3",
+                    ),
+                ),
+                expect=plain("vif3", iface_id="lsp3"),
+            ),
+            Step(
+                "lsp3 asks for plugging: refused",
+                nbctl=(lsp_add("lsp3", "requested-chassis=hv1", "vif-plug-type=dummy"),),
+                expect=plain("vif3", iface_id="lsp3"),
+                ref_log="CMS requested plugging of lport lsp3",
+                check=_refused(Reason.NOT_PLUGGED_BY_OVN),
+            ),
+            Step("del-port vif3: plugged", vsctl=(("del-port", "vif3"),), expect=plugged("lsp3")),
+            Step(
+                "OVN-plugged deleted by hand: plugged again",
+                vsctl=(("del-port", "lsp3"),),
+                expect=plugged("lsp3"),
+            ),
+            Step(
+                "second interface vif3b with iface-id=lsp3",
+                vsctl=(
+                    (
+                        "add-port",
+                        "br-int",
+                        "vif3b",
+                        "--",
+                        "set",
+                        "Interface",
+                        "vif3b",
+                        "external_ids:iface-id=lsp3",
+                    ),
+                ),
+                expect=rows(plugged("lsp3"), plain("vif3b", iface_id="lsp3")),
+            ),
+            Step("del-port vif3b", vsctl=(("del-port", "vif3b"),), expect=plugged("lsp3")),
+        ),
+    ),
+    Scenario(
+        "S5-other-name",
+        (
+            Step(
+                "zz5 (ovn-plugged, iface-id=r5) and lsp r5 at once",
+                paused=True,
+                vsctl=(
+                    (
+                        "add-port",
+                        "br-int",
+                        "zz5",
+                        "--",
+                        "set",
+                        "Interface",
+                        "zz5",
+                        "external_ids:ovn-plugged=dummy",
+                        "external_ids:iface-id=r5",
+                    ),
+                ),
+                nbctl=(lsp_add("r5", "requested-chassis=hv1", "vif-plug-type=dummy"),),
+                expect=plain("zz5", iface_id="r5", ovn_plugged="dummy"),
+                recommended=plugged("r5"),
+                ref_log="Attempt of incompatible change to existing port detected",
+            ),
+            Step(
+                "zz2 before its lsp exists: an orphan",
+                vsctl=(
+                    (
+                        "add-port",
+                        "br-int",
+                        "zz2",
+                        "--",
+                        "set",
+                        "Interface",
+                        "zz2",
+                        "external_ids:ovn-plugged=dummy",
+                        "external_ids:iface-id=r2",
+                    ),
+                ),
+                expect=plain("zz5", iface_id="r5", ovn_plugged="dummy"),
+                recommended=plugged("r5"),
+            ),
+            Step(
+                "lsp r2",
+                nbctl=(lsp_add("r2", "requested-chassis=hv1", "vif-plug-type=dummy"),),
+                expect=rows(plain("zz5", iface_id="r5", ovn_plugged="dummy"), plugged("r2")),
+                recommended=rows(plugged("r5"), plugged("r2")),
+            ),
+        ),
+    ),
+    Scenario(
+        "S6-unknown-type",
+        (
+            Step(
+                "bogus",
+                nbctl=(lsp_add("lsp4", "requested-chassis=hv1", "vif-plug-type=bogus"),),
+                expect={},
+                check=_refused(Reason.UNKNOWN_PLUG_TYPE),
+            ),
+            Step("create lsp1", nbctl=(LSP1,), expect=plugged("lsp1")),
+            Step(
+                "plugged lsp1 to bogus: kept",
+                nbctl=(("set", "Logical_Switch_Port", "lsp1", "options:vif-plug-type=bogus"),),
+                expect=plugged("lsp1"),
+            ),
+            Step(
+                "back to dummy",
+                nbctl=(("set", "Logical_Switch_Port", "lsp1", "options:vif-plug-type=dummy"),),
+                expect=plugged("lsp1"),
+            ),
+            Step(
+                "vif-plug-type removed",
+                nbctl=(("remove", "Logical_Switch_Port", "lsp1", "options", "vif-plug-type"),),
+                expect=plugged("lsp1"),
+                recommended={},
+            ),
+        ),
+    ),
+    Scenario(
+        "withdrawal-requested-chassis",
+        (
+            Step("create", nbctl=(LSP1,), expect=plugged("lsp1")),
+            Step(
+                "requested-chassis removed",
+                nbctl=(("remove", "Logical_Switch_Port", "lsp1", "options", "requested-chassis"),),
+                expect=plugged("lsp1"),
+                recommended={},
+            ),
+        ),
+    ),
+    Scenario(
+        "S7-orphans",
+        (
+            Step(
+                "orphan plugged by dummy",
+                vsctl=(
+                    (
+                        "add-port",
+                        "br-int",
+                        "vif1",
+                        "--",
+                        "set",
+                        "Interface",
+                        "vif1",
+                        "external_ids:ovn-plugged=dummy",
+                        "external_ids:iface-id=nonexist",
+                    ),
+                ),
+                expect={},
+            ),
+            Step(
+                "orphan plugged by bogus: kept",
+                vsctl=(
+                    (
+                        "add-port",
+                        "br-int",
+                        "vif2",
+                        "--",
+                        "set",
+                        "Interface",
+                        "vif2",
+                        "external_ids:ovn-plugged=bogus",
+                        "external_ids:iface-id=nonexist2",
+                    ),
+                ),
+                expect=plain("vif2", ovn_plugged="bogus", iface_id="nonexist2"),
+                check=_refused(Reason.UNKNOWN_PLUG_TYPE),
+            ),
+            Step(
+                "plugged by dummy without iface-id: kept",
+                vsctl=(
+                    (
+                        "add-port",
+                        "br-int",
+                        "vif4",
+                        "--",
+                        "set",
+                        "Interface",
+                        "vif4",
+                        "external_ids:ovn-plugged=dummy",
+                    ),
+                ),
+                expect=rows(
+                    plain("vif2", ovn_plugged="bogus", iface_id="nonexist2"),
+                    plain("vif4", ovn_plugged="dummy"),
+                ),
+            ),
+        ),
+    ),
+    Scenario(
+        "S8-other-cases",
+        (
+            Step(
+                "29-character name",
+                nbctl=(
+                    lsp_add(
+                        "a-very-long-logical-port-name",
+                        "requested-chassis=hv1",
+                        "vif-plug-type=dummy",
+                        "vif-plug-mtu-request=9000",
+                    ),
+                ),
+                expect=plugged("a-very-long-logical-port-name", mtu=9000),
+            ),
+            Step(
+                "localport",
+                nbctl=(
+                    lsp_add(
+                        "lp1", "requested-chassis=hv1", "vif-plug-type=dummy", lsp_type="localport"
+                    ),
+                ),
+                expect=plugged("a-very-long-logical-port-name", mtu=9000),
+            ),
+            Step(
+                "no requested-chassis",
+                nbctl=(lsp_add("nrc", "vif-plug-type=dummy"),),
+                expect=plugged("a-very-long-logical-port-name", mtu=9000),
+            ),
+        ),
+    ),
+    Scenario(
+        "upstream-vif-plugging",
+        (
+            Step(
+                "1-2: lsp1 here with MTU 420, lsp2 on hv2",
+                add_chassis=("hv2",),
+                nbctl=(
+                    lsp_add(
+                        "lsp1",
+                        "requested-chassis=hv1",
+                        "vif-plug-type=dummy",
+                        "vif-plug-mtu-request=420",
+                        switch="lsw0",
+                    ),
+                    lsp_add(
+                        "lsp2",
+                        "requested-chassis=hv2",
+                        "vif-plug-type=dummy",
+                        "vif-plug-mtu-request=420",
+                        switch="lsw0",
+                    ),
+                ),
+                expect=plugged("lsp1", mtu=420),
+            ),
+            Step(
+                "3: MTU 430 in place",
+                nbctl=(("set", "Logical_Switch_Port", "lsp1", "options:vif-plug-mtu-request=430"),),
+                expect=plugged("lsp1", mtu=430),
+            ),
+            Step(
+                "4: local MTU 440 reverted",
+                vsctl=(("set", "Interface", "lsp1", "mtu_request=440"),),
+                expect=plugged("lsp1", mtu=430),
+            ),
+            Step(
+                "5: requested-chassis=non-existent-chassis",
+                nbctl=(
+                    (
+                        "set",
+                        "Logical_Switch_Port",
+                        "lsp1",
+                        "options:requested-chassis=non-existent-chassis",
+                    ),
+                ),
+                expect={},
+            ),
+            Step(
+                "6: lsp2 moves here, then lsp-del",
+                nbctl=(("set", "Logical_Switch_Port", "lsp2", "options:requested-chassis=hv1"),),
+                expect=plugged("lsp2", mtu=420),
+            ),
+            Step("6: lsp-del lsp2", nbctl=(("lsp-del", "lsp2"),), expect={}),
+            Step(
+                "7: orphan vif1",
+                vsctl=(("add-port", "br-int", "vif1"),),
+                expect=plain("vif1"),
+            ),
+            Step(
+                "7: vif1 marked plugged for a non-existing lsp: removed",
+                vsctl=(
+                    (
+                        "set",
+                        "Interface",
+                        "vif1",
+                        "external_ids:ovn-plugged=dummy",
+                        "external_ids:iface-id=non-existing-lsp",
+                    ),
+                ),
+                expect={},
+            ),
+            Step(
+                "8: vif3 bound to lsp3",
+                vsctl=(
+                    (
+                        "add-port",
+                        "br-int",
+                        "vif3",
+                        "--",
+                        "set",
+                        "Interface",
+                        "vif3",
+                        "external_ids:iface-id=lsp3",
+                    ),
+                ),
+                nbctl=(lsp_add("lsp3", "requested-chassis=hv1", switch="lsw0"),),
+                expect=plain("vif3", iface_id="lsp3"),
+            ),
+            Step(
+                "8: lsp3 asks for plugging: refused",
+                nbctl=(("set", "Logical_Switch_Port", "lsp3", "options:vif-plug-type=dummy"),),
+                expect=plain("vif3", iface_id="lsp3"),
+                ref_log="CMS requested plugging of lport lsp3",
+                check=_refused(Reason.NOT_PLUGGED_BY_OVN),
+            ),
+        ),
+    ),
+)
+
+
+# --- running a scenario -----------------------------------------------------------
+
+
+def _stable_rows(stack: Sandbox, expect: Rows | None, timeout: float = 60.0) -> Rows:
+    """Wait until the switch shows *expect* (if given) and stays unchanged
+    for five reads in a row; return its rows."""
+    deadline = time.monotonic() + timeout
+    last: Rows | None = None
+    same = 0
+    while True:
+        current = switch_rows(stack.vsctl)
+        if current == last and (expect is None or current == expect):
+            same += 1
+            if same >= 5:
+                return current
+        else:
+            same = 0
+        last = current
+        if time.monotonic() > deadline:
+            return current  # the comparison that follows reports the difference
+        time.sleep(0.1)
+
+
+def _apply_reference(stack: Sandbox, step: Step) -> None:
+    assert stack.controller is not None
+    if step.paused:
+        stack.controller.appctl("debug/pause")
+    for name in step.add_chassis:
+        stack.add_chassis(name)
+    if step.hostname is not None:
+        stack.vsctl("set", "Open_vSwitch", ".", f"external_ids:hostname={step.hostname}")
+        stack.wait_until(
+            lambda: (
+                stack.sbctl("get", "Chassis", "hv1", "hostname").strip().strip('"') == step.hostname
+            ),
+            what=f"hostname {step.hostname} in SB",
+        )
+    for cmd in step.vsctl:
+        stack.vsctl(*cmd)
+    for cmd in step.nbctl:
+        stack.nbctl(*cmd)
+    if step.paused:
+        stack.nbctl("--wait=sb", "sync")
+        stack.controller.appctl("debug/resume")
+    stack.nbctl("--wait=hv", "sync")
+
+
+def _apply_engine(stack: Sandbox, step: Step) -> None:
+    for name in step.add_chassis:
+        stack.add_chassis(name)
+    if step.hostname is not None:
+        stack.sbctl("set", "Chassis", "hv1", f"hostname={step.hostname}")
+    for cmd in step.vsctl:
+        stack.vsctl(*cmd)
+    for cmd in step.nbctl:
+        stack.nbctl(*cmd)
+    stack.nbctl("--wait=sb", "sync")
+
+
+def _reference_log(stack: Sandbox) -> str:
+    return stack.logs()["ovn-controller"].read_text(errors="replace")
+
+
+@pytest.fixture
+def engine_stack() -> Iterator[Sandbox]:
+    with Sandbox("hv1") as stack:
+        yield stack
+
+
+@pytest.mark.parametrize(
+    "policy", [Policy.OVN_COMPATIBLE, Policy.RECOMMENDED], ids=lambda p: p.value
+)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_side_by_side(
+    scenario: Scenario,
+    policy: Policy,
+    reference_stack: Sandbox,
+    engine_stack: Sandbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="ovn_vif")
+    registry = Registry()
+    registry.register(DummyProvider())
+    driver = EngineDriver(engine_stack.ovs_remote, engine_stack.sb_remote, registry, policy)
+    try:
+        driver.settle()
+        for step in scenario.steps:
+            _apply_reference(reference_stack, step)
+            ref_rows = _stable_rows(reference_stack, step.expect)
+            assert ref_rows == step.expect, f"reference after step {step.title!r}"
+            if step.ref_log is not None:
+                reference_stack.wait_until(
+                    lambda text=step.ref_log: text in _reference_log(reference_stack),
+                    what=f"{step.ref_log!r} in the ovn-controller log",
+                )
+
+            since = len(driver.reports)
+            _apply_engine(engine_stack, step)
+            driver.settle()
+            eng_rows = _stable_rows(engine_stack, None, timeout=5)
+            driver.settle()
+            eng_rows = switch_rows(engine_stack.vsctl)
+            if policy is Policy.RECOMMENDED and step.recommended is not None:
+                assert eng_rows == step.recommended, f"recommended after step {step.title!r}"
+                assert eng_rows != ref_rows  # a documented difference indeed
+            else:
+                assert eng_rows == ref_rows, (
+                    f"{policy.value} vs reference after step {step.title!r}"
+                )
+            if step.check is not None:
+                step.check(list(driver.decisions(since)), policy)
+        if policy is Policy.RECOMMENDED:
+            # No constraint-violation storms: every commit succeeded.
+            assert set(driver.statuses) <= {"success", "unchanged"}, driver.statuses
+    finally:
+        driver.close()
+
+
+def test_same_interface_row_is_updated_in_place(
+    reference_stack: Sandbox, engine_stack: Sandbox
+) -> None:
+    """Upstream step 3: an MTU change updates the Interface, never re-creates it."""
+    registry = Registry()
+    registry.register(DummyProvider())
+    driver = EngineDriver(
+        engine_stack.ovs_remote, engine_stack.sb_remote, registry, Policy.OVN_COMPATIBLE
+    )
+    try:
+        for stack in (reference_stack, engine_stack):
+            stack.nbctl(
+                *lsp_add(
+                    "lsp1",
+                    "requested-chassis=hv1",
+                    "vif-plug-type=dummy",
+                    "vif-plug-mtu-request=420",
+                )
+            )
+        reference_stack.nbctl("--wait=hv", "sync")
+        engine_stack.nbctl("--wait=sb", "sync")
+        driver.settle()
+        wait_until(lambda: iface_uuid(reference_stack.vsctl, "lsp1"), 30)
+        before = {s: iface_uuid(s.vsctl, "lsp1") for s in (reference_stack, engine_stack)}
+        for stack in (reference_stack, engine_stack):
+            stack.nbctl("set", "Logical_Switch_Port", "lsp1", "options:vif-plug-mtu-request=430")
+        reference_stack.nbctl("--wait=hv", "sync")
+        engine_stack.nbctl("--wait=sb", "sync")
+        driver.settle()
+        assert _stable_rows(reference_stack, plugged("lsp1", mtu=430)) == plugged("lsp1", mtu=430)
+        assert switch_rows(engine_stack.vsctl) == plugged("lsp1", mtu=430)
+        after = {s: iface_uuid(s.vsctl, "lsp1") for s in (reference_stack, engine_stack)}
+        assert after == before
+    finally:
+        driver.close()

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite: daemon fixtures, an engine driver and rule worlds."""
