@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ovn_vif._ovs_private import helper_readonly, helper_registered, helper_registers_all
+
 #: Open_vSwitch tables and columns the engine reads (and writes).
 OVS_COLUMNS: Mapping[str, Sequence[str]] = {
     "Bridge": ("name", "ports"),
@@ -52,7 +54,7 @@ INDEX_CHASSIS_BY_NAME = "ovn_vif_chassis_by_name"
 
 
 def _register(helper: Any, wanted: Mapping[str, Sequence[str]]) -> None:
-    if getattr(helper, "_all", False):
+    if helper_registers_all(helper):
         return  # register_all(): every column already
     schema = getattr(helper, "schema_json", None)
     if schema is None:
@@ -60,8 +62,8 @@ def _register(helper: Any, wanted: Mapping[str, Sequence[str]]) -> None:
             "this SchemaHelper was already used to build an Idl; register columns before that"
         )
     tables = schema.get("tables", {})
-    registered: Mapping[str, set[str]] = getattr(helper, "_tables", {})
-    readonly: Mapping[str, list[str]] = getattr(helper, "_readonly", {})
+    registered = helper_registered(helper)
+    readonly = helper_readonly(helper)
     for table, columns in wanted.items():
         if table not in tables:
             raise ValueError(f"the schema {schema.get('name')!r} has no table {table!r}")

@@ -23,6 +23,7 @@ from ovn_vif._engine.columns import (
     OVS_COLUMNS,
     SB_COLUMNS,
 )
+from ovn_vif._ovs_private import committed_datums
 
 #: Interface external-id naming the logical port bound to it.
 IFACE_ID = "iface-id"
@@ -324,9 +325,8 @@ class RowMemo:
         self, table: str, row: Any, columns: tuple[str, ...], build: Callable[[Any], Any]
     ) -> Any:
         """``build(row)``, or the copy made last time if still exact."""
-        state = getattr(row, "__dict__", {})
-        data = state.get("_data")
-        if not isinstance(data, dict) or state.get("_changes") or state.get("_mutations"):
+        data = committed_datums(row)
+        if data is None:
             self.built += 1
             return build(row)
         key = (table, row.uuid)
@@ -406,7 +406,7 @@ def read_iface(row: Any) -> IfaceView:
 
 def _column(row: Any, column: str, default: Any) -> Any:
     """A scalar column's value, from the committed Datum when possible."""
-    data = _committed(row)
+    data = committed_datums(row)
     if data is not None:
         return _datum_first(data.get(column), default)
     return _get(row, column, default)
@@ -472,18 +472,6 @@ def read_ovs(idl: Any, bridge: str, memo: RowMemo | None = None) -> OvsView:
     if memo is not None:
         memo.sweep(("Port", "Interface"))
     return OvsView(bridge=bridge_view, ports=ports, ifaces=ifaces, others=IdlNames(idl))
-
-
-def _committed(row: Any) -> Mapping[str, Any] | None:
-    """The committed column values (``ovs.db.data.Datum``) of an
-    ``ovs.db.idl`` row without staged writes; ``None`` for any other row."""
-    state = getattr(row, "__dict__", None)
-    if state is None:
-        return None
-    data = state.get("_data")
-    if not isinstance(data, dict) or state.get("_changes") or state.get("_mutations"):
-        return None
-    return data
 
 
 def _datum_first(datum: Any, default: Any) -> Any:
@@ -562,7 +550,7 @@ def read_sb(
     chassis_rows = idl.tables["Chassis"].rows
 
     def read(row: Any) -> BindingView:
-        data = _committed(row)
+        data = committed_datums(row)
         if data is None:
             return read_binding(row)
         return _binding_from(data, chassis_rows)
@@ -573,7 +561,7 @@ def read_sb(
             # Only requested_chassis is read for the Port_Bindings of other
             # chassis: copying every column of every Port_Binding of the
             # cloud would be wasteful.
-            data = _committed(row)
+            data = committed_datums(row)
             if data is None:
                 requested = _requested(row)
             else:

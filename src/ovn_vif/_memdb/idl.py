@@ -49,6 +49,7 @@ import ovs.jsonrpc
 import ovs.poller
 
 from ovn_vif._memdb.server import FakeDatabase
+from ovn_vif._ovs_private import close_session, idl_schema_name, set_session
 
 _NOWHERE = "unix:/nonexistent/ovn-vif-fake-idl.sock"
 
@@ -246,11 +247,10 @@ class FakeIdl(ovs.db.idl.Idl):  # type: ignore[misc]
         leader_only: bool = True,
     ) -> None:
         super().__init__(_NOWHERE, schema_helper, probe_interval, leader_only)
-        real_session: Any = self._session
-        real_session.close()
-        if self._db.name != database.name:
+        close_session(self)  # the one it built for a remote; a fake one comes below
+        if idl_schema_name(self) != database.name:
             raise ValueError(
-                f"schema helper describes {self._db.name!r}, database is {database.name!r}"
+                f"schema helper describes {idl_schema_name(self)!r}, database is {database.name!r}"
             )
         missing = [
             f"{t}.{c}"
@@ -264,7 +264,7 @@ class FakeIdl(ovs.db.idl.Idl):  # type: ignore[misc]
                 "build the FakeDatabase from a schema that has them"
             )
         self.database = database
-        self._session: Any = FakeSession(database)
+        set_session(self, FakeSession(database))
 
     def connect(self, timeout: float = 5.0) -> None:
         """Run until the initial contents arrived (``has_ever_connected()``)."""

@@ -23,6 +23,7 @@ import ovs.stream
 
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._errors import RemoteError
+from ovn_vif._ovs_private import session_connected
 
 LOG = logging.getLogger(__name__)
 _RL = RateLimitedLogger(LOG)
@@ -173,8 +174,7 @@ def fetch_schema(
 
 def idl_connected(idl: Any) -> bool:
     """Whether *idl*'s session is connected right now."""
-    # ovs.db.idl.Idl has no public accessor for its session.
-    return bool(idl._session.is_connected())
+    return session_connected(idl)
 
 
 def idl_synced(idl: Any, tables: Sequence[str] = ()) -> bool:

@@ -1,0 +1,87 @@
+"""Every read of the ``ovs`` package's private state, in one place.
+
+``ovs.db.idl`` has no public accessor for a few things the engine and the
+agent need; this module is the only place in ovn-vif that reaches past the
+public API for them, each with a fallback where one exists. Each access is
+pinned by ``tests/unit/test_ovs_private.py`` against the installed ``ovs``;
+CI runs that test with every ``ovs`` release in :data:`CHECKED_VERSIONS`
+(the default install and the OpenStack constraint sets).
+
+What is read, and why:
+
+* ``SchemaHelper._all``, ``._tables``, ``._readonly``: which columns a
+  caller already registered, so that :func:`ovn_vif.register_ovs_columns`
+  adds to them instead of replacing them (``register_columns`` overwrites
+  a table's read-only list).
+* ``Row.__dict__["_data"]``, ``["_changes"]``, ``["_mutations"]``: a row's
+  committed ``Datum`` values, read directly because ``Row`` attribute
+  reads convert and resolve every value (several times slower over
+  thousands of rows); rows with staged writes fall back to attribute reads.
+* ``Idl._session``: whether the session is connected right now
+  (``Idl.is_connected()`` does not exist before ``ovs`` 3.3, and
+  ``has_ever_connected()`` says nothing about now); and, for the test
+  kit's ``FakeIdl``, replacing the session the ``Idl`` built with one that
+  talks to the in-memory server.
+* ``Idl._db``: the schema the ``Idl`` was built with (its name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: ``ovs`` releases against which every access here was checked.
+CHECKED_VERSIONS = ("3.5.0", "3.7.1", "4.0.0")
+
+
+def helper_registers_all(helper: Any) -> bool:
+    """Whether ``register_all()`` was called on the ``SchemaHelper``."""
+    return bool(getattr(helper, "_all", False))
+
+
+def helper_registered(helper: Any) -> Mapping[str, set[str]]:
+    """Table -> registered columns (an empty set: the whole table)."""
+    registered: Mapping[str, set[str]] = getattr(helper, "_tables", {})
+    return registered
+
+
+def helper_readonly(helper: Any) -> Mapping[str, list[str]]:
+    """Table -> the columns registered read-only."""
+    readonly: Mapping[str, list[str]] = getattr(helper, "_readonly", {})
+    return readonly
+
+
+def committed_datums(row: Any) -> Mapping[str, Any] | None:
+    """The committed ``ovs.db.data.Datum`` of each column of an IDL row.
+
+    ``None`` for a row with writes staged in a transaction, a row inserted
+    by one, or any object that is not an ``ovs.db.idl.Row``: read those
+    through attributes.
+    """
+    state = getattr(row, "__dict__", None)
+    if state is None:
+        return None
+    data = state.get("_data")
+    if not isinstance(data, dict) or state.get("_changes") or state.get("_mutations"):
+        return None
+    return data
+
+
+def session_connected(idl: Any) -> bool:
+    """Whether the IDL's JSON-RPC session is connected right now."""
+    return bool(idl._session.is_connected())
+
+
+def close_session(idl: Any) -> None:
+    """Close the session *idl* built for itself."""
+    idl._session.close()
+
+
+def set_session(idl: Any, session: Any) -> None:
+    """Make *idl* talk through *session* (a JSON-RPC session look-alike)."""
+    idl._session = session
+
+
+def idl_schema_name(idl: Any) -> str:
+    """The name of the database schema *idl* was built with."""
+    return str(idl._db.name)
