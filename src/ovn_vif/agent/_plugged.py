@@ -3,7 +3,8 @@
 A port is "plugged" by ovn-vif (or by ovn-controller's own VIF plug code)
 when its Interface carries ``external_ids:ovn-plugged`` (the plug type) and
 ``external_ids:iface-id`` (the lport). This module turns those rows into
-plain values for ``ovn-vif status`` and the demo.
+plain values for ``ovn-vif status`` and the demo, reading them the way the
+engine does (its columns, its row copies).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import attrs
 import ovs.db.idl
 import ovs.poller
 
+from ovn_vif._engine.columns import register_ovs_columns
+from ovn_vif._engine.snapshot import read_iface
 from ovn_vif._errors import RemoteError
 from ovn_vif.agent._connections import fetch_schema, idl_synced
 
@@ -47,10 +50,6 @@ class PluggedPort:
         return attrs.asdict(self)
 
 
-def _optional(value: Any) -> Any:
-    return value[0] if value else None
-
-
 def plugged_ports(idl: Any) -> list[PluggedPort]:
     """List the plugged ports in *idl* (an ``Open_vSwitch`` IDL), sorted by lport.
 
@@ -65,23 +64,23 @@ def plugged_ports(idl: Any) -> list[PluggedPort]:
             for iface in port.interfaces:
                 holder[iface.uuid] = (port.name, bridge.name)
     result = []
-    for iface in idl.tables["Interface"].rows.values():
-        ids = iface.external_ids
-        if "ovn-plugged" not in ids or "iface-id" not in ids:
+    for row in idl.tables["Interface"].rows.values():
+        iface = read_iface(row)
+        lport, plug_type = iface.iface_id, iface.plugged_by
+        if lport is None or plug_type is None:
             continue
         port, bridge = holder.get(iface.uuid, (None, None))
-        ofport = _optional(iface.ofport)
         result.append(
             PluggedPort(
-                lport=ids["iface-id"],
-                plug_type=ids["ovn-plugged"],
+                lport=lport,
+                plug_type=plug_type,
                 iface=iface.name,
                 port=port,
                 bridge=bridge,
                 iface_type=iface.type,
                 options=dict(iface.options),
-                mtu_request=_optional(iface.mtu_request),
-                ofport=ofport if ofport is None or ofport > 0 else None,
+                mtu_request=iface.mtu_request,
+                ofport=iface.ofport if iface.has_ofport else None,
             )
         )
     result.sort(key=lambda p: (p.lport, p.iface))
@@ -96,11 +95,7 @@ def read_plugged_ports(remote: str, timeout: float = 10.0) -> tuple[str | None, 
     schema = fetch_schema(remote, "Open_vSwitch", timeout=timeout, what="local Open_vSwitch DB")
     helper = ovs.db.idl.SchemaHelper(schema_json=schema)
     helper.register_columns("Open_vSwitch", ["external_ids"])
-    helper.register_columns("Bridge", ["name", "ports"])
-    helper.register_columns("Port", ["name", "interfaces"])
-    helper.register_columns(
-        "Interface", ["name", "type", "options", "external_ids", "mtu_request", "ofport"]
-    )
+    register_ovs_columns(helper)
     idl = ovs.db.idl.Idl(remote, helper)
     try:
         deadline = time.monotonic() + timeout
