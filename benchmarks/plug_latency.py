@@ -13,7 +13,7 @@ sandbox (:class:`ovn_vif.sandbox.Sandbox`) is started; then:
    Interfaces are gone is the *unplug* figure.
 
 The local database is watched by an event-driven Python IDL in this
-process (the method of ``ovn-controller-observed.md`` §4). The medians of
+process, stamped when each update arrives. The medians of
 the runs are printed as JSON, with the ratio agent / ovn-controller (below
 1 means the agent is faster).
 

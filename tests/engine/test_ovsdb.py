@@ -1,8 +1,9 @@
 """The engine and its row operations on a real ovsdb-server, without vswitchd.
 
 Without ovs-vswitchd no interface ever gets an ofport, which is exactly the
-window in which ovn-controller 23.03 sends duplicate creates (spec §2.4,
-observed S5). The databases are driven by hand with ovs-vsctl/ovn-sbctl.
+window in which ovn-controller 23.03 sends duplicate creates (its local
+binding needs ``ofport > 0``, so it creates the port again each
+iteration). The databases are driven by hand with ovs-vsctl/ovn-sbctl.
 """
 
 from __future__ import annotations

@@ -537,7 +537,7 @@ def test_replace_into_a_foreign_name_is_refused(registry: Registry, dummy: Recor
 def test_no_second_create_while_interface_has_no_ofport(
     registry: Registry, dummy: Recorder
 ) -> None:
-    """ovn#S5: the create committed, vswitchd has not given an ofport yet."""
+    """The create committed, vswitchd has not given an ofport yet (23.03 creates again)."""
     w = World()
     w.lsp("lsp3")
     w.plugged("lsp3", ofport=None)
@@ -579,7 +579,7 @@ def test_recommended_removes_duplicate_plugged_ports(registry: Registry) -> None
 
 
 def test_orphan_with_other_name_then_lport_appears(registry: Registry) -> None:
-    """S5: zz5 (ovn-plugged, iface-id=r5) present when LSP r5 appears."""
+    """Side-by-side S5: zz5 (ovn-plugged, iface-id=r5) present when LSP r5 appears."""
     w = World()
     w.plugged("r5", name="zz5")
     w.lsp("r5")

@@ -1,6 +1,7 @@
 """Side by side with the reference: the real ovn-controller 23.03 and the engine.
 
-Each scenario (ovn-controller-observed §3, S1..S8, and the upstream
+Each scenario (S1..S8 below: create, MTU, moves, LSP deletion, ports not
+plugged by OVN, unknown types, orphans and other cases; and the upstream
 "ovn-controller - VIF plugging" steps) drives the same Northbound and local
 changes into two sandboxes: one runs the real ``ovn-controller
 --enable-dummy-vif-plug``, the other the engine (dummy provider) in a small

@@ -1,4 +1,4 @@
-"""DummyProvider answers like OVN's dummy provider (spec 1.5, observed G5)."""
+"""DummyProvider answers like OVN's dummy provider (``--enable-dummy-vif-plug``)."""
 
 from __future__ import annotations
 

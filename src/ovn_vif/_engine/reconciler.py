@@ -1,8 +1,7 @@
 """The plugging engine: one call per loop iteration plugs, updates and
 unplugs the VIFs requested for this chassis.
 
-Final API (the contract the agent, the representor end-to-end tests and the
-conformance kit code against)::
+How a caller drives it::
 
     from ovn_vif import Reconciler, Policy
     import ovn_vif

@@ -62,7 +62,7 @@ def nic(kernel: FakeKernel) -> FakeKernel:
     return kernel
 
 
-# -- ovn-vif's prepare scenarios (spec §3.7) -------------------------------
+# -- the prepare scenarios of upstream ovn-vif's representor plug tests -----
 
 
 def test_port_prepare_vf(nic: FakeKernel, make_provider: ProviderFactory) -> None:

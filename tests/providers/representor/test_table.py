@@ -50,7 +50,7 @@ def loaded(table: PortTable, *ports: object) -> PortTable:
     return table
 
 
-# -- ovn-vif's unit scenarios (spec §3.7) ---------------------------------
+# -- the table scenarios of upstream ovn-vif's representor unit tests ------
 
 
 def test_store_phy(table: PortTable) -> None:
