@@ -13,7 +13,10 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.viewcode",
+    "sphinx.ext.graphviz",
 ]
+
+graphviz_output_format = "svg"
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

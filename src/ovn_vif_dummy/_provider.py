@@ -6,8 +6,7 @@ import logging
 
 from typing_extensions import override
 
-from ovn_vif import OpType, PlugSpec, PortContext, VifPlugProvider
-from ovn_vif._contract.netdev import truncate_netdev_name
+from ovn_vif import OpType, PlugSpec, PortContext, VifPlugProvider, truncate_netdev_name
 
 LOG = logging.getLogger(__name__)
 

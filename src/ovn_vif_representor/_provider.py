@@ -23,8 +23,8 @@ from ovn_vif import (
     ProviderUnavailableError,
     RateLimitedLogger,
     VifPlugProvider,
+    netdev_name_problem,
 )
-from ovn_vif._contract.netdev import netdev_name_problem
 from ovn_vif_representor._devlink import (
     DevlinkSource,
     DevlinkSourceFactory,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import attrs
 
-from ovn_vif._contract.netdev import netdev_name_problem
+from ovn_vif import netdev_name_problem
 from ovn_vif_representor._devlink import DevlinkPort, PortFlavour
 
 LOG = logging.getLogger(__name__)

@@ -132,3 +132,17 @@ def test_the_checker_sees_a_public_name_through_a_private_path() -> None:
     assert found == [("ovn_vif._engine.reconciler", "Reconciler")]
     assert _is_private("ovn_vif.agent._loop")
     assert not _is_private("ovn_vif.agent")
+
+
+PROVIDERS = _files("src/ovn_vif_dummy/**/*.py", "src/ovn_vif_representor/**/*.py")
+
+
+@pytest.mark.parametrize("path", PROVIDERS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_provider_packages_use_the_core_through_public_paths(path: Path) -> None:
+    # A provider package is a user of the core: what it imports, a vendor may.
+    bad = [
+        f"{module}.{name}" if name else module
+        for module, name in _imports(path.read_text())
+        if module.split(".")[0] == "ovn_vif" and _is_private(module)
+    ]
+    assert not bad, f"{path.relative_to(ROOT)} imports private core modules: {bad}"

@@ -1,0 +1,89 @@
+"""The layers of ``ovn_vif`` and which may import which.
+
+Each part of the package may import only the parts below it, as drawn on
+the architecture page (``docs/architecture.rst``). A new import that
+crosses a layer fails here: either it belongs elsewhere, or the
+architecture changed and the table and the page change with it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import ovn_vif
+
+SRC = Path(ovn_vif.__file__).parent
+
+#: part -> the parts it may import (beside itself).
+ALLOWED: dict[str, set[str]] = {
+    "_errors": set(),
+    "_ovs_private": set(),
+    "_contract": {"_errors"},
+    "_engine": {"_contract", "_errors", "_ovs_private"},
+    "_memdb": {"_errors", "_ovs_private"},
+    "sandbox": {"_errors"},
+    "(root)": {"_contract", "_engine", "_errors"},
+    "agent": {"_contract", "_engine", "_errors", "_ovs_private"},
+    "testing": {"_contract", "_engine", "_errors", "_memdb", "sandbox"},
+    "cli": {"(root)", "_contract", "_engine", "_errors", "_memdb", "agent", "sandbox"},
+}
+
+
+def _part(dotted: str) -> str:
+    parts = dotted.split(".")
+    return "(root)" if len(parts) == 1 else parts[1]
+
+
+def _edges() -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC.parent).with_suffix("")
+        parts = [p for p in rel.parts if p != "__init__"]
+        here = _part(".".join(parts))
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if name.split(".")[0] == "ovn_vif" and _part(name) != here:
+                    edges.setdefault(here, set()).add(_part(name))
+    return edges
+
+
+def test_every_part_is_in_the_table() -> None:
+    parts = {_part("ovn_vif." + p.stem) for p in SRC.iterdir() if p.suffix == ".py"}
+    parts |= {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
+    parts = {"(root)" if p == "__init__" else p for p in parts} - {"py"}
+    assert parts == set(ALLOWED)
+
+
+def test_each_part_imports_only_the_parts_below_it() -> None:
+    crossing = {
+        part: sorted(targets - ALLOWED[part])
+        for part, targets in _edges().items()
+        if targets - ALLOWED[part]
+    }
+    assert not crossing
+
+
+def test_the_layers_form_no_cycle() -> None:
+    seen: dict[str, int] = {}
+
+    def depth(part: str, stack: tuple[str, ...] = ()) -> int:
+        assert part not in stack, f"cycle: {' -> '.join((*stack, part))}"
+        if part not in seen:
+            seen[part] = 1 + max((depth(p, (*stack, part)) for p in ALLOWED[part]), default=0)
+        return seen[part]
+
+    for part in ALLOWED:
+        depth(part)
+
+
+def test_the_architecture_page_names_every_part() -> None:
+    page = (SRC.parents[1] / "docs" / "architecture.rst").read_text()
+    for part in ALLOWED:
+        name = "ovn_vif" if part == "(root)" else f"ovn_vif.{part}"
+        assert name in page, name
