@@ -326,7 +326,8 @@ def test_row_memo_copies_equal_fresh_reads(dbs: Dbs) -> None:
 
 
 def test_bindings_read_from_datums_equal_row_reads(dbs: Dbs) -> None:
-    from ovn_vif._engine.snapshot import _binding_from, _committed, read_binding
+    from ovn_vif._engine.snapshot import _binding_from, read_binding
+    from ovn_vif._ovs_private import committed_datums
 
     registry = Registry()
     registry.register(DummyProvider())
@@ -346,7 +347,7 @@ def test_bindings_read_from_datums_equal_row_reads(dbs: Dbs) -> None:
         chassis_rows = driver.sb_idl.tables["Chassis"].rows
         views = []
         for row in rows:
-            data = _committed(row)
+            data = committed_datums(row)
             assert data is not None
             view = _binding_from(data, chassis_rows)
             assert view == read_binding(row)
@@ -357,6 +358,6 @@ def test_bindings_read_from_datums_equal_row_reads(dbs: Dbs) -> None:
         assert by_lport["lsp1"].requested_additional_chassis
         assert by_lport["lsp2"].options == {}
         # A chassis the IDL does not hold resolves to nothing, either way.
-        assert _binding_from(_committed(rows[0]) or {}, {}).requested_chassis is None
+        assert _binding_from(committed_datums(rows[0]) or {}, {}).requested_chassis is None
     finally:
         driver.close()
