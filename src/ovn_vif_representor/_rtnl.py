@@ -14,13 +14,13 @@ from typing import Any, ClassVar, Protocol
 
 import attrs
 from pyroute2.netlink import NETLINK_ROUTE
-from pyroute2.netlink.marshal import Marshal
 from pyroute2.netlink.rtnl import RTM_NEWLINK, RTMGRP_LINK
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 from ovn_vif import ProviderUnavailableError
 from ovn_vif_representor._devlink import Overflow
 from ovn_vif_representor._nlsock import KernelNetlinkSocket, NetlinkChannel, NetlinkTransport
+from ovn_vif_representor._pyroute2 import Marshal
 
 LOG = logging.getLogger(__name__)
 

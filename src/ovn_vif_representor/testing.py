@@ -42,7 +42,6 @@ from pyroute2.netlink import (
     nlmsg,
     nlmsgerr,
 )
-from pyroute2.netlink.marshal import Marshal
 from pyroute2.netlink.rtnl import RTM_NEWLINK
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
@@ -59,6 +58,7 @@ from ovn_vif_representor._devlink import (
     devlink_port_msg,
 )
 from ovn_vif_representor._devlink import NetlinkDevlinkSource as _DevlinkSource
+from ovn_vif_representor._pyroute2 import Marshal
 from ovn_vif_representor._rtnl import RtnlLinkSource as _LinkSource
 
 __all__ = [
