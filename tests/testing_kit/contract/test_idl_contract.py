@@ -798,7 +798,10 @@ def test_initial_load_notifies_create(backend: Backend) -> None:
     writer = backend.client(SB, register_sb)
     seed_sb(writer)
     reader = backend.client(SB, register_sb, idl_class=RecordingIdl)
-    assert sorted(e[:3] for e in reader.events) == sorted(
+    # ovs.db.idl before 4.0 also notifies the rows of the _Server database's
+    # Database table it monitors itself (OVN_Southbound has no such table).
+    events = [e[:3] for e in reader.events if e[1] != "Database"]
+    assert sorted(events) == sorted(
         [("create", "Chassis", n, None)[:3] for n in ("hv1", "hv2")]
         + [("create", "Encap", None), ("create", "Encap", None)]
         + [("create", "Datapath_Binding", None)]
