@@ -6,9 +6,21 @@ run; ``tox`` calls these sessions too.
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
+
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
+nox.options.sessions = [
+    "tests",
+    "constraints-2025.1",
+    "constraints-master",
+    "unit-3.12",
+    "lint",
+    "typecheck",
+    "docs",
+]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
@@ -25,11 +37,75 @@ def _install(session: nox.Session, *groups: str, project: bool = True) -> None:
         session.install(*requirements)
 
 
+#: The supported Pythons (the classifiers in pyproject.toml list these).
+PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+#: The unit tier: every test that starts no daemon.
+UNIT_TIER = ("-m", "not daemons")
+#: What must also pass under each OpenStack pin set: the representor
+#: provider (its daemon tests too) and the ovsdbapp integration.
+OPENSTACK_TESTS = ("tests/providers/representor", "tests/engine/test_ovsdbapp.py")
+#: OpenStack series -> (constraints file, Python the session runs on).
+PIN_SETS = {
+    "2025.1": ("constraints/openstack-2025.1.txt", "3.10"),
+    "master": ("constraints/openstack-master.txt", "3.13"),
+}
+
+
+def _interpreter(version: str) -> str:
+    """The path of a ``python<version>``, wherever it is installed.
+
+    ``python3.X`` on PATH (not a pyenv shim: shims run only the selected
+    version), else the newest pyenv build (``$PYENV_ROOT``, default
+    ``~/.pyenv``), else ``/usr/local/bin`` or ``/usr/bin``. Falls back to
+    the bare version, which nox then reports as missing.
+    """
+    found = shutil.which(f"python{version}")
+    if found and "/shims/" not in found:
+        return found
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    builds = glob.glob(f"{root}/versions/{version}.*/bin/python{version}")
+    builds.sort(
+        key=lambda p: [
+            int(n) for n in p.split("/versions/")[1].split("/")[0].split(".") if n.isdigit()
+        ]
+    )
+    for path in [*reversed(builds), f"/usr/local/bin/python{version}", f"/usr/bin/python{version}"]:
+        if os.access(path, os.X_OK):
+            return path
+    return version
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (real OVS/OVN daemons included; see README)."""
     _install(session, "tests")
     session.run("pytest", *session.posargs)
+
+
+def _unit(session: nox.Session) -> None:
+    """The unit tier (every test that starts no daemon) on this Python."""
+    _install(session, "tests")
+    session.run("pytest", *UNIT_TIER, *session.posargs)
+
+
+for _version in PYTHONS:
+    nox.session(name=f"unit-{_version}", python=_interpreter(_version))(_unit)
+
+
+def _constraints(session: nox.Session) -> None:
+    """Install under OpenStack's pins (pip -c); run the unit tier, the
+    representor provider's tests and the ovsdbapp integration."""
+    pins = session.name.removeprefix("constraints-")
+    constraints, _ = PIN_SETS[pins]
+    requirements = nox.project.dependency_groups(PYPROJECT, "tests")
+    session.install("-c", constraints, "-e", ".[ovsdbapp]", *requirements)
+    session.run("python", "-m", "pip", "check")
+    session.run("pytest", *UNIT_TIER, *session.posargs)
+    session.run("pytest", *OPENSTACK_TESTS, *session.posargs)
+
+
+for _pins, (_file, _version) in PIN_SETS.items():
+    nox.session(name=f"constraints-{_pins}", python=_interpreter(_version))(_constraints)
 
 
 @nox.session

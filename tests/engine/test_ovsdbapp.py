@@ -15,9 +15,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-pytest.importorskip("ovsdbapp", reason="ovn-vif[ovsdbapp] is not installed")
-
 from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.open_vswitch import impl_idl as ovs_impl
 from ovsdbapp.schema.ovn_southbound import impl_idl as sb_impl

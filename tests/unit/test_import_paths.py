@@ -27,6 +27,7 @@ PUBLIC = (
     "ovn_vif",
     "ovn_vif.agent",
     "ovn_vif.cli",
+    "ovn_vif.ovsdbapp",
     "ovn_vif.sandbox",
     "ovn_vif.testing",
     "ovn_vif_dummy",

@@ -111,6 +111,13 @@ EXPECTED = {
 
 # Public modules that hold their implementation themselves.
 EXPECTED_SUBMODULES = {
+    "ovn_vif.ovsdbapp": {
+        "Attempt",
+        "EngineRun",
+        "NotifyingIdl",
+        "OvsdbappEngine",
+        "ReconcileCommand",
+    },
     "ovn_vif_representor.testing": {
         "FakeKernel",
         "FakeNetlinkSocket",
