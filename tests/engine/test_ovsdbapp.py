@@ -99,6 +99,15 @@ def _wait_sb(stack: Sandbox, sb_api: Any, ready: Callable[[dict[str, Any]], bool
     stack.wait_until(check, what="the Southbound IDL")
 
 
+def _wait_ofport(stack: Sandbox, ovs_api: Any, name: str) -> None:
+    def check() -> bool:
+        with ovs_api.ovsdb_connection.lock:
+            rows = ovs_api.idl.tables["Interface"].rows.values()
+            return any(i.name == name and i.ofport and i.ofport[0] > 0 for i in rows)
+
+    stack.wait_until(check, what=f"an ofport for {name} in the IDL")
+
+
 def _get(stack: Sandbox, *args: str) -> str:
     return stack.vsctl("get", *args).strip()
 
@@ -167,6 +176,9 @@ def test_unchanged_commit_leaves_flight(ovn_stack: Sandbox, apis: tuple[Any, Any
     with _engine(apis, provider, policy=Policy.OVN_COMPATIBLE) as engine:
         _add_lsp(ovn_stack, apis[1], "lsp1")
         assert engine.run_once(can_unplug=True).status == "success"
+        # Until vswitchd gives the port an ofport, OVN's rules create it
+        # again (and the commit fails): wait for it, as ovn-controller does.
+        _wait_ofport(ovn_stack, apis[0], "lsp1")
 
         # In sync: OVN's rules still ask the provider, and nothing is
         # written; ovsdbapp skips post_commit for "unchanged".
