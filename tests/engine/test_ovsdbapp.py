@@ -318,3 +318,30 @@ def test_watch_needs_row_events(ovn_stack: Sandbox) -> None:
             OvsdbappEngine(ovs_api, ovs_api, Registry(), chassis="hv1")
     finally:
         ovs_api.ovsdb_connection.stop(TIMEOUT)
+
+
+def test_command_in_a_transaction_of_ones_own(ovn_stack: Sandbox, apis: tuple[Any, Any]) -> None:
+    provider = Recording()
+    ovs_api = apis[0]
+    with _engine(apis, provider, policy=Policy.OVN_COMPATIBLE, watch=False) as engine:
+        _add_lsp(ovn_stack, apis[1], "lsp1")
+        with ovs_api.transaction(check_error=True) as txn:
+            plug = txn.add(engine.command(can_unplug=True))
+            txn.add(ovs_api.db_set("Open_vSwitch", ".", ("external_ids", {"k": "v"})))
+        assert [a.status for a in plug.result] == ["success"]  # completed in post_commit
+        assert provider.calls == [("finish", "lsp1"), ("release", "lsp1")]
+        assert _get(ovn_stack, "Open_vSwitch", ".", "external_ids:k") == "v"
+        _wait_ofport(ovn_stack, ovs_api, "lsp1")
+
+        # "unchanged": ovsdbapp tells the commands nothing, so this one's
+        # attempt is completed when the engine's next command runs.
+        provider.calls.clear()
+        with ovs_api.transaction(check_error=True) as txn:
+            quiet = txn.add(engine.command(can_unplug=True))
+        assert quiet.result == ()
+        assert provider.calls == []
+        nxt = engine.command(can_unplug=True)
+        with ovs_api.transaction(check_error=True) as txn:
+            txn.add(nxt)
+        assert [a.status for a in quiet.result] == ["unchanged"]
+        assert provider.calls[:2] == [("finish", "lsp1"), ("release", "lsp1")]
