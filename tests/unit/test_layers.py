@@ -25,6 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "sandbox": {"_errors"},
     "(root)": {"_contract", "_engine", "_errors"},
     "agent": {"_contract", "_engine", "_errors", "_ovs_private"},
+    "ovsdbapp": {"_contract", "_engine"},
     "testing": {"_contract", "_engine", "_errors", "_memdb", "sandbox"},
     "cli": {"(root)", "_contract", "_engine", "_errors", "_memdb", "agent", "sandbox"},
 }
