@@ -162,6 +162,17 @@ class _WakeOnChange(_event.RowEvent):  # type: ignore[misc]
         self._engine.wake()
 
 
+def _row_events(api: Any) -> Any:
+    handler = getattr(api.idl, "notify_handler", None)
+    if handler is None or not hasattr(handler, "watch_event"):
+        raise TypeError(
+            f"{type(api.idl).__name__} does not dispatch row events "
+            "(no ovsdbapp notify_handler): build it as "
+            "ovn_vif.ovsdbapp.NotifyingIdl, or pass watch=False and call wake()"
+        )
+    return handler
+
+
 class ReconcileCommand(_command.BaseCommand):  # type: ignore[misc]
     """An ovsdbapp command running one reconciliation of *engine*.
 
@@ -238,6 +249,10 @@ class OvsdbappEngine:
         policy: Policy = Policy.RECOMMENDED,
         watch: bool = True,
     ) -> None:
+        # Checked first: a TypeError leaves nothing open.
+        handlers = (
+            [(_row_events(ovs_api), OVS_TABLES), (_row_events(sb_api), SB_TABLES)] if watch else []
+        )
         self.ovs_api = ovs_api
         self.sb_api = sb_api
         self.chassis = chassis
@@ -254,19 +269,11 @@ class OvsdbappEngine:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._watched: list[tuple[Any, _WakeOnChange]] = []
-        if watch:
-            for api, tables in ((ovs_api, OVS_TABLES), (sb_api, SB_TABLES)):
-                handler = getattr(api.idl, "notify_handler", None)
-                if handler is None or not hasattr(handler, "watch_event"):
-                    raise TypeError(
-                        f"{type(api.idl).__name__} does not dispatch row events "
-                        "(no ovsdbapp notify_handler): build it as "
-                        "ovn_vif.ovsdbapp.NotifyingIdl, or pass watch=False and call wake()"
-                    )
-                for table in tables:
-                    ev = _WakeOnChange(self, table)
-                    handler.watch_event(ev)
-                    self._watched.append((handler, ev))
+        for handler, tables in handlers:
+            for table in tables:
+                ev = _WakeOnChange(self, table)
+                handler.watch_event(ev)
+                self._watched.append((handler, ev))
 
     @property
     def reconciler(self) -> Reconciler:
