@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from ovn_vif._contract.frozenmap import FrozenMap
 from ovn_vif._contract.netdev import netdev_name_problem, truncate_netdev_name
-from ovn_vif._contract.provider import OpType, PlugSpec, PortContext, VifPlugProvider
+from ovn_vif._contract.provider import (
+    Decline,
+    OpType,
+    PlugSpec,
+    PortContext,
+    RestoredPort,
+    VifPlugProvider,
+)
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._contract.registry import (
     ENTRY_POINT_GROUP,
@@ -33,6 +40,7 @@ from ovn_vif._contract.registry import (
     installed_providers,
 )
 from ovn_vif._errors import (
+    DeclineError,
     OvnVifError,
     ProviderExistsError,
     ProviderNotRegisteredError,
@@ -95,6 +103,8 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "CompletionReport",
     "Decision",
+    "Decline",
+    "DeclineError",
     "FrozenMap",
     "InstalledProvider",
     "LoadFailure",
@@ -114,6 +124,7 @@ __all__ = [
     "Reconciler",
     "Registry",
     "RegistryError",
+    "RestoredPort",
     "StaleRowError",
     "TransactionNotCommittedError",
     "VifPlugProvider",

@@ -78,6 +78,25 @@ class ProviderUnavailableError(OvnVifError):
     """
 
 
+class DeclineError(OvnVifError):
+    """Raised by a provider hook to decline: the same as returning a
+    :class:`~ovn_vif.Decline` from ``prepare_create`` or vetoing from
+    ``prepare_remove``, for code deep inside a provider's helpers.
+
+    ``raise DeclineError("PF 0c:42:a1:00:00:01 has no VF 3", retry_after=5)``
+
+    The engine treats it as a decline, not as a provider error: nothing is
+    logged at ERROR level and no traceback is printed.
+    """
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        #: Why (see :attr:`ovn_vif.Decline.reason`).
+        self.reason = reason
+        #: Seconds after which to ask again (see :attr:`ovn_vif.Decline.retry_after`).
+        self.retry_after = retry_after
+
+
 # -- engine ------------------------------------------------------------------
 
 

@@ -68,7 +68,7 @@ class OvnCompatibleRun(PolicyRun):
         if lbinding is not None:
             if lbinding.plugged_by is None:
                 raise self.refuse_foreign(lport, plug_type, lbinding)
-            prepared = self.prepare_create(binding, plug_type, provider)
+            prepared = self.prepare_create(binding, plug_type, provider, lbinding.name)
             if prepared is None:
                 return
             ctx, spec = prepared

@@ -15,7 +15,7 @@ import attrs
 
 from ovn_vif._contract.frozenmap import FrozenMap
 from ovn_vif._contract.netdev import netdev_name_problem
-from ovn_vif._contract.provider import OpType, PlugSpec, PortContext, VifPlugProvider
+from ovn_vif._contract.provider import Decline, OpType, PlugSpec, PortContext, VifPlugProvider
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._contract.registry import Registry
 from ovn_vif._engine.eligibility import (
@@ -34,6 +34,7 @@ from ovn_vif._engine.snapshot import (
     SbView,
 )
 from ovn_vif._engine.writes import CreatePort, IfaceUpdate, RemovePort, plan_iface_update
+from ovn_vif._errors import DeclineError
 
 LOG = logging.getLogger(__name__)
 
@@ -68,6 +69,14 @@ class Plan:
     def changed(self) -> bool:
         """Whether the plan writes anything."""
         return bool(self.creates or self.updates or self.removes)
+
+
+def _decline_of(exc: DeclineError) -> Decline:
+    """The :class:`Decline` a raised :class:`DeclineError` stands for."""
+    try:
+        return Decline(str(exc.reason), retry_after=exc.retry_after)
+    except (TypeError, ValueError):
+        return Decline(f"{type(exc).__name__} without a usable reason")
 
 
 class Refused(Exception):
@@ -194,13 +203,14 @@ class PolicyRun:
             )
         return mtu
 
-    def create_ctx(self, binding: BindingView) -> PortContext:
+    def create_ctx(self, binding: BindingView, current_port: str | None = None) -> PortContext:
         return PortContext(
             op_type=OpType.CREATE,
             lport_name=binding.logical_port,
             lport_options=binding.options,
             bridge=self.bridge.name,
             chassis=self.chassis.name,
+            current_port=current_port,
         )
 
     def local_binding(self, lport: str) -> IfaceView | None:
@@ -225,40 +235,37 @@ class PolicyRun:
     # --- provider calls -----------------------------------------------------
 
     def prepare_create(
-        self, binding: BindingView, plug_type: str, provider: VifPlugProvider
+        self,
+        binding: BindingView,
+        plug_type: str,
+        provider: VifPlugProvider,
+        current_port: str | None = None,
     ) -> tuple[PortContext, PlugSpec] | None:
         """Ask the provider; ``None`` if it declined (reported). Raises
-        :class:`Refused` if it raised or returned something unusable."""
+        :class:`Refused` if it raised or returned something unusable.
+
+        *current_port* is the name of the Interface already plugged for
+        the lport, if any (:attr:`PortContext.current_port`)."""
         lport = binding.logical_port
-        ctx = self.create_ctx(binding)
+        ctx = self.create_ctx(binding, current_port)
         try:
             spec: object = provider.prepare_create(ctx)
+        except DeclineError as exc:
+            spec = _decline_of(exc)
         except Exception as exc:
             raise self.provider_error(lport, plug_type, "prepare_create", exc) from None
-        if spec is None:
-            self.log.info(
-                ("declined", lport),
-                "Not plugging/updating lport %s on direction from VIF plug provider.",
-                lport,
-            )
-            self.record(
-                Decision(
-                    lport=lport,
-                    outcome=Outcome.DECLINED,
-                    plug_type=plug_type,
-                    detail=f"provider {plug_type} declined to plug lport {lport} for now",
-                )
-            )
+        if spec is None or isinstance(spec, Decline):
+            self.record_decline(lport, plug_type, spec)
             return None
         if not isinstance(spec, PlugSpec):
             detail = (
                 f"provider {plug_type} returned a {type(spec).__name__} "
-                f"instead of a PlugSpec for lport {lport}"
+                f"instead of a PlugSpec, a Decline or None for lport {lport}"
             )
-            self.log.warning(("invalid-spec", lport), "%s", detail)
+            self.log.warning(("invalid-spec", plug_type, lport), "%s", detail)
             raise self.refuse(lport, Reason.INVALID_SPEC, detail, plug_type=plug_type)
-        # PlugSpec's converters already guarantee a str-or-None type and
-        # str -> str options; the name is checked here.
+        # PlugSpec's converters already guarantee a str name, a str-or-None
+        # type and str -> str options; the name is checked here.
         problem = netdev_name_problem(spec.name)
         if problem is not None:
             detail = (
@@ -271,6 +278,36 @@ class PolicyRun:
             self.release(lport, provider, ctx, spec)
             raise self.refuse(lport, Reason.INVALID_SPEC, detail, plug_type=plug_type)
         return ctx, spec
+
+    def record_decline(self, lport: str, plug_type: str, decline: Decline | None) -> None:
+        """Log (rate-limited) and report a declined create/update."""
+        if decline is None:
+            self.log.info(
+                ("declined", lport),
+                "Not plugging/updating lport %s on direction from VIF plug provider.",
+                lport,
+            )
+            detail = f"provider {plug_type} declined to plug lport {lport} for now"
+        else:
+            self.log.info(
+                ("declined", lport, decline.reason),
+                "Not plugging/updating lport %s on direction from VIF plug provider %s: %s",
+                lport,
+                plug_type,
+                decline.reason,
+            )
+            detail = f"provider {plug_type} declined to plug lport {lport}: {decline.reason}"
+        self.record(
+            Decision(
+                lport=lport,
+                outcome=Outcome.DECLINED,
+                reason=Reason.PROVIDER_DECLINED,
+                plug_type=plug_type,
+                detail=detail,
+                retry_after=None if decline is None else decline.retry_after,
+                provider_reason=None if decline is None else decline.reason,
+            )
+        )
 
     def maintained(
         self, lport: str, plug_type: str, provider: VifPlugProvider
@@ -456,24 +493,61 @@ class PolicyRun:
             iface_options=iface.options,
         )
         try:
-            allowed = provider.prepare_remove(ctx)
+            allowed: object = provider.prepare_remove(ctx)
+        except DeclineError as exc:
+            allowed = _decline_of(exc)
         except Exception as exc:
             self.record(self.provider_error(lport, plug_type, "prepare_remove", exc).decision)
             return None
-        if not allowed:
-            self.log.info(
-                ("vetoed", iface.name),
-                "Not unplugging iface %s (iface-id %s) on direction from VIF plug provider.",
-                iface.name,
-                iface_id,
+        if not isinstance(allowed, (bool, Decline)):
+            detail = (
+                f"provider {plug_type} returned a {type(allowed).__name__} from "
+                f"prepare_remove() for lport {lport} instead of True, False or a Decline; "
+                f"not unplugging {iface.name}"
             )
+            self.log.warning(("invalid-remove", plug_type, lport), "%s", detail)
+            self.record(
+                Decision(
+                    lport=lport,
+                    outcome=Outcome.REFUSED,
+                    reason=Reason.INVALID_SPEC,
+                    plug_type=plug_type,
+                    port=port.name,
+                    detail=detail,
+                )
+            )
+            return None
+        if allowed is False or isinstance(allowed, Decline):
+            decline = allowed if isinstance(allowed, Decline) else None
+            if decline is None:
+                self.log.info(
+                    ("vetoed", iface.name),
+                    "Not unplugging iface %s (iface-id %s) on direction from VIF plug provider.",
+                    iface.name,
+                    iface_id,
+                )
+                detail = f"provider {plug_type} vetoed unplugging {iface.name}"
+            else:
+                self.log.info(
+                    ("vetoed", iface.name, decline.reason),
+                    "Not unplugging iface %s (iface-id %s) on direction from VIF plug "
+                    "provider %s: %s",
+                    iface.name,
+                    iface_id,
+                    plug_type,
+                    decline.reason,
+                )
+                detail = f"provider {plug_type} vetoed unplugging {iface.name}: {decline.reason}"
             self.record(
                 Decision(
                     lport=lport,
                     outcome=Outcome.VETOED,
+                    reason=Reason.PROVIDER_VETOED,
                     plug_type=plug_type,
                     port=port.name,
-                    detail=f"provider {plug_type} vetoed unplugging {iface.name}",
+                    detail=detail,
+                    retry_after=None if decline is None else decline.retry_after,
+                    provider_reason=None if decline is None else decline.reason,
                 )
             )
             return None

@@ -82,7 +82,7 @@ class RecommendedRun(PolicyRun):
         if foreign is not None:
             raise self.refuse_foreign(lport, plug_type, foreign)
         mtu = self.mtu_for(binding)
-        prepared = self.prepare_create(binding, plug_type, provider)
+        prepared = self.prepare_create(binding, plug_type, provider, ours[0].name if ours else None)
         if prepared is None:
             return
         ctx, spec = prepared

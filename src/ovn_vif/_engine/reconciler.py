@@ -32,6 +32,8 @@ How a caller drives it::
 * :attr:`Reconciler.in_flight` (``bool``) and
   :attr:`Reconciler.in_flight_lports` (``frozenset[str]``)
 * :attr:`Reconciler.policy`, :attr:`Reconciler.registry`
+* :meth:`Reconciler.resync` ``()``: tell the providers again what is plugged
+  (:meth:`VifPlugProvider.restore`) before the next run
 
 ``complete()`` maps every ``ovs.db.idl.Transaction`` status explicitly:
 
@@ -60,6 +62,7 @@ from typing import Any
 
 import attrs
 
+from ovn_vif._contract.provider import RestoredPort, VifPlugProvider
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._contract.registry import Registry, default_registry
 from ovn_vif._engine.decision import LOG as RULES_LOG
@@ -135,6 +138,9 @@ class Reconciler:
         # everything in sync, else None.
         self._quiet: tuple[str, str, bool] | None = None
         self._sb_memo = RowMemo()
+        # Providers told what is plugged (VifPlugProvider.restore) since the
+        # start or the latest resync().
+        self._restored: list[VifPlugProvider] = []
 
     @property
     def policy(self) -> Policy:
@@ -264,6 +270,7 @@ class Reconciler:
             return ReconcileReport(skipped=f"bridge {bridge} does not exist")
         if not self._registry.has_providers():
             return ReconcileReport(skipped="no VIF plug provider is registered")
+        self._restore(ovs_view, sb_view)
         plan = decide(
             ovs=ovs_view,
             sb=sb_view,
@@ -279,6 +286,58 @@ class Reconciler:
         elif not decisions and not plan.changed:
             self._quiet = inputs
         return ReconcileReport(decisions=decisions, changed=plan.changed)
+
+    def resync(self) -> None:
+        """Tell every provider again which Interfaces it plugged
+        (:meth:`VifPlugProvider.restore`) at the start of the next
+        :meth:`reconcile`.
+
+        Call it when the connection to the local database came back after
+        a loss: the rows may have changed while it was down (the agent does
+        this). A new Reconciler, and a provider registered after the last
+        run, get the call anyway.
+        """
+        self._restored.clear()
+        self._quiet = None
+
+    def _restore(self, ovs_view: OvsView, sb_view: SbView) -> None:
+        current = self._registry.providers()
+        self._restored = [p for p in self._restored if any(p is q for q in current)]
+        todo = [p for p in current if not any(p is done for done in self._restored)]
+        if not todo:
+            return
+        by_type: dict[str, list[RestoredPort]] = {}
+        for iface in ovs_view.bridge_ifaces:
+            plug_type, lport = iface.plugged_by, iface.iface_id
+            if plug_type is None or lport is None:
+                continue
+            binding = sb_view.bindings.get(lport)
+            by_type.setdefault(plug_type, []).append(
+                RestoredPort(
+                    lport_name=lport,
+                    lport_options=None if binding is None else binding.options,
+                    name=iface.name,
+                    type=iface.type,
+                    options=iface.options,
+                    external_ids=iface.external_ids,
+                    mtu_request=iface.mtu_request,
+                    ofport=iface.ofport,
+                )
+            )
+        for provider in todo:
+            self._restored.append(provider)
+            ports = sorted(by_type.get(provider.type, ()), key=lambda p: (p.lport_name, p.name))
+            try:
+                provider.restore(tuple(ports))
+            except Exception as exc:
+                self._log.log(
+                    logging.ERROR,
+                    ("provider-error", provider.type, "restore"),
+                    "VIF plug provider %s raised in restore() (%d plugged port(s))",
+                    provider.type,
+                    len(ports),
+                    exc_info=exc,
+                )
 
     def _stage(self, idl: Any, txn: Any, ovs_view: OvsView, plan: Plan) -> tuple[Decision, ...]:
         assert ovs_view.bridge is not None

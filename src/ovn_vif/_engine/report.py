@@ -42,9 +42,12 @@ class Outcome(enum.Enum):
     #: transaction because the provider now names a different port
     #: (:attr:`Policy.RECOMMENDED` only).
     REPLACED = "replaced"
-    #: The provider's ``prepare_create`` returned ``None``: nothing written.
+    #: The provider's ``prepare_create`` declined (returned ``None`` or a
+    #: :class:`~ovn_vif.Decline`, or raised :class:`~ovn_vif.DeclineError`):
+    #: nothing written. :attr:`Decision.detail` gives the provider's reason.
     DECLINED = "declined"
-    #: The provider's ``prepare_remove`` returned ``False``: nothing removed.
+    #: The provider's ``prepare_remove`` vetoed (returned ``False`` or a
+    #: :class:`~ovn_vif.Decline`): nothing removed.
     VETOED = "vetoed"
     #: An unplug was due but the caller passed ``can_unplug=False``.
     DEFERRED = "deferred"
@@ -53,7 +56,8 @@ class Outcome(enum.Enum):
 
 
 class Reason(enum.Enum):
-    """Why the engine refused to act on a logical port."""
+    """Why the engine refused to act on a logical port, or why the
+    provider declined (:attr:`PROVIDER_DECLINED`, :attr:`PROVIDER_VETOED`)."""
 
     #: No provider is registered for the lport's ``vif-plug-type`` (or for
     #: the ``ovn-plugged`` type of an interface to unplug).
@@ -72,6 +76,12 @@ class Reason(enum.Enum):
     INCOMPATIBLE_CHANGE = "incompatible-change"
     #: The provider raised; see the log for the traceback.
     PROVIDER_ERROR = "provider-error"
+    #: :attr:`Outcome.DECLINED`: the provider declined the create/update.
+    #: :attr:`Decision.detail` holds its reason when it gave one.
+    PROVIDER_DECLINED = "provider-declined"
+    #: :attr:`Outcome.VETOED`: the provider vetoed the unplug.
+    #: :attr:`Decision.detail` holds its reason when it gave one.
+    PROVIDER_VETOED = "provider-vetoed"
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -81,6 +91,7 @@ class Decision:
     #: Logical port name (the interface's ``iface-id`` for an unplug whose
     #: Port_Binding is gone).
     lport: str
+    #: What happened.
     outcome: Outcome
     #: The plug type involved (``vif-plug-type`` or ``ovn-plugged``), if known.
     plug_type: str | None = None
@@ -88,10 +99,17 @@ class Decision:
     port: str | None = None
     #: For :attr:`Outcome.REPLACED`: the name of the port removed.
     old_port: str | None = None
-    #: For :attr:`Outcome.REFUSED`.
+    #: Why: for :attr:`Outcome.REFUSED`, :attr:`Outcome.DECLINED` and
+    #: :attr:`Outcome.VETOED`; ``None`` otherwise.
     reason: Reason | None = None
-    #: One human-readable sentence.
+    #: One human-readable sentence (for a decline or veto, the provider's
+    #: :attr:`Decline.reason <ovn_vif.Decline.reason>` when it gave one).
     detail: str = ""
+    #: For a decline or veto: the provider's
+    #: :attr:`Decline.retry_after <ovn_vif.Decline.retry_after>` hint (seconds).
+    retry_after: float | None = None
+    #: For a decline or veto: the reason the provider gave, if any.
+    provider_reason: str | None = None
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -118,6 +136,14 @@ class ReconcileReport:
 
     def __len__(self) -> int:
         return len(self.decisions)
+
+    @property
+    def retry_after(self) -> float | None:
+        """The smallest :attr:`Decision.retry_after` of this run: seconds
+        after which a provider wants to be asked again even if nothing
+        changes (``None``: no such wish)."""
+        hints = [d.retry_after for d in self.decisions if d.retry_after is not None]
+        return min(hints) if hints else None
 
     def for_lport(self, lport: str) -> tuple[Decision, ...]:
         """The decisions about *lport*, in the order they were taken."""

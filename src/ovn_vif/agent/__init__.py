@@ -5,7 +5,8 @@ Southbound), monitors only what the engine reads, drives
 :class:`ovn_vif.Reconciler` and commits without blocking. The
 ``prepare_*_helper`` functions build schema helpers for callers who embed
 the engine with their own IDLs; :func:`plugged_ports` and
-:func:`read_plugged_ports` read what is plugged on a chassis.
+:func:`read_plugged_ports` read what is plugged on a chassis, and
+:func:`read_agent_status` why the agent left lports unplugged.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from ovn_vif.agent._loop import (
     prepare_ovs_helper,
     prepare_sb_helper,
 )
+from ovn_vif.agent._notplugged import (
+    AgentStatus,
+    NotPlugged,
+    default_status_file,
+    read_agent_status,
+)
 from ovn_vif.agent._plugged import PluggedPort, plugged_ports, read_plugged_ports
 
 __all__ = [
@@ -26,11 +33,15 @@ __all__ = [
     "Agent",
     "AgentConfig",
     "AgentSetupError",
+    "AgentStatus",
     "ChassisSettings",
+    "NotPlugged",
     "PluggedPort",
     "RemoteError",
+    "default_status_file",
     "plugged_ports",
     "prepare_ovs_helper",
     "prepare_sb_helper",
+    "read_agent_status",
     "read_plugged_ports",
 ]

@@ -60,6 +60,7 @@ from ovn_vif._engine.report import Outcome, Policy, ReconcileReport
 from ovn_vif._errors import AgentSetupError, RemoteError
 from ovn_vif.agent import _json as ovsjson
 from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
+from ovn_vif.agent._notplugged import StatusWriter, default_status_file
 
 LOG = logging.getLogger(__name__)
 
@@ -105,6 +106,12 @@ class AgentConfig:
     connect_timeout: float = 30.0
     #: Seconds :meth:`Agent.close` waits for an in-flight transaction.
     shutdown_timeout: float = 5.0
+    #: Where the agent writes why lports are not plugged (read by
+    #: ``ovn-vif status``): ``None`` means ``ovn-vif.status.json`` next to
+    #: the local database socket when the agent connects to a ``unix:``
+    #: remote itself (nowhere when it is given IDLs or a TCP remote);
+    #: ``""`` writes no file.
+    status_file: str | None = None
     #: Replace ``ovs.json``'s pure-Python parser, process-wide, with
     #: :class:`ovn_vif.agent._json.StreamParser` (several times faster; no
     #: effect when ``ovs`` has its C extension). See ``docs/performance.rst``.
@@ -190,6 +197,8 @@ class Agent:
         self._iterations = 0
         self._reconciles = 0
         self._txn_started = 0.0
+        self._status: StatusWriter = StatusWriter(None)
+        self._ovs_was_up = False
 
     # -- life cycle --------------------------------------------------------
 
@@ -226,6 +235,10 @@ class Agent:
                 + (", ".join(p.name for p in installed_providers()) or "none")
             )
         self._ovs = self._wait_local(ovs_idl) if ovs_idl is not None else self._connect_local()
+        status_file = self.config.status_file
+        if status_file is None and ovs_idl is None:
+            status_file = default_status_file(self.config.ovs_remote)
+        self._status = StatusWriter(status_file or None)
         self._settings = self._read_settings(need_remote=sb_idl is None)
         LOG.info(
             "ovn-vif agent for chassis %s: local DB %s, Southbound %s, bridge %s, providers %s",
@@ -534,7 +547,13 @@ class Agent:
 
     def _update_sync(self) -> None:
         """Recompute the unplug gate from the IDLs' state (see :attr:`synced`)."""
-        link_up = idl_synced(self._ovs) and idl_synced(self._sb)
+        ovs_up = idl_synced(self._ovs)
+        if ovs_up and not self._ovs_was_up and self._iterations > 1:
+            # The local database came back: it may have lost or changed
+            # rows meanwhile, so the providers hear again what is plugged.
+            self.reconciler.resync()
+        self._ovs_was_up = ovs_up
+        link_up = ovs_up and idl_synced(self._sb)
         synced = link_up and idl_synced(self._sb, _SB_MONITORED)
         if not link_up:
             if self._link_up:
@@ -699,8 +718,32 @@ class Agent:
             self._schedule_retry()
         if report is not None:
             self._log_report(report, status)
+            self._record_status(report)
+            if report.retry_after is not None:
+                # A provider declined and asked to be asked again by then.
+                at = time.monotonic() + report.retry_after
+                self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
             if self._on_report is not None:
                 self._on_report(report, status)
+
+    def _record_status(self, report: ReconcileReport) -> None:
+        if report.skipped is not None or self._settings is None:
+            return
+        try:
+            self._status.update(self._settings.chassis, report.decisions)
+        except OSError as exc:
+            self._rl.warning(
+                ("status-file", self._status.path),
+                "cannot write the status file %s (ovn-vif status will not show why lports "
+                "are not plugged): %s",
+                self._status.path,
+                exc,
+            )
+
+    @property
+    def status_file(self) -> str | None:
+        """The file where the agent records why lports are not plugged, if any."""
+        return self._status.path
 
     def _log_report(self, report: ReconcileReport, status: str) -> None:
         """Log the committed updates (the engine logs plugs and unplugs as it stages them)."""

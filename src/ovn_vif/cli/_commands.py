@@ -191,6 +191,7 @@ def _cmd_providers(args: argparse.Namespace) -> int:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from ovn_vif.agent import RemoteError
+    from ovn_vif.agent._notplugged import default_status_file, read_agent_status
     from ovn_vif.agent._plugged import read_plugged_ports
 
     try:
@@ -198,13 +199,45 @@ def _cmd_status(args: argparse.Namespace) -> int:
     except RemoteError as exc:
         print(f"ovn-vif status: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    status_file = args.status_file or default_status_file(args.ovs_remote)
+    agent = None if status_file is None else read_agent_status(status_file)
+    if agent is not None and system_id is not None and agent.chassis != system_id:
+        agent = None  # written for another chassis name: not this one's story
     if args.json:
-        _print_json({"chassis": system_id, "ports": [p.as_dict() for p in ports]})
+        _print_json(
+            {
+                "chassis": system_id,
+                "ports": [p.as_dict() for p in ports],
+                "status_file": status_file,
+                "agent_status_written_at": None if agent is None else agent.written_at,
+                "not_plugged": [] if agent is None else [n.as_dict() for n in agent.not_plugged],
+            }
+        )
         return EXIT_OK
     print(f"chassis: {system_id or '(system-id not set)'}")
     if not ports:
         print("nothing is plugged")
-        return EXIT_OK
+    else:
+        _print_plugged(ports)
+    if agent is None:
+        where = status_file or "(no status file for a non-unix remote; pass --status-file)"
+        print(f"not plugged: unknown (no agent status at {where})")
+    elif not agent.not_plugged:
+        print(f"not plugged: none (agent pid {agent.pid}, {_age(agent.written_at)})")
+    else:
+        print(f"not plugged (agent pid {agent.pid}, {_age(agent.written_at)}):")
+        for n in agent.not_plugged:
+            print(f"  {n.lport} ({n.plug_type or '-'}) not plugged because {n.because}")
+    return EXIT_OK
+
+
+def _age(written_at: float) -> str:
+    seconds = max(0.0, time.time() - written_at)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(written_at))
+    return f"as of {stamp}, {seconds:.0f} s ago"
+
+
+def _print_plugged(ports: Sequence[Any]) -> None:
     rows = [
         [
             p.lport,
@@ -221,7 +254,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(
         _table(["LPORT", "PLUG TYPE", "PORT", "INTERFACE", "BRIDGE", "TYPE", "MTU", "OFPORT"], rows)
     )
-    return EXIT_OK
 
 
 # -- demo -------------------------------------------------------------------
@@ -359,7 +391,8 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="show what is plugged on this chassis",
         description="Show the ports plugged on this chassis (Interfaces with "
-        "external_ids:ovn-plugged and iface-id) according to the local database.",
+        "external_ids:ovn-plugged and iface-id) according to the local database, and "
+        "the lports the agent did not plug and why, according to its status file.",
     )
     status.add_argument(
         "--ovs-remote",
@@ -368,6 +401,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument(
         "--timeout", type=float, default=10.0, metavar="SECONDS", help="connection timeout"
+    )
+    status.add_argument(
+        "--status-file",
+        metavar="PATH",
+        help="the agent's status file, which says why lports are not plugged "
+        "(default: ovn-vif.status.json next to a unix: --ovs-remote socket)",
     )
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_cmd_status)

@@ -1,0 +1,216 @@
+"""Why lports requested for this chassis are not plugged: the agent's status file.
+
+The reason a provider declined, or the engine refused, lives only in the
+agent's memory: no database column holds it (the Port_Binding belongs to
+ovn-northd and ovn-controller, and the local Interface does not exist when
+nothing was plugged). So the agent writes, after each reconcile whose
+answer changed, a small JSON file with the lports it did not plug (or
+unplug) and why; ``ovn-vif status`` reads it next to what the local database
+says is plugged. By default the file sits next to the local database socket
+(``ovn-vif.status.json`` in the socket's directory), so that
+``ovn-vif status --ovs-remote unix:PATH`` finds it without being told.
+
+The file is replaced atomically (write and rename); it reflects the latest
+reconcile of a running agent, and ``written_at`` says when that was. A
+stopped agent leaves its last file behind; ``ovn-vif status`` shows its age.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from ovn_vif._engine.report import Decision, Outcome
+
+#: Name of the status file in the local database socket's directory.
+STATUS_FILE_NAME = "ovn-vif.status.json"
+_FORMAT = 1
+#: Outcomes that leave an lport not plugged (or not unplugged) as requested.
+NOT_PLUGGED_OUTCOMES = frozenset(
+    {Outcome.DECLINED, Outcome.VETOED, Outcome.REFUSED, Outcome.DEFERRED}
+)
+
+
+def default_status_file(ovs_remote: str) -> str | None:
+    """Where the agent writes its status file for the local database at
+    *ovs_remote*: ``ovn-vif.status.json`` next to a ``unix:`` socket, else
+    ``None`` (no default for a TCP or SSL remote).
+
+    >>> default_status_file("unix:/var/run/openvswitch/db.sock")
+    '/var/run/openvswitch/ovn-vif.status.json'
+    >>> default_status_file("tcp:127.0.0.1:6640") is None
+    True
+    """
+    if not ovs_remote.startswith("unix:"):
+        return None
+    path = ovs_remote[len("unix:") :]
+    return os.path.join(os.path.dirname(path) or ".", STATUS_FILE_NAME)
+
+
+@attrs.frozen(kw_only=True)
+class NotPlugged:
+    """One lport the agent's latest reconcile did not plug (or unplug), and why."""
+
+    #: The logical port.
+    lport: str
+    #: Its plug type (``vif-plug-type``, or ``ovn-plugged`` for an unplug).
+    plug_type: str | None
+    #: The engine's outcome: ``declined``, ``vetoed``, ``refused`` or
+    #: ``deferred`` (see :class:`ovn_vif.Outcome`).
+    outcome: str
+    #: The :class:`ovn_vif.Reason` value (``provider-declined``,
+    #: ``name-collision``...), or ``None``.
+    reason: str | None
+    #: The provider's own reason (:attr:`ovn_vif.Decline.reason`), if it gave one.
+    provider_reason: str | None
+    #: The engine's sentence (:attr:`ovn_vif.Decision.detail`).
+    detail: str
+    #: The provider's retry hint in seconds, if any.
+    retry_after: float | None = None
+
+    @classmethod
+    def from_decision(cls, decision: Decision) -> NotPlugged:
+        """The entry for one of the engine's decisions."""
+        return cls(
+            lport=decision.lport,
+            plug_type=decision.plug_type,
+            outcome=decision.outcome.value,
+            reason=None if decision.reason is None else decision.reason.value,
+            provider_reason=decision.provider_reason,
+            detail=decision.detail,
+            retry_after=decision.retry_after,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return attrs.asdict(self)
+
+    @property
+    def because(self) -> str:
+        """``"declined: <reason>"``: what ``ovn-vif status`` prints."""
+        return f"{self.outcome}: {self.provider_reason or self.detail}"
+
+
+def not_plugged(decisions: Iterable[Decision]) -> tuple[NotPlugged, ...]:
+    """The latest not-plugged entry per lport among *decisions*, sorted by lport."""
+    latest: dict[str, NotPlugged] = {}
+    for decision in decisions:
+        if decision.outcome in NOT_PLUGGED_OUTCOMES:
+            latest[decision.lport] = NotPlugged.from_decision(decision)
+    return tuple(latest[k] for k in sorted(latest))
+
+
+@attrs.frozen(kw_only=True)
+class AgentStatus:
+    """The content of an agent's status file."""
+
+    #: The chassis the agent served.
+    chassis: str
+    #: ``time.time()`` when the agent wrote it.
+    written_at: float
+    #: The agent's process id.
+    pid: int
+    #: The not-plugged lports.
+    not_plugged: tuple[NotPlugged, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "format": _FORMAT,
+            "chassis": self.chassis,
+            "written_at": self.written_at,
+            "pid": self.pid,
+            "not_plugged": [n.as_dict() for n in self.not_plugged],
+        }
+
+
+def write_status(path: str, status: AgentStatus) -> None:
+    """Replace the file at *path* atomically with *status*.
+
+    :raises OSError: the directory is not writable.
+    """
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".ovn-vif-status.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(status.as_dict(), f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_agent_status(path: str) -> AgentStatus | None:
+    """Read an agent's status file; ``None`` if there is none.
+
+    A file that cannot be parsed is treated as absent (a status command
+    must not crash on it).
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None
+    try:
+        entries = tuple(
+            NotPlugged(
+                lport=str(e["lport"]),
+                plug_type=None if e.get("plug_type") is None else str(e["plug_type"]),
+                outcome=str(e["outcome"]),
+                reason=None if e.get("reason") is None else str(e["reason"]),
+                provider_reason=None
+                if e.get("provider_reason") is None
+                else str(e["provider_reason"]),
+                detail=str(e.get("detail", "")),
+                retry_after=None if e.get("retry_after") is None else float(e["retry_after"]),
+            )
+            for e in data["not_plugged"]
+        )
+        return AgentStatus(
+            chassis=str(data["chassis"]),
+            written_at=float(data["written_at"]),
+            pid=int(data["pid"]),
+            not_plugged=entries,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+class StatusWriter:
+    """Keeps the status file in step with the agent's latest reconcile."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._last: tuple[str, tuple[NotPlugged, ...]] | None = None
+        self.error: OSError | None = None
+
+    def update(self, chassis: str, decisions: Iterable[Decision]) -> bool:
+        """Write the file if its content changed; return whether it wrote.
+
+        :raises OSError: writing failed (the next update tries again).
+        """
+        if self.path is None:
+            return False
+        entries = not_plugged(decisions)
+        if self._last == (chassis, entries):
+            return False
+        write_status(
+            self.path,
+            AgentStatus(
+                chassis=chassis, written_at=time.time(), pid=os.getpid(), not_plugged=entries
+            ),
+        )
+        self._last = (chassis, entries)
+        return True
