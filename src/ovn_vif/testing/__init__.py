@@ -5,7 +5,9 @@
 (``ovs.db.idl.Transaction(idl)`` included) runs against it unchanged. The
 topology helpers build a chassis on it, :func:`check_provider` is the
 provider conformance kit, and the pytest plugin (registered as ``ovn_vif``)
-provides the fixtures. Import from here, never from submodules.
+provides the fixtures. :class:`ProviderHarness` drives your provider
+through the real engine one iteration at a time, for unit tests. Import
+from here, never from submodules.
 """
 
 from __future__ import annotations
@@ -25,8 +27,13 @@ from ovn_vif.testing._conformance import (
     DEFAULT_CALL_BOUND,
     ProviderCheckReport,
     Violation,
-    assign_ofports,
     check_provider,
+)
+from ovn_vif.testing._harness import (
+    Iteration,
+    PluggedInterface,
+    ProviderHarness,
+    assign_ofports,
 )
 
 __all__ = [
@@ -39,9 +46,12 @@ __all__ = [
     "FakeIdl",
     "FakeSession",
     "FakeTransaction",
+    "Iteration",
+    "PluggedInterface",
     "PortBindingFactory",
     "ProviderCheckError",
     "ProviderCheckReport",
+    "ProviderHarness",
     "Violation",
     "add_chassis",
     "assign_ofports",

@@ -39,8 +39,8 @@ from ovn_vif._engine.columns import (
 from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Outcome
 from ovn_vif._errors import ProviderCheckError, ProviderUnavailableError
-from ovn_vif._memdb.server import FakeDatabase
 from ovn_vif._memdb.topology import PortBindingFactory, connect, ovs_database, sb_database
+from ovn_vif.testing._harness import assign_ofports
 
 #: Seconds a single provider call may take before the kit calls it blocking.
 #: Hooks run inside the agent's loop; anything slower belongs in ``init`` or
@@ -84,20 +84,6 @@ class ProviderCheckReport:
     def messages(self) -> list[str]:
         """The violations as text."""
         return [str(v) for v in self.violations]
-
-
-def assign_ofports(db: FakeDatabase) -> None:
-    """Give every Interface without an ``ofport`` one, as ``ovs-vswitchd`` does.
-
-    The engine treats an interface as bound only once it has an ofport.
-    """
-    rows = db.rows("Interface")
-    used = {r["ofport"][0] for r in rows.values() if r["ofport"]}
-    free = (n for n in range(1, 65280) if n not in used)
-    with db.batch() as t:
-        for row_uuid, row in rows.items():
-            if not row["ofport"]:
-                t.update("Interface", row_uuid, ofport=[next(free)])
 
 
 def _snapshot(value: Any) -> Any:

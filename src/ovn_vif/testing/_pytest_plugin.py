@@ -22,6 +22,10 @@ Fixtures (all function-scoped; this chassis is ``hv1``, the bridge ``br-int``):
     A :class:`~ovn_vif.testing.PortBindingFactory`: ``port_binding_factory("lsp1",
     plug_type="dummy", options={...})`` adds a ``Port_Binding`` requested for this
     chassis and returns its UUID (call ``fake_sb_idl.run()`` to see it).
+``provider_harness``
+    ``provider_harness(MyProvider(), policy=..., other_chassis=...)`` builds a
+    :class:`~ovn_vif.testing.ProviderHarness` (fake databases, the real engine,
+    your providers) that is closed after the test.
 ``fake_idl_factory``
     ``fake_idl_factory(db, register=None, before_connect=None)``: more clients,
     with your own registration or indexes (created before the first ``run()``).
@@ -38,6 +42,7 @@ from ovn_vif._engine.columns import create_sb_indexes
 from ovn_vif._memdb.idl import FakeIdl
 from ovn_vif._memdb.server import FakeDatabase
 from ovn_vif._memdb.topology import PortBindingFactory, connect, ovs_database, sb_database
+from ovn_vif.testing._harness import ProviderHarness
 
 FakeIdlFactory = Callable[..., FakeIdl]
 
@@ -97,3 +102,18 @@ def fake_sb_idl(fake_sb_db: FakeDatabase, fake_idl_factory: FakeIdlFactory) -> F
 def port_binding_factory(fake_sb_db: FakeDatabase, fake_chassis: str) -> PortBindingFactory:
     """Adds Port_Binding rows (requested for ``fake_chassis`` unless told otherwise)."""
     return PortBindingFactory(fake_sb_db, chassis=fake_chassis)
+
+
+@pytest.fixture
+def provider_harness() -> Iterator[Callable[..., ProviderHarness]]:
+    """Make :class:`~ovn_vif.testing.ProviderHarness` objects; closed after the test."""
+    made: list[ProviderHarness] = []
+
+    def factory(*providers: Any, **kwargs: Any) -> ProviderHarness:
+        harness = ProviderHarness(*providers, **kwargs)
+        made.append(harness)
+        return harness
+
+    yield factory
+    for harness in made:
+        harness.close()

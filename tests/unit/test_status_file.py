@@ -1,0 +1,47 @@
+"""The agent's status file: written atomically, read back, garbage tolerated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ovn_vif import Decision, Outcome, Reason
+from ovn_vif.agent import read_agent_status
+from ovn_vif.agent._notplugged import StatusWriter
+
+
+def test_written_only_when_it_changes_and_read_back(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.json")
+    writer = StatusWriter(path)
+    declined = Decision(
+        lport="lsp1",
+        outcome=Outcome.DECLINED,
+        reason=Reason.PROVIDER_DECLINED,
+        plug_type="acme",
+        detail="d",
+        provider_reason="no slot",
+        retry_after=3.0,
+    )
+    plugged = Decision(lport="lsp2", outcome=Outcome.PLUGGED, plug_type="acme")
+    assert writer.update("hv1", [declined, plugged])
+    assert not writer.update("hv1", [declined])
+    status = read_agent_status(path)
+    assert status is not None
+    assert status.chassis == "hv1"
+    [entry] = status.not_plugged
+    assert (entry.lport, entry.because, entry.retry_after) == ("lsp1", "declined: no slot", 3.0)
+    assert writer.update("hv1", [])
+    status = read_agent_status(path)
+    assert status is not None
+    assert status.not_plugged == ()
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+def test_missing_or_garbage_file_reads_as_none(tmp_path: Path) -> None:
+    assert read_agent_status(str(tmp_path / "none.json")) is None
+    for junk in ("{", "[]", '{"chassis": 1}', '{"chassis":"a","written_at":"x","pid":1}'):
+        (tmp_path / "j.json").write_text(junk)
+        assert read_agent_status(str(tmp_path / "j.json")) is None
+
+
+def test_no_path_writes_nothing() -> None:
+    assert not StatusWriter(None).update("hv1", [])
