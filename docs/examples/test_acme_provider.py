@@ -7,10 +7,10 @@ pytest plugin that installing ovn-vif registers).
 
 from __future__ import annotations
 
-from ovs.db.idl import Transaction
+from collections.abc import Callable
 
-from ovn_vif import PlugSpec, PortContext, Reconciler, Registry, VifPlugProvider
-from ovn_vif.testing import FakeDatabase, FakeIdl, PortBindingFactory, check_provider
+from ovn_vif import Decline, Outcome, PlugSpec, PortContext, Reason, VifPlugProvider
+from ovn_vif.testing import ProviderHarness, check_provider
 
 PORT_OPTION = "vif-plug:acme:port"
 
@@ -26,10 +26,10 @@ class AcmeProvider(VifPlugProvider):
     def maintained_iface_options(self) -> frozenset[str]:
         return frozenset({"acme-queues"})
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec | None:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
         raw = ctx.lport_options.get(PORT_OPTION, "")
-        if not raw.isdigit():
-            return None  # decline; the engine asks again next time
+        if not raw.isdigit() or len(raw) > 3:
+            return Decline(f"{PORT_OPTION}={raw!r} is not a port number")
         name = f"acme{int(raw)}"
         self.reserved.add(name)
         return PlugSpec(name=name, options={"acme-queues": "8"})
@@ -37,65 +37,50 @@ class AcmeProvider(VifPlugProvider):
     def release(self, ctx: PortContext, spec: PlugSpec) -> None:
         self.reserved.discard(spec.name)
 
+    def outstanding(self) -> list[str]:
+        return sorted(self.reserved)  # lets the kit find leaks
+
 
 # 1. The contract, in one call: the whole life cycle through the real engine.
 def test_acme_keeps_the_provider_contract() -> None:
     check_provider(
         AcmeProvider,
-        # each of the kit's two ports gets its own device
-        lport_options=lambda lport: {PORT_OPTION: lport[-1]},
+        # each of the kit's ports gets its own device
+        lport_options=lambda lport: {PORT_OPTION: lport.rsplit("-", 1)[-1]},
     )
 
 
-# 2. The provider in an agent's loop, on the fixtures' fake databases.
-def plug_iteration(rec: Reconciler, ovs_idl: FakeIdl, sb_idl: FakeIdl, chassis: str) -> str:
-    ovs_idl.run()
-    sb_idl.run()
-    txn = Transaction(ovs_idl)
-    rec.reconcile(ovs_idl, sb_idl, txn, chassis=chassis, can_unplug=True)
-    status: str = txn.commit_block()
-    rec.complete(status, txn=txn)
-    return status
-
-
-def test_acme_port_is_plugged(
-    fake_ovs_idl: FakeIdl,
-    fake_sb_idl: FakeIdl,
-    fake_ovs_db: FakeDatabase,
-    port_binding_factory: PortBindingFactory,
-    fake_chassis: str,
+# 2. The provider in an agent's loop, one iteration at a time.
+def test_acme_port_is_plugged_updated_and_unplugged(
+    provider_harness: Callable[..., ProviderHarness],
 ) -> None:
-    registry = Registry()
-    registry.register(AcmeProvider())
-    rec = Reconciler(registry)
-    port_binding_factory("vm1-eth0", plug_type="acme", options={PORT_OPTION: "3"})
+    h = provider_harness(AcmeProvider())
+    h.add_lport("vm1-eth0", {PORT_OPTION: "3"})
+    assert h.iterate().outcomes == {"vm1-eth0": (Outcome.PLUGGED,)}
+    port = h.plugged()["vm1-eth0"]
+    assert (port.name, port.options) == ("acme3", {"acme-queues": "8"})
 
-    assert plug_iteration(rec, fake_ovs_idl, fake_sb_idl, fake_chassis) == "success"
+    h.set_options("vm1-eth0", {"vif-plug-mtu-request": "9000"})  # one option changes
+    assert h.iterate().outcomes == {"vm1-eth0": (Outcome.UPDATED,)}
 
-    (iface,) = fake_ovs_db.find("Interface", name="acme3")
-    row = fake_ovs_db.get("Interface", iface)
-    assert row["options"] == {"acme-queues": "8"}
-    assert row["external_ids"]["iface-id"] == "vm1-eth0"
-    assert row["external_ids"]["ovn-plugged"] == "acme"
+    h.move_lport("vm1-eth0", "hv2")  # the VM moved to another chassis
+    assert h.iterate().outcomes == {"vm1-eth0": (Outcome.UNPLUGGED,)}
+    assert h.plugged() == {}
 
 
-def test_acme_releases_when_the_commit_fails(
-    fake_ovs_idl: FakeIdl,
-    fake_sb_idl: FakeIdl,
-    fake_ovs_db: FakeDatabase,
-    port_binding_factory: PortBindingFactory,
-    fake_chassis: str,
+def test_acme_declines_with_a_reason_and_releases_after_a_failed_commit(
+    provider_harness: Callable[..., ProviderHarness],
 ) -> None:
     provider = AcmeProvider()
-    registry = Registry()
-    registry.register(provider)
-    rec = Reconciler(registry)
-    port_binding_factory("vm1-eth0", plug_type="acme", options={PORT_OPTION: "3"})
-    fake_ovs_db.script_commit("try again")  # another writer won the race
+    h = provider_harness(provider)
+    h.add_lport("vm1-eth0", {PORT_OPTION: "three"})
+    [decision] = h.iterate().report.for_lport("vm1-eth0")
+    assert decision.reason is Reason.PROVIDER_DECLINED
+    assert decision.provider_reason == "vif-plug:acme:port='three' is not a port number"
 
-    assert plug_iteration(rec, fake_ovs_idl, fake_sb_idl, fake_chassis) == "try again"
+    h.set_options("vm1-eth0", {PORT_OPTION: "3"})
+    assert h.iterate(commit="try again").status == "try again"  # another writer won
     assert provider.reserved == set()  # released
-    assert fake_ovs_db.find("Interface", name="acme3") == []
-
-    assert plug_iteration(rec, fake_ovs_idl, fake_sb_idl, fake_chassis) == "success"
-    assert fake_ovs_db.find("Interface", name="acme3") != []
+    assert h.plugged() == {}
+    assert h.iterate().status == "success"
+    assert "vm1-eth0" in h.plugged()

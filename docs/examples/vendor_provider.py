@@ -5,9 +5,8 @@ Run it with ``python docs/examples/vendor_provider.py``.
 
 from __future__ import annotations
 
-import logging
-
 from ovn_vif import (
+    Decline,
     OpType,
     PlugSpec,
     PortContext,
@@ -15,8 +14,6 @@ from ovn_vif import (
     Registry,
     VifPlugProvider,
 )
-
-LOG = logging.getLogger(__name__)
 
 #: The provider's own LSP option, namespaced as OVN recommends.
 PORT_OPTION = "vif-plug:acme:port"
@@ -38,11 +35,12 @@ class AcmeProvider(VifPlugProvider):
     def maintained_iface_options(self) -> frozenset[str]:
         return frozenset({"acme-queues"})
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec | None:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
         raw = ctx.lport_options.get(PORT_OPTION, "")
         if not raw.isdigit() or int(raw) >= self.ports:
-            LOG.warning("lport %s: bad %s=%r", ctx.lport_name, PORT_OPTION, raw)
-            return None  # decline: nothing is written, asked again next time
+            # Decline: nothing is written, the engine asks again on the next
+            # change; the reason reaches the log, the report and `ovn-vif status`.
+            return Decline(f"bad {PORT_OPTION}={raw!r}: expected 0 to {self.ports - 1}")
         name = f"acme{int(raw)}"
         self.reserved.add(name)
         return PlugSpec(name=name, options={"acme-queues": "8"})
@@ -64,7 +62,7 @@ def main() -> None:
         )
         spec = provider.prepare_create(ctx)
         print(f"{lport}: {spec}")
-        if spec is not None:
+        if isinstance(spec, PlugSpec):
             provider.finish(ctx, spec)  # the transaction committed
             provider.release(ctx, spec)
     registry.destroy_all()

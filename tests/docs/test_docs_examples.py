@@ -20,4 +20,4 @@ def test_vendor_provider_example_prints_what_the_docs_show() -> None:
     assert proc.stdout.strip()
     for line in proc.stdout.splitlines():
         assert f"    {line}\n" in page, line
-    assert "bad vif-plug:acme:port='nine'" in proc.stderr
+    assert "bad vif-plug:acme:port='nine'" in proc.stdout
