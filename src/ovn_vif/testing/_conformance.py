@@ -9,36 +9,66 @@ breach of the provider contract with a message that says what to fix::
     def test_acme_keeps_the_contract():
         check_provider(AcmeProvider, lport_options={"vif-plug:acme:port": "1"})
 
-The life cycle: ``init``; a ``Port_Binding`` for this chassis with
-``vif-plug-type`` = the provider's type (plus ``lport_options``) makes the
-engine call ``prepare_create``; the commit succeeds (``finish``, ``release``);
-a second port's commit fails (``release`` alone), then succeeds on the retry;
-both ports are removed -- one by a *fresh* provider instance, as after an agent
-restart (``prepare_remove``, ``finish``); ``destroy``.  ``run``, ``wait_fds``
-and ``next_wakeup`` are called along the way, as an agent's loop does.
+The life cycle (each stage is one or more agent iterations):
+
+1. ``init``; ``kit-lsp-1`` requested for this chassis with ``vif-plug-type``
+   = the provider's type (plus ``lport_options``): ``prepare_create``, the
+   commit succeeds (``finish``, ``release``);
+2. nothing changes and the engine runs again: the answer must be the same
+   (``stability``), and ``prepare_create`` called twice on one input must
+   answer the same way;
+3. ``kit-lsp-2`` and ``kit-lsp-3`` together; their commit fails (the kit
+   injects the failure: ``release`` alone), the retry succeeds; both must
+   end up plugged;
+4. one option of ``kit-lsp-1`` changes (``vif-plug-mtu-request``): an
+   update;
+5. ``kit-lsp-2`` is removed by the same instance;
+6. a *fresh* instance from the factory, as after an agent restart
+   (``restore`` tells it what is plugged), removes the other ports;
+7. ``kit-lsp-4`` is plugged and unplugged several times, every other
+   commit failing (reservations must come back);
+8. option fuzzing: ``prepare_create`` is called with each option the
+   provider reads missing, empty, garbage, huge, non-ASCII and padded;
+9. ``destroy``.
+
+``run``, ``wait_fds`` and ``next_wakeup`` are called every iteration, as an
+agent's loop does, and ``outstanding`` (when the provider implements it)
+after every one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
 import attrs
 from ovs.db.idl import Transaction
 
+from ovn_vif._contract.frozenmap import FrozenMap
 from ovn_vif._contract.netdev import netdev_name_problem
-from ovn_vif._contract.provider import PlugSpec, PortContext, VifPlugProvider
+from ovn_vif._contract.provider import (
+    Decline,
+    OpType,
+    PlugSpec,
+    PortContext,
+    RestoredPort,
+    VifPlugProvider,
+)
 from ovn_vif._contract.registry import Registry
 from ovn_vif._engine.columns import (
     create_sb_indexes,
     register_ovs_columns,
     register_sb_columns,
 )
+from ovn_vif._engine.reconciler import LOG as RECONCILER_LOG
 from ovn_vif._engine.reconciler import Reconciler
-from ovn_vif._engine.report import Outcome
-from ovn_vif._errors import ProviderCheckError, ProviderUnavailableError
+from ovn_vif._engine.report import Decision, Outcome, Reason, ReconcileReport
+from ovn_vif._errors import DeclineError, ProviderCheckError, ProviderUnavailableError
+from ovn_vif._memdb.server import FakeDatabase
 from ovn_vif._memdb.topology import PortBindingFactory, connect, ovs_database, sb_database
 from ovn_vif.testing._harness import assign_ofports
 
@@ -51,6 +81,68 @@ CHASSIS: Final = "hv1"
 BRIDGE: Final = "br-int"
 LPORT_CREATE: Final = "kit-lsp-1"
 LPORT_FAIL: Final = "kit-lsp-2"
+LPORT_FAIL_TOO: Final = "kit-lsp-3"
+LPORT_CHURN: Final = "kit-lsp-4"
+LPORT_FUZZ: Final = "kit-fuzz"
+#: How many plug/unplug cycles the leak stage runs.
+CHURN_CYCLES: Final = 6
+_INJECTED: Final = "commit failure injected by check_provider"
+
+#: Interface types ``ovs-vswitchd`` can plug a VIF as. Tunnel and patch
+#: types exist too but are never a VIF.
+VIF_IFACE_TYPES: Final = frozenset(
+    {
+        "",
+        "system",
+        "internal",
+        "tap",
+        "dpdk",
+        "dpdkvhostuser",
+        "dpdkvhostuserclient",
+        "afxdp",
+        "afxdp-nonpmd",
+        "dummy",
+        "dummy-internal",
+        "dummy-pmd",
+    }
+)
+_NOT_VIF_TYPES: Final = frozenset(
+    {
+        "patch",
+        "geneve",
+        "gre",
+        "vxlan",
+        "lisp",
+        "stt",
+        "bareudp",
+        "erspan",
+        "ip6erspan",
+        "ip6gre",
+        "gtpu",
+        "srv6",
+    }
+)
+#: What the option fuzzer writes into each option the provider reads
+#: (``None``: the option is missing).
+FUZZ_VALUES: Final[tuple[str | None, ...]] = (
+    None,
+    "",
+    " ",
+    "garbage",
+    " 1",
+    "1 ",
+    "-1",
+    "0x1f",
+    "1e3",
+    "99999999999999999999999",
+    "9" * 4096,
+    "ünïcødé-✓",
+    "\u202e1",
+    "a\tb\nc",
+    "00:00:00:00:00:00",
+    "../../etc/passwd",
+)
+_MAX_OPTION_LEN: Final = 4096
 
 
 @attrs.frozen(slots=True)
@@ -75,15 +167,27 @@ class ProviderCheckReport:
     violations: tuple[Violation, ...]
     #: Every provider call the kit saw, in order (``"prepare_create(kit-lsp-1)"``).
     calls: tuple[str, ...]
+    #: The option keys the kit fuzzed (read by the provider or declared).
+    fuzzed_options: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         """Whether the provider kept the contract."""
         return not self.violations
 
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The rules broken, in the order found."""
+        return tuple(dict.fromkeys(v.rule for v in self.violations))
+
     def messages(self) -> list[str]:
         """The violations as text."""
         return [str(v) for v in self.violations]
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
 def _snapshot(value: Any) -> Any:
@@ -94,13 +198,48 @@ def _snapshot(value: Any) -> Any:
             dict(value.lport_options),
             value.bridge,
             value.chassis,
+            value.current_port,
             value.iface_name,
             value.iface_type,
             dict(value.iface_options),
         )
     if isinstance(value, PlugSpec):
         return (value.name, value.type, dict(value.options))
+    if isinstance(value, tuple) and all(isinstance(v, RestoredPort) for v in value):
+        return value
     return repr(value)
+
+
+class _ReadRecorder(FrozenMap):
+    """A FrozenMap that notes which keys the provider looks up."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, items: Mapping[str, str], sink: set[str]) -> None:
+        super().__init__(items)
+        self._sink = sink
+
+    def __getitem__(self, key: str) -> str:
+        self._sink.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self._sink.add(key)
+        return super().__contains__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._sink.add(key)
+        return super().get(key, default)
+
+
+def _answer(result: object) -> Any:
+    """What to compare when checking that two answers are the same."""
+    if isinstance(result, PlugSpec):
+        return ("spec", result.name, result.type, dict(result.options))
+    if isinstance(result, Decline) or result is None:
+        return ("declined",)
+    return ("other", type(result).__name__)
 
 
 class _Spy(VifPlugProvider):
@@ -109,20 +248,25 @@ class _Spy(VifPlugProvider):
     def __init__(self, kit: _Kit, provider: VifPlugProvider, label: str) -> None:
         self.type = provider.type
         self._kit = kit
-        self._provider = provider
+        self.provider = provider
         self._label = label
         self.created: list[tuple[PortContext, PlugSpec]] = []
+        self.declines: dict[str, Decline | None] = {}
         self.released: list[str] = []
         self.finished: list[str] = []
+        self.restored: list[tuple[RestoredPort, ...]] = []
 
-    def _call(self, hook: str, *args: Any, lport: str | None = None) -> Any:
+    def call(self, hook: str, *args: Any, lport: str | None = None) -> Any:
+        __tracebackhide__ = True
         kit = self._kit
         before = [_snapshot(a) for a in args]
         name = f"{hook}({lport})" if lport else f"{hook}()"
         kit.calls.append(f"{self._label}.{name}" if self._label else name)
         start = kit.clock()
         try:
-            return getattr(self._provider, hook)(*args)
+            return getattr(self.provider, hook)(*args)
+        except DeclineError:
+            raise
         except Exception as exc:
             kit.raised(hook, lport, exc)
             raise
@@ -147,66 +291,98 @@ class _Spy(VifPlugProvider):
                     )
 
     def init(self) -> None:
-        self._call("init")
+        self.call("init")
 
     def destroy(self) -> None:
-        self._call("destroy")
+        self.call("destroy")
 
     def run(self) -> bool:
-        result = self._call("run")
+        result = self.call("run")
         if not isinstance(result, bool):
             self._kit.violate(
-                "run-result", f"run() returned {result!r}; it must return True or False"
+                "run-result",
+                f"run() returned {_short(result)}; it must return True or False",
             )
         return bool(result)
 
+    def restore(self, ports: Sequence[RestoredPort]) -> None:
+        self.restored.append(tuple(ports))
+        self.call("restore", tuple(ports))
+
     def wait_fds(self) -> Any:
-        fds = self._call("wait_fds")
-        if not all(isinstance(fd, int) for fd in fds):
-            self._kit.violate("wait-fds", f"wait_fds() returned {fds!r}; expected ints")
+        fds = self.call("wait_fds")
+        if isinstance(fds, (str, bytes)) or not isinstance(fds, Collection):
+            self._kit.violate(
+                "wait-fds",
+                f"wait_fds() returned a {type(fds).__name__} ({_short(fds)}); return a "
+                "sequence of file descriptor numbers (ints), () for none",
+            )
+            return ()
+        if not all(isinstance(fd, int) and not isinstance(fd, bool) for fd in fds):
+            self._kit.violate("wait-fds", f"wait_fds() returned {_short(fds)}; expected ints")
+            return ()
         return fds
 
     def next_wakeup(self) -> float | None:
-        result = self._call("next_wakeup")
-        if result is not None and not isinstance(result, (int, float)):
+        result = self.call("next_wakeup")
+        if result is not None and (
+            isinstance(result, bool) or not isinstance(result, (int, float))
+        ):
             self._kit.violate(
                 "next-wakeup",
-                f"next_wakeup() returned {result!r}; expected a time.monotonic() deadline or None",
+                f"next_wakeup() returned a {type(result).__name__} ({_short(result)}); expected "
+                "a time.monotonic() deadline (a float) or None",
             )
-        return result  # type: ignore[no-any-return]
+            return None
+        return result
 
     def maintained_iface_options(self) -> frozenset[str] | None:
-        return self._provider.maintained_iface_options()  # not timed: a plain accessor
+        return self._kit.maintained(self.provider)
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec | None:
-        spec = self._call("prepare_create", ctx, lport=ctx.lport_name)
+    def outstanding(self) -> Sequence[str] | None:
+        return self._kit.outstanding(self.provider)
+
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
+        __tracebackhide__ = True
+        seen = attrs.evolve(ctx, lport_options=_ReadRecorder(ctx.lport_options, self._kit.read))
+        try:
+            spec = self.call("prepare_create", seen, lport=ctx.lport_name)
+        except DeclineError as exc:
+            self.declines[ctx.lport_name] = Decline(str(exc.reason) or "DeclineError")
+            raise
         if isinstance(spec, PlugSpec):
-            self._kit.check_spec(ctx, spec, self._provider)
+            self._kit.check_spec(ctx, spec, self.provider)
             self.created.append((ctx, spec))
-        elif spec is not None:
+        elif spec is None or isinstance(spec, Decline):
+            self.declines[ctx.lport_name] = spec
+        else:
             self._kit.violate(
                 "spec-type",
-                f"prepare_create({ctx.lport_name}) returned a {type(spec).__name__}; return a "
-                "PlugSpec, or None to decline",
+                key=type(spec).__name__,
+                message=f"prepare_create({ctx.lport_name}) returned a {type(spec).__name__} "
+                f"({_short(spec)}); return a PlugSpec, or a Decline (or None) to decline",
             )
         return spec  # type: ignore[no-any-return]
 
-    def prepare_remove(self, ctx: PortContext) -> bool:
-        allowed = self._call("prepare_remove", ctx, lport=ctx.lport_name)
-        if not isinstance(allowed, bool):
+    def prepare_remove(self, ctx: PortContext) -> bool | Decline:
+        allowed = self.call("prepare_remove", ctx, lport=ctx.lport_name)
+        if not isinstance(allowed, (bool, Decline)):
             self._kit.violate(
                 "remove-result",
-                f"prepare_remove({ctx.lport_name}) returned {allowed!r}; return True or False",
+                key=type(allowed).__name__,
+                message=f"prepare_remove({ctx.lport_name}) returned a {type(allowed).__name__} "
+                f"({_short(allowed)}); return True to allow the unplug, False or a Decline to "
+                "veto it",
             )
-        return bool(allowed)
+        return allowed  # type: ignore[no-any-return]
 
     def finish(self, ctx: PortContext, spec: PlugSpec | None) -> None:
         self.finished.append(ctx.lport_name)
-        self._call("finish", ctx, spec, lport=ctx.lport_name)
+        self.call("finish", ctx, spec, lport=ctx.lport_name)
 
     def release(self, ctx: PortContext, spec: PlugSpec) -> None:
         self.released.append(ctx.lport_name)
-        self._call("release", ctx, spec, lport=ctx.lport_name)
+        self.call("release", ctx, spec, lport=ctx.lport_name)
 
 
 class _Kit:
@@ -216,15 +392,22 @@ class _Kit:
         lport_options: Mapping[str, str] | Callable[[str], Mapping[str, str]],
         bound: float,
         clock: Callable[[], float],
+        fuzz_options: Sequence[str] | None,
     ) -> None:
         self.factory = factory
         self._lport_options = lport_options
         self.bound = bound
         self.clock = clock
+        self.fuzz_options = fuzz_options
         self.calls: list[str] = []
         self.violations: list[Violation] = []
         self._seen: set[tuple[str, str]] = set()
         self.stage = "init"
+        #: Option keys the provider looked up.
+        self.read: set[str] = set()
+        self.fuzzed: tuple[str, ...] = ()
+        #: Whether the fresh instance (after a "restart") is in use.
+        self.restarted = False
 
     def options_for(self, lport: str) -> dict[str, str]:
         if callable(self._lport_options):
@@ -232,7 +415,7 @@ class _Kit:
         return dict(self._lport_options)
 
     def violate(self, rule: str, message: str, *, key: str | None = None) -> None:
-        """Record a violation once per rule and ``key`` (the hook; the message by default)."""
+        """Record a violation once per rule and ``key`` (the message by default)."""
         seen = (rule, key if key is not None else message)
         if seen not in self._seen:
             self._seen.add(seen)
@@ -241,27 +424,94 @@ class _Kit:
     def raised(self, hook: str, lport: str | None, exc: Exception) -> None:
         where = f"{hook}({lport})" if lport else f"{hook}()"
         what = f"{type(exc).__name__}: {exc}"
+        if hook == "prepare_create" and self.stage == "fuzz":
+            return  # reported by the fuzzer, with the option that did it
         if hook == "prepare_create":
             self.violate(
                 "prepare-raised",
-                f"{where} raised {what}; decline with None when the port cannot be plugged "
-                "yet (exceptions are treated as bugs)",
+                key=hook,
+                message=f"{where} raised {what}; decline with None when the port cannot be "
+                "plugged yet (exceptions are treated as bugs)",
             )
-        elif hook == "prepare_remove" and self.stage == "restart":
+        elif hook == "prepare_remove" and self.restarted:
             self.violate(
                 "remove-needs-create-state",
-                f"{where} on a fresh provider instance raised {what}: removal must not depend "
-                "on state prepare_create() kept in memory (after an agent restart only the "
-                "database and PortContext are known)",
+                key=hook,
+                message=f"{where} on a fresh provider instance raised {what}: removal must not "
+                "depend on state prepare_create() kept in memory (after an agent restart only "
+                "the database and PortContext are known)",
             )
         elif hook == "release" and self.stage == "commit-failed":
             self.violate(
                 "release-after-failed-commit",
-                f"{where} raised {what} after a failed commit; release() must free what "
+                key=hook,
+                message=f"{where} raised {what} after a failed commit; release() must free what "
                 "prepare_create() reserved whether or not the commit succeeded",
             )
         elif hook != "init":
-            self.violate("hook-raised", f"{where} raised {what} ({self.stage})")
+            self.violate("hook-raised", f"{where} raised {what} ({self.stage})", key=where)
+
+    def maintained(self, provider: VifPlugProvider) -> frozenset[str] | None:
+        try:
+            keys: object = provider.maintained_iface_options()
+        except Exception as exc:
+            self.violate(
+                "hook-raised",
+                f"maintained_iface_options() raised {type(exc).__name__}: {exc}",
+                key="maintained_iface_options",
+            )
+            return None
+        if keys is None:
+            return None
+        if isinstance(keys, (str, bytes)):
+            self.violate(
+                "maintained-result",
+                f"maintained_iface_options() returned a {type(keys).__name__} ({_short(keys)}), "
+                f"which the engine would read as single characters; return "
+                f"frozenset({{{keys!r}}}) (a frozenset of option keys) or None",
+            )
+            return frozenset()
+        if not isinstance(keys, Collection) or not all(isinstance(k, str) for k in keys):
+            self.violate(
+                "maintained-result",
+                f"maintained_iface_options() returned a {type(keys).__name__} "
+                f"({_short(keys)}); return a frozenset of str option keys, or None",
+            )
+            return frozenset()
+        return frozenset(keys)
+
+    def outstanding(self, provider: VifPlugProvider) -> Sequence[str] | None:
+        try:
+            held: object = provider.outstanding()
+        except Exception as exc:
+            self.violate(
+                "hook-raised",
+                f"outstanding() raised {type(exc).__name__}: {exc}",
+                key="outstanding",
+            )
+            return None
+        if held is None:
+            return None
+        if isinstance(held, (str, bytes)) or not isinstance(held, Collection):
+            self.violate(
+                "outstanding-result",
+                f"outstanding() returned a {type(held).__name__} ({_short(held)}); return a "
+                "sequence of texts (one per reservation held), or None if not tracked",
+            )
+            return None
+        return [str(h) for h in held]
+
+    def check_leaks(self, provider: VifPlugProvider, when: str) -> None:
+        held = self.outstanding(provider)
+        if held:
+            self.violate(
+                "leak",
+                key="outstanding",
+                message=f"outstanding() still lists {', '.join(held[:5])}"
+                f"{' ...' if len(held) > 5 else ''} {when}; every reservation made in "
+                "prepare_create() must be given back by release(), which the engine calls once "
+                "per PlugSpec whether the commit succeeded, failed or was never attempted",
+            )
 
     def check_spec(self, ctx: PortContext, spec: PlugSpec, provider: VifPlugProvider) -> None:
         problem = netdev_name_problem(spec.name)
@@ -273,7 +523,29 @@ class _Kit:
                 "PlugSpec.name must be a valid Linux interface name (1-15 bytes, no '/', ':', "
                 "whitespace or control characters)",
             )
-        maintained = provider.maintained_iface_options() or frozenset()
+        if spec.type is not None and spec.type not in VIF_IFACE_TYPES:
+            why = (
+                "a tunnel or patch type, never a VIF"
+                if spec.type in _NOT_VIF_TYPES
+                else "not an Interface type ovs-vswitchd knows"
+            )
+            self.violate(
+                "iface-type",
+                key=spec.type,
+                message=f"prepare_create({ctx.lport_name}) gave PlugSpec.type={spec.type!r}: "
+                f"{why}; use None or '' for a system netdev, 'internal', 'dpdk', "
+                "'dpdkvhostuserclient', 'afxdp' ... (ovs-vswitchd would fail to open the port)",
+            )
+        for key, value in spec.options.items():
+            problem = _option_problem(key, value)
+            if problem is not None:
+                self.violate(
+                    "iface-options",
+                    key=key,
+                    message=f"prepare_create({ctx.lport_name}) gave Interface option "
+                    f"{_short(key)}={_short(value)}: {problem}",
+                )
+        maintained = self.maintained(provider) or frozenset()
         undeclared = sorted(set(spec.options) - set(maintained))
         if undeclared:
             self.violate(
@@ -284,6 +556,31 @@ class _Kit:
                 "undeclared keys are never removed on update",
             )
 
+    def check_decisions(self, report: ReconcileReport, lports: Sequence[str]) -> None:
+        """Every kit port must be plugged unless its provider declined it."""
+        already = any(v.rule in ("netdev-name", "spec-type") for v in self.violations)
+        for lport in lports:
+            for d in report.for_lport(lport):
+                if d.outcome is not Outcome.REFUSED or d.reason is Reason.PROVIDER_ERROR:
+                    continue  # a provider error is reported by the rule it breaks
+                if d.reason is Reason.INVALID_SPEC and already:
+                    continue
+                self.not_plugged(d)
+
+    def not_plugged(self, d: Decision) -> None:
+        reason = d.reason.value if d.reason is not None else d.outcome.value
+        hint = (
+            " (give every lport its own port name: PlugSpec.name must be unique on the switch)"
+            if d.reason is Reason.NAME_COLLISION
+            else ""
+        )
+        self.violate(
+            "not-plugged",
+            key=f"{d.lport}:{reason}",
+            message=f"{d.lport} was not plugged: the engine refused it ({reason}): "
+            f"{d.detail}{hint}",
+        )
+
     @contextmanager
     def at(self, stage: str) -> Iterator[None]:
         previous, self.stage = self.stage, stage
@@ -293,16 +590,39 @@ class _Kit:
             self.stage = previous
 
 
+def _option_problem(key: str, value: str) -> str | None:
+    if not key:
+        return "an empty key"
+    if any(c.isspace() or not c.isprintable() for c in key):
+        return "the key has whitespace or control characters"
+    if any(not c.isprintable() for c in value):
+        return "the value has control characters"
+    if len(key) > 256 or len(value) > _MAX_OPTION_LEN:
+        return f"longer than {_MAX_OPTION_LEN} characters"
+    return None
+
+
+class _DropInjected(logging.Filter):
+    """Keeps the kit's own injected commit failure out of the caller's logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            return _INJECTED not in record.getMessage()
+        except Exception:
+            return True
+
+
 class _World:
     """Fake OVS and SB databases, their IDLs and one engine, like an agent has."""
 
     def __init__(self, kit: _Kit, spy: _Spy) -> None:
         self.kit = kit
-        self.ovs_db = ovs_database(system_id=CHASSIS, bridge=BRIDGE)
-        self.sb_db = sb_database(chassis=CHASSIS)
+        self.ovs_db: FakeDatabase = ovs_database(system_id=CHASSIS, bridge=BRIDGE)
+        self.sb_db: FakeDatabase = sb_database(chassis=CHASSIS)
         self.ports = PortBindingFactory(self.sb_db, chassis=CHASSIS)
         self.ovs_idl = connect(self.ovs_db, register_ovs_columns)
         self.sb_idl = connect(self.sb_db, register_sb_columns, before_connect=create_sb_indexes)
+        self.registry = Registry()
         self.attach(spy)
 
     def attach(self, spy: _Spy) -> None:
@@ -311,8 +631,23 @@ class _World:
         self.registry.register(spy)
         self.reconciler = Reconciler(self.registry)
 
-    def iterate(self) -> tuple[Any, str]:
+    def add(self, lport: str, plug_type: str) -> None:
+        self.ports(lport, plug_type=plug_type, options=self.kit.options_for(lport))
+
+    def delete(self, lport: str) -> None:
+        for row in self.sb_db.find("Port_Binding", logical_port=lport):
+            self.sb_db.delete("Port_Binding", row)
+
+    def plugged(self) -> set[str]:
+        return {
+            r["external_ids"]["iface-id"]
+            for r in self.ovs_db.rows("Interface").values()
+            if "ovn-plugged" in r["external_ids"] and "iface-id" in r["external_ids"]
+        }
+
+    def iterate(self, *, fail: bool = False) -> tuple[ReconcileReport, str]:
         """One agent loop iteration: run, reconcile, commit, complete."""
+        __tracebackhide__ = True
         self.registry.run_all()
         self.spy.wait_fds()
         self.spy.next_wakeup()
@@ -322,9 +657,12 @@ class _World:
         report = self.reconciler.reconcile(
             self.ovs_idl, self.sb_idl, txn, chassis=CHASSIS, bridge=BRIDGE, can_unplug=True
         )
+        if fail and report.changed:
+            self.ovs_db.script_commit("error", details=_INJECTED)
         status = txn.commit_block()
         self.reconciler.complete(status, txn=txn)
         assign_ofports(self.ovs_db)
+        self.kit.check_leaks(self.spy.provider, f"after the {self.kit.stage} stage")
         return report, status
 
     def close(self) -> None:
@@ -366,78 +704,241 @@ def _run(kit: _Kit) -> str:
         else:  # the registry refused it before init()
             kit.violate("type", f"the registry refused the provider: {type(exc).__name__}: {exc}")
         return provider.type
+    log_filter = _DropInjected()
+    RECONCILER_LOG.addFilter(log_filter)
     try:
         _lifecycle(kit, world, provider.type)
     finally:
+        RECONCILER_LOG.removeFilter(log_filter)
         world.close()
     return provider.type
 
 
+def _declined_message(kit: _Kit, spy: _Spy, lport: str, plug_type: str) -> None:
+    decline = spy.declines.get(lport)
+    options = dict(kit.options_for(lport), **{"vif-plug-type": plug_type})
+    why = "returned None" if decline is None else f"returned Decline({decline.reason!r})"
+    kit.violate(
+        "declined",
+        key=lport,
+        message=f"prepare_create({lport}) declined ({why}) a port whose options were "
+        f"{options!r}; pass check_provider(lport_options=...) that the provider accepts "
+        "(a function of the lport name if each port needs its own device)",
+    )
+
+
 def _lifecycle(kit: _Kit, world: _World, plug_type: str) -> None:
     spy = world.spy
-    # CREATE, commit succeeds: finish, then release.
+    # 1. CREATE, commit succeeds: finish, then release.
     with kit.at("create"):
-        options = kit.options_for(LPORT_CREATE)
-        world.ports(LPORT_CREATE, plug_type=plug_type, options=options)
+        world.add(LPORT_CREATE, plug_type)
         report, status = world.iterate()
+    kit.check_decisions(report, [LPORT_CREATE])
     outcomes = report.outcomes().get(LPORT_CREATE, ())
     if not spy.created:
         if Outcome.DECLINED in outcomes:
-            kit.violate(
-                "declined",
-                f"prepare_create({LPORT_CREATE}) declined (returned None) a port whose "
-                f"options were {dict(options, **{'vif-plug-type': plug_type})!r}; "
-                "pass check_provider(lport_options=...) that the provider accepts",
-            )
+            _declined_message(kit, spy, LPORT_CREATE, plug_type)
         return
     if status != "success" or Outcome.PLUGGED not in outcomes:
         return  # the spec was refused by the engine; the violation says why
-    created_name = spy.created[0][1].name
+    created_ctx, created = spy.created[0]
     if LPORT_CREATE not in spy.finished or LPORT_CREATE not in spy.released:
         kit.violate("engine", f"finish/release were not called for {LPORT_CREATE}")
 
-    # A second port whose commit fails: release alone; the retry succeeds.
+    # 2. Stability: nothing changed, so the answer must not either.
+    with kit.at("stability"):
+        report, _ = world.iterate()
+        for d in report.for_lport(LPORT_CREATE):
+            if d.outcome in (Outcome.REPLACED, Outcome.UPDATED, Outcome.DECLINED):
+                kit.violate(
+                    "unstable",
+                    key="engine",
+                    message=f"asked again about {LPORT_CREATE} with nothing changed, the "
+                    f"provider answered differently ({d.outcome.value}: {d.detail}); the same "
+                    "input must get the same answer (the engine asks about every lport on every "
+                    "run)",
+                )
+        _same_answer_twice(kit, spy, created_ctx)
+
+    # 3. Two ports whose commit fails: release alone; the retry succeeds.
     with kit.at("commit-failed"):
-        world.ports(LPORT_FAIL, plug_type=plug_type, options=kit.options_for(LPORT_FAIL))
-        world.ovs_db.script_commit("error", details="commit failure injected by check_provider")
-        world.iterate()
+        world.add(LPORT_FAIL, plug_type)
+        world.add(LPORT_FAIL_TOO, plug_type)
+        report, _ = world.iterate(fail=True)
+        kit.check_decisions(report, [LPORT_FAIL, LPORT_FAIL_TOO])
     with kit.at("retry"):
-        world.iterate()
+        report, _ = world.iterate()
+        kit.check_decisions(report, [LPORT_FAIL, LPORT_FAIL_TOO])
+        for lport in (LPORT_FAIL, LPORT_FAIL_TOO):
+            if (
+                lport not in world.plugged()
+                and not any(
+                    v.rule == "not-plugged" and v.message.startswith(lport) for v in kit.violations
+                )
+                and lport in spy.declines
+            ):
+                _declined_message(kit, spy, lport, plug_type)
 
-    # Removal by the same instance.
+    # 4. One option changes: an update in place.
+    with kit.at("update"):
+        row = world.sb_db.find("Port_Binding", logical_port=LPORT_CREATE)[0]
+        options = dict(world.sb_db.get("Port_Binding", row)["options"])
+        options["vif-plug-mtu-request"] = "1400"
+        world.sb_db.update("Port_Binding", row, options=options)
+        report, _ = world.iterate()
+        kit.check_decisions(report, [LPORT_CREATE])
+
+    # 5. Removal by the same instance.
     with kit.at("remove"):
-        world.sb_db.delete(
-            "Port_Binding", world.sb_db.find("Port_Binding", logical_port=LPORT_FAIL)[0]
-        )
+        world.delete(LPORT_FAIL)
         world.iterate()
 
-    # Removal by a fresh instance, as after an agent restart.
+    # 6. Removal by a fresh instance, as after an agent restart.
     with kit.at("destroy"):
         world.registry.unregister(plug_type)
     fresh = _make(kit, "a second")
     if fresh is None:
         return
     with kit.at("restart"):
-        world.attach(_Spy(kit, fresh, "fresh"))
-        world.sb_db.delete(
-            "Port_Binding", world.sb_db.find("Port_Binding", logical_port=LPORT_CREATE)[0]
-        )
+        fresh_spy = _Spy(kit, fresh, "fresh")
+        world.attach(fresh_spy)
+        kit.restarted = True
+        world.delete(LPORT_CREATE)
+        world.delete(LPORT_FAIL_TOO)
         report, status = world.iterate()
         if Outcome.VETOED in report.outcomes().get(LPORT_CREATE, ()):
             kit.violate(
                 "remove-needs-create-state",
                 f"prepare_remove({LPORT_CREATE}) on a fresh provider instance vetoed the removal "
-                f"of {created_name}: removal must not depend on state prepare_create() kept in "
+                f"of {created.name}: removal must not depend on state prepare_create() kept in "
                 "memory (after an agent restart only the database and PortContext are known)",
             )
+    with kit.at("leak-after-lifecycle"):
+        world.iterate()
+
+    # 7. Churn: plug and unplug one port, every other commit failing.
+    with kit.at("churn"):
+        _churn(kit, world, fresh_spy, plug_type)
+
+    # 8. Option fuzzing, on the fresh instance.
+    with kit.at("fuzz"):
+        _fuzz(kit, fresh_spy, created_ctx)
+        kit.check_leaks(fresh, "after the option fuzzing (every PlugSpec was released)")
+
     with kit.at("destroy"):
         world.registry.unregister(plug_type)
+
+
+def _same_answer_twice(kit: _Kit, spy: _Spy, ctx: PortContext) -> None:
+    """Call prepare_create twice with one input (releasing each spec)."""
+    answers = []
+    for _ in range(2):
+        try:
+            result = spy.call("prepare_create", ctx, lport=ctx.lport_name)
+        except Exception:
+            return  # reported as prepare-raised
+        answers.append(_answer(result))
+        if isinstance(result, PlugSpec):
+            try:
+                spy.call("release", ctx, result, lport=ctx.lport_name)
+            except Exception:
+                return
+    if answers[0] != answers[1]:
+        kit.violate(
+            "unstable",
+            key="direct",
+            message=f"prepare_create({ctx.lport_name}) called twice with the same PortContext "
+            f"answered {answers[0]!r}, then {answers[1]!r}; the answer must depend only on the "
+            "input and the host (derive names from the options, not from counters or clocks)",
+        )
+
+
+def _churn(kit: _Kit, world: _World, spy: _Spy, plug_type: str) -> None:
+    accepted = False
+    for cycle in range(CHURN_CYCLES):
+        world.add(LPORT_CHURN, plug_type)
+        report, _ = world.iterate(fail=cycle % 2 == 1)
+        if cycle % 2 == 1:
+            report, _ = world.iterate()
+        outcomes = report.outcomes().get(LPORT_CHURN, ())
+        if Outcome.PLUGGED in outcomes:
+            accepted = True
+        elif Outcome.DECLINED in outcomes and accepted:
+            kit.violate(
+                "leak",
+                key="churn",
+                message=f"prepare_create({LPORT_CHURN}) accepted the port before, and declined "
+                f"it on plug/unplug cycle {cycle + 1} of {CHURN_CYCLES} (some commits failed): "
+                "resources are not coming back; release() must give back what prepare_create() "
+                "reserved, and finish() of a removal what a plug kept",
+            )
+            world.delete(LPORT_CHURN)
+            world.iterate()
+            return
+        elif not outcomes or LPORT_CHURN not in world.plugged():
+            world.delete(LPORT_CHURN)
+            world.iterate()
+            return
+        world.delete(LPORT_CHURN)
+        report, _ = world.iterate()
+        if LPORT_CHURN in world.plugged():
+            return  # vetoed: reported elsewhere if it matters
+
+
+def _fuzz(kit: _Kit, spy: _Spy, ctx: PortContext) -> None:
+    base = dict(ctx.lport_options)
+    keys = set(kit.fuzz_options or ())
+    keys |= {k for k in kit.read if k.startswith("vif-plug")}
+    keys |= {k for k in base if k.startswith("vif-plug:")}
+    keys.discard("vif-plug-type")
+    kit.fuzzed = tuple(sorted(keys))
+    for key in kit.fuzzed:
+        for value in FUZZ_VALUES:
+            options = dict(base)
+            if value is None:
+                options.pop(key, None)
+            else:
+                options[key] = value
+            fuzz_ctx = PortContext(
+                op_type=OpType.CREATE,
+                lport_name=LPORT_FUZZ,
+                lport_options=options,
+                bridge=ctx.bridge,
+                chassis=ctx.chassis,
+            )
+            shown = "missing" if value is None else f"{key}={_short(value)}"
+            try:
+                result = spy.call("prepare_create", fuzz_ctx, lport=LPORT_FUZZ)
+            except DeclineError:
+                continue
+            except Exception as exc:
+                kit.violate(
+                    "fuzz-raised",
+                    key=key,
+                    message=f"prepare_create() raised {type(exc).__name__}: {exc} when option "
+                    f"{key} was {shown} (the other options as for the kit's port); a missing "
+                    "or malformed option must be declined (return a Decline saying what is "
+                    "wrong), never raise",
+                )
+                continue
+            if isinstance(result, PlugSpec):
+                with contextlib.suppress(Exception):  # reported as hook-raised
+                    spy.call("release", fuzz_ctx, result, lport=LPORT_FUZZ)
+            elif result is not None and not isinstance(result, Decline):
+                kit.violate(
+                    "spec-type",
+                    key=type(result).__name__,
+                    message=f"prepare_create() returned a {type(result).__name__} "
+                    f"({_short(result)}) when option {key} was {shown}; return a PlugSpec, "
+                    "or a Decline (or None) to decline",
+                )
 
 
 def check_provider(
     provider_factory: Callable[[], VifPlugProvider],
     *,
     lport_options: Mapping[str, str] | Callable[[str], Mapping[str, str]] | None = None,
+    fuzz_options: Sequence[str] | None = None,
     call_bound: float = DEFAULT_CALL_BOUND,
     clock: Callable[[], float] = time.monotonic,
     raise_on_violation: bool = True,
@@ -449,26 +950,29 @@ def check_provider(
         hardware the provider needs.
     :param lport_options: extra ``Port_Binding`` options the provider needs to
         accept a port (its ``vif-plug:<type>:*`` options), or a function from the
-        lport name (``kit-lsp-1``, ``kit-lsp-2``) to them, when each port needs its
-        own (for example a distinct device); ``vif-plug-type`` is set to the
+        lport name (``kit-lsp-1`` ... ``kit-lsp-4``) to them, when each port needs
+        its own (for example a distinct device); ``vif-plug-type`` is set to the
         provider's type.
+    :param fuzz_options: option keys to fuzz besides those the kit discovers
+        (every ``vif-plug*`` key the provider looked up, and every
+        ``vif-plug:`` key of *lport_options*).
     :param call_bound: seconds one hook may take (:data:`DEFAULT_CALL_BOUND`).
     :param clock: the clock calls are timed with.
     :param raise_on_violation: raise :class:`ProviderCheckError` (an
         ``AssertionError``) listing every violation; otherwise just return the report.
 
-    Checked: ``prepare_create`` declines instead of raising; port names are valid
-    netdev names; every Interface option written is declared by
-    ``maintained_iface_options()``; inputs (``PortContext``, ``PlugSpec``) are not
-    mutated; no call takes longer than ``call_bound``; ``prepare_remove`` works on
-    a fresh instance that never saw the create; ``release`` tolerates a failed
-    commit; no other hook raises; ``run``/``wait_fds``/``next_wakeup`` return
-    what the contract says.
+    The rules are listed, each with the bug it catches, in ``docs/testing.rst``.
+    The kit's own frames are hidden from pytest tracebacks, and the commit
+    failures it injects on purpose are kept out of the captured logs.
     """
-    kit = _Kit(provider_factory, lport_options or {}, call_bound, clock)
+    __tracebackhide__ = True
+    kit = _Kit(provider_factory, lport_options or {}, call_bound, clock, fuzz_options)
     provider_type = _run(kit)
     report = ProviderCheckReport(
-        provider_type=provider_type, violations=tuple(kit.violations), calls=tuple(kit.calls)
+        provider_type=provider_type,
+        violations=tuple(kit.violations),
+        calls=tuple(kit.calls),
+        fuzzed_options=kit.fuzzed,
     )
     if raise_on_violation and not report.ok:
         raise ProviderCheckError(report)
