@@ -82,7 +82,8 @@ def test_prepare_raising_instead_of_declining() -> None:
     (msg,) = messages(Raising)
     assert msg == (
         "[prepare-raised] prepare_create(kit-lsp-1) raised KeyError: 'vif-plug:kit:port'; "
-        "decline with None when the port cannot be plugged yet (exceptions are treated as bugs)"
+        "return a Decline saying why (or None) when the port cannot be plugged yet (exceptions "
+        "are treated as bugs)"
     )
 
 

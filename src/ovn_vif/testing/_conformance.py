@@ -85,7 +85,7 @@ LPORT_FAIL_TOO: Final = "kit-lsp-3"
 LPORT_CHURN: Final = "kit-lsp-4"
 LPORT_FUZZ: Final = "kit-fuzz"
 #: How many plug/unplug cycles the leak stage runs.
-CHURN_CYCLES: Final = 6
+CHURN_CYCLES: Final = 20
 _INJECTED: Final = "commit failure injected by check_provider"
 
 #: Interface types ``ovs-vswitchd`` can plug a VIF as. Tunnel and patch
@@ -195,16 +195,16 @@ def _snapshot(value: Any) -> Any:
         return (
             value.op_type,
             value.lport_name,
-            dict(value.lport_options),
+            value.lport_options.to_dict(),
             value.bridge,
             value.chassis,
             value.current_port,
             value.iface_name,
             value.iface_type,
-            dict(value.iface_options),
+            value.iface_options.to_dict(),
         )
     if isinstance(value, PlugSpec):
-        return (value.name, value.type, dict(value.options))
+        return (value.name, value.type, value.options.to_dict())
     if isinstance(value, tuple) and all(isinstance(v, RestoredPort) for v in value):
         return value
     return repr(value)
@@ -430,8 +430,8 @@ class _Kit:
             self.violate(
                 "prepare-raised",
                 key=hook,
-                message=f"{where} raised {what}; decline with None when the port cannot be "
-                "plugged yet (exceptions are treated as bugs)",
+                message=f"{where} raised {what}; return a Decline saying why (or None) when "
+                "the port cannot be plugged yet (exceptions are treated as bugs)",
             )
         elif hook == "prepare_remove" and self.restarted:
             self.violate(
