@@ -912,7 +912,10 @@ class Sandbox:
       the sandbox.
 
     Use it as a context manager; everything is stopped and the directory
-    removed (unless *keep*) on exit, also on an exception or Ctrl-C.
+    removed (unless *keep*) on exit, also on an exception or Ctrl-C. The
+    directory is created under *parent* (default ``/tmp``, which keeps socket
+    paths short; unix socket paths must stay under 100 characters), for
+    example a project's work directory so that a kept sandbox stays there.
 
     >>> with Sandbox("hv1", controller=True) as sb:  # doctest: +SKIP
     ...     sb.nbctl("ls-add", "sw0", "--", "lsp-add", "sw0", "lsp1", "--",
@@ -948,9 +951,12 @@ class Sandbox:
         keep: bool = False,
         search_path: str | None = None,
         timeout: float = _DEFAULT_TIMEOUT,
+        parent: str | os.PathLike[str] | None = None,
     ) -> None:
         #: The chassis name (``system-id`` and ``hostname``).
         self.chassis = chassis
+        #: Where the sandbox directory is created (``None``: ``/tmp``).
+        self.parent = None if parent is None else os.fspath(parent)
         self.bridge = bridge
         self.encap_ip = encap_ip
         self.timeout = timeout
@@ -998,7 +1004,9 @@ class Sandbox:
             raise SandboxError("the sandbox is already started")
         _require(self.components, self._search_path)
         t0 = time.monotonic()
-        d = SandboxDir.create(keep=self.keep, search_path=self._search_path)
+        d = SandboxDir.create(
+            keep=self.keep, search_path=self._search_path, parent=self.parent or "/tmp"
+        )
         self._dir = d
         try:
             self._start_parts(d)

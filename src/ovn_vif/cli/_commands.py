@@ -260,9 +260,20 @@ def _print_plugged(ports: Sequence[Any]) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ovn_vif.cli._demo import run_demo
+    from ovn_vif.cli._demo import parse_lport_options, run_demo
 
-    return run_demo(use_fake=args.fake, keep=args.keep)
+    try:
+        options = parse_lport_options(args.lport_option or ())
+    except ValueError as exc:
+        print(f"ovn-vif demo: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_demo(
+        use_fake=args.fake,
+        keep=args.keep,
+        provider=args.provider,
+        lport_options=options,
+        parent=args.sandbox_parent,
+    )
 
 
 # -- commands from other distributions ------------------------------------
@@ -416,14 +427,32 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="plug, update, move and unplug ports on a throwaway OVN",
         description="Start a throwaway local OVN (if OVS/OVN are installed; otherwise use "
-        "the fake IDL), run the agent with the dummy provider in-process and walk "
-        "through plugging, updating, moving and unplugging ports. Everything is "
-        "stopped and removed at the end, also on Ctrl-C.",
+        "the fake IDL), run the agent with the dummy provider (or yours, --provider) "
+        "in-process and walk through plugging, updating, moving and unplugging ports. "
+        "Everything is stopped and removed at the end, also on Ctrl-C.",
     )
     demo.add_argument(
         "--fake", action="store_true", help="use the fake IDL even if OVS/OVN are installed"
     )
     demo.add_argument("--keep", action="store_true", help="keep the sandbox directory")
+    demo.add_argument(
+        "--provider",
+        default="dummy",
+        metavar="TYPE",
+        help="plug with this provider: an installed type, or MODULE:CLASS "
+        "(default: %(default)s); other than dummy, one LSP is plugged, updated and deleted",
+    )
+    demo.add_argument(
+        "--lport-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an option for the LSP, such as vif-plug:acme:slot=3 (repeatable)",
+    )
+    demo.add_argument(
+        "--sandbox-parent",
+        metavar="DIR",
+        help="create the sandbox directory in DIR (default: /tmp; keep the path short)",
+    )
     demo.set_defaults(func=_cmd_demo, default_log_level="warning")
 
     _add_plugin_commands(sub, common)

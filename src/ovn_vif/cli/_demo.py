@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import importlib
 import logging
 import shlex
 import sys
@@ -22,7 +23,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+import attrs
+
 from ovn_vif._contract.registry import Registry
+from ovn_vif._engine.report import Decision, Outcome, ReconcileReport
 from ovn_vif._errors import OvnVifError
 from ovn_vif.agent._loop import Agent, AgentConfig
 from ovn_vif.agent._plugged import PluggedPort, plugged_ports
@@ -42,7 +46,9 @@ class _Stage(abc.ABC):
     agent: Agent
 
     @abc.abstractmethod
-    def create_lports(self, names: Sequence[str]) -> list[str]:
+    def create_lports(
+        self, names: Sequence[str], plug_type: str = "dummy", extra: dict[str, str] | None = None
+    ) -> list[str]:
         """Create the LSPs; return the equivalent ovn-nbctl command."""
 
     @abc.abstractmethod
@@ -65,17 +71,26 @@ def _nbctl_options(name: str, options: dict[str, str]) -> list[str]:
     return ["lsp-set-options", name, *(f"{k}={v}" for k, v in options.items())]
 
 
-def _plug_options(chassis: str, mtu: int | None = None) -> dict[str, str]:
-    options = {"requested-chassis": chassis, "vif-plug-type": "dummy"}
+def _plug_options(
+    chassis: str,
+    mtu: int | None = None,
+    *,
+    plug_type: str = "dummy",
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    options = {"requested-chassis": chassis, "vif-plug-type": plug_type, **(extra or {})}
     if mtu is not None:
         options["vif-plug-mtu-request"] = str(mtu)
     return options
 
 
-def _create_command(names: Sequence[str]) -> list[str]:
+def _create_command(
+    names: Sequence[str], plug_type: str = "dummy", extra: dict[str, str] | None = None
+) -> list[str]:
     argv = ["ls-add", SWITCH]
+    options = _plug_options(CHASSIS, plug_type=plug_type, extra=extra)
     for name in names:
-        argv += ["--", "lsp-add", SWITCH, name, "--", *_nbctl_options(name, _plug_options(CHASSIS))]
+        argv += ["--", "lsp-add", SWITCH, name, "--", *_nbctl_options(name, options)]
     return argv
 
 
@@ -84,8 +99,10 @@ class _SandboxStage(_Stage):
         self.sandbox = sandbox
         self.agent = agent
 
-    def create_lports(self, names: Sequence[str]) -> list[str]:
-        argv = _create_command(names)
+    def create_lports(
+        self, names: Sequence[str], plug_type: str = "dummy", extra: dict[str, str] | None = None
+    ) -> list[str]:
+        argv = _create_command(names, plug_type, extra)
         self.sandbox.nbctl(*argv)
         return argv
 
@@ -124,10 +141,12 @@ class _FakeStage(_Stage):
         [row] = self.sb_db.find("Port_Binding", logical_port=name)
         return row
 
-    def create_lports(self, names: Sequence[str]) -> list[str]:
+    def create_lports(
+        self, names: Sequence[str], plug_type: str = "dummy", extra: dict[str, str] | None = None
+    ) -> list[str]:
         for name in names:
-            self._add_binding(name, plug_type="dummy")
-        return _create_command(names)
+            self._add_binding(name, plug_type=plug_type, options=extra)
+        return _create_command(names, plug_type, extra)
 
     def set_options(self, name: str, options: dict[str, str]) -> list[str]:
         [chassis] = self.sb_db.find("Chassis", name=options["requested-chassis"])
@@ -270,36 +289,137 @@ def _tell_story(stage: _Stage, say: _Narrator) -> bool:
     return True
 
 
+class _Reports:
+    """The engine's latest decision per lport, from the agent's reports."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, Decision] = {}
+
+    def __call__(self, report: ReconcileReport, status: str) -> None:
+        for decision in report:
+            self.latest[decision.lport] = decision
+
+    def blocked(self, lport: str) -> Decision | None:
+        """The lport's latest decision if it is a decline or a refusal."""
+        d = self.latest.get(lport)
+        if d is not None and d.outcome in (Outcome.DECLINED, Outcome.REFUSED):
+            return d
+        return None
+
+
+def _tell_provider_story(
+    stage: _Stage, say: _Narrator, plug_type: str, extra: dict[str, str], reports: _Reports
+) -> bool:
+    """Plug, update and unplug one LSP through the provider *plug_type*."""
+    total = 4
+    lport = "vm1"
+
+    def wait(condition: Callable[[], bool], what: str) -> bool:
+        if stage.converge(lambda: condition() or reports.blocked(lport) is not None):
+            blocked = reports.blocked(lport)
+            if blocked is None or condition():
+                return True
+            say.say(f"  not {what}: {blocked.outcome.value}: {blocked.detail}")
+            return False
+        say.say(f"  not {what} in time")
+        return False
+
+    say.step(1, total, f"Create an LSP that asks to be plugged on this chassis by {plug_type!r}:")
+    say.command(stage.create_lports([lport], plug_type, extra))
+
+    def plugged() -> bool:
+        port = _lports(stage).get(lport)
+        return port is not None and port.ofport is not None
+
+    if not wait(plugged, "plugged"):
+        return False
+    say.say(f"  Plugged: the Port and Interface {plug_type!r} named:")
+    say.table(stage.ports())
+
+    say.step(2, total, f"Ask for MTU 9000 on {lport!r} (vif-plug-mtu-request):")
+    say.command(
+        stage.set_options(lport, _plug_options(CHASSIS, 9000, plug_type=plug_type, extra=extra))
+    )
+
+    def mtu() -> bool:
+        port = _lports(stage).get(lport)
+        return port is not None and port.mtu_request == 9000
+
+    if not wait(mtu, "updated"):
+        return False
+    say.say("  Updated in place:")
+    say.table(stage.ports())
+
+    say.step(3, total, f"Delete {lport!r}:")
+    say.command(stage.delete_lport(lport))
+    if not stage.converge(lambda: lport not in _lports(stage)):
+        say.say(f"  {lport!r} was not unplugged in time")
+        return False
+    say.say("  Unplugged: its Port_Binding is gone.")
+
+    say.step(4, total, "What is left plugged on this chassis:")
+    say.table(stage.ports())
+    return True
+
+
 def _sandbox_missing() -> list[str]:
     from ovn_vif.sandbox import missing_binaries
 
     return list(missing_binaries(("ovsdb-server", "ovs-vswitchd", "ovn-northd")))
 
 
-def _run_on_sandbox(say: _Narrator, keep: bool) -> bool:
+@attrs.frozen
+class _Story:
+    """Which provider the demo runs, and the lport options it is given."""
+
+    provider: str = "dummy"
+    options: dict[str, str] = attrs.field(factory=dict)
+
+    @property
+    def custom(self) -> bool:
+        return self.provider != "dummy" or bool(self.options)
+
+    def tell(self, stage: _Stage, say: _Narrator, registry: Registry, reports: _Reports) -> bool:
+        if not self.custom:
+            return _tell_story(stage, say)
+        [plug_type] = registry.types()
+        return _tell_provider_story(stage, say, plug_type, self.options, reports)
+
+
+def _run_on_sandbox(say: _Narrator, keep: bool, story: _Story, parent: str | None = None) -> bool:
     from ovn_vif.sandbox import Sandbox
 
     say.say("Starting a throwaway OVN: NB and SB ovsdb-server, ovn-northd, a local")
     say.say("ovsdb-server and ovs-vswitchd on the dummy datapath (no ovn-controller) ...")
-    with Sandbox(CHASSIS, keep=keep) as sandbox:
-        sandbox.add_chassis(OTHER_CHASSIS, encap_ip="127.0.0.2")
-        say.say(f"  in {sandbox.root}; chassis {CHASSIS!r} (this one) and {OTHER_CHASSIS!r} exist.")
-        say.say("Starting the agent in this process with the dummy provider (ovn_vif.agent.Agent,")
-        say.say("the code behind `ovn-vif agent`):")
-        registry = _dummy_registry()
-        try:
-            with Agent(AgentConfig(ovs_remote=sandbox.ovs_remote), registry) as agent:
-                ok = _tell_story(_SandboxStage(sandbox, agent), say)
-        finally:
-            registry.destroy_all()
-        say.say()
-        say.say("Stopping the agent (plugged ports stay plugged, like ovn-controller) and OVN ...")
+    registry = _registry(story.provider)
+    reports = _Reports()
+    try:
+        with Sandbox(CHASSIS, keep=keep, parent=parent) as sandbox:
+            sandbox.add_chassis(OTHER_CHASSIS, encap_ip="127.0.0.2")
+            say.say(
+                f"  in {sandbox.root}; chassis {CHASSIS!r} (this one) and {OTHER_CHASSIS!r} exist."
+            )
+            say.say(
+                f"Starting the agent in this process with the {', '.join(registry.types())} "
+                "provider (ovn_vif.agent.Agent,"
+            )
+            say.say("the code behind `ovn-vif agent`):")
+            with Agent(
+                AgentConfig(ovs_remote=sandbox.ovs_remote), registry, on_report=reports
+            ) as agent:
+                ok = story.tell(_SandboxStage(sandbox, agent), say, registry, reports)
+            say.say()
+            say.say(
+                "Stopping the agent (plugged ports stay plugged, like ovn-controller) and OVN ..."
+            )
+    finally:
+        registry.destroy_all()
     if keep:
         say.say(f"Kept {sandbox.root}.")
     return ok
 
 
-def _run_on_fake(say: _Narrator) -> bool:
+def _run_on_fake(say: _Narrator, story: _Story) -> bool:
     from ovn_vif._engine.columns import create_sb_indexes
     from ovn_vif._memdb.topology import add_chassis, connect, ovs_database, sb_database
     from ovn_vif.agent._loop import prepare_ovs_helper, prepare_sb_helper
@@ -309,15 +429,19 @@ def _run_on_fake(say: _Narrator) -> bool:
     add_chassis(sb_db, OTHER_CHASSIS)
     say.say(f"Fake local and Southbound databases; chassis {CHASSIS!r} (this one) and")
     say.say(f"{OTHER_CHASSIS!r} exist. ovn-northd's part is played by writing Port_Binding rows.")
-    say.say("Starting the agent in this process with the dummy provider (ovn_vif.agent.Agent,")
+    registry = _registry(story.provider)
+    say.say(
+        f"Starting the agent in this process with the {', '.join(registry.types())} provider "
+        "(ovn_vif.agent.Agent,"
+    )
     say.say("the code behind `ovn-vif agent`):")
     ovs_idl = connect(ovs_db, prepare_ovs_helper)
     sb_idl = connect(sb_db, prepare_sb_helper, before_connect=create_sb_indexes)
-    registry = _dummy_registry()
+    reports = _Reports()
     try:
-        with contextlib.closing(Agent(AgentConfig(), registry)) as agent:
+        with contextlib.closing(Agent(AgentConfig(), registry, on_report=reports)) as agent:
             agent.start(ovs_idl=ovs_idl, sb_idl=sb_idl)
-            ok = _tell_story(_FakeStage(ovs_db, sb_db, agent), say)
+            ok = story.tell(_FakeStage(ovs_db, sb_db, agent), say, registry, reports)
     finally:
         registry.destroy_all()
         ovs_idl.close()
@@ -327,19 +451,59 @@ def _run_on_fake(say: _Narrator) -> bool:
     return ok
 
 
-def _dummy_registry() -> Registry:
-    """A registry with the dummy provider, found through the entry points."""
+def _registry(provider: str) -> Registry:
+    """A registry with *provider*: an installed provider type (entry point),
+    or ``MODULE:CLASS`` for a class importable from here."""
     registry = Registry()
-    report = registry.load_entry_points(only=["dummy"])
-    if "dummy" not in report.registered:
-        reasons = "; ".join(f.reason for f in report.failed) or "no entry point named 'dummy'"
-        raise OvnVifError(f"the dummy provider is not installed: {reasons}")
+    if ":" in provider:
+        module_name, _, class_name = provider.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+            registry.register(cls())
+        except Exception as exc:
+            raise OvnVifError(
+                f"cannot load the provider {provider}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return registry
+    report = registry.load_entry_points(only=[provider])
+    if provider not in report.registered:
+        reasons = "; ".join(f.reason for f in report.failed) or (
+            f"no entry point named {provider!r} in the ovn_vif.providers group"
+        )
+        raise OvnVifError(f"the {provider} provider is not available: {reasons}")
     return registry
 
 
-def run_demo(*, use_fake: bool = False, keep: bool = False, out: TextIO | None = None) -> int:
-    """Run the demo; return the exit status (0 when the whole story went through)."""
+def parse_lport_options(pairs: Sequence[str]) -> dict[str, str]:
+    """``["k=v", ...]`` to a dict; :class:`ValueError` for an item without ``=``."""
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--lport-option wants KEY=VALUE, got {pair!r}")
+        options[key] = value
+    return options
+
+
+def run_demo(
+    *,
+    use_fake: bool = False,
+    keep: bool = False,
+    out: TextIO | None = None,
+    provider: str = "dummy",
+    lport_options: dict[str, str] | None = None,
+    parent: str | None = None,
+) -> int:
+    """Run the demo; return the exit status (0 when the whole story went through).
+
+    :param provider: the provider to plug with: an installed type, or
+        ``MODULE:CLASS``. Other than ``dummy``, the story is one LSP plugged,
+        updated (MTU) and deleted.
+    :param lport_options: options added to the LSP (the provider's own keys).
+    :param parent: where the sandbox directory is created (default ``/tmp``).
+    """
     say = _Narrator(out if out is not None else sys.stdout)
+    story = _Story(provider, dict(lport_options or {}))
     say.say("ovn-vif demo: the plugging agent at work, step by step.")
     missing = [] if use_fake else _sandbox_missing()
     try:
@@ -351,9 +515,9 @@ def run_demo(*, use_fake: bool = False, keep: bool = False, out: TextIO | None =
                     else f"as OVS/OVN are not installed (missing: {', '.join(missing)})"
                 )
                 say.say(f"Running on the fake IDL (ovn_vif.testing.FakeIdl), {reason}.")
-                ok = _run_on_fake(say)
+                ok = _run_on_fake(say, story)
             else:
-                ok = _run_on_sandbox(say, keep)
+                ok = _run_on_sandbox(say, keep, story, parent)
     except OvnVifError as exc:
         say.say(f"ovn-vif demo: error: {exc}")
         return 1
