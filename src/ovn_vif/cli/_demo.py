@@ -333,7 +333,7 @@ def _tell_provider_story(
 
     if not wait(plugged, "plugged"):
         return False
-    say.say(f"  Plugged: the Port and Interface {plug_type!r} named:")
+    say.say(f"  Plugged: a Port and an Interface named as the {plug_type!r} provider answered:")
     say.table(stage.ports())
 
     say.step(2, total, f"Ask for MTU 9000 on {lport!r} (vif-plug-mtu-request):")
