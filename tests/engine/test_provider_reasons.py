@@ -233,3 +233,42 @@ def test_decline_value_checks() -> None:
     with pytest.raises(ValueError):
         Decline("x", retry_after=float("nan"))
     assert Decline(" spaced ").reason == "spaced"
+
+
+def test_maintained_options_of_the_wrong_type_are_refused_with_a_clear_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class StrKeys(Acme):
+        def maintained_iface_options(self) -> frozenset[str]:
+            return "acme-queues"  # type: ignore[return-value]
+
+    with ProviderHarness(StrKeys()) as h:
+        h.add_lport("lsp1", {SLOT: "1"})
+        h.iterate()
+        h.set_options("lsp1", {"vif-plug-mtu-request": "1400"})
+        [d] = h.iterate().report.for_lport("lsp1")
+    assert (d.outcome, d.reason) == (Outcome.REFUSED, Reason.INVALID_SPEC)
+    assert "returned a str from maintained_iface_options() ('acme-queues')" in d.detail
+    assert d.detail in caplog.messages
+
+
+def test_a_slow_provider_call_is_logged_naming_provider_and_lport(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ovn_vif._engine import decision
+
+    now = [100.0]
+    monkeypatch.setattr(decision.time, "monotonic", lambda: now[0])
+
+    class Slow(Acme):
+        def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
+            now[0] += 2.0
+            return super().prepare_create(ctx)
+
+    with ProviderHarness(Slow()) as h:
+        h.add_lport("lsp1", {SLOT: "1"})
+        assert h.iterate().outcomes == {"lsp1": (Outcome.PLUGGED,)}
+    assert (
+        "VIF plug provider acme took 2.00 s in prepare_create() for lport lsp1 (budget 0.5 s): "
+        "the agent's loop waited for it"
+    ) in caplog.messages

@@ -9,7 +9,9 @@ subclasses it with its own ``run()``. :class:`Plan` is what a run returns.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Collection
 
 import attrs
 
@@ -37,6 +39,10 @@ from ovn_vif._engine.writes import CreatePort, IfaceUpdate, RemovePort, plan_ifa
 from ovn_vif._errors import DeclineError
 
 LOG = logging.getLogger(__name__)
+
+#: Seconds a provider call may take before the engine warns that it blocks
+#: the agent's loop (the conformance kit's ``DEFAULT_CALL_BOUND`` too).
+CALL_BUDGET = 0.5
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -248,12 +254,15 @@ class PolicyRun:
         the lport, if any (:attr:`PortContext.current_port`)."""
         lport = binding.logical_port
         ctx = self.create_ctx(binding, current_port)
+        started = time.monotonic()
         try:
             spec: object = provider.prepare_create(ctx)
         except DeclineError as exc:
             spec = _decline_of(exc)
         except Exception as exc:
             raise self.provider_error(lport, plug_type, "prepare_create", exc) from None
+        finally:
+            self.check_budget(plug_type, "prepare_create", lport, time.monotonic() - started)
         if spec is None or isinstance(spec, Decline):
             self.record_decline(lport, plug_type, spec)
             return None
@@ -278,6 +287,21 @@ class PolicyRun:
             self.release(lport, provider, ctx, spec)
             raise self.refuse(lport, Reason.INVALID_SPEC, detail, plug_type=plug_type)
         return ctx, spec
+
+    def check_budget(self, plug_type: str, hook: str, lport: str, elapsed: float) -> None:
+        """Warn (rate-limited) about a provider call that took longer than
+        :data:`CALL_BUDGET`: hooks run in the agent's loop."""
+        if elapsed > CALL_BUDGET:
+            self.log.warning(
+                ("slow-provider", plug_type, hook),
+                "VIF plug provider %s took %.2f s in %s() for lport %s (budget %.1f s): "
+                "the agent's loop waited for it",
+                plug_type,
+                elapsed,
+                hook,
+                lport,
+                CALL_BUDGET,
+            )
 
     def record_decline(self, lport: str, plug_type: str, decline: Decline | None) -> None:
         """Log (rate-limited) and report a declined create/update."""
@@ -313,10 +337,24 @@ class PolicyRun:
         self, lport: str, plug_type: str, provider: VifPlugProvider
     ) -> frozenset[str] | None:
         try:
-            keys = provider.maintained_iface_options()
+            keys: object = provider.maintained_iface_options()
         except Exception as exc:
             raise self.provider_error(lport, plug_type, "maintained_iface_options", exc) from None
-        return None if keys is None else frozenset(keys)
+        if keys is None:
+            return None
+        if (
+            isinstance(keys, (str, bytes))
+            or not isinstance(keys, Collection)
+            or not all(isinstance(k, str) for k in keys)
+        ):
+            detail = (
+                f"provider {plug_type} returned a {type(keys).__name__} from "
+                f"maintained_iface_options() ({keys!r:.80}) instead of a frozenset of option "
+                f"keys or None; not updating lport {lport}"
+            )
+            self.log.warning(("invalid-maintained", plug_type), "%s", detail)
+            raise self.refuse(lport, Reason.INVALID_SPEC, detail, plug_type=plug_type)
+        return frozenset(keys)
 
     # --- name collisions (both policies) -----------------------------------
 
@@ -492,6 +530,7 @@ class PolicyRun:
             iface_type=iface.type,
             iface_options=iface.options,
         )
+        started = time.monotonic()
         try:
             allowed: object = provider.prepare_remove(ctx)
         except DeclineError as exc:
@@ -499,6 +538,8 @@ class PolicyRun:
         except Exception as exc:
             self.record(self.provider_error(lport, plug_type, "prepare_remove", exc).decision)
             return None
+        finally:
+            self.check_budget(plug_type, "prepare_remove", lport, time.monotonic() - started)
         if not isinstance(allowed, (bool, Decline)):
             detail = (
                 f"provider {plug_type} returned a {type(allowed).__name__} from "
