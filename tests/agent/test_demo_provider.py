@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import tempfile
 import textwrap
 from collections.abc import Iterator
@@ -34,6 +35,16 @@ ACME = textwrap.dedent(
 def _restore_ovs_json_parser() -> Iterator[None]:
     yield
     uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    # main() sets up the root logger's handler, as the command does.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

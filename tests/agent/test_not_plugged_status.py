@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 
@@ -23,6 +24,16 @@ SLOT = "vif-plug:acme:slot"
 def _restore_ovs_json_parser() -> Iterator[None]:
     yield
     uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    # main() sets up the root logger's handler, as the command does.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 class Acme(VifPlugProvider):

@@ -448,7 +448,8 @@ def test_kit_frames_are_hidden_from_pytest_tracebacks(pytester: pytest.Pytester)
             check_provider(Broken)
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    # In a subprocess: a clean interpreter, as a vendor's test run is.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "[netdev-name]" in out
