@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from ovn_vif import OpType, PortContext
+from ovn_vif import OpType, PlugSpec, PortContext
 from ovn_vif_representor import OPTION_PF_MAC, OPTION_VF_NUM, RepresentorProvider
 from ovn_vif_representor.testing import FakeKernel
 
@@ -23,7 +23,7 @@ def ask(provider: RepresentorProvider, lport: str, vf_num: str | None) -> str:
     spec = provider.prepare_create(
         PortContext(op_type=OpType.CREATE, lport_name=lport, lport_options=options)
     )
-    return f"{lport}: {spec.name if spec else 'declined'}"
+    return f"{lport}: {spec.name if isinstance(spec, PlugSpec) else 'declined'}"
 
 
 def main() -> None:

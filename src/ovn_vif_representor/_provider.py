@@ -18,6 +18,7 @@ from pathlib import Path
 from typing_extensions import override
 
 from ovn_vif import (
+    Decline,
     PlugSpec,
     PortContext,
     ProviderUnavailableError,
@@ -249,16 +250,12 @@ class RepresentorProvider(VifPlugProvider):
     # -- prepare --------------------------------------------------------
 
     @override
-    def prepare_create(self, ctx: PortContext) -> PlugSpec | None:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
         lport = ctx.lport_name
         if self._table is None:
-            self._warn.warning(
-                ("uninitialised", lport),
-                "lport %s: %s VIF plug provider is not initialised",
-                lport,
-                self.type,
+            return self._decline(
+                lport, "uninitialised", "%s VIF plug provider is not initialised", self.type
             )
-            return None
         self._safe_refresh(lport)
         options = ctx.lport_options
         raw_mac = options.get(OPTION_PF_MAC)
@@ -307,7 +304,10 @@ class RepresentorProvider(VifPlugProvider):
                     asked,
                     result.reason,
                 )
-                return None
+                return Decline(
+                    f"{asked}: {result.reason}; not plugging it until its name is final",
+                    retry_after=max(0.0, result.retry_at - self._clock()),
+                )
             return self._decline(
                 lport, "lookup", "no representor to plug for %s: %s", asked, result.reason
             )
@@ -317,10 +317,10 @@ class RepresentorProvider(VifPlugProvider):
         LOG.debug("lport %s: %s -> representor %s", lport, asked, result.netdev)
         return PlugSpec(name=result.netdev)
 
-    def _decline(self, lport: str, what: str, msg: str, *args: object) -> PlugSpec | None:
-        """Warn (rate-limited per lport and problem) and decline."""
+    def _decline(self, lport: str, what: str, msg: str, *args: object) -> Decline:
+        """Warn (rate-limited per lport and problem) and decline with the reason."""
         self._warn.warning((what, lport), "lport %s: " + msg, lport, *args)
-        return None
+        return Decline(msg % args)
 
     @override
     def prepare_remove(self, ctx: PortContext) -> bool:

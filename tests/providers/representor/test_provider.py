@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ovn_vif import (
+    Decline,
     OpType,
     PlugSpec,
     PortContext,
@@ -82,7 +83,9 @@ def test_port_prepare_missing_pf_mac(
     nic: FakeKernel, make_provider: ProviderFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     provider = make_provider()
-    assert provider.prepare_create(create("lsp-nomac", vf_num="0")) is None
+    assert provider.prepare_create(create("lsp-nomac", vf_num="0")) == Decline(
+        "option vif-plug:representor:pf-mac is missing"
+    )
     assert "lport lsp-nomac: option vif-plug:representor:pf-mac is missing" in caplog.text
 
 
@@ -142,7 +145,7 @@ def test_bad_input_declines_with_a_warning_naming_lport_and_option(
     why: str,
 ) -> None:
     provider = make_provider()
-    assert provider.prepare_create(create("lsp-bad", **options)) is None
+    assert isinstance(provider.prepare_create(create("lsp-bad", **options)), Decline)
     (record,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     message = record.getMessage()
     assert message.startswith("lport lsp-bad: ")
@@ -155,8 +158,10 @@ def test_bad_input_warnings_are_rate_limited_per_lport(
 ) -> None:
     provider = make_provider()
     for _ in range(5):
-        assert provider.prepare_create(create("lsp-a", pf_mac=PF_MAC, vf_num="3abc")) is None
-    assert provider.prepare_create(create("lsp-b", pf_mac=PF_MAC, vf_num="3abc")) is None
+        spec = provider.prepare_create(create("lsp-a", pf_mac=PF_MAC, vf_num="3abc"))
+        assert isinstance(spec, Decline)
+    spec = provider.prepare_create(create("lsp-b", pf_mac=PF_MAC, vf_num="3abc"))
+    assert isinstance(spec, Decline)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2
     assert warnings[0].startswith("lport lsp-a:")
@@ -167,7 +172,7 @@ def test_lookup_failure_says_what_the_table_holds(
     nic: FakeKernel, make_provider: ProviderFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     provider = make_provider()
-    assert provider.prepare_create(create("lsp7", pf_mac=PF_MAC, vf_num="7")) is None
+    assert isinstance(provider.prepare_create(create("lsp7", pf_mac=PF_MAC, vf_num="7")), Decline)
     message = caplog.records[-1].getMessage()
     assert message.startswith("lport lsp7: no representor to plug for ")
     assert f"{OPTION_PF_MAC}={PF_MAC} {OPTION_VF_NUM}=7" in message
@@ -180,7 +185,8 @@ def test_unknown_pf_mac_lists_the_known_pfs(
     nic: FakeKernel, make_provider: ProviderFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     provider = make_provider()
-    assert provider.prepare_create(create("lsp8", pf_mac="00:53:00:00:00:99", vf_num="0")) is None
+    spec = provider.prepare_create(create("lsp8", pf_mac="00:53:00:00:00:99", vf_num="0"))
+    assert isinstance(spec, Decline)
     message = caplog.records[-1].getMessage()
     assert "no PF representor has host MAC 00:53:00:00:00:99" in message
     assert "MAC 00:53:00:00:00:42" in message
@@ -226,11 +232,13 @@ def test_cms_options_never_yield_a_non_representor(
     provider = make_provider()
     spec = provider.prepare_create(create(**options))
     representors = {r.netdev for r in provider.representors() if r.state is RepresentorState.READY}
-    assert spec is None or (spec.name in representors and spec.type is None and not spec.options)
+    assert isinstance(spec, Decline) or (
+        spec.name in representors and spec.type is None and not spec.options
+    )
     if options.get("vif-plug:representor:name"):
         assert spec == PlugSpec(name="pf0vf0")
     else:
-        assert spec is None
+        assert isinstance(spec, Decline)
 
 
 def test_remove_is_never_vetoed(nic: FakeKernel, make_provider: ProviderFactory) -> None:
@@ -249,7 +257,7 @@ def test_uninitialised_provider_declines(
     make_provider: ProviderFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     provider = make_provider(init=False)
-    assert provider.prepare_create(create(pf_mac=PF_MAC, vf_num="0")) is None
+    assert isinstance(provider.prepare_create(create(pf_mac=PF_MAC, vf_num="0")), Decline)
     assert "not initialised" in caplog.text
     assert provider.run() is False
     assert provider.wait_fds() == ()
@@ -266,10 +274,10 @@ def test_vf_appearing_later_is_plugged_after_its_rename(
 ) -> None:
     provider = make_provider()
     ctx = create(pf_mac=PF_MAC, vf_num="2")
-    assert provider.prepare_create(ctx) is None
+    assert isinstance(provider.prepare_create(ctx), Decline)
     nic.add_vf("eth5", ifindex=1002, vf=2)
     assert provider.run() is True
-    assert provider.prepare_create(ctx) is None  # eth5 may still be renamed
+    assert isinstance(provider.prepare_create(ctx), Decline)  # eth5 may still be renamed
     nic.rename(1002, "pf0vf2")
     assert provider.run() is True
     assert provider.prepare_create(ctx) == PlugSpec(name="pf0vf2")
@@ -307,7 +315,10 @@ def test_rename_wait_is_bounded_and_wakes_the_agent(
     nic.add_vf("eth5", ifindex=1002, vf=2)
     assert provider.run() is True
     ctx = create("lsp2", pf_mac=PF_MAC, vf_num="2")
-    assert provider.prepare_create(ctx) is None
+    decline = provider.prepare_create(ctx)
+    assert isinstance(decline, Decline)
+    assert "may still be renamed" in decline.reason
+    assert decline.retry_after == 3.0
     assert "lport lsp2:" in caplog.text
     assert "may still be renamed" in caplog.text
     assert provider.next_wakeup() == clock.now + 3.0
@@ -325,14 +336,14 @@ def test_vf_deleted(nic: FakeKernel, make_provider: ProviderFactory) -> None:
     assert provider.prepare_create(ctx) == PlugSpec(name="pf0vf1")
     nic.del_port(nic.ports[("pci", "0000:03:00.0", 0x2001)])
     assert provider.run() is True
-    assert provider.prepare_create(ctx) is None
+    assert isinstance(provider.prepare_create(ctx), Decline)
 
 
 def test_pf_mac_change_at_run_time(nic: FakeKernel, make_provider: ProviderFactory) -> None:
     provider = make_provider()
     nic.add_pf("p0hpf", ifindex=100, mac="00:53:00:00:00:43")
     assert provider.run() is True
-    assert provider.prepare_create(create(pf_mac=PF_MAC, vf_num="0")) is None
+    assert isinstance(provider.prepare_create(create(pf_mac=PF_MAC, vf_num="0")), Decline)
     assert provider.prepare_create(create(pf_mac="00:53:00:00:00:43", vf_num="0")) == PlugSpec(
         name="pf0vf0"
     )
@@ -348,7 +359,7 @@ def test_overflow_triggers_a_full_redump(
     assert provider.run() is True
     assert "re-reading all devlink ports" in caplog.text
     assert provider.prepare_create(create(pf_mac=PF_MAC, vf_num="2")) == PlugSpec(name="pf0vf2")
-    assert provider.prepare_create(create(pf_mac=PF_MAC, vf_num="0")) is None
+    assert isinstance(provider.prepare_create(create(pf_mac=PF_MAC, vf_num="0")), Decline)
 
 
 def test_natural_overflow_of_a_small_socket(
@@ -411,7 +422,7 @@ def test_destroy_closes_the_sockets(nic: FakeKernel, make_provider: ProviderFact
     assert len(nic.open_sockets()) == 2
     provider.destroy()
     assert nic.open_sockets() == []
-    assert provider.prepare_create(create(pf_mac=PF_MAC, vf_num="0")) is None
+    assert isinstance(provider.prepare_create(create(pf_mac=PF_MAC, vf_num="0")), Decline)
 
 
 def test_registry_registers_it_on_a_devlink_kernel(
@@ -580,7 +591,7 @@ def test_kernel_enumerated_names_in_the_dump_wait_for_udev(
     (sysfs / "class" / "net" / "eth7" / "name_assign_type").write_text("1\n")
     provider = make_provider(rename_wait=4.0)
     ctx = create(pf_mac=PF_MAC, vf_num="7")
-    assert provider.prepare_create(ctx) is None
+    assert isinstance(provider.prepare_create(ctx), Decline)
     nic.rename(1007, "pf0vf7")
     assert provider.prepare_create(ctx) == PlugSpec(name="pf0vf7")
 
