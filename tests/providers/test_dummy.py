@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from ovn_vif import OpType, PlugSpec, PortContext
+from ovn_vif import OpType, Outcome, PlugSpec, PortContext
+from ovn_vif.testing import ProviderHarness, check_provider
 from ovn_vif_dummy import DUMMY_OPTION, DummyProvider
 
 
@@ -67,3 +70,39 @@ def test_lport_options_do_not_change_the_answer() -> None:
         )
     )
     assert plain == with_options
+
+
+def test_plugs_updates_and_unplugs_through_the_engine(
+    provider_harness: Callable[..., ProviderHarness],
+) -> None:
+    provider = DummyProvider()
+    h = provider_harness(provider)
+    h.add_lport("lsp1", {"vif-plug-mtu-request": "1500"})
+    assert h.iterate().outcomes == {"lsp1": (Outcome.PLUGGED,)}
+    port = h.plugged()["lsp1"]
+    assert (port.name, port.type, port.options) == ("lsp1", "internal", {DUMMY_OPTION: "value"})
+    assert provider.plugged == {"lsp1": "lsp1"}
+    h.set_options("lsp1", {"vif-plug-mtu-request": "9000"})
+    assert h.iterate().outcomes == {"lsp1": (Outcome.UPDATED,)}
+    h.move_lport("lsp1", "hv2")
+    assert h.iterate().outcomes == {"lsp1": (Outcome.UNPLUGGED,)}
+    assert provider.plugged == {}
+    assert provider.outstanding() == []
+
+
+def test_keeps_the_contract() -> None:
+    assert check_provider(DummyProvider).ok
+
+
+def test_rebuilds_its_table_after_a_restart(
+    provider_harness: Callable[..., ProviderHarness],
+) -> None:
+    h = provider_harness(DummyProvider())
+    h.add_lport("lsp1")
+    h.add_lport("lsp2")
+    h.iterate(commit="error")  # nothing written; specs released
+    h.iterate()
+    fresh = DummyProvider()
+    h.restart(fresh)
+    h.iterate()
+    assert fresh.plugged == {"lsp1": "lsp1", "lsp2": "lsp2"}
