@@ -29,6 +29,12 @@ def test_written_only_when_it_changes_and_read_back(tmp_path: Path) -> None:
     assert status.chassis == "hv1"
     [entry] = status.not_plugged
     assert (entry.lport, entry.because, entry.retry_after) == ("lsp1", "declined: no slot", 3.0)
+    assert entry.headline == "lsp1 (acme) not plugged because declined: no slot"
+    vetoed = Decision(lport="lsp3", outcome=Outcome.VETOED, plug_type="acme", detail="busy")
+    writer.update("hv1", [vetoed])
+    status = read_agent_status(path)
+    assert status is not None
+    assert status.not_plugged[0].headline == "lsp3 (acme) not unplugged because vetoed: busy"
     assert writer.update("hv1", [])
     status = read_agent_status(path)
     assert status is not None

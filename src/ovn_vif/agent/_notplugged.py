@@ -94,8 +94,15 @@ class NotPlugged:
 
     @property
     def because(self) -> str:
-        """``"declined: <reason>"``: what ``ovn-vif status`` prints."""
+        """``"declined: <reason>"``: what ``ovn-vif status`` prints after "because"."""
         return f"{self.outcome}: {self.provider_reason or self.detail}"
+
+    @property
+    def headline(self) -> str:
+        """``"lsp1 (acme) not plugged because declined: <reason>"`` (``not unplugged``
+        for a vetoed unplug, ``waiting`` for a deferred one)."""
+        verb = {"vetoed": "not unplugged", "deferred": "waiting"}.get(self.outcome, "not plugged")
+        return f"{self.lport} ({self.plug_type or '-'}) {verb} because {self.because}"
 
 
 def not_plugged(decisions: Iterable[Decision]) -> tuple[NotPlugged, ...]:

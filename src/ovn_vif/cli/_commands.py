@@ -227,7 +227,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     else:
         print(f"not plugged (agent pid {agent.pid}, {_age(agent.written_at)}):")
         for n in agent.not_plugged:
-            print(f"  {n.lport} ({n.plug_type or '-'}) not plugged because {n.because}")
+            print(f"  {n.headline}")
     return EXIT_OK
 
 
