@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from ovn_vif._contract.frozenmap import FrozenMap
+from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.netdev import netdev_name_problem, truncate_netdev_name
 from ovn_vif._contract.provider import (
     Decline,
@@ -132,6 +133,7 @@ __all__ = [
     "create_sb_indexes",
     "default_registry",
     "installed_providers",
+    "log_safe",
     "netdev_name_problem",
     "register_ovs_columns",
     "register_sb_columns",

@@ -47,6 +47,7 @@ EXPECTED = {
         "__version__",
         "default_registry",
         "installed_providers",
+        "log_safe",
         "netdev_name_problem",
         "truncate_netdev_name",
     },

@@ -4,16 +4,23 @@ Modelled on OVS's ``VLOG_RATE_LIMIT_INIT(rate, burst)``: each key gets a
 token bucket refilled at *rate* messages per minute, holding at most
 *burst*. When a message is let through after others were dropped, the
 number dropped is reported with it.
+
+Every line goes through :func:`~ovn_vif._contract.logsafe.log_safe`: the
+message and each ``str`` or exception argument are escaped and bounded, so
+that database-sourced text can neither split a line nor flood the log.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Hashable
 
 import attrs
+
+from ovn_vif._contract.logsafe import log_safe, safe_traceback
 
 
 @attrs.define
@@ -87,16 +94,42 @@ class RateLimitedLogger:
     ) -> bool:
         """Log *msg* at *level* unless *key* is over its limit.
 
-        Returns whether the line was emitted.
+        Returns whether the line was emitted. ``str`` and exception
+        arguments (and *msg* itself) are passed through
+        :func:`~ovn_vif.log_safe`; numbers and other values are left for
+        their ``%`` conversion.
         """
         if not self.logger.isEnabledFor(level):
             return False
         allowed, dropped = self.allow(key)
         if not allowed:
             return False
+        msg = log_safe(msg, limit=len(msg))
         if dropped:
             msg = f"{msg} (dropped {dropped} similar message(s))"
-        self.logger.log(level, msg, *args, exc_info=exc_info, stacklevel=3)
+        safe = tuple(log_safe(a) if isinstance(a, (str, BaseException)) else a for a in args)
+        exc = sys.exc_info()[1] if exc_info is True else exc_info
+        if not isinstance(exc, BaseException):
+            self.logger.log(level, msg, *safe, stacklevel=3)
+            return True
+        # The record keeps exc_info, but its exc_text (which formatters use
+        # instead of formatting exc_info themselves) is the traceback with
+        # its messages escaped.
+        fn, lno, func, sinfo = self.logger.findCaller(False, 3)
+        record = self.logger.makeRecord(
+            self.logger.name,
+            level,
+            fn,
+            lno,
+            msg,
+            safe,
+            (type(exc), exc, exc.__traceback__),
+            func,
+            None,
+            sinfo,
+        )
+        record.exc_text = safe_traceback(exc)
+        self.logger.handle(record)
         return True
 
     def warning(self, key: Hashable, msg: str, *args: object) -> bool:

@@ -7,8 +7,10 @@ requested for this chassis, the "touched" rule and the local-binding rule
 
 from __future__ import annotations
 
+from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._engine.decision import LOG, PolicyRun, Refused
 from ovn_vif._engine.eligibility import (
+    PLUG_TYPE_OPTION,
     CanBind,
     can_bind,
 )
@@ -27,23 +29,35 @@ class OvnCompatibleRun(PolicyRun):
                 continue
             if iface.iface_id in self.touched:
                 continue
-            lport = iface.iface_id
-            lbinding = self.local_binding(lport)
-            binding = self.sb.bindings.get(lport)
-            verdict = can_bind(self.chassis, binding) if binding is not None else CanBind.CANNOT
-            if binding is not None and lbinding is not None and verdict:
-                self.consider_plug(binding, lbinding)
-            elif verdict is CanBind.CANNOT and self.ovs.on_bridge(iface):
-                # OVN also "unplugs" interfaces of other bridges, which
-                # stages nothing (it only edits br-int); we skip them.
-                self.unplug(iface, binding, self.unplug_reason(binding, lport))
+            self.isolated(iface.iface_id, iface.plugged_by, self.handle_iface, iface)
         # Pass B: plain VIF Port_Bindings requested for this chassis.
         for binding in self.sb.bindings.values():
             if binding.requested_chassis != self.chassis.uuid or not binding.is_plain_vif:
                 continue
-            if binding.logical_port in self.touched:
+            lport = binding.logical_port
+            if lport in self.touched:
                 continue
-            self.consider_plug(binding, self.local_binding(binding.logical_port))
+            self.isolated(
+                lport,
+                binding.options.get(PLUG_TYPE_OPTION),
+                self.consider_plug,
+                binding,
+                self.local_binding(lport),
+            )
+
+    def handle_iface(self, iface: IfaceView) -> None:
+        """Pass A for one OVN-plugged interface (OVN ``handle_iface``)."""
+        assert iface.iface_id is not None
+        lport = iface.iface_id
+        lbinding = self.local_binding(lport)
+        binding = self.sb.bindings.get(lport)
+        verdict = can_bind(self.chassis, binding) if binding is not None else CanBind.CANNOT
+        if binding is not None and lbinding is not None and verdict:
+            self.consider_plug(binding, lbinding)
+        elif verdict is CanBind.CANNOT and self.ovs.on_bridge(iface):
+            # OVN also "unplugs" interfaces of other bridges, which
+            # stages nothing (it only edits br-int); we skip them.
+            self.unplug(iface, binding, self.unplug_reason(binding, lport))
 
     def unplug_reason(self, binding: BindingView | None, lport: str) -> str:
         if binding is None:
@@ -77,7 +91,7 @@ class OvnCompatibleRun(PolicyRun):
                 LOG.warning(
                     "Attempt of incompatible change to existing port detected, "
                     "please recreate port: %s",
-                    lport,
+                    log_safe(lport),
                 )
                 self.release(lport, provider, ctx, spec)
                 raise self.refuse(

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import Any
 
 import attrs
 
 from ovn_vif._contract.frozenmap import FrozenMap
+from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.netdev import netdev_name_problem
 from ovn_vif._contract.provider import Decline, OpType, PlugSpec, PortContext, VifPlugProvider
 from ovn_vif._contract.ratelimit import RateLimitedLogger
@@ -129,6 +131,10 @@ class PolicyRun:
         self.names_created: set[str] = set()
         self.names_removed: set[str] = set()
         self.ports_removed: set[uuid.UUID] = set()
+        # The lport being decided, for the log line of an engine failure.
+        self.current: str | None = None
+        # The spec prepared for it and neither staged nor released yet.
+        self.prepared: PendingCall | None = None
 
     # --- small helpers ----------------------------------------------------
 
@@ -143,6 +149,79 @@ class PolicyRun:
 
     def record(self, decision: Decision) -> None:
         self.decisions.append(decision)
+
+    # --- per-lport fault isolation -------------------------------------------
+
+    def isolated(
+        self, lport: str, plug_type: str | None, step: Callable[..., None], *args: Any
+    ) -> None:
+        """Run one lport's decision *step*, confining any failure to it.
+
+        A :class:`Refused` is recorded. Any other exception (an option or
+        row the rules cannot handle, a provider answer they cannot use, a
+        bug) drops whatever the step staged for the lport, gives back the
+        specs it had prepared, marks the lport touched for this run and
+        records one :attr:`Reason.DECISION_ERROR` decision with a
+        rate-limited ERROR line naming the lport, the provider and the
+        cause; the other lports are decided as usual.
+        """
+        self.current = lport
+        self.prepared = None
+        mark = (
+            len(self.decisions),
+            len(self.creates),
+            len(self.updates),
+            len(self.removes),
+            len(self.pending),
+        )
+        try:
+            step(*args)
+        except Refused as refused:
+            self.record(refused.decision)
+        except Exception as exc:
+            self.discard_since(mark)
+            self.touched.add(lport)
+            self.log.log(
+                logging.ERROR,
+                ("lport-failed", lport),
+                "Skipping lport %s (VIF plug provider %s) in this iteration: %s: %s",
+                lport,
+                plug_type or "-",
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+            )
+            self.record(
+                Decision(
+                    lport=lport,
+                    outcome=Outcome.REFUSED,
+                    reason=Reason.DECISION_ERROR,
+                    plug_type=plug_type,
+                    detail=f"deciding for lport {lport} failed: {type(exc).__name__}: {exc}",
+                )
+            )
+        self.current = None
+
+    def discard_since(self, mark: tuple[int, int, int, int, int]) -> None:
+        """Drop what was decided and staged after *mark*; release its specs."""
+        decisions, creates, updates, removes, pending = mark
+        for create in self.creates[creates:]:
+            self.names_created.discard(create.name)
+        for remove in self.removes[removes:]:
+            self.ports_removed.discard(remove.port)
+            self.names_removed.discard(remove.name)
+        calls = self.pending[pending:]
+        if self.prepared is not None:
+            calls.append(self.prepared)
+            self.prepared = None
+        del self.decisions[decisions:]
+        del self.creates[creates:]
+        del self.updates[updates:]
+        del self.removes[removes:]
+        del self.pending[pending:]
+        for call in calls:
+            if call.spec is not None:
+                self.release(call.lport, call.provider, call.ctx, call.spec)
 
     def refuse(
         self,
@@ -185,6 +264,8 @@ class PolicyRun:
         self, lport: str, provider: VifPlugProvider, ctx: PortContext, spec: PlugSpec
     ) -> None:
         """Give a prepared spec back to its provider without writing it."""
+        if self.prepared is not None and self.prepared.spec is spec:
+            self.prepared = None
         try:
             provider.release(ctx, spec)
         except Exception as exc:
@@ -273,6 +354,7 @@ class PolicyRun:
             )
             self.log.warning(("invalid-spec", plug_type, lport), "%s", detail)
             raise self.refuse(lport, Reason.INVALID_SPEC, detail, plug_type=plug_type)
+        self.prepared = PendingCall(lport=lport, provider=provider, ctx=ctx, spec=spec)
         # PlugSpec's converters already guarantee a str name, a str-or-None
         # type and str -> str options; the name is checked here.
         problem = netdev_name_problem(spec.name)
@@ -437,6 +519,7 @@ class PolicyRun:
             )
         )
         self.pending.append(PendingCall(lport=lport, provider=provider, ctx=ctx, spec=spec))
+        self.prepared = None
 
     def stage_update(
         self,
@@ -465,7 +548,7 @@ class PolicyRun:
             maintained_options=maintained,
             mtu_request=mtu,
         )
-        LOG.debug("updating iface for: %s", lport)
+        LOG.debug("updating iface for: %s", log_safe(lport))
         self.touched.add(lport)
         if update:
             self.updates.append(update)
@@ -482,6 +565,7 @@ class PolicyRun:
             # OVN records every update, written or not, and calls finish and
             # ctx_destroy once the (possibly empty) transaction is done.
             self.pending.append(PendingCall(lport=lport, provider=provider, ctx=ctx, spec=spec))
+            self.prepared = None
         else:
             # In sync: nothing to write, the spec goes straight back.
             self.release(lport, provider, ctx, spec)
@@ -613,7 +697,8 @@ class PolicyRun:
         lport = binding.logical_port if binding is not None else iface.iface_id
         if not self.can_unplug:
             LOG.debug(
-                "will not unplug port %s in this iteration: unplugging not allowed yet", port.name
+                "will not unplug port %s in this iteration: unplugging not allowed yet",
+                log_safe(port.name),
             )
             self.record(
                 Decision(
@@ -676,9 +761,9 @@ class PolicyRun:
     ) -> None:
         LOG.info(
             "Unplugging port %s from %s for iface-id %s on this chassis.",
-            port,
-            self.bridge.name,
-            iface_id,
+            log_safe(port),
+            log_safe(self.bridge.name),
+            log_safe(iface_id),
         )
         self.record(
             Decision(
@@ -693,9 +778,9 @@ class PolicyRun:
     def report_plugged(self, lport: str, plug_type: str, name: str) -> None:
         LOG.info(
             "Plugging port %s into %s for lport %s on this chassis.",
-            name,
-            self.bridge.name,
-            lport,
+            log_safe(name),
+            log_safe(self.bridge.name),
+            log_safe(lport),
         )
         self.record(
             Decision(

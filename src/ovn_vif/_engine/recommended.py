@@ -7,6 +7,7 @@ name changed and never create a port twice.
 
 from __future__ import annotations
 
+from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._engine.decision import LOG, PolicyRun, Refused
 from ovn_vif._engine.eligibility import (
     PLUG_TYPE_OPTION,
@@ -37,26 +38,45 @@ class RecommendedRun(PolicyRun):
         }
         lports = sorted(set(ours) | wanted)
         # Unplugs first, so that names they free can be reused by plugs.
-        to_plug = []
+        to_plug: list[BindingView] = []
         for lport in lports:
             if lport in self.touched:
                 continue
             binding = self.sb.bindings.get(lport)
-            why = self.withdrawn(lport, binding)
-            if why is not None:
-                for iface in ours.get(lport, ()):
-                    self.unplug(iface, binding, why)
-                continue
-            assert binding is not None
-            if binding.requested_chassis == self.chassis.uuid and binding.is_plain_vif:
-                to_plug.append(binding)
+            mine = ours.get(lport, [])
+            plug_type = (
+                binding.options.get(PLUG_TYPE_OPTION) if binding is not None else None
+            ) or (mine[0].plugged_by if mine else None)
+            self.isolated(lport, plug_type, self.sort_lport, lport, binding, mine, to_plug)
         for binding in to_plug:
-            if binding.logical_port in self.touched:
+            lport = binding.logical_port
+            if lport in self.touched:
                 continue
-            try:
-                self.plug(binding, ours.get(binding.logical_port, []))
-            except Refused as refused:
-                self.record(refused.decision)
+            self.isolated(
+                lport,
+                binding.options.get(PLUG_TYPE_OPTION),
+                self.plug,
+                binding,
+                ours.get(lport, []),
+            )
+
+    def sort_lport(
+        self,
+        lport: str,
+        binding: BindingView | None,
+        ours: list[IfaceView],
+        to_plug: list[BindingView],
+    ) -> None:
+        """Unplug *lport*'s ports if its request was withdrawn, else queue
+        it for :meth:`plug` (when requested here as a plain VIF)."""
+        why = self.withdrawn(lport, binding)
+        if why is not None:
+            for iface in ours:
+                self.unplug(iface, binding, why)
+            return
+        assert binding is not None
+        if binding.requested_chassis == self.chassis.uuid and binding.is_plain_vif:
+            to_plug.append(binding)
 
     def withdrawn(self, lport: str, binding: BindingView | None) -> str | None:
         """Why the plug of *lport* on this chassis is no longer wanted."""
@@ -155,10 +175,10 @@ class RecommendedRun(PolicyRun):
         elif removals:
             LOG.info(
                 "Replacing port %s by %s on %s for lport %s on this chassis.",
-                old,
-                spec.name,
-                self.bridge.name,
-                lport,
+                log_safe(old),
+                log_safe(spec.name),
+                log_safe(self.bridge.name),
+                log_safe(lport),
             )
             self.record(
                 Decision(

@@ -67,11 +67,18 @@ from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._contract.registry import Registry, default_registry
 from ovn_vif._engine.decision import LOG as RULES_LOG
 from ovn_vif._engine.decision import PendingCall, Plan
-from ovn_vif._engine.report import CompletionReport, Decision, Policy, ReconcileReport
+from ovn_vif._engine.report import (
+    CompletionReport,
+    Decision,
+    Outcome,
+    Policy,
+    Reason,
+    ReconcileReport,
+)
 from ovn_vif._engine.rules import decide
 from ovn_vif._engine.snapshot import OvsView, RowMemo, SbView, read_ovs, read_sb
 from ovn_vif._engine.writes import stage
-from ovn_vif._errors import TransactionNotCommittedError
+from ovn_vif._errors import StaleRowError, TransactionNotCommittedError
 
 LOG = logging.getLogger(__name__)
 
@@ -280,7 +287,27 @@ class Reconciler:
             in_flight=self.in_flight_lports,
             log=self._rules_log,
         )
-        decisions = self._stage(ovs_idl, txn, ovs_view, plan)
+        plan = self._drop_stale(ovs_idl, ovs_view, plan)
+        try:
+            decisions = self._stage(ovs_idl, txn, ovs_view, plan)
+        except StaleRowError as exc:
+            # _drop_stale() checked every row first, so this takes a row
+            # vanishing while staging; nothing of this run is kept (the
+            # transaction is aborted: its commit() answers "aborted").
+            txn.abort()
+            self._forget_views()
+            self._release(plan.pending)
+            self._log.warning(
+                ("stale-rows",),
+                "rows changed while staging (%s); deciding again on the next run",
+                exc,
+            )
+            return ReconcileReport(
+                decisions=tuple(
+                    self._stale_decision(lport, None)
+                    for lport in sorted({d.lport for d in plan.decisions})
+                ),
+            )
         if plan.pending:
             self._batches.append(_Batch(txn=txn, calls=plan.pending))
         elif not decisions and not plan.changed:
@@ -338,6 +365,70 @@ class Reconciler:
                     len(ports),
                     exc_info=exc,
                 )
+
+    def _forget_views(self) -> None:
+        self._ovs_cache = self._sb_cache = None
+        self._quiet = None
+
+    def _release(self, calls: Any) -> None:
+        for call in calls:
+            if call.spec is not None:
+                self._call(call, "release")
+
+    def _stale_decision(self, lport: str, plug_type: str | None) -> Decision:
+        return Decision(
+            lport=lport,
+            outcome=Outcome.REFUSED,
+            reason=Reason.STALE_ROW,
+            plug_type=plug_type,
+            detail=f"a row lport {lport} needs left the local database before its writes "
+            "were staged; it is decided again on the next run",
+        )
+
+    def _drop_stale(self, idl: Any, ovs_view: OvsView, plan: Plan) -> Plan:
+        """Leave out the lports whose rows are no longer in the IDL's cache.
+
+        Decisions are made on a snapshot that can be reused while the IDL's
+        ``change_seqno`` does not move; a row it names that is gone anyway
+        would make staging raise :class:`StaleRowError`. Those lports are
+        skipped (their specs released, a :attr:`Reason.STALE_ROW` decision
+        reported) and the snapshot is read afresh on the next run.
+        """
+        tables = idl.tables
+        stale: set[str] = set()
+        assert ovs_view.bridge is not None
+        if (plan.creates or plan.removes) and ovs_view.bridge.uuid not in tables["Bridge"].rows:
+            stale.update(c.lport for c in plan.creates)
+            stale.update(r.lport for r in plan.removes)
+        ports = tables["Port"].rows
+        ifaces = tables["Interface"].rows
+        for remove in plan.removes:
+            if remove.port not in ports:
+                stale.add(remove.lport)
+        for update in plan.updates:
+            if update and update.iface not in ifaces:
+                stale.add(update.lport)
+        if not stale:
+            return plan
+        self._forget_views()
+        self._release(c for c in plan.pending if c.lport in stale)
+        self._log.warning(
+            ("stale-rows",),
+            "rows of lport(s) %s left the local database before their writes were staged; "
+            "deciding them again on the next run",
+            ", ".join(sorted(stale)),
+        )
+        plug_types = {d.lport: d.plug_type for d in plan.decisions}
+        return Plan(
+            decisions=(
+                *(d for d in plan.decisions if d.lport not in stale),
+                *(self._stale_decision(lport, plug_types.get(lport)) for lport in sorted(stale)),
+            ),
+            creates=tuple(c for c in plan.creates if c.lport not in stale),
+            updates=tuple(u for u in plan.updates if u.lport not in stale),
+            removes=tuple(r for r in plan.removes if r.lport not in stale),
+            pending=tuple(c for c in plan.pending if c.lport not in stale),
+        )
 
     def _stage(self, idl: Any, txn: Any, ovs_view: OvsView, plan: Plan) -> tuple[Decision, ...]:
         assert ovs_view.bridge is not None

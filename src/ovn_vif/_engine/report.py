@@ -82,6 +82,21 @@ class Reason(enum.Enum):
     #: :attr:`Outcome.VETOED`: the provider vetoed the unplug.
     #: :attr:`Decision.detail` holds its reason when it gave one.
     PROVIDER_VETOED = "provider-vetoed"
+    #: Deciding for this lport failed unexpectedly (an option or row the
+    #: engine could not handle, a provider answer it could not use, or an
+    #: engine bug confined to this lport): it was skipped in this run,
+    #: nothing of it was staged, and it is decided again on the next run.
+    #: The log line names the lport, the provider and the cause.
+    DECISION_ERROR = "decision-error"
+    #: A row the lport's writes refer to left the IDL's cache between the
+    #: snapshot and the staging: nothing of it was staged; it is decided
+    #: again on the next run.
+    STALE_ROW = "stale-row"
+
+
+#: The reasons that mean "something failed for this lport", as opposed to a
+#: refusal on purpose (:attr:`ReconcileReport.faults`).
+FAULT_REASONS = frozenset({Reason.PROVIDER_ERROR, Reason.DECISION_ERROR, Reason.STALE_ROW})
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -152,6 +167,17 @@ class ReconcileReport:
     def with_outcome(self, outcome: Outcome) -> tuple[Decision, ...]:
         """The decisions with *outcome*."""
         return tuple(d for d in self.decisions if d.outcome is outcome)
+
+    @property
+    def faults(self) -> tuple[Decision, ...]:
+        """The lports skipped in this run because something failed for them
+        (a provider raised, their decision failed, their rows went stale);
+        every other lport was decided as usual.
+
+        >>> ReconcileReport().faults
+        ()
+        """
+        return tuple(d for d in self.decisions if d.reason in FAULT_REASONS)
 
     def outcomes(self) -> dict[str, tuple[Outcome, ...]]:
         """``{lport: (outcome, ...)}``, handy in tests and logs."""

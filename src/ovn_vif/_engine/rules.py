@@ -21,6 +21,7 @@ own module.
 
 from __future__ import annotations
 
+from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._contract.registry import Registry
 from ovn_vif._engine.compatible import OvnCompatibleRun
@@ -67,5 +68,15 @@ def decide(
         in_flight=in_flight,
         log=log if log is not None else RateLimitedLogger(LOG),
     )
-    run.run()
+    try:
+        run.run()
+    except Exception:
+        # An engine bug outside any one lport's decision (each lport's is
+        # confined by PolicyRun.isolated): the caller aborts this run and
+        # logs the traceback.
+        LOG.error(
+            "The plugging engine failed while deciding lport %s",
+            "(none)" if run.current is None else log_safe(run.current),
+        )
+        raise
     return run.plan()
