@@ -24,6 +24,7 @@ from ovn_vif import (
     ProviderUnavailableError,
     RateLimitedLogger,
     VifPlugProvider,
+    log_safe,
     netdev_name_problem,
 )
 from ovn_vif_representor._devlink import (
@@ -266,7 +267,7 @@ class RepresentorProvider(VifPlugProvider):
             return self._decline(
                 lport,
                 "pf-mac",
-                "option %s=%r is not a host PF MAC address (six colon-separated "
+                "option %s='%s' is not a host PF MAC address (six colon-separated "
                 "pairs of hex digits, not all zero)",
                 OPTION_PF_MAC,
                 raw_mac,
@@ -276,7 +277,7 @@ class RepresentorProvider(VifPlugProvider):
             return self._decline(
                 lport,
                 "vf-and-sf",
-                "options %s=%r and %s=%r are both set; a port is a VF or an SF, not both",
+                "options %s='%s' and %s='%s' are both set; a port is a VF or an SF, not both",
                 OPTION_VF_NUM,
                 raw_vf,
                 OPTION_SF_NUM,
@@ -291,7 +292,7 @@ class RepresentorProvider(VifPlugProvider):
                 continue
             number, problem = parse_function_number(raw, limit)
             if problem is not None:
-                return self._decline(lport, option, "option %s=%r %s", option, raw, problem)
+                return self._decline(lport, option, "option %s='%s' %s", option, raw, problem)
             flavour = fn_flavour
             asked += f" {option}={number}"
         result = self._table.lookup(mac, flavour, number)
@@ -313,8 +314,8 @@ class RepresentorProvider(VifPlugProvider):
             )
         problem = netdev_name_problem(result.netdev)
         if problem is not None:  # the table never returns one; belt and braces
-            return self._decline(lport, "name", "representor name %r %s", result.netdev, problem)
-        LOG.debug("lport %s: %s -> representor %s", lport, asked, result.netdev)
+            return self._decline(lport, "name", "representor name '%s' %s", result.netdev, problem)
+        LOG.debug("lport %s: %s -> representor %s", log_safe(lport), asked, result.netdev)
         return PlugSpec(name=result.netdev)
 
     def _decline(self, lport: str, what: str, msg: str, *args: object) -> Decline:

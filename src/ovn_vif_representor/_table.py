@@ -200,6 +200,8 @@ def parse_mac(text: str) -> str | None:
     >>> parse_mac("0:53:0:0:0:4a") is None
     True
     """
+    if len(text) != 17:  # checked first: the text may come from a CMS, of any length
+        return None
     parts = text.split(":")
     if len(parts) != 6:
         return None

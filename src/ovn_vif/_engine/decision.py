@@ -23,9 +23,12 @@ from ovn_vif._contract.provider import Decline, OpType, PlugSpec, PortContext, V
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._contract.registry import Registry
 from ovn_vif._engine.eligibility import (
+    MAX_NETDEV_MTU,
+    MIN_NETDEV_MTU,
     MTU_REQUEST_OPTION,
     PLUG_TYPE_OPTION,
     parse_mtu_request,
+    quote_option,
 )
 from ovn_vif._engine.report import Decision, Outcome, Policy, Reason
 from ovn_vif._engine.snapshot import (
@@ -279,16 +282,61 @@ class PolicyRun:
             )
 
     def mtu_for(self, binding: BindingView) -> int:
+        """The MTU to request for *binding* (0: none), with a rate-limited
+        warning for a value that is not a usable MTU.
+
+        Both policies parse like ovn-controller 23.03 and ignore what does
+        not parse or is ≤ 0. A value outside what Linux netdevs accept
+        (:data:`MIN_NETDEV_MTU` to :data:`MAX_NETDEV_MTU`) is written as is by
+        :attr:`Policy.OVN_COMPATIBLE` (as 23.03 does; ovs-vswitchd then
+        fails to apply it) and ignored by :attr:`Policy.RECOMMENDED`.
+        """
+        lport = binding.logical_port
         mtu, problem = parse_mtu_request(binding.options)
         if problem is not None:
             self.log.warning(
-                ("bad-mtu", binding.logical_port),
+                ("bad-mtu", lport),
                 "Ignoring %s of lport %s: %s",
                 MTU_REQUEST_OPTION,
-                binding.logical_port,
+                lport,
                 problem,
             )
-        return mtu
+            return mtu
+        if mtu == 0:
+            raw = binding.options.get(MTU_REQUEST_OPTION)
+            if raw is not None:
+                self.log.warning(
+                    ("bad-mtu", lport),
+                    "Ignoring %s of lport %s: %s is not a positive MTU (no MTU is requested)",
+                    MTU_REQUEST_OPTION,
+                    lport,
+                    quote_option(raw),
+                )
+            return 0
+        if MIN_NETDEV_MTU <= mtu <= MAX_NETDEV_MTU:
+            return mtu
+        if self.policy is Policy.OVN_COMPATIBLE:
+            self.log.warning(
+                ("bad-mtu", lport),
+                "%s=%d of lport %s is outside what Linux netdevs accept (%d to %d): "
+                "requested anyway, like ovn-controller 23.03; ovs-vswitchd will fail to apply it",
+                MTU_REQUEST_OPTION,
+                mtu,
+                lport,
+                MIN_NETDEV_MTU,
+                MAX_NETDEV_MTU,
+            )
+            return mtu
+        self.log.warning(
+            ("bad-mtu", lport),
+            "Ignoring %s of lport %s: %d is outside what Linux netdevs accept (%d to %d)",
+            MTU_REQUEST_OPTION,
+            lport,
+            mtu,
+            MIN_NETDEV_MTU,
+            MAX_NETDEV_MTU,
+        )
+        return 0
 
     def create_ctx(self, binding: BindingView, current_port: str | None = None) -> PortContext:
         return PortContext(
@@ -734,7 +782,7 @@ class PolicyRun:
             raise self.refuse(
                 binding.logical_port,
                 Reason.UNKNOWN_PLUG_TYPE,
-                f"no provider is registered for vif-plug-type {plug_type!r}",
+                f"no provider is registered for vif-plug-type {quote_option(plug_type)}",
                 plug_type=plug_type,
             )
         return plug_type, provider
