@@ -48,6 +48,7 @@ import attrs
 import ovs.db.idl
 import ovs.poller
 
+from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._contract.registry import Registry, installed_providers
 from ovn_vif._engine.columns import (
@@ -242,10 +243,10 @@ class Agent:
         self._settings = self._read_settings(need_remote=sb_idl is None)
         LOG.info(
             "ovn-vif agent for chassis %s: local DB %s, Southbound %s, bridge %s, providers %s",
-            self._settings.chassis,
+            log_safe(self._settings.chassis),
             self.config.ovs_remote if ovs_idl is None else "(given)",
-            self._settings.ovn_remote or "(given)",
-            self._settings.bridge,
+            log_safe(self._settings.ovn_remote or "(given)"),
+            log_safe(self._settings.bridge),
             ", ".join(self.registry.types()),
         )
         if sb_idl is not None:
@@ -580,10 +581,18 @@ class Agent:
             return
         old, self._settings = self._settings, settings
         if settings.chassis != old.chassis:
-            LOG.info("chassis name changed from %s to %s", old.chassis, settings.chassis)
+            LOG.info(
+                "chassis name changed from %s to %s",
+                log_safe(old.chassis),
+                log_safe(settings.chassis),
+            )
             self._pb_condition = None
         if settings.bridge != old.bridge:
-            LOG.info("integration bridge changed from %s to %s", old.bridge, settings.bridge)
+            LOG.info(
+                "integration bridge changed from %s to %s",
+                log_safe(old.bridge),
+                log_safe(settings.bridge),
+            )
         if settings.ovn_remote != old.ovn_remote and not self._sb_given:
             sb = self._switch_sb(settings.ovn_remote, old.ovn_remote)
             if sb is None:
@@ -603,7 +612,7 @@ class Agent:
         failed = self._sb_switch_failed
         if failed is not None and failed[0] == remote and now < failed[1]:
             return None
-        LOG.info("Southbound remote changed to %s: reconnecting", remote)
+        LOG.info("Southbound remote changed to %s: reconnecting", log_safe(remote))
         try:
             schema = fetch_schema(
                 remote,
@@ -614,7 +623,7 @@ class Agent:
                 wake_fd=self._wake_r,
             )
         except RemoteError as exc:
-            LOG.error("%s; staying on %s for now", exc, old_remote)  # noqa: TRY400
+            LOG.error("%s; staying on %s for now", log_safe(exc), log_safe(old_remote))  # noqa: TRY400
             self._sb_switch_failed = (remote, now + _SWITCH_RETRY)
             return None
         self._sb_switch_failed = None
@@ -749,10 +758,12 @@ class Agent:
         """Log the committed updates (the engine logs plugs and unplugs as it stages them)."""
         if status != _TXN.SUCCESS:
             if report.changed and status != _TXN.ABORTED:
-                LOG.debug("not committed (%s): %s", status, report.outcomes())
+                LOG.debug("not committed (%s): %s", status, log_safe(report.outcomes()))
             return
         for d in report.with_outcome(Outcome.UPDATED):
-            LOG.info("Updated port %s for lport %s on this chassis.", d.port, d.lport)
+            LOG.info(
+                "Updated port %s for lport %s on this chassis.", log_safe(d.port), log_safe(d.lport)
+            )
 
     def _block(
         self,

@@ -35,6 +35,8 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
+from ovn_vif._contract.logsafe import log_safe
+
 LOG = logging.getLogger(__name__)
 
 EXIT_OK = 0
@@ -88,6 +90,8 @@ def _print_json(data: Any) -> None:
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    # Cells may hold database text (lport names...): one escaped line each.
+    rows = [[log_safe(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
@@ -214,7 +218,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
             }
         )
         return EXIT_OK
-    print(f"chassis: {system_id or '(system-id not set)'}")
+    print(f"chassis: {log_safe(system_id) if system_id else '(system-id not set)'}")
     if not ports:
         print("nothing is plugged")
     else:
