@@ -109,6 +109,19 @@ for _pins, (_file, _version) in PIN_SETS.items():
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """The engine's Hypothesis fuzz suite with the long profile (not in CI)."""
+    _install(session, "tests")
+    session.run(
+        "pytest",
+        "tests/engine/test_fuzz.py",
+        "--hypothesis-show-statistics",
+        *session.posargs,
+        env={"HYPOTHESIS_PROFILE": "fuzz"},
+    )
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     _install(session, "lint", project=False)
