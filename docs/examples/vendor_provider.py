@@ -37,10 +37,12 @@ class AcmeProvider(VifPlugProvider):
 
     def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
         raw = ctx.lport_options.get(PORT_OPTION, "")
-        if not raw.isdigit() or int(raw) >= self.ports:
+        # Options come from the CMS, of any length: bound them before converting.
+        if len(raw) > 4 or not (raw.isascii() and raw.isdigit()) or int(raw) >= self.ports:
             # Decline: nothing is written, the engine asks again on the next
-            # change; the reason reaches the log, the report and `ovn-vif status`.
-            return Decline(f"bad {PORT_OPTION}={raw!r}: expected 0 to {self.ports - 1}")
+            # change; the reason reaches the log (escaped), the report and
+            # `ovn-vif status`.
+            return Decline(f"bad {PORT_OPTION}={raw[:16]!r}: expected 0 to {self.ports - 1}")
         name = f"acme{int(raw)}"
         self.reserved.add(name)
         return PlugSpec(name=name, options={"acme-queues": "8"})
