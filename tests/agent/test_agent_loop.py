@@ -322,3 +322,39 @@ def test_an_engine_failure_is_retried(world: World, monkeypatch: pytest.MonkeyPa
     world.run_until(lambda: "lsp1" in world.plugged())
     assert len(calls) >= 2
     assert world.ovs_idl.txn is None
+
+
+class _UnreadableSpec(PlugSpec):
+    @property  # type: ignore[misc]
+    def name(self) -> str:  # type: ignore[override]
+        raise RuntimeError("unreadable spec")
+
+
+class FlakyProvider(DummyProvider):
+    """Answers garbage the engine cannot use, the first *bad* times."""
+
+    type = "flaky"
+
+    def __init__(self, bad: int) -> None:
+        self.bad = bad
+
+    def prepare_create(self, ctx: PortContext) -> PlugSpec:
+        if self.bad:
+            self.bad -= 1
+            return _UnreadableSpec.__new__(_UnreadableSpec)
+        return super().prepare_create(ctx)
+
+
+def test_an_lport_that_failed_is_decided_again_without_any_change(world: World) -> None:
+    world.registry.register(FlakyProvider(bad=2))
+    world.add_binding("lsp2")
+    world.run_until_done(lambda: "lsp2" in world.plugged())
+    # Its first two decisions fail and write nothing: no database changes
+    # after the binding arrives, yet it is plugged.
+    world.add_binding("lsp1", plug_type="flaky")
+    world.run_until(lambda: "lsp1" in world.plugged())
+    faults = [d for report, _ in world.reports for d in report.faults]
+    assert [(d.lport, d.reason.value if d.reason else None) for d in faults] == [
+        ("lsp1", "decision-error"),
+        ("lsp1", "decision-error"),
+    ]

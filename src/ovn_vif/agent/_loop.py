@@ -682,6 +682,11 @@ class Agent:
             return
         if report.skipped is not None:
             self._rl.warning(("skipped", report.skipped), "nothing plugged: %s", report.skipped)
+        if report.faults:
+            # Lports skipped because something failed for them (logged by the
+            # engine): decided again after a pause, growing while they fail,
+            # even if nothing else changes.
+            self._schedule_retry()
         self._txn = txn
         self._txn_report = report
         self._txn_started = started
@@ -714,7 +719,8 @@ class Agent:
             )
         self.reconciler.complete(status, txn=txn)
         if status in (_TXN.SUCCESS, _TXN.UNCHANGED):
-            self._retry_backoff = 1.0
+            if report is None or not report.faults:
+                self._retry_backoff = 1.0
         elif status == _TXN.TRY_AGAIN:
             # Retried on the next iteration, with whatever run() brought in.
             LOG.debug("transaction must be retried")
