@@ -17,7 +17,7 @@ import pytest
 from tests.support.engine_driver import EngineDriver
 from tests.support.rules_world import BOTH, Recorder, World
 
-from ovn_vif import Outcome, PlugSpec, Policy, PortContext, Reason, Registry
+from ovn_vif import Outcome, PlugSpec, Policy, PortContext, Reason, Reconciler, Registry
 from ovn_vif._engine.decision import PolicyRun
 from ovn_vif._engine.recommended import RecommendedRun
 from ovn_vif._engine.rules import decide
@@ -194,3 +194,31 @@ def test_a_stale_row_skips_its_lport_and_never_escapes(
     assert engine.reconciler.in_flight_lports == {"lp2"}
     txn.abort()
     engine.reconciler.complete(txn.commit(), txn=txn)
+
+
+def test_a_row_vanishing_while_staging_aborts_the_run_without_raising(
+    fake_ovs_idl: FakeIdl,
+    fake_sb_idl: FakeIdl,
+    port_binding_factory: PortBindingFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The backstop behind the row check: StaleRowError from staging itself."""
+    from ovn_vif import StaleRowError
+    from ovn_vif._engine import reconciler as reconciler_module
+
+    provider = Recorder()
+    reconciler = Reconciler(registry(provider), policy=Policy.RECOMMENDED)
+    port_binding_factory("lp1", plug_type="dummy")
+    fake_sb_idl.run()
+
+    def vanished(*args: Any, **kwargs: Any) -> None:
+        raise StaleRowError("Bridge row gone")
+
+    monkeypatch.setattr(reconciler_module, "stage", vanished)
+    txn = ovs.db.idl.Transaction(fake_ovs_idl)
+    report = reconciler.reconcile(fake_ovs_idl, fake_sb_idl, txn, chassis="hv1", can_unplug=True)
+    assert [(d.lport, d.reason) for d in report.faults] == [("lp1", Reason.STALE_ROW)]
+    assert not report.changed
+    assert provider.count("release", "lp1") == 1
+    assert not reconciler.in_flight
+    assert txn.commit() == ovs.db.idl.Transaction.ABORTED
