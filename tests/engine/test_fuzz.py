@@ -20,7 +20,8 @@ that no foreign row was touched and that the valid lports' decisions are
 the same as in the world without the hostile lports.
 
 The default profile is bounded for CI; ``nox -s fuzz`` (or
-``HYPOTHESIS_PROFILE=fuzz``) runs the long one.
+``HYPOTHESIS_PROFILE=fuzz``) runs the long one, 2,000 examples per policy
+unless ``FUZZ_EXAMPLES`` says otherwise.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "fuzz",
-    max_examples=2000,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
