@@ -110,6 +110,22 @@ def test_valid_lsps_are_plugged_while_hostile_ones_come_and_go(
     assert "collision-aaaaa-2" not in rows
     # The 10,000-digit MTU plugged its lport without an MTU.
     assert rows["h-mtu-huge"][0]["mtu_request"] is None
+    # The agent's not-plugged list, in ovn-vif status text: escaped.
+    status = [*ovn_vif_command(), "status", "--ovs-remote", ovn_stack.ovs_remote]
+    text = wait_for(
+        lambda: (
+            (
+                out := subprocess.run(
+                    status, capture_output=True, text=True, check=True, timeout=60
+                ).stdout
+            )
+            and "\\x1b[31mred" in out
+            and out
+        ),
+        "the refused lports in ovn-vif status",
+    )
+    assert "\x1b" not in text
+    assert all(not line.startswith("eth0") for line in text.splitlines())
     assert agent.stop() == 0
     log = agent.log()
     assert "FORGED" in log  # the name was logged...

@@ -231,7 +231,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     else:
         print(f"not plugged (agent pid {agent.pid}, {_age(agent.written_at)}):")
         for n in agent.not_plugged:
-            print(f"  {n.headline}")
+            # Lport names and reasons come from the databases and providers.
+            print(f"  {log_safe(n.headline, limit=1024)}")
     return EXIT_OK
 
 
