@@ -34,6 +34,13 @@ class _Exploding(PlugSpec):
         raise RuntimeError("name\nforged: line")
 
 
+class _ExplodingSet(frozenset[str]):
+    """Passes for a set of keys until someone looks inside."""
+
+    def __iter__(self) -> Any:
+        raise RuntimeError("cannot iterate")
+
+
 class Hostile(Recorder):
     """Answers garbage for the lports named in ``garbage``."""
 
@@ -50,7 +57,7 @@ class Hostile(Recorder):
 
     def maintained_iface_options(self) -> Any:
         if self.maintained_garbage:
-            return 42  # not an iterable of str
+            return _ExplodingSet({"vif-plug-dummy-option"})
         return super().maintained_iface_options()
 
 
