@@ -1,0 +1,53 @@
+"""Fixtures of the kernel tier: netdevsim devices in the tier's qemu guest.
+
+These tests need root in a throw-away kernel (they load modules and create
+and destroy netdevs), so they run only inside the guest that
+``scripts/kernel-tier`` (``nox -s kernel``) boots; the ``kernel`` marker
+keeps them out of the ordinary test run, and selecting them anywhere else
+is an error, not a skip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import netdevsim
+from tests.support.netdevsim import Netdevsim
+
+IN_GUEST = os.environ.get("OVN_VIF_KERNEL_GUEST") == "1"
+_IDS = itertools.count(10)
+
+
+@pytest.fixture(autouse=True)
+def _in_guest() -> None:
+    if not IN_GUEST:
+        pytest.fail(
+            "the kernel tier runs only inside its qemu guest: use `nox -s kernel` "
+            "(scripts/kernel-tier)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def stock() -> str:
+    """The stock 6.1 netdevsim module is loaded (no PCI PF ports, no hw_addr)."""
+    netdevsim.load("stock")
+    return "stock"
+
+
+@pytest.fixture
+def patched() -> str:
+    """The patched netdevsim module is loaded (PCI PF ports, port function hw_addr)."""
+    netdevsim.load("patched")
+    return "patched"
+
+
+@pytest.fixture
+def nsim() -> Iterator[Netdevsim]:
+    """A fresh netdevsim device with one physical port (load a module first)."""
+    with Netdevsim(next(_IDS)) as device:
+        yield device

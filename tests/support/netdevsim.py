@@ -1,0 +1,183 @@
+"""netdevsim devices for the kernel tier (``tests/kernel``), inside its guest.
+
+netdevsim is the kernel's simulated NIC. Loaded as a module, it offers
+``/sys/bus/netdevsim/new_device``; a device gets a devlink instance
+``netdevsim/netdevsim<ID>`` with one PHYSICAL port per requested port and,
+once it has VFs (``sriov_numvfs``) and its eswitch is in ``switchdev`` mode,
+one PCI_VF representor port (index ``128 + vf``) per VF. The netdevs appear
+as ``ethN`` and udev renames them (``eni<ID>np1``, ``eni<ID>npf0vf<N>``).
+
+The patched module (``tests/kernel/netdevsim-pcipf.patch``) adds PCI_PF
+ports (``devlink port add ... flavour pcipf pfnum N``) and port function
+``hw_addr``; the stock 6.1 module refuses both with ``EOPNOTSUPP``.
+
+Everything here is done with the tools an operator uses (sysfs writes,
+``devlink``, ``ip``, ``udevadm``), never through the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+BUS = Path("/sys/bus/netdevsim")
+#: The two builds of netdevsim.ko that scripts/kernel-tier passes in.
+MODULES = {
+    "stock": os.environ.get("NETDEVSIM_STOCK_KO", ""),
+    "patched": os.environ.get("NETDEVSIM_PATCHED_KO", ""),
+}
+#: Index netdevsim gives the VF representor port of VF 0.
+VF_PORT_BASE = 128
+
+
+def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing its output; raise with it on failure."""
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip() or proc.stdout}"
+        )
+    return proc
+
+
+def settle() -> None:
+    """Wait until udev has handled every queued event (renames included)."""
+    run("udevadm", "settle", "--timeout=60")
+
+
+def loaded_variant() -> str | None:
+    """Which netdevsim build is loaded (``stock``/``patched``), if any."""
+    if not Path("/sys/module/netdevsim").exists():
+        return None
+    srcversion = Path("/sys/module/netdevsim/srcversion").read_text().strip()
+    for variant, path in MODULES.items():
+        if path and run("modinfo", "-F", "srcversion", path).stdout.strip() == srcversion:
+            return variant
+    return "unknown"
+
+
+def load(variant: str) -> None:
+    """Make *variant* the loaded netdevsim module (no device may exist)."""
+    if loaded_variant() == variant:
+        return
+    path = MODULES.get(variant)
+    if not path:
+        raise AssertionError(f"scripts/kernel-tier passed no {variant} netdevsim.ko")
+    if Path("/sys/module/netdevsim").exists():
+        run("rmmod", "netdevsim")
+    run("insmod", path)
+
+
+def devlink_json(*argv: str) -> Any:
+    return json.loads(run("devlink", "-j", *argv).stdout)
+
+
+class Netdevsim:
+    """One netdevsim device: ``new_device`` on creation, ``del_device`` on close."""
+
+    def __init__(self, dev_id: int, ports: int = 1) -> None:
+        self.id = dev_id
+        self.handle = f"netdevsim/netdevsim{dev_id}"
+        self.bus, self.dev = "netdevsim", f"netdevsim{dev_id}"
+        self.sysfs = BUS / "devices" / f"netdevsim{dev_id}"
+        (BUS / "new_device").write_text(f"{dev_id} {ports}")
+        settle()
+
+    def close(self) -> None:
+        if self.sysfs.exists():
+            (BUS / "del_device").write_text(str(self.id))
+        settle()
+
+    def __enter__(self) -> Netdevsim:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- VFs and the eswitch ---------------------------------------------
+
+    def set_max_vfs(self, count: int) -> None:
+        """Raise the VF limit (4 by default) through debugfs."""
+        Path(f"/sys/kernel/debug/netdevsim/netdevsim{self.id}/max_vfs").write_text(str(count))
+
+    def set_numvfs(self, count: int) -> None:
+        (self.sysfs / "sriov_numvfs").write_text(str(count))
+
+    def numvfs(self) -> int:
+        return int((self.sysfs / "sriov_numvfs").read_text())
+
+    def eswitch_mode(self) -> str:
+        data = devlink_json("dev", "eswitch", "show", self.handle)
+        mode: str = data["dev"][self.handle]["mode"]
+        return mode
+
+    def set_eswitch_mode(self, mode: str) -> None:
+        run("devlink", "dev", "eswitch", "set", self.handle, "mode", mode)
+        settle()
+
+    def switchdev_with_vfs(self, count: int) -> None:
+        """VFs *count* and the eswitch in switchdev mode, names settled."""
+        if count > 4:
+            self.set_max_vfs(count)
+        self.set_numvfs(count)
+        self.set_eswitch_mode("switchdev")
+
+    # -- ports -------------------------------------------------------------
+
+    def ports(self) -> dict[int, dict[str, Any]]:
+        """``devlink port show`` of this device, by port index."""
+        data = devlink_json("port", "show")["port"]
+        prefix = self.handle + "/"
+        return {
+            int(name[len(prefix) :]): attrs
+            for name, attrs in data.items()
+            if name.startswith(prefix)
+        }
+
+    def netdev(self, index: int) -> str:
+        name: str = self.ports()[index]["netdev"]
+        return name
+
+    def vf_netdev(self, vf: int) -> str:
+        return self.netdev(VF_PORT_BASE + vf)
+
+    def add_pf(self, pfnum: int, index: int) -> str:
+        """Patched module only: add a PCI_PF port; returns its netdev after udev."""
+        run(
+            "devlink", "port", "add", f"{self.handle}/{index}", "flavour", "pcipf",
+            "pfnum", str(pfnum),
+        )  # fmt: skip
+        settle()
+        return self.netdev(index)
+
+    def del_port(self, index: int) -> None:
+        run("devlink", "port", "del", f"{self.handle}/{index}")
+        settle()
+
+    def set_hw_addr(self, index: int, mac: str) -> None:
+        run("devlink", "port", "function", "set", f"{self.handle}/{index}", "hw_addr", mac)
+
+
+def ifindex(netdev: str) -> int:
+    return int(Path(f"/sys/class/net/{netdev}/ifindex").read_text())
+
+
+def rename(old: str, new: str) -> None:
+    """Rename a netdev as udev does: down, set name, (no up needed)."""
+    run("ip", "link", "set", "dev", old, "name", new)
+
+
+def wait_for(predicate: Any, what: str, timeout: float = 60.0) -> Any:
+    """Poll *predicate* until truthy; fail after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
