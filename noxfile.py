@@ -20,6 +20,7 @@ nox.options.sessions = [
     "lint",
     "typecheck",
     "docs",
+    "kernel",
 ]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
@@ -141,3 +142,21 @@ def docs(session: nox.Session) -> None:
     """Build the Sphinx docs; warnings are errors."""
     _install(session, "docs")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session
+def kernel(session: nox.Session) -> None:
+    """The kernel tier: tests/kernel in one qemu guest with netdevsim (scripts/kernel-tier).
+
+    Installs qemu, Debian's 6.1 kernel with headers and source (as root or
+    through sudo) and virtme-ng; extra arguments go to the guest's pytest.
+    """
+    _install(session, "tests", "kernel")
+    session.run(
+        "bash",
+        "scripts/kernel-tier",
+        "--",
+        *session.posargs,
+        env={"PYTHON": "python"},
+        external=True,
+    )

@@ -14,7 +14,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
 from tests.support import netdevsim
 from tests.support.netdevsim import Netdevsim
 

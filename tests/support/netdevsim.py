@@ -32,6 +32,8 @@ MODULES = {
 }
 #: Index netdevsim gives the VF representor port of VF 0.
 VF_PORT_BASE = 128
+#: Index the patched module gives the PCI PF port of PF 0.
+PF_PORT_BASE = 64
 
 
 def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -145,14 +147,16 @@ class Netdevsim:
     def vf_netdev(self, vf: int) -> str:
         return self.netdev(VF_PORT_BASE + vf)
 
-    def add_pf(self, pfnum: int, index: int) -> str:
+    @staticmethod
+    def pf_index(pfnum: int) -> int:
+        """The port index the patched module gives PCI PF *pfnum*."""
+        return PF_PORT_BASE + pfnum
+
+    def add_pf(self, pfnum: int) -> str:
         """Patched module only: add a PCI_PF port; returns its netdev after udev."""
-        run(
-            "devlink", "port", "add", f"{self.handle}/{index}", "flavour", "pcipf",
-            "pfnum", str(pfnum),
-        )  # fmt: skip
+        run("devlink", "port", "add", self.handle, "flavour", "pcipf", "pfnum", str(pfnum))
         settle()
-        return self.netdev(index)
+        return self.netdev(self.pf_index(pfnum))
 
     def del_port(self, index: int) -> None:
         run("devlink", "port", "del", f"{self.handle}/{index}")
@@ -181,3 +185,25 @@ def wait_for(predicate: Any, what: str, timeout: float = 60.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def composed_sysfs(root: Path, smart_nic: dict[str, str]) -> Path:
+    """A sysfs root for the provider: the real ``/sys/class/net`` entries,
+    plus a ``smart_nic/pf/config`` file (as mlx5 provides on a SmartNIC's
+    uplink) for each netdev in *smart_nic* (netdev -> host PF MAC).
+
+    netdevsim has no ``smart_nic`` directory and sysfs cannot be written,
+    so each netdev directory is rebuilt from symlinks to the real files.
+    """
+    net = root / "class" / "net"
+    net.mkdir(parents=True)
+    for real in Path("/sys/class/net").iterdir():
+        mine = net / real.name
+        mine.mkdir()
+        for entry in ("ifindex", "name_assign_type", "address"):
+            (mine / entry).symlink_to(real / entry)
+        if real.name in smart_nic:
+            config = mine / "smart_nic" / "pf" / "config"
+            config.parent.mkdir(parents=True)
+            config.write_text(f"MAC        : {smart_nic[real.name]}\nState      : Up\n")
+    return root
