@@ -103,8 +103,7 @@ def test_agent_plugs_updates_and_unplugs_real_representors(
     pf_netdev = nsim.add_pf(0)
     nsim.set_hw_addr(nsim.pf_index(0), PF_MAC)
     config = AgentConfig(ovs_remote=stack.ovs_remote, providers=("representor",))
-    with Agent(config) as agent:
-        agent.start()
+    with Agent(config) as agent:  # started on entry, closed on exit
         add_lsp(stack, "lsp-pf", **{OPTION_PF_MAC: PF_MAC})
         add_lsp(stack, "lsp-vf3", **{OPTION_PF_MAC: PF_MAC, OPTION_VF_NUM: "3"})
 

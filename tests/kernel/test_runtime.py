@@ -61,7 +61,10 @@ def settled(provider: RepresentorProvider, nsim: Netdevsim, expected: Summary) -
 
 
 def pending_vfs(nsim: Netdevsim, count: int) -> Summary:
-    return [("vf", vf, nsim.vf_netdev(vf), RepresentorState.PENDING_PF) for vf in range(count)]
+    return [
+        ("vf", vf, netdev, RepresentorState.PENDING_PF)
+        for vf, netdev in enumerate(nsim.vf_netdevs(count))
+    ]
 
 
 def test_vfs_created_and_destroyed(

@@ -51,27 +51,25 @@ def settle() -> None:
     run("udevadm", "settle", "--timeout=60")
 
 
-def loaded_variant() -> str | None:
-    """Which netdevsim build is loaded (``stock``/``patched``), if any."""
-    if not Path("/sys/module/netdevsim").exists():
-        return None
-    srcversion = Path("/sys/module/netdevsim/srcversion").read_text().strip()
-    for variant, path in MODULES.items():
-        if path and run("modinfo", "-F", "srcversion", path).stdout.strip() == srcversion:
-            return variant
-    return "unknown"
+_loaded: list[str] = []
 
 
 def load(variant: str) -> None:
-    """Make *variant* the loaded netdevsim module (no device may exist)."""
-    if loaded_variant() == variant:
+    """Make *variant* the loaded netdevsim module (no device may exist).
+
+    Out-of-tree modules have no ``srcversion`` in sysfs to tell the two
+    builds apart, so this process remembers which one it loaded.
+    """
+    if _loaded == [variant] and Path("/sys/module/netdevsim").exists():
         return
     path = MODULES.get(variant)
     if not path:
         raise AssertionError(f"scripts/kernel-tier passed no {variant} netdevsim.ko")
     if Path("/sys/module/netdevsim").exists():
         run("rmmod", "netdevsim")
+    _loaded.clear()
     run("insmod", path)
+    _loaded.append(variant)
 
 
 def devlink_json(*argv: str) -> Any:
@@ -146,6 +144,11 @@ class Netdevsim:
 
     def vf_netdev(self, vf: int) -> str:
         return self.netdev(VF_PORT_BASE + vf)
+
+    def vf_netdevs(self, count: int) -> list[str]:
+        """The netdevs of VFs 0 to *count* - 1 (one ``devlink`` call)."""
+        ports = self.ports()
+        return [ports[VF_PORT_BASE + vf]["netdev"] for vf in range(count)]
 
     @staticmethod
     def pf_index(pfnum: int) -> int:
