@@ -42,6 +42,7 @@ from pyroute2.netlink import (
     nlmsg,
     nlmsgerr,
 )
+from pyroute2.netlink.devlink import DEVLINK_NAMES
 from pyroute2.netlink.rtnl import RTM_NEWLINK
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
@@ -73,6 +74,8 @@ __all__ = [
     "vf_port",
 ]
 
+#: The command of the messages in a port dump reply (see ``_dump``).
+CMD_NEW: int = DEVLINK_NAMES["DEVLINK_CMD_NEW"]
 #: Family id and config group id the fake kernel hands out.
 DEVLINK_FAMILY_ID = 0x14
 DEVLINK_CONFIG_GROUP = 5
@@ -236,8 +239,11 @@ def encode_port(
     ):
         if value is not None:
             attrs_.append([name, value])
-    if port.external:
-        attrs_.append(["DEVLINK_ATTR_PORT_EXTERNAL", 1])
+    if port.controller is not None or port.external:
+        # Linux puts both for every PCI PF, VF and SF port.
+        attrs_.append(["DEVLINK_ATTR_PORT_EXTERNAL", int(port.external)])
+    if port.flavour is not None:
+        attrs_.append(["DEVLINK_ATTR_PORT_SPLITTABLE", 0])
     if port.hw_addr is not None:
         raw = bytes(int(part, 16) for part in port.hw_addr.split(":"))
         attrs_.append(
@@ -488,9 +494,10 @@ class FakeKernel:
                 sock.deliver(_error(data, errno.EOPNOTSUPP, seq), reliable=True)
 
     def _dump(self, sock: FakeNetlinkSocket, seq: int) -> None:
+        # Linux (6.1, recorded in the kernel tier) answers a port dump
+        # with DEVLINK_CMD_NEW, not DEVLINK_CMD_PORT_NEW.
         replies = [
-            encode_port(port, CMD_PORT_NEW, seq=seq, flags=NLM_F_MULTI)
-            for port in self.ports.values()
+            encode_port(port, CMD_NEW, seq=seq, flags=NLM_F_MULTI) for port in self.ports.values()
         ]
         done = nlmsg()
         done["header"]["type"] = NLMSG_DONE

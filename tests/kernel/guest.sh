@@ -8,7 +8,11 @@ echo "guest: $(uname -r), $(nproc) CPU(s)"
 # (stock or patched), which does not resolve dependencies.
 modprobe psample || { echo "guest: modprobe psample failed" >&2; exit 125; }
 # The tests fall back to OVS's dummy datapath if this fails.
-modprobe openvswitch || echo "guest: modprobe openvswitch failed" >&2
+if modprobe openvswitch; then
+    echo "guest: OVS kernel datapath available"
+else
+    echo "guest: modprobe openvswitch failed: the dummy datapath is used" >&2
+fi
 cd "$(dirname "$0")/../.." || exit 125
 exec "$OVN_VIF_KERNEL_PYTHON" -m pytest tests/kernel -m kernel -p no:cacheprovider \
     --junitxml="$OVN_VIF_KERNEL_OUT/junit.xml" -o junit_family=xunit2 --durations=15 "$@"

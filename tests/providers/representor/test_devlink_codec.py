@@ -41,7 +41,8 @@ def test_vf_with_hw_addr_external_and_controller_round_trips() -> None:
         "pf0vf3", ifindex=1003, vf=3, controller=1, external=True, mac="00:53:00:00:00:03"
     )
     raw = encode_port(port, flags=NLM_F_MULTI)
-    assert wire_attr_types(raw) == [1, 2, 3, 4, 6, 7, 77, 127, 128, 150, 149, 145]
+    # 148 (splittable) and 149 (external): Linux puts them on every PCI port.
+    assert wire_attr_types(raw) == [1, 2, 3, 4, 6, 7, 77, 127, 128, 150, 149, 148, 145]
     (msg,) = decode(raw)
     assert msg["event"] == "DEVLINK_CMD_PORT_NEW"  # type: ignore[index]
     assert port_from_message(msg) == port

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import pytest
 
-from ovn_vif_representor import DevlinkPort, PortFlavour
+from ovn_vif_representor import DevlinkPort, NetlinkDevlinkSource, PortFlavour
 from ovn_vif_representor._devlink import (
     CMD_PORT_DEL,
     CMD_PORT_NEW,
@@ -30,7 +30,7 @@ from ovn_vif_representor._devlink import (
     devlink_port_msg,
     port_from_message,
 )
-from ovn_vif_representor.testing import FakeKernel, encode_port
+from ovn_vif_representor.testing import CMD_NEW, FakeKernel, encode_port
 
 RECORDING = json.loads((Path(__file__).parent / "data" / "netdevsim-6.1.json").read_text())
 PF_MAC = "00:53:00:00:00:42"
@@ -90,7 +90,8 @@ def without_ifindex(port: DevlinkPort) -> DevlinkPort:
 
 def test_the_recorded_dump_decodes_to_the_expected_ports() -> None:
     messages = [decode(raw) for raw in recorded("dump")]
-    assert {m["cmd"] for m in messages} == {CMD_PORT_NEW}
+    # Not PORT_NEW: the kernel answers a port dump with DEVLINK_CMD_NEW.
+    assert {m["cmd"] for m in messages} == {CMD_NEW}
     ports = [port_from_message(m) for m in messages]
     # The kernel lists the ports in the order the driver registered them.
     assert sorted((without_ifindex(p) for p in ports), key=lambda p: p.index) == EXPECTED
@@ -109,6 +110,62 @@ def test_the_fake_encodes_each_port_as_the_kernel_does(index: int) -> None:
     assert {k: v for k, v in fake_attrs.items() if k in READ} == {
         k: v for k, v in real_attrs.items() if k in READ
     }
+
+
+class Recording:
+    """A fake kernel socket that keeps what the source receives."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.received: list[bytes] = []
+
+    def fileno(self) -> int:
+        return int(self.inner.fileno())
+
+    def send(self, data: bytes) -> None:
+        self.inner.send(data)
+
+    def recv(self) -> bytes:
+        data: bytes = self.inner.recv()
+        self.received.append(data)
+        return data
+
+    def add_membership(self, group: int) -> None:
+        self.inner.add_membership(group)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def split(datagram: bytes) -> list[bytes]:
+    out, offset = [], 0
+    while offset + 16 <= len(datagram):
+        (length,) = struct.unpack_from("=I", datagram, offset)
+        out.append(datagram[offset : offset + length])
+        offset += (length + 3) & ~3
+    return out
+
+
+def test_the_fake_dumps_like_the_kernel() -> None:
+    kernel = FakeKernel()
+    real_ports = [port_from_message(decode(raw)) for raw in recorded("dump")]
+    for port in real_ports:
+        kernel.add_port(port)
+    recording = Recording(kernel.socket("genl"))
+    source = NetlinkDevlinkSource(recording)
+    try:
+        assert source.dump() == real_ports
+    finally:
+        source.close()
+    replies = [
+        decode(m)
+        for datagram in recording.received
+        for m in split(datagram)
+        if struct.unpack_from("=H", m, 4)[0] not in (1, 2, 3, 0x10)  # control, done, ctrl
+    ]
+    real = [decode(raw) for raw in recorded("dump")]
+    assert [m["cmd"] for m in replies] == [m["cmd"] for m in real]
+    assert [m["header"]["flags"] for m in replies] == [m["header"]["flags"] for m in real]
 
 
 def test_the_fake_announces_a_deleted_port_as_the_kernel_does() -> None:
@@ -133,3 +190,8 @@ def test_the_fake_announces_a_deleted_port_as_the_kernel_does() -> None:
         assert {k: v for k, v in fake_attrs.items() if k in READ} == {
             k: v for k, v in real_attrs.items() if k in READ
         }
+
+
+def test_the_docs_name_the_recorded_kernel() -> None:
+    page = Path(__file__).resolve().parents[3] / "docs" / "providers" / "representor.rst"
+    assert RECORDING["kernel"] in page.read_text()
