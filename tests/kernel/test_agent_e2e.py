@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,12 +95,8 @@ def in_datapath(netdev: str) -> bool:
 
 
 def test_agent_plugs_updates_and_unplugs_real_representors(
-    patched: str,
-    nsim: Netdevsim,
-    stack: Sandbox,
-    record_property: Callable[[str, object], None],
+    patched: str, nsim: Netdevsim, stack: Sandbox
 ) -> None:
-    record_property("datapath", "kernel" if KERNEL_DATAPATH else "dummy")
     # A NIC whose host PF has MAC PF_MAC and 4 VFs, eswitch still legacy:
     # no VF representor exists yet.
     nsim.set_numvfs(4)
