@@ -12,7 +12,7 @@ from tests.support.netdevsim import (
     ifindex,
 )
 
-from ovn_vif import OpType, PlugSpec, PortContext
+from ovn_vif import Decline, OpType, PlugSpec, PortContext
 from ovn_vif_representor import (
     OPTION_PF_MAC,
     OPTION_VF_NUM,
@@ -31,7 +31,7 @@ def rows_of(nsim: Netdevsim, rows: tuple[RepresentorRow, ...]) -> list[Represent
     return [r for r in rows if r.handle.startswith(nsim.handle + "/")]
 
 
-def lookup(provider: RepresentorProvider, **options: str) -> PlugSpec | None:
+def lookup(provider: RepresentorProvider, **options: str) -> PlugSpec | Decline:
     ctx = PortContext(op_type=OpType.CREATE, lport_name="lsp", lport_options=options)
     return provider.prepare_create(ctx)
 
@@ -84,8 +84,13 @@ def test_patched_dump_pf_and_vfs_by_pf_mac(patched: str, nsim: Netdevsim) -> Non
         )
         # pf-mac alone: the PF's own representor.
         assert lookup(provider, **{OPTION_PF_MAC: PF_MAC}) == PlugSpec(name=pf_netdev)
-        assert lookup(provider, **{OPTION_PF_MAC: PF_MAC, OPTION_VF_NUM: "2"}) is None
-        assert lookup(provider, **{OPTION_PF_MAC: "00:53:00:00:01:01"}) is None
+        no_vf = lookup(provider, **{OPTION_PF_MAC: PF_MAC, OPTION_VF_NUM: "2"})
+        assert isinstance(no_vf, Decline)
+        assert "has no VF 2" in no_vf.reason
+        # A VF's own MAC is not a PF's host MAC.
+        no_pf = lookup(provider, **{OPTION_PF_MAC: "00:53:00:00:01:01"})
+        assert isinstance(no_pf, Decline)
+        assert "no PF representor has host MAC 00:53:00:00:01:01" in no_pf.reason
     finally:
         provider.destroy()
 
