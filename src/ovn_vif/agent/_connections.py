@@ -24,6 +24,7 @@ import ovs.stream
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._errors import RemoteError
 from ovn_vif._ovs_private import session_connected
+from ovn_vif.agent import _tls
 
 LOG = logging.getLogger(__name__)
 _RL = RateLimitedLogger(LOG)
@@ -61,9 +62,18 @@ def validate_remote(remote: str, what: str) -> list[str]:
         raise RemoteError(f"{what} remote is empty")
     for member in members:
         if not ovs.stream.Stream.is_valid_name(member):
-            kinds = "unix:PATH or tcp:HOST:PORT"
+            kinds = "unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT"
             raise RemoteError(f"{what} remote {member!r} is not a valid OVSDB remote (use {kinds})")
     return members
+
+
+def _strerror(member: str, error: int) -> str:
+    """*error* in words; for an ``ssl:`` member, what went wrong with TLS if known."""
+    if member.startswith("ssl:"):
+        reason = _tls.last_failure(member)
+        if reason:
+            return reason
+    return os.strerror(error)
 
 
 def _fetch_one(
@@ -72,20 +82,20 @@ def _fetch_one(
     """Ask one server for *database*'s schema; return (schema, failure reason)."""
     error, stream = ovs.stream.Stream.open(member)
     if error:
-        return None, os.strerror(error)
+        return None, _strerror(member, error)
     try:
         while True:
             error = stream.connect()
             if error != errno.EAGAIN:
                 break
             if time.monotonic() >= deadline:
-                return None, "connection timed out"
+                return None, _tls.last_failure(member) or "connection timed out"
             poller = ovs.poller.Poller()
             stream.run_wait(poller)
             stream.connect_wait(poller)
             _wait(poller, deadline, wake_fd)
         if error:
-            return None, os.strerror(error)
+            return None, _strerror(member, error)
         conn = ovs.jsonrpc.Connection(stream)
         request = ovs.jsonrpc.Message.create_request("get_schema", [database])
         error = conn.send(request)
@@ -93,7 +103,7 @@ def _fetch_one(
             error, reply = conn.recv()
             if error == errno.EAGAIN:
                 if time.monotonic() >= deadline:
-                    return None, "no reply to get_schema"
+                    return None, _tls.last_failure(member) or "no reply to get_schema"
                 conn.run()
                 poller = ovs.poller.Poller()
                 conn.wait(poller)
@@ -111,7 +121,9 @@ def _fetch_one(
             if not isinstance(result, dict) or result.get("name") != database:
                 return None, f"server does not serve the {database} database"
             return result, ""
-        return None, os.strerror(error) if error > 0 else "connection closed"
+        if error > 0:
+            return None, _strerror(member, error)
+        return None, _tls.last_failure(member) or "connection closed"
     finally:
         stream.close()
 

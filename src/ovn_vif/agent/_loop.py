@@ -60,8 +60,10 @@ from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Outcome, Policy, ReconcileReport
 from ovn_vif._errors import AgentSetupError, RemoteError
 from ovn_vif.agent import _json as ovsjson
+from ovn_vif.agent import _tls
 from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
 from ovn_vif.agent._notplugged import StatusWriter, default_status_file
+from ovn_vif.agent._service import Observers
 
 LOG = logging.getLogger(__name__)
 
@@ -117,6 +119,14 @@ class AgentConfig:
     #: :class:`ovn_vif.agent._json.StreamParser` (several times faster; no
     #: effect when ``ovs`` has its C extension). See ``docs/performance.rst``.
     fast_json: bool = True
+    #: TLS private key for ``ssl:`` remotes (``-p``); ``None`` reads the
+    #: local database's ``SSL`` table (``ovs-vsctl set-ssl``), like ovn-controller.
+    private_key: str | None = None
+    #: TLS certificate (``-c``); ``None``: from the ``SSL`` table.
+    certificate: str | None = None
+    #: CA certificate that signs the servers' certificates (``-C``);
+    #: ``None``: from the ``SSL`` table.
+    ca_cert: str | None = None
 
 
 @attrs.frozen
@@ -200,6 +210,11 @@ class Agent:
         self._txn_started = 0.0
         self._status: StatusWriter = StatusWriter(None)
         self._ovs_was_up = False
+        cfg = self.config
+        self._tls = _tls.TlsSettings(_tls.TlsFiles(cfg.private_key, cfg.certificate, cfg.ca_cert))
+        #: Hooks of the service layer (control socket, metrics, systemd);
+        #: see :mod:`ovn_vif.agent._service`.
+        self.observers = Observers()
 
     # -- life cycle --------------------------------------------------------
 
@@ -235,12 +250,16 @@ class Agent:
                 "no VIF plug provider is registered; installed: "
                 + (", ".join(p.name for p in installed_providers()) or "none")
             )
+        if ovs_idl is None and _tls.uses_tls(self.config.ovs_remote):
+            self._tls.start([self.config.ovs_remote], None)
         self._ovs = self._wait_local(ovs_idl) if ovs_idl is not None else self._connect_local()
         status_file = self.config.status_file
         if status_file is None and ovs_idl is None:
             status_file = default_status_file(self.config.ovs_remote)
         self._status = StatusWriter(status_file or None)
         self._settings = self._read_settings(need_remote=sb_idl is None)
+        if sb_idl is None:
+            self._tls.start([self.config.ovs_remote, self._settings.ovn_remote], self._ovs)
         LOG.info(
             "ovn-vif agent for chassis %s: local DB %s, Southbound %s, bridge %s, providers %s",
             log_safe(self._settings.chassis),
@@ -295,6 +314,10 @@ class Agent:
         schema = self._fetch(self.config.ovs_remote, "Open_vSwitch", "local Open_vSwitch database")
         helper = ovs.db.idl.SchemaHelper(schema_json=schema)
         prepare_ovs_helper(helper)
+        if "SSL" in schema.get("tables", {}):
+            # Where ovn-controller takes its TLS files from (ovs-vsctl set-ssl).
+            helper.register_columns("Open_vSwitch", ["ssl"])
+            helper.register_columns("SSL", list(_tls.SSL_COLUMNS))
         idl = ovs.db.idl.Idl(self.config.ovs_remote, helper)
         try:
             return self._wait_local(idl)
@@ -416,6 +439,8 @@ class Agent:
             if self._owns_registry:
                 for provider_type, exc in self.registry.destroy_all().items():
                     LOG.warning("VIF plug provider %s failed to stop: %s", provider_type, exc)
+            if self.observers:
+                self.observers.call("close")
             if self._owns_idls:
                 for idl in (self._sb, self._ovs):
                     if idl is not None:
@@ -534,6 +559,7 @@ class Agent:
         if provider_changed:
             self._dirty = True
         self._follow_settings()
+        self._follow_tls()
         self._set_sb_conditions(self._sb)
         self._update_sync()
         retry_later = False
@@ -545,6 +571,43 @@ class Agent:
                 retry_later = status == _TXN.TRY_AGAIN
         if self._txn is None and not retry_later and self._needs_reconcile(True):
             self._reconcile()
+        if self.observers:
+            self.observers.call("iteration", self)
+
+    def _follow_tls(self) -> None:
+        """Follow the local ``SSL`` table; say (rate-limited) why an ``ssl:`` remote fails."""
+        if self._owns_idls:
+            self._tls.follow(self._ovs, self._rl)
+        for what, idl, remote in (
+            ("local Open_vSwitch database", self._ovs, self.config.ovs_remote),
+            ("Southbound database", self._sb, self._settings.ovn_remote if self._settings else ""),
+        ):
+            if not remote or not _tls.uses_tls(remote) or idl_connected(idl):
+                continue
+            for member, reason in _tls.failures(remote).items():
+                self._rl.warning(
+                    ("tls-down", member, reason),
+                    "cannot connect to the %s at %s: %s; retrying",
+                    what,
+                    member,
+                    reason,
+                )
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether a transaction is in flight (committed, outcome not known yet)."""
+        return self._txn is not None
+
+    def recompute(self) -> None:
+        """Reconcile from scratch on the next iteration (``ovn-vif appctl recompute``)."""
+        self._dirty = True
+        self._retry_at = None
+        self.wake()
+
+    def wake(self) -> None:
+        """Make a blocked :meth:`run` do one more iteration. Signal- and thread-safe."""
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"x")
 
     def _update_sync(self) -> None:
         """Recompute the unplug gate from the IDLs' state (see :attr:`synced`)."""
@@ -691,6 +754,8 @@ class Agent:
         self._txn_report = report
         self._txn_started = started
         decided = time.monotonic()
+        if self.observers:
+            self.observers.call("reconciled", self, report, decided - started)
         status = txn.commit()
         LOG.debug(
             "reconcile #%d: %d decision(s) in %.1f ms, commit() %s in %.1f ms",
@@ -740,6 +805,9 @@ class Agent:
                 self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
             if self._on_report is not None:
                 self._on_report(report, status)
+            if self.observers:
+                seconds = time.monotonic() - self._txn_started
+                self.observers.call("committed", self, report, status, seconds)
 
     def _record_status(self, report: ReconcileReport) -> None:
         if report.skipped is not None or self._settings is None:
@@ -788,6 +856,9 @@ class Agent:
         if self._ready() and self._txn is None and self._needs_reconcile(False):
             poller.immediate_wake()
         wakeups = [deadline, self._retry_at]
+        if self.observers:
+            self.observers.call("wait", poller)
+            wakeups.append(self.observers.next_wakeup())
         if wake:
             for provider in self.registry.providers():
                 for fd in provider.wait_fds():

@@ -36,6 +36,7 @@ from types import FrameType
 from typing import Any
 
 from ovn_vif._contract.logsafe import log_safe
+from ovn_vif.cli._logging import JournalFormatter, LogSetup, make_reopen_observer, stderr_is_journal
 
 LOG = logging.getLogger(__name__)
 
@@ -74,14 +75,27 @@ class _TextFormatter(logging.Formatter):
         return f"{stamp}.{int(record.msecs):03d}Z"
 
 
-def _setup_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level.upper())
+def _setup_logging(args: argparse.Namespace) -> LogSetup:
+    """Console (stderr) and ``--log-file`` handlers, levels from ``--log-level`` and ``-v``.
+
+    :raises OSError: the log file cannot be opened.
+    :raises ValueError: a ``-v`` is malformed.
+    """
+    level = args.log_level or getattr(args, "default_log_level", "info")
+    fmt = args.log_format
+    if fmt is None:
+        fmt = "journal" if stderr_is_journal() else "text"
+    formatters: dict[str, Callable[[], logging.Formatter]] = {
+        "json": _JsonFormatter,
+        "text": _TextFormatter,
+        "journal": JournalFormatter,
+    }
+    console = formatters[fmt]()
+    # The file gets timestamps even when the console goes to the journal.
+    file_formatter = _JsonFormatter() if fmt == "json" else _TextFormatter()
+    setup = LogSetup(level, console, file_formatter, args.log_file)
+    setup.apply(args.verbose or ())
+    return setup
 
 
 def _print_json(data: Any) -> None:
@@ -118,23 +132,36 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         policy=Policy.OVN_COMPATIBLE if args.policy == "ovn-compatible" else Policy.RECOMMENDED,
         connect_timeout=args.connect_timeout,
         fast_json=not args.no_fast_json,
+        private_key=args.private_key,
+        certificate=args.certificate,
+        ca_cert=args.ca_cert,
     )
     agent = Agent(config)
+    log_setup: LogSetup = args.log_setup
     received: list[str] = []
+    reopen, on_sighup = make_reopen_observer(log_setup)
+    agent.observers.add(reopen)  # type: ignore[arg-type]
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # Only flag it here; logging from a signal handler could interleave.
+        if signum == signal.SIGHUP:
+            on_sighup()  # type: ignore[operator]
+            agent.wake()
+            return
         received.append(signal.Signals(signum).name)
         agent.stop()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {
+        sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    }
     try:
         try:
             agent.start()
         except AgentSetupError as exc:
             if agent.stopping:
                 return EXIT_OK
-            LOG.error("%s", exc)  # noqa: TRY400 (the message is the whole story)
+            # Once on stderr; in the log file too when there is one.
+            log_setup.only_to_file(logging.ERROR, f"ovn-vif agent: error: {exc}")
             print(f"ovn-vif agent: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         agent.run()
@@ -328,9 +355,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--log-format",
-        default="text",
-        choices=["text", "json"],
-        help="log line format on stderr (default: %(default)s)",
+        choices=["text", "json", "journal"],
+        help="log line format on stderr: text (OVS style), json (one object per line), "
+        "journal (<N> priority prefixes, no timestamp); default: journal when stderr is "
+        "the systemd journal, else text",
+    )
+    common.add_argument(
+        "--log-file",
+        metavar="FILE",
+        help="also log to FILE (text, or json with --log-format json); reopened on SIGHUP, "
+        "by the control socket's vlog/reopen, and when moved away",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="append",
+        metavar="[MODULE:]LEVEL",
+        help="log level of one module (logger name, e.g. ovn_vif.agent:debug), of all "
+        "(debug), or of a destination (console:warn, file:debug); levels off, emer, err, "
+        "warn, info, dbg (or the Python names); repeatable",
     )
 
     parser = argparse.ArgumentParser(
@@ -384,6 +427,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to keep trying to reach a database at start-up (default: %(default)s)",
     )
+    tls = agent.add_argument_group(
+        "TLS (ssl: remotes)",
+        "Each file not given here is read from the SSL table of the local database "
+        "(ovs-vsctl set-ssl), like ovn-controller does, and followed as it changes.",
+    )
+    tls.add_argument("-p", "--private-key", metavar="FILE", help="private key (PEM)")
+    tls.add_argument("-c", "--certificate", metavar="FILE", help="certificate of this chassis")
+    tls.add_argument("-C", "--ca-cert", metavar="FILE", help="CA certificate of the servers")
     agent.add_argument(
         "--no-fast-json",
         action="store_true",
@@ -467,8 +518,16 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ovn-vif`` command with *argv* (default: ``sys.argv[1:]``); return its status."""
     args = _parser().parse_args(argv)
-    level = args.log_level or getattr(args, "default_log_level", "info")
-    _setup_logging(level, args.log_format)
+    try:
+        args.log_setup = _setup_logging(args)
+    except (OSError, ValueError) as exc:
+        detail = (
+            f"cannot open the log file {args.log_file}: {exc.strerror}"
+            if isinstance(exc, OSError)
+            else str(exc)
+        )
+        print(f"ovn-vif {args.command}: error: {detail}", file=sys.stderr)
+        return EXIT_USAGE
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
