@@ -12,19 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.agent import test_agent_e2e as e2e
+from tests.agent.test_agent_e2e import AgentProcess, add_lsps, run_agent, wait_for, wait_plugged
+from tests.support.pki import Cert, Pki
 
 from ovn_vif.sandbox import Sandbox
-from tests.agent.test_agent_e2e import (
-    AgentProcess,
-    add_lsps,
-    run_agent,
-    wait_for,
-    wait_plugged,
-)
-from tests.agent.test_agent_e2e import (
-    start_agent as start_agent,  # noqa: F401 (fixture)
-)
-from tests.support.pki import Cert, Pki
+
+start_agent = e2e.start_agent  # the fixture
 
 pytestmark = pytest.mark.daemons
 
