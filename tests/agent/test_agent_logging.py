@@ -1,0 +1,123 @@
+"""``ovn-vif agent`` logging as a service: log file and its reopening, SIGHUP, levels, journald."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.agent import test_agent_e2e as e2e
+from tests.agent.test_agent_e2e import (
+    TIMEOUT,
+    AgentProcess,
+    add_lsps,
+    ovn_vif_command,
+    run_agent,
+    wait_for,
+    wait_plugged,
+)
+
+from ovn_vif.cli._logging import parse_verbosity
+from ovn_vif.sandbox import Sandbox
+
+start_agent = e2e.start_agent  # the fixture
+
+
+def test_parse_verbosity_rejects_nonsense() -> None:
+    assert parse_verbosity("ovn_vif._engine:off")[2] > 50
+    with pytest.raises(ValueError, match="unknown log level 'loud'"):
+        parse_verbosity("ovn_vif:loud")
+    with pytest.raises(ValueError, match="DESTINATION:LEVEL"):
+        parse_verbosity("a:console:info")
+
+
+@pytest.mark.daemons
+def test_log_file_is_reopened_on_sighup(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    log_file = tmp_path / "agent.log"
+    agent = start_agent(ovn_stack, "--log-file", str(log_file), "-v", "console:off")
+    wait_for(lambda: log_file.exists() and "both databases in sync" in log_file.read_text(), "sync")
+    rotated = tmp_path / "agent.log.1"
+    log_file.rename(rotated)
+    agent.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: log_file.exists() and "SIGHUP: reopened" in log_file.read_text(), "reopen")
+    add_lsps(ovn_stack, "lsp1")
+    wait_plugged(ovn_stack, "lsp1")
+    wait_for(lambda: "Plugging port lsp1" in log_file.read_text(), "the plug in the new file")
+    assert "Plugging port lsp1" not in rotated.read_text()
+    assert agent.proc.poll() is None
+    assert agent.stop() == 0
+    # -v console:off: nothing on stderr.
+    assert agent.log() == ""
+
+
+@pytest.mark.daemons
+def test_sighup_without_log_file_is_not_fatal(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess]
+) -> None:
+    agent = start_agent(ovn_stack)
+    wait_for(lambda: "both databases in sync" in agent.log(), "sync")
+    agent.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP: no log file to reopen; ignored" in agent.log(), "the SIGHUP line")
+    add_lsps(ovn_stack, "lsp1")
+    wait_plugged(ovn_stack, "lsp1")
+    assert agent.stop() == 0
+
+
+@pytest.mark.daemons
+def test_per_module_levels(ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess]) -> None:
+    agent = start_agent(ovn_stack, "--log-level", "warning", "-v", "ovn_vif.agent._loop:debug")
+    add_lsps(ovn_stack, "lsp1")
+    wait_plugged(ovn_stack, "lsp1")
+    wait_for(lambda: "|DEBUG|ovn_vif.agent._loop|reconcile #" in agent.log(), "a debug line")
+    assert agent.stop() == 0
+    log = agent.log()
+    # The engine's INFO line about the plug is below the global level.
+    assert "Plugging port lsp1" not in log
+    assert "|INFO|ovn_vif.agent._loop|" in log
+
+
+@pytest.mark.daemons
+def test_configuration_error_is_printed_once(ovn_stack: Sandbox, tmp_path: Path) -> None:
+    ovn_stack.vsctl("remove", "Open_vSwitch", ".", "external_ids", "system-id")
+    log_file = tmp_path / "agent.log"
+    result = run_agent("--ovs-remote", ovn_stack.ovs_remote, "--log-file", str(log_file))
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "system-id is not set" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("ovn-vif agent: error: cannot read the chassis name")
+    # The log file has it too, once.
+    assert log_file.read_text().count("system-id is not set") == 1
+
+
+def test_unwritable_log_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_agent("--log-file", str(tmp_path / "no" / "such" / "dir.log"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("ovn-vif agent: error: cannot open the log file")
+    assert "Traceback" not in result.stderr
+
+
+def test_journal_format_when_stderr_is_the_journal(tmp_path: Path) -> None:
+    err_path = tmp_path / "stderr"
+    with err_path.open("wb") as err:
+        st = os.fstat(err.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        remote = f"unix:{tmp_path}/none.sock"
+        code = subprocess.run(
+            [*ovn_vif_command(), "status", "--ovs-remote", remote, "--timeout", "0.3"],
+            stderr=err,
+            stdout=subprocess.DEVNULL,
+            env=env,
+            timeout=TIMEOUT,
+            check=False,
+        ).returncode
+    assert code == 2
+    lines = err_path.read_text().splitlines()
+    assert (
+        f"<4>ovn_vif.agent._connections: cannot reach the local Open_vSwitch DB at {remote}"
+        in (lines[0])
+    )
