@@ -37,6 +37,7 @@ from typing import Any
 
 from ovn_vif._contract.logsafe import log_safe
 from ovn_vif.cli._logging import JournalFormatter, LogSetup, make_reopen_observer, stderr_is_journal
+from ovn_vif.cli._service import AgentServices
 
 LOG = logging.getLogger(__name__)
 
@@ -154,9 +155,12 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     previous = {
         sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     }
+    services = AgentServices(agent, args, log_setup)
     try:
         try:
+            services.before_start()
             agent.start()
+            services.after_start()
         except AgentSetupError as exc:
             if agent.stopping:
                 return EXIT_OK
@@ -165,6 +169,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
             print(f"ovn-vif agent: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         agent.run()
+        services.stopping()
         LOG.info(
             "received %s: ovn-vif agent stopped; plugged ports stay plugged",
             "/".join(received) or "a stop request",
@@ -172,6 +177,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         agent.close()
+        services.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -308,6 +314,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+# -- appctl -----------------------------------------------------------------
+
+
+def _cmd_appctl(args: argparse.Namespace) -> int:
+    from ovn_vif.agent._control import call, default_socket
+
+    code, text = call(args.target or default_socket(), args.cmd, list(args.cmd_args), args.timeout)
+    if code == 0:
+        sys.stdout.write(text)
+        return EXIT_OK
+    sys.stderr.write(f"ovn-vif appctl: {text.rstrip()}\n")
+    return EXIT_USAGE if code == 2 else EXIT_FAILURE
+
+
 # -- commands from other distributions ------------------------------------
 
 
@@ -435,6 +455,27 @@ def _parser() -> argparse.ArgumentParser:
     tls.add_argument("-p", "--private-key", metavar="FILE", help="private key (PEM)")
     tls.add_argument("-c", "--certificate", metavar="FILE", help="certificate of this chassis")
     tls.add_argument("-C", "--ca-cert", metavar="FILE", help="CA certificate of the servers")
+    service = agent.add_argument_group("service")
+    service.add_argument(
+        "--unixctl",
+        metavar="PATH",
+        help="control socket (ovn-vif appctl, ovs-appctl -t PATH); 'none' for none "
+        "(default: $OVN_VIF_RUNDIR/ovn-vif-agent.ctl, OVN_VIF_RUNDIR defaulting to "
+        "/var/run/ovn-vif, when that directory exists)",
+    )
+    service.add_argument(
+        "--pidfile",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="write the process id to FILE, locked while the agent runs "
+        "(default FILE: $OVN_VIF_RUNDIR/ovn-vif-agent.pid)",
+    )
+    service.add_argument(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (needs ovn-vif[metrics])",
+    )
     agent.add_argument(
         "--no-fast-json",
         action="store_true",
@@ -510,6 +551,25 @@ def _parser() -> argparse.ArgumentParser:
         help="create the sandbox directory in DIR (default: /tmp; keep the path short)",
     )
     demo.set_defaults(func=_cmd_demo, default_log_level="warning")
+
+    appctl = sub.add_parser(
+        "appctl",
+        parents=[common],
+        help="send a command to a running agent's control socket",
+        description="Send COMMAND to the control socket of a running ovn-vif agent (like "
+        "ovs-appctl, which works on the same socket). 'help' lists the commands.",
+    )
+    appctl.add_argument(
+        "-t",
+        "--target",
+        metavar="PATH",
+        help="control socket (default: $OVN_VIF_RUNDIR/ovn-vif-agent.ctl, OVN_VIF_RUNDIR "
+        "defaulting to /var/run/ovn-vif)",
+    )
+    appctl.add_argument("-T", "--timeout", type=float, default=10.0, metavar="SECONDS")
+    appctl.add_argument("cmd", metavar="COMMAND")
+    appctl.add_argument("cmd_args", nargs=argparse.REMAINDER, metavar="ARG")
+    appctl.set_defaults(func=_cmd_appctl, default_log_level="warning")
 
     _add_plugin_commands(sub, common)
     return parser

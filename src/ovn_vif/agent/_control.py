@@ -1,0 +1,194 @@
+"""The agent's control socket: the unixctl protocol of OVS daemons, through ``ovs.unixctl``.
+
+``ovs-appctl -t /run/ovn-vif/ovn-vif-agent.ctl status`` and
+``ovn-vif appctl status`` talk to it. The ``ovs`` package keeps one command
+table per process, like OVS's C library, so one control socket serves the
+process at a time: each command is registered once, as a trampoline to the
+:class:`ControlServer` currently open.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import ovs.jsonrpc
+import ovs.poller
+import ovs.stream
+import ovs.timeval
+import ovs.unixctl
+import ovs.unixctl.server
+
+from ovn_vif._errors import AgentSetupError
+from ovn_vif.agent._service import Observer
+from ovn_vif.agent._status import AgentStatus
+
+if TYPE_CHECKING:
+    from ovn_vif.agent._loop import Agent
+
+LOG = logging.getLogger(__name__)
+
+#: Directory of the control socket and pidfile unless told otherwise
+#: (``$OVN_VIF_RUNDIR``, else ``/var/run/ovn-vif``; systemd's
+#: ``RuntimeDirectory=ovn-vif`` creates it).
+DEFAULT_RUNDIR = "/var/run/ovn-vif"
+PROGRAM = "ovn-vif-agent"
+
+#: A command: takes the arguments, returns the reply text; ``ValueError``
+#: is an error reply.
+Command = Callable[[list[str]], str]
+
+_ACTIVE: list[ControlServer] = []
+
+
+def rundir() -> str:
+    return os.environ.get("OVN_VIF_RUNDIR") or DEFAULT_RUNDIR
+
+
+def default_socket() -> str:
+    return os.path.join(rundir(), f"{PROGRAM}.ctl")
+
+
+def _trampoline(conn: Any, argv: list[str], name: str) -> None:
+    server = _ACTIVE[-1] if _ACTIVE else None
+    command = None if server is None else server.commands.get(name)
+    if command is None:
+        conn.reply_error(f'"{name}" is not available')
+        return
+    try:
+        reply = command[2](argv)
+    except ValueError as exc:
+        conn.reply_error(f"{exc}\n")
+        return
+    except Exception as exc:
+        LOG.exception("control command %s failed", name)
+        conn.reply_error(f"{name} failed: {type(exc).__name__}: {exc}\n")
+        return
+    conn.reply(reply)
+
+
+class ControlServer(Observer):
+    """Serve the control socket at *path* from the agent's loop.
+
+    :raises AgentSetupError: the socket cannot be created.
+    """
+
+    def __init__(self, path: str, agent: Agent, status: AgentStatus, version: str) -> None:
+        self.path = os.path.abspath(path)
+        self.agent = agent
+        self.status = status
+        self.commands: dict[str, tuple[str, tuple[int, int], Command]] = {}
+        error, listener = ovs.stream.PassiveStream.open(f"punix:{self.path}")
+        if error:
+            raise AgentSetupError(
+                f"cannot create the control socket {self.path}: {os.strerror(error)}"
+            )
+        self._server = ovs.unixctl.server.UnixctlServer(listener)
+        _ACTIVE.append(self)
+        self.add("version", "", 0, 0, lambda argv: f"{PROGRAM} (ovn-vif) {version}\n")
+        self.add("status", "[--json]", 0, 1, self._status)
+        self.add("connection-status", "", 0, 0, self._connection_status)
+        self.add("recompute", "", 0, 0, self._recompute)
+        self.add("coverage/show", "", 0, 0, lambda argv: self.status.coverage())
+        self.add("exit", "", 0, 0, self._exit)
+        LOG.info("control socket: %s", self.path)
+
+    def add(self, name: str, usage: str, min_args: int, max_args: int, fn: Command) -> None:
+        """Add (or replace) the command *name* of this socket."""
+        self.commands[name] = (usage, (min_args, max_args), fn)
+        ovs.unixctl.command_register(name, usage, min_args, max_args, _trampoline, name)
+
+    # -- commands --------------------------------------------------------------
+
+    def _status(self, argv: list[str]) -> str:
+        if argv and argv[0] != "--json":
+            raise ValueError(f"unknown option {argv[0]!r} (status [--json])")
+        if argv:
+            return json.dumps(self.status.snapshot(self.agent), indent=2, sort_keys=True) + "\n"
+        return self.status.text(self.agent)
+
+    def _connection_status(self, argv: list[str]) -> str:
+        from ovn_vif.agent._connections import idl_connected
+
+        return ("connected" if idl_connected(self.agent.sb_idl) else "not connected") + "\n"
+
+    def _recompute(self, argv: list[str]) -> str:
+        LOG.info("recompute requested through the control socket")
+        self.agent.recompute()
+        return ""
+
+    def _exit(self, argv: list[str]) -> str:
+        LOG.info("exit requested through the control socket: plugged ports stay plugged")
+        self.agent.stop()
+        return ""
+
+    # -- observer hooks --------------------------------------------------------
+
+    def wait(self, poller: Any) -> None:
+        if self._server is not None:
+            self._server.wait(poller)
+
+    def iteration(self, agent: Agent) -> None:
+        if self._server is not None:
+            self._server.run()
+
+    def close(self) -> None:
+        if self._server is None:
+            return
+        # Let a last reply (to "exit") go out before closing.
+        self._server.run()
+        self._server.close()
+        self._server = None
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            LOG.warning("cannot remove the control socket %s: %s", self.path, exc.strerror)
+
+
+def call(target: str, command: str, args: list[str], timeout: float) -> tuple[int, str]:
+    """Send one command to the control socket *target*; return (exit status, text).
+
+    Exit statuses as ``ovs-appctl``: 0 with the reply, 2 with the server's
+    error, 1 when the socket cannot be reached.
+    """
+    error, stream = ovs.stream.Stream.open_block(
+        ovs.stream.Stream.open(f"unix:{target}"), int(timeout * 1000)
+    )
+    if error:
+        return 1, f"cannot connect to {target}: {os.strerror(error)}"
+    conn = ovs.jsonrpc.Connection(stream)
+    try:
+        request = ovs.jsonrpc.Message.create_request(command, args)
+        error = conn.send(request)
+        deadline = ovs.timeval.msec() + timeout * 1000
+        while not error:
+            error, reply = conn.recv()
+            if error == errno.EAGAIN:
+                if ovs.timeval.msec() >= deadline:
+                    return 1, f"{target}: no reply to {command!r} within {timeout:g} s"
+                conn.run()
+                poller = ovs.poller.Poller()
+                conn.wait(poller)
+                conn.recv_wait(poller)
+                poller.timer_wait_until(deadline)
+                poller.block()
+                error = 0
+                continue
+            if error:
+                break
+            if reply.id != request.id:
+                continue
+            if reply.error is not None:
+                return 2, str(reply.error)
+            return 0, str(reply.result)
+        return 1, f"{target}: {os.strerror(error) if error > 0 else 'connection closed'}"
+    finally:
+        conn.close()

@@ -1,0 +1,179 @@
+"""Prometheus metrics of the agent (``--metrics-address``), through ``prometheus_client``.
+
+``prometheus_client`` is an optional dependency (``pip install
+'ovn-vif[metrics]'``). The metrics are updated from the agent's loop (this
+observer's hooks); the HTTP server of ``prometheus_client`` answers scrapes
+from its own thread and only reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ovn_vif._engine.report import Outcome
+from ovn_vif._errors import AgentSetupError
+from ovn_vif.agent._connections import idl_connected
+from ovn_vif.agent._plugged import plugged_ports
+from ovn_vif.agent._service import Observer
+
+if TYPE_CHECKING:
+    from ovn_vif._engine.report import ReconcileReport
+    from ovn_vif.agent._loop import Agent
+
+LOG = logging.getLogger(__name__)
+
+_CHANGES = {
+    Outcome.PLUGGED: "plug",
+    Outcome.UPDATED: "update",
+    Outcome.UNPLUGGED: "unplug",
+    Outcome.REPLACED: "replace",
+}
+_NOT_DONE = (Outcome.DECLINED, Outcome.VETOED, Outcome.DEFERRED, Outcome.REFUSED)
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPV6]:PORT`` or ``:PORT`` (all addresses) -> (host, port).
+
+    >>> parse_address("127.0.0.1:9476"), parse_address(":9476"), parse_address("[::1]:9476")
+    (('127.0.0.1', 9476), ('0.0.0.0', 9476), ('::1', 9476))
+    """
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--metrics-address {text!r}: use HOST:PORT, [IPV6]:PORT or :PORT")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+class Metrics(Observer):
+    """The agent's metrics in a registry of their own, served over HTTP by :meth:`serve`."""
+
+    def __init__(self) -> None:
+        try:
+            import prometheus_client as pc
+        except ImportError as exc:
+            raise AgentSetupError(
+                "--metrics-address needs the prometheus_client package: "
+                "pip install 'ovn-vif[metrics]'"
+            ) from exc
+        self._pc = pc
+        self.registry = pc.CollectorRegistry()
+        r = self.registry
+        self.changes = pc.Counter(
+            "ovn_vif_port_changes",
+            "Committed port changes (plug, update, unplug, replace), per provider type",
+            ["action", "provider"],
+            registry=r,
+        )
+        self.declines = pc.Counter(
+            "ovn_vif_lports_not_plugged",
+            "Decisions that changed nothing, by outcome (declined, vetoed, deferred, refused) "
+            "and reason",
+            ["outcome", "reason", "provider"],
+            registry=r,
+        )
+        self.commits = pc.Counter(
+            "ovn_vif_commits", "Transactions by final status", ["status"], registry=r
+        )
+        self.reconcile_seconds = pc.Histogram(
+            "ovn_vif_reconcile_duration_seconds",
+            "Time the engine took to decide (one reconcile() call)",
+            registry=r,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.commit_seconds = pc.Histogram(
+            "ovn_vif_commit_duration_seconds",
+            "Time from commit() to the transaction's final status",
+            registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.plugged = pc.Gauge(
+            "ovn_vif_plugged_ports",
+            "Interfaces plugged on this chassis, per provider type (ovn-plugged)",
+            ["provider"],
+            registry=r,
+        )
+        self.connected = pc.Gauge(
+            "ovn_vif_database_connected",
+            "Whether the connection to a database is up",
+            ["database"],
+            registry=r,
+        )
+        self.in_sync = pc.Gauge(
+            "ovn_vif_in_sync", "Whether both databases are in sync (unplugging enabled)", registry=r
+        )
+        self.in_flight = pc.Gauge(
+            "ovn_vif_transaction_in_flight", "Whether a transaction is in flight", registry=r
+        )
+        self.last_reconcile = pc.Gauge(
+            "ovn_vif_last_reconcile_timestamp_seconds",
+            "When the engine last decided (Unix time)",
+            registry=r,
+        )
+        self.iterations = pc.Counter(
+            "ovn_vif_loop_iterations", "Iterations of the agent's loop", registry=r
+        )
+        self._seen_seqno: int | None = None
+        self._providers: set[str] = set()
+        self._server: Any = None
+
+    def serve(self, address: str) -> None:
+        """Start the HTTP endpoint (``/metrics``) on *address*.
+
+        :raises AgentSetupError: malformed address, or it cannot be bound.
+        """
+        try:
+            host, port = parse_address(address)
+            server, _thread = self._pc.start_http_server(port, addr=host, registry=self.registry)
+        except ValueError as exc:
+            raise AgentSetupError(str(exc)) from exc
+        except OSError as exc:
+            raise AgentSetupError(
+                f"cannot serve metrics on {address}: {exc.strerror or exc}"
+            ) from exc
+        self._server = server
+        LOG.info("metrics on http://%s/metrics", address)
+
+    # -- observer hooks --------------------------------------------------------
+
+    def iteration(self, agent: Agent) -> None:
+        self.iterations.inc()
+        self.connected.labels("local").set(idl_connected(agent.ovs_idl))
+        self.connected.labels("southbound").set(idl_connected(agent.sb_idl))
+        self.in_sync.set(agent.synced)
+        self.in_flight.set(agent.in_flight)
+        seqno = agent.ovs_idl.change_seqno
+        if seqno != self._seen_seqno:
+            self._seen_seqno = seqno
+            counts: dict[str, int] = {}
+            for port in plugged_ports(agent.ovs_idl):
+                counts[port.plug_type] = counts.get(port.plug_type, 0) + 1
+            for provider in self._providers | set(counts) | set(agent.registry.types()):
+                self.plugged.labels(provider).set(counts.get(provider, 0))
+            self._providers |= set(counts)
+
+    def reconciled(self, agent: Agent, report: ReconcileReport, seconds: float) -> None:
+        self.reconcile_seconds.observe(seconds)
+        self.last_reconcile.set_to_current_time()
+
+    def committed(self, agent: Agent, report: ReconcileReport, status: str, seconds: float) -> None:
+        self.commits.labels(status.replace(" ", "_")).inc()
+        if report.changed:
+            self.commit_seconds.observe(seconds)
+        known = set(agent.registry.types())
+        for d in report:
+            # vif-plug-type comes from the CMS: bound the label's values.
+            provider = d.plug_type if d.plug_type in known else "other"
+            action = _CHANGES.get(d.outcome)
+            if action is not None:
+                if status == "success":
+                    self.changes.labels(action, provider).inc()
+            elif d.outcome in _NOT_DONE:
+                reason = d.reason.value if d.reason is not None else d.outcome.value
+                self.declines.labels(d.outcome.value, reason, provider).inc()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

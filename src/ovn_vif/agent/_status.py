@@ -1,0 +1,227 @@
+"""What the running agent is doing: its status and counters, for the control socket.
+
+:class:`AgentStatus` is an :class:`~ovn_vif.agent._service.Observer`: it
+counts what the loop does (``coverage/show``) and keeps the latest decision
+about each lport with its commit outcome (``status``). It only reads the
+agent and the engine's reports; it never changes anything.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import TYPE_CHECKING, Any
+
+from ovn_vif.agent import _tls
+from ovn_vif.agent._connections import idl_connected, idl_synced
+from ovn_vif.agent._service import Observer
+
+if TYPE_CHECKING:
+    from ovn_vif._engine.report import Decision, ReconcileReport
+    from ovn_vif.agent._loop import Agent
+
+#: Lports whose latest decision is kept (the oldest are forgotten first).
+MAX_LPORTS = 10_000
+
+
+def _stamp(wall: float | None) -> str | None:
+    if wall is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall)) + f".{int(wall % 1 * 1000):03d}Z"
+
+
+def printable(text: object) -> str:
+    """*text* with control characters escaped, so DB-sourced names cannot forge lines."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
+
+
+def session_name(idl: Any) -> str | None:
+    """The remote (cluster member) *idl*'s session uses now, if the ``ovs`` package says."""
+    try:
+        return str(idl._session.get_name())
+    except AttributeError:
+        return None
+
+
+class AgentStatus(Observer):
+    """Counters and the latest decision per lport, fed by the agent's loop."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.last_reconcile: dict[str, Any] | None = None
+        self.last_commit: dict[str, Any] | None = None
+        self.lports: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+
+    # -- observer hooks ------------------------------------------------------
+
+    def iteration(self, agent: Agent) -> None:
+        self.counters["loop_iterations"] += 1
+
+    def reconciled(self, agent: Agent, report: ReconcileReport, seconds: float) -> None:
+        self.counters["reconciles"] += 1
+        self.last_reconcile = {
+            "time": time.time(),
+            "seconds": seconds,
+            "decisions": len(report),
+            "changed": report.changed,
+            "skipped": report.skipped,
+        }
+        if report.skipped is not None:
+            self.counters["reconciles_skipped"] += 1
+
+    def committed(self, agent: Agent, report: ReconcileReport, status: str, seconds: float) -> None:
+        now = time.time()
+        key = status.replace(" ", "_")
+        self.counters[f"commit_{key}"] += 1
+        if report.changed:
+            self.last_commit = {"time": now, "seconds": seconds, "status": status}
+        for d in report:
+            self.counters[f"lport_{d.outcome.value}"] += 1
+            if d.reason is not None:
+                self.counters[f"lport_{d.outcome.value}_{d.reason.value}"] += 1
+            self._remember(d, status, now)
+
+    def _remember(self, d: Decision, status: str, now: float) -> None:
+        entry = {
+            "lport": d.lport,
+            "outcome": d.outcome.value,
+            "plug_type": d.plug_type,
+            "port": d.port,
+            "reason": None if d.reason is None else d.reason.value,
+            "detail": d.detail,
+            "commit": status,
+            "time": now,
+        }
+        self.lports.pop(d.lport, None)
+        self.lports[d.lport] = entry
+        while len(self.lports) > MAX_LPORTS:
+            self.lports.popitem(last=False)
+
+    # -- views ---------------------------------------------------------------
+
+    def snapshot(self, agent: Agent) -> dict[str, Any]:
+        """The status as plain data (``status --json``)."""
+        settings = agent.settings
+        connections = {}
+        for name, idl, remote in (
+            ("local", agent.ovs_idl, agent.config.ovs_remote),
+            ("southbound", agent.sb_idl, settings.ovn_remote),
+        ):
+            connections[name] = {
+                "remote": remote,
+                "member": session_name(idl),
+                "connected": idl_connected(idl),
+                "in_sync": idl_synced(idl),
+                "tls_failures": _tls.failures(remote or ""),
+            }
+        reconciler = agent.reconciler
+        in_flight = sorted(reconciler.in_flight_lports)
+        try:
+            ovs_view, _ = reconciler.snapshot(
+                agent.ovs_idl, agent.sb_idl, chassis=settings.chassis, bridge=settings.bridge
+            )
+            plugged = sorted(ovs_view.plugged_lports)
+        except Exception:
+            plugged = []
+
+        def stamped(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+            return None if entry is None else {**entry, "time": _stamp(entry["time"])}
+
+        return {
+            "chassis": settings.chassis,
+            "bridge": settings.bridge,
+            "providers": list(agent.registry.types()),
+            "policy": agent.config.policy.value,
+            "started": _stamp(self.started),
+            "connections": connections,
+            "unplugging_enabled": agent.synced,
+            "transaction_in_flight": agent.in_flight,
+            "in_flight_lports": in_flight,
+            "last_reconcile": stamped(self.last_reconcile),
+            "last_commit": stamped(self.last_commit),
+            "plugged": plugged,
+            "lports": [stamped(e) for e in self.lports.values()],
+        }
+
+    def text(self, agent: Agent) -> str:
+        """The status for people (``status``)."""
+        s = self.snapshot(agent)
+        p = printable
+        lines = [
+            f"chassis: {p(s['chassis'])}   bridge: {p(s['bridge'])}   "
+            f"policy: {s['policy']}   providers: {', '.join(s['providers'])}",
+            f"running since: {s['started']}",
+        ]
+        for name, label in (("local", "local database"), ("southbound", "Southbound")):
+            c = s["connections"][name]
+            state = "connected" if c["connected"] else "NOT connected"
+            if c["connected"]:
+                state += ", in sync" if c["in_sync"] else ", syncing"
+            via = c["member"]
+            member = f" (via {p(via)})" if via and via != c["remote"] else ""
+            lines.append(f"{label}: {p(c['remote'])}{member}: {state}")
+            for member_name, reason in c["tls_failures"].items():
+                lines.append(f"  last TLS failure on {p(member_name)}: {p(reason)}")
+        lines.append(
+            "unplugging: "
+            + ("enabled" if s["unplugging_enabled"] else "paused until both databases are in sync")
+        )
+        if s["transaction_in_flight"]:
+            lports = ", ".join(p(x) for x in s["in_flight_lports"]) or "-"
+            lines.append(f"transaction in flight: yes (lports: {lports})")
+        else:
+            lines.append("transaction in flight: no")
+        r = s["last_reconcile"]
+        if r is None:
+            lines.append("last reconcile: none yet")
+        else:
+            extra = f", skipped: {p(r['skipped'])}" if r["skipped"] else ""
+            lines.append(
+                f"last reconcile: {r['time']}, {r['seconds'] * 1000:.1f} ms, "
+                f"{r['decisions']} decision(s){extra}"
+            )
+        c = s["last_commit"]
+        if c is not None:
+            lines.append(
+                f"last commit with changes: {c['time']}, {c['status']} after "
+                f"{c['seconds'] * 1000:.1f} ms"
+            )
+        lines.append(f"plugged here: {len(s['plugged'])}")
+        lines.append("")
+        if not s["lports"]:
+            lines.append("no decision yet")
+            return "\n".join(lines) + "\n"
+        rows = [["LPORT", "OUTCOME", "TYPE", "PORT", "REASON", "COMMIT", "WHEN"]]
+        for e in s["lports"]:
+            rows.append(
+                [
+                    p(e["lport"]),
+                    e["outcome"],
+                    p(e["plug_type"] or "-"),
+                    p(e["port"] or "-"),
+                    e["reason"] or "-",
+                    e["commit"],
+                    e["time"],
+                ]
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        details = [(e["lport"], e["detail"]) for e in s["lports"] if e["detail"]]
+        if details:
+            lines.append("")
+            lines += [f"{p(lport)}: {p(detail)}" for lport, detail in details]
+        return "\n".join(lines) + "\n"
+
+    def coverage(self) -> str:
+        """Counters since start, like OVS's ``coverage/show``."""
+        elapsed = max(time.time() - self.started, 1e-9)
+        lines = [f"Event counters since start ({elapsed:.0f} s ago):"]
+        for name in sorted(self.counters):
+            n = self.counters[name]
+            lines.append(f"{name:<40} {n / elapsed:10.1f}/sec   total: {n}")
+        return "\n".join(lines) + "\n"

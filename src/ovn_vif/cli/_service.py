@@ -1,0 +1,118 @@
+"""What turns ``ovn-vif agent`` into a service: pidfile, control socket, systemd, metrics.
+
+Each part is an observer of the agent's loop (:mod:`ovn_vif.agent._service`)
+or a resource held for the process's life; :class:`AgentServices` sets them
+up around :meth:`Agent.start` and takes them down in reverse order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from ovn_vif._errors import AgentSetupError
+from ovn_vif.cli._daemon import Pidfile, PidfileError
+from ovn_vif.cli._logging import LogSetup
+
+if TYPE_CHECKING:
+    from ovn_vif.agent._control import ControlServer
+    from ovn_vif.agent._loop import Agent
+    from ovn_vif.agent._notify import SystemdNotifier
+
+LOG = logging.getLogger(__name__)
+
+
+class AgentServices:
+    def __init__(self, agent: Agent, args: argparse.Namespace, log_setup: LogSetup) -> None:
+        self.agent = agent
+        self.args = args
+        self.log_setup = log_setup
+        self.pidfile: Pidfile | None = None
+        self.control: ControlServer | None = None
+        self.notifier: SystemdNotifier | None = None
+
+    def before_start(self) -> None:
+        """Pidfile, status counters, metrics endpoint, systemd notifier.
+
+        :raises AgentSetupError: any of them cannot be set up.
+        """
+        from ovn_vif.agent._control import rundir
+        from ovn_vif.agent._notify import SystemdNotifier
+        from ovn_vif.agent._status import AgentStatus
+
+        args, agent = self.args, self.agent
+        if args.pidfile is not None:
+            path = args.pidfile or os.path.join(rundir(), "ovn-vif-agent.pid")
+            try:
+                self.pidfile = Pidfile(path)
+            except PidfileError as exc:
+                raise AgentSetupError(str(exc)) from exc
+        self.status = AgentStatus()
+        agent.observers.add(self.status)
+        if args.metrics_address:
+            from ovn_vif.agent._metrics import Metrics
+
+            metrics = Metrics()
+            metrics.serve(args.metrics_address)
+            agent.observers.add(metrics)
+        self.notifier = SystemdNotifier()
+        if self.notifier.enabled:
+            agent.observers.add(self.notifier)
+
+    def after_start(self) -> None:
+        """The control socket (its commands need a started agent).
+
+        :raises AgentSetupError: an explicit ``--unixctl`` cannot be created.
+        """
+        from ovn_vif import __version__
+        from ovn_vif.agent._control import ControlServer, default_socket
+
+        path = self.args.unixctl
+        if path == "none":
+            return
+        explicit = path is not None
+        path = path or default_socket()
+        if not explicit and not os.path.isdir(os.path.dirname(path)):
+            LOG.info(
+                "no control socket: %s does not exist (create it, set OVN_VIF_RUNDIR or pass "
+                "--unixctl PATH)",
+                os.path.dirname(path),
+            )
+            return
+        try:
+            self.control = ControlServer(path, self.agent, self.status, __version__)
+        except AgentSetupError as exc:
+            if explicit:
+                raise
+            LOG.warning("%s; running without a control socket", exc)
+            return
+        self._add_vlog_commands(self.control)
+        self.agent.observers.add(self.control)
+
+    def _add_vlog_commands(self, control: ControlServer) -> None:
+        setup = self.log_setup
+
+        def vlog_set(argv: list[str]) -> str:
+            return "".join(setup.set(spec) + "\n" for spec in argv)
+
+        def vlog_reopen(argv: list[str]) -> str:
+            if not setup.reopen():
+                raise ValueError("there is no log file to reopen (start with --log-file FILE)")
+            LOG.info("reopened the log file through the control socket")
+            return ""
+
+        control.add("vlog/set", "[MODULE:]LEVEL | DESTINATION:LEVEL...", 1, 32, vlog_set)
+        control.add("vlog/list", "", 0, 0, lambda argv: setup.listing() + "\n")
+        control.add("vlog/reopen", "", 0, 0, vlog_reopen)
+
+    def stopping(self) -> None:
+        if self.notifier is not None:
+            self.notifier.stopping()
+
+    def close(self) -> None:
+        # Observers (control socket, metrics, notifier) are closed by Agent.close().
+        if self.pidfile is not None:
+            self.pidfile.close()
+            self.pidfile = None

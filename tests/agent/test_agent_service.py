@@ -1,0 +1,223 @@
+"""``ovn-vif agent`` as a service: control socket, pidfile, systemd notifications, metrics.
+
+Against real daemons; the agent runs as a subprocess, as systemd would start it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from tests.agent import test_agent_e2e as e2e
+from tests.agent.test_agent_e2e import (
+    TIMEOUT,
+    AgentProcess,
+    add_lsps,
+    ovn_vif_command,
+    run_agent,
+    wait_for,
+    wait_plugged,
+)
+
+from ovn_vif.sandbox import Sandbox
+
+pytestmark = pytest.mark.daemons
+
+start_agent = e2e.start_agent  # the fixture
+
+
+def appctl(ctl: Path, *argv: str, tool: str = "ovn-vif") -> subprocess.CompletedProcess[str]:
+    if tool == "ovs-appctl":
+        cmd = ["ovs-appctl", "-t", str(ctl), *argv]
+    else:
+        cmd = [*ovn_vif_command(), "appctl", "-t", str(ctl), *argv]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+
+
+def test_control_socket_and_pidfile(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    ctl, pidfile = tmp_path / "agent.ctl", tmp_path / "agent.pid"
+    agent = start_agent(ovn_stack, "--unixctl", str(ctl), "--pidfile", str(pidfile))
+    add_lsps(ovn_stack, "lsp1")
+    ovn_stack.nbctl(
+        "lsp-add", "sw0", "odd", "--",
+        "lsp-set-options", "odd", "requested-chassis=hv1", "vif-plug-type=bogus",
+    )  # fmt: skip
+    wait_plugged(ovn_stack, "lsp1")
+    wait_for(ctl.is_socket, "the control socket")
+    assert pidfile.read_text().strip() == str(agent.proc.pid)
+
+    def status() -> dict[str, object]:
+        result = appctl(ctl, "status", "--json")
+        assert result.returncode == 0, result.stderr
+        data: dict[str, object] = json.loads(result.stdout)
+        return data
+
+    def decided() -> dict[str, object] | None:
+        data = status()
+        lports = {e["lport"]: e for e in data["lports"]}  # type: ignore[attr-defined]
+        return data if {"lsp1", "odd"} <= set(lports) and data["unplugging_enabled"] else None
+
+    data = wait_for(decided, "both decisions in the status")
+    lports = {e["lport"]: e for e in data["lports"]}
+    assert lports["lsp1"]["outcome"] == "plugged"
+    assert lports["lsp1"]["commit"] == "success"
+    assert lports["odd"]["outcome"] == "refused"
+    assert lports["odd"]["reason"] == "unknown-plug-type"
+    assert data["plugged"] == ["lsp1"]
+    assert data["connections"]["southbound"]["connected"] is True
+    assert data["last_reconcile"]["seconds"] >= 0
+
+    text = appctl(ctl, "status").stdout
+    assert re.search(r"^odd\s+refused\s+bogus\s+-\s+unknown-plug-type", text, re.M), text
+    assert "unplugging: enabled" in text
+    # ovs-appctl speaks the same protocol.
+    assert appctl(ctl, "status", tool="ovs-appctl").stdout == appctl(ctl, "status").stdout
+    assert "coverage/show" in appctl(ctl, "help", tool="ovs-appctl").stdout
+    assert appctl(ctl, "connection-status").stdout == "connected\n"
+    coverage = appctl(ctl, "coverage/show").stdout
+    assert re.search(r"^lport_plugged\s.*total: 1$", coverage, re.M), coverage
+
+    assert appctl(ctl, "vlog/set", "ovn_vif.agent._loop:debug").returncode == 0
+    assert re.search(r"^ovn_vif\.agent\._loop\s+DEBUG$", appctl(ctl, "vlog/list").stdout, re.M)
+    no_file = appctl(ctl, "vlog/reopen")
+    assert no_file.returncode == 2
+    assert "there is no log file to reopen" in no_file.stderr
+    bad = appctl(ctl, "vlog/set", "x:loud")
+    assert bad.returncode == 2
+    assert "unknown log level 'loud'" in bad.stderr
+
+    assert appctl(ctl, "recompute").returncode == 0
+    wait_for(lambda: "recompute requested" in agent.log(), "the recompute")
+    wait_for(lambda: "|DEBUG|ovn_vif.agent._loop|reconcile #" in agent.log(), "a reconcile")
+
+    # A second agent with the same pidfile refuses to start.
+    second = run_agent(
+        "--ovs-remote", ovn_stack.ovs_remote, "--pidfile", str(pidfile), "--unixctl", "none"
+    )
+    assert second.returncode == 2
+    assert f"locked by another process (pid {agent.proc.pid})" in second.stderr
+
+    assert appctl(ctl, "exit").returncode == 0
+    assert agent.proc.wait(timeout=TIMEOUT) == 0
+    assert not ctl.exists()
+    assert not pidfile.exists()
+    assert "exit requested through the control socket" in agent.log()
+    assert "lsp1" in ovn_stack.vsctl("list-ports", "br-int")
+
+
+def test_appctl_without_agent(tmp_path: Path) -> None:
+    result = appctl(tmp_path / "none.ctl", "status")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"ovn-vif appctl: cannot connect to {tmp_path}/none.ctl")
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, Path]]:
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(TIMEOUT)
+    yield sock, path
+    sock.close()
+
+
+def test_systemd_ready_and_watchdog(
+    ovn_stack: Sandbox, notify_socket: tuple[socket.socket, Path], tmp_path: Path
+) -> None:
+    sock, path = notify_socket
+    env = {k: v for k, v in os.environ.items() if k not in ("WATCHDOG_PID", "JOURNAL_STREAM")}
+    env.update(NOTIFY_SOCKET=str(path), WATCHDOG_USEC="400000")
+    log = (tmp_path / "agent.log").open("wb")
+    proc = subprocess.Popen(
+        [*ovn_vif_command(), "agent", "--ovs-remote", ovn_stack.ovs_remote, "--unixctl", "none"],
+        stdout=log,
+        stderr=log,
+        env=env,
+    )
+    try:
+        messages: list[str] = []
+
+        def receive_until(predicate: Callable[[], bool]) -> None:
+            while not predicate():
+                messages.extend(sock.recv(4096).decode().splitlines())
+
+        receive_until(lambda: "READY=1" in messages)
+        ready_at = messages.index("READY=1")
+        assert "STATUS=both databases in sync" in messages
+        # The loop keeps pinging while idle.
+        receive_until(lambda: messages[ready_at:].count("WATCHDOG=1") >= 3)
+        add_lsps(ovn_stack, "lsp1")
+        wait_plugged(ovn_stack, "lsp1")
+        proc.send_signal(signal.SIGTERM)
+        receive_until(lambda: "STOPPING=1" in messages)
+        assert proc.wait(timeout=TIMEOUT) == 0
+        assert messages.count("READY=1") == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+        return str(response.read().decode())
+
+
+def test_metrics_are_scraped(ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    agent = start_agent(ovn_stack, "--metrics-address", f"127.0.0.1:{port}", "--unixctl", "none")
+    url = f"http://127.0.0.1:{port}/metrics"
+    add_lsps(ovn_stack, "lsp1", "lsp2")
+    ovn_stack.nbctl(
+        "lsp-add", "sw0", "odd", "--",
+        "lsp-set-options", "odd", "requested-chassis=hv1", "vif-plug-type=bogus",
+    )  # fmt: skip
+    wait_plugged(ovn_stack, "lsp1", "lsp2")
+    ovn_stack.nbctl("lsp-del", "lsp2")
+    e2e.wait_unplugged(ovn_stack, "lsp2")
+
+    def metrics() -> str | None:
+        text = _scrape(url)
+        wanted = [
+            'ovn_vif_port_changes_total{action="plug",provider="dummy"} 2.0',
+            'ovn_vif_port_changes_total{action="unplug",provider="dummy"} 1.0',
+            'ovn_vif_plugged_ports{provider="dummy"} 1.0',
+            'ovn_vif_lports_not_plugged_total{outcome="refused",provider="other",'
+            'reason="unknown-plug-type"}',
+        ]
+        return text if all(w in text for w in wanted) else None
+
+    text = wait_for(metrics, "the metrics")
+    assert 'ovn_vif_database_connected{database="southbound"} 1.0' in text
+    assert "ovn_vif_in_sync 1.0" in text
+    assert re.search(r'^ovn_vif_commits_total\{status="success"\} [1-9]', text, re.M)
+    count = re.search(r"^ovn_vif_reconcile_duration_seconds_count ([0-9.]+)$", text, re.M)
+    assert count is not None
+    assert float(count.group(1)) >= 2
+    assert agent.stop() == 0
+
+
+def test_metrics_address_in_use_exits_2(ovn_stack: Sandbox) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = run_agent(
+            "--ovs-remote", ovn_stack.ovs_remote, "--metrics-address", f"127.0.0.1:{port}"
+        )
+    assert result.returncode == 2
+    assert f"ovn-vif agent: error: cannot serve metrics on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
