@@ -250,6 +250,8 @@ class Agent:
                 "no VIF plug provider is registered; installed: "
                 + (", ".join(p.name for p in installed_providers()) or "none")
             )
+        # ssl: remotes fail with a reason instead of raising from Idl.run().
+        _tls.install_stream()
         if ovs_idl is None and _tls.uses_tls(self.config.ovs_remote):
             self._tls.start([self.config.ovs_remote], None)
         self._ovs = self._wait_local(ovs_idl) if ovs_idl is not None else self._connect_local()
