@@ -31,6 +31,16 @@ from ovn_vif.sandbox import Sandbox
 
 pytestmark = pytest.mark.daemons
 
+AGENT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "agent.rst"
+
+
+def _documented_status() -> list[str]:
+    """The example output of ``status`` on docs/agent.rst (its indented block)."""
+    page = AGENT_PAGE.read_text()
+    block = page.split("        chassis: hv1", 1)[1].split("\n\n    ``--json``", 1)[0]
+    return ("        chassis: hv1" + block).splitlines()
+
+
 start_agent = e2e.start_agent  # the fixture
 
 
@@ -79,10 +89,22 @@ def test_control_socket_and_pidfile(
 
     text = appctl(ctl, "status").stdout
     assert re.search(r"^odd\s+refused\s+bogus\s+-\s+unknown-plug-type", text, re.M), text
+    # The page shows the same lines (labels, columns) as the real output.
+    labels = [line.strip().split(":", 1)[0] for line in _documented_status()[:9]]
+    assert [line.split(":", 1)[0] for line in text.splitlines()[:9]] == labels
+    header = _documented_status()[10].split()
+    assert text.splitlines()[10].split() == header
     assert "unplugging: enabled" in text
     # ovs-appctl speaks the same protocol.
     assert appctl(ctl, "status", tool="ovs-appctl").stdout == appctl(ctl, "status").stdout
-    assert "coverage/show" in appctl(ctl, "help", tool="ovs-appctl").stdout
+    commands = appctl(ctl, "help", tool="ovs-appctl").stdout
+    page = AGENT_PAGE.read_text()
+    for name in (
+        "status", "connection-status", "recompute", "coverage/show",
+        "vlog/set", "vlog/list", "vlog/reopen", "version", "exit",
+    ):  # fmt: skip
+        assert re.search(rf"^  {re.escape(name)}\b", commands, re.M), name
+        assert f"``{name}" in page, name
     assert appctl(ctl, "connection-status").stdout == "connected\n"
     coverage = appctl(ctl, "coverage/show").stdout
     assert re.search(r"^lport_plugged\s.*total: 1$", coverage, re.M), coverage
@@ -201,6 +223,9 @@ def test_metrics_are_scraped(ovn_stack: Sandbox, start_agent: Callable[..., Agen
         return text if all(w in text for w in wanted) else None
 
     text = wait_for(metrics, "the metrics")
+    # Every metric the docs name is served.
+    for name in set(re.findall(r"\bovn_vif_[a-z_]+", AGENT_PAGE.read_text())):
+        assert re.search(rf"^{name}(_bucket|_count)?[{{ ]", text, re.M), name
     assert 'ovn_vif_database_connected{database="southbound"} 1.0' in text
     assert "ovn_vif_in_sync 1.0" in text
     assert re.search(r'^ovn_vif_commits_total\{status="success"\} [1-9]', text, re.M)

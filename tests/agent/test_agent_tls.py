@@ -7,6 +7,7 @@ signs nothing the server trusts, and expired certificates.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from tests.agent import test_agent_e2e as e2e
 from tests.agent.test_agent_e2e import AgentProcess, add_lsps, run_agent, wait_for, wait_plugged
+from tests.agent.test_agent_service import appctl
 from tests.support.pki import Cert, Pki
 
 from ovn_vif.sandbox import Sandbox
@@ -77,10 +79,19 @@ def test_ssl_southbound_with_command_line_files(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         down = f"ssl:127.0.0.1:{s.getsockname()[1]}"
-    agent = start_agent(tls.stack, "--ovn-remote", f"{down},{tls.remote}", *tls.options())
+    ctl = tmp_path / "agent.ctl"
+    remotes = f"{down},{tls.remote}"
+    agent = start_agent(tls.stack, "--ovn-remote", remotes, "--unixctl", str(ctl), *tls.options())
     add_lsps(tls.stack, "lsp1")
     wait_plugged(tls.stack, "lsp1")
     assert "Traceback" not in agent.log()
+    # The status names the member in use and why the other one failed.
+    status = json.loads(appctl(ctl, "status", "--json").stdout)["connections"]["southbound"]
+    assert status["remote"] == remotes
+    assert status["member"] == tls.remote
+    assert status["connected"] is True
+    text = appctl(ctl, "status").stdout
+    assert f"Southbound: {remotes} (via {tls.remote}): connected, in sync" in text
     assert agent.stop() == 0
 
 

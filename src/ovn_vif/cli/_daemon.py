@@ -6,9 +6,7 @@ import contextlib
 import fcntl
 import os
 
-
-class PidfileError(Exception):
-    """The pidfile cannot be created, or another process holds it."""
+from ovn_vif._errors import AgentSetupError
 
 
 class Pidfile:
@@ -24,13 +22,13 @@ class Pidfile:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise PidfileError(f"cannot create the pidfile {self.path}: {exc.strerror}") from exc
+            raise AgentSetupError(f"cannot create the pidfile {self.path}: {exc.strerror}") from exc
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             other = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise PidfileError(
+            raise AgentSetupError(
                 f"the pidfile {self.path} is locked by another process (pid {other}): "
                 "is an agent already running?"
             ) from exc

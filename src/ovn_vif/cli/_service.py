@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ovn_vif._errors import AgentSetupError
-from ovn_vif.cli._daemon import Pidfile, PidfileError
+from ovn_vif.cli._daemon import Pidfile
 from ovn_vif.cli._logging import LogSetup
 
 if TYPE_CHECKING:
@@ -45,10 +45,7 @@ class AgentServices:
         args, agent = self.args, self.agent
         if args.pidfile is not None:
             path = args.pidfile or os.path.join(rundir(), "ovn-vif-agent.pid")
-            try:
-                self.pidfile = Pidfile(path)
-            except PidfileError as exc:
-                raise AgentSetupError(str(exc)) from exc
+            self.pidfile = Pidfile(path)  # raises AgentSetupError
         self.status = AgentStatus()
         agent.observers.add(self.status)
         if args.metrics_address:
