@@ -120,6 +120,7 @@ def _fetch_one(
             result = reply.result
             if not isinstance(result, dict) or result.get("name") != database:
                 return None, f"server does not serve the {database} database"
+            _tls.clear_failure(member)
             return result, ""
         if error > 0:
             return None, _strerror(member, error)

@@ -107,8 +107,12 @@ def check_files(files: TlsFiles) -> str | None:
     return None
 
 
-def record_failure(remote: str, reason: str) -> None:
+def record_failure(remote: str, reason: str, *, weak: bool = False) -> None:
+    """Remember why *remote* failed; a *weak* reason (a reset or closed
+    connection, which says nothing about TLS) does not replace a known one."""
     with _LOCK:
+        if weak and remote in _FAILURES:
+            return
         _FAILURES[remote] = (time.monotonic(), reason)
 
 
@@ -165,10 +169,13 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
             return errno.EAGAIN
         except ssl.SSLWantWriteError:
             return errno.EAGAIN
-        except OSError as exc:
+        except ssl.SSLError as exc:
             record_failure(self.name, f"TLS handshake failed: {_reason(exc)}")
             return errno.EPROTO
-        clear_failure(self.name)
+        except OSError as exc:
+            # The server closed or reset the connection during the handshake.
+            record_failure(self.name, f"TLS handshake failed: {_reason(exc)}", weak=True)
+            return exc.errno or errno.EPROTO
         return 0
 
     def recv(self, n: int) -> tuple[int, Any]:
