@@ -23,12 +23,21 @@ What is read, and why:
   kit's ``FakeIdl``, replacing the session the ``Idl`` built with one that
   talks to the in-memory server.
 * ``Idl._db``: the schema the ``Idl`` was built with (its name).
+* ``Idl._session.get_name()``: the remote (cluster member) the session
+  uses now, for the agent's status.
+* ``SSLStream._open`` and ``Stream._recv``: the agent's ``ssl:`` stream
+  (``ovn_vif.agent._tls``) subclasses ``SSLStream``, the extension point
+  ``ovs.stream`` offers (``Stream.register_method``), and calls these two
+  for the socket set-up and the raw read while it maps their exceptions
+  itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import ovs.stream
 
 #: ``ovs`` releases against which every access here was checked.
 CHECKED_VERSIONS = ("3.5.0", "3.7.1", "4.0.0")
@@ -85,3 +94,25 @@ def set_session(idl: Any, session: Any) -> None:
 def idl_schema_name(idl: Any) -> str:
     """The name of the database schema *idl* was built with."""
     return str(idl._db.name)
+
+
+def session_name(idl: Any) -> str | None:
+    """The remote the IDL's session uses now (one member of a comma-separated list)."""
+    session = getattr(idl, "_session", None)
+    get_name = getattr(session, "get_name", None)
+    return None if get_name is None else str(get_name())
+
+
+def ssl_open(suffix: str, dscp: int) -> tuple[int, Any]:
+    """``SSLStream._open``: a TLS client socket to ``HOST:PORT``, connecting.
+
+    Raises what ``ssl`` raises for missing or bad files.
+    """
+    result: tuple[int, Any] = ovs.stream.SSLStream._open(suffix, dscp)
+    return result
+
+
+def stream_recv(stream: Any, n: int) -> tuple[int, Any]:
+    """``Stream._recv``: read from the stream's socket, exceptions left to the caller."""
+    result: tuple[int, Any] = ovs.stream.Stream._recv(stream, n)
+    return result

@@ -8,9 +8,12 @@ moves one of these attributes fails here, not in the engine.
 from __future__ import annotations
 
 import importlib.metadata
+import socket
+from collections.abc import Iterator
 
 import ovs.db.idl
 import ovs.poller
+import ovs.stream
 import pytest
 
 from ovn_vif._ovs_private import (
@@ -22,7 +25,10 @@ from ovn_vif._ovs_private import (
     helper_registers_all,
     idl_schema_name,
     session_connected,
+    session_name,
     set_session,
+    ssl_open,
+    stream_recv,
 )
 from ovn_vif.sandbox import DATABASES, OvsdbServer, SandboxDir
 
@@ -76,6 +82,7 @@ def test_rows_committed_data_and_the_session(
         assert idl_schema_name(idl) == "Open_vSwitch"
         _run_until(idl, lambda: idl.has_ever_connected() and idl.tables["Bridge"].rows)
         assert session_connected(idl)
+        assert session_name(idl) == ovsdb_server.remote
         (row,) = idl.tables["Bridge"].rows.values()
         data = committed_datums(row)
         assert data is not None
@@ -111,3 +118,44 @@ def test_a_session_can_be_replaced() -> None:
     assert session_connected(idl)
     idl.close()
     assert replacement.closed
+
+
+def test_session_name_of_a_cluster_list() -> None:
+    helper = ovs.db.idl.SchemaHelper(location=VSWITCH)
+    helper.register_all()
+    idl = ovs.db.idl.Idl("unix:/nonexistent/a.sock,unix:/nonexistent/b.sock", helper)
+    try:
+        assert session_name(idl) in ("unix:/nonexistent/a.sock", "unix:/nonexistent/b.sock")
+    finally:
+        idl.close()
+
+
+@pytest.fixture
+def _no_tls_files() -> Iterator[None]:
+    yield
+    for setter in (
+        ovs.stream.Stream.ssl_set_private_key_file,
+        ovs.stream.Stream.ssl_set_certificate_file,
+        ovs.stream.Stream.ssl_set_ca_cert_file,
+    ):
+        setter(None)
+
+
+@pytest.mark.usefixtures("_no_tls_files")
+def test_ssl_open_raises_for_missing_files() -> None:
+    # What ovn_vif.agent._tls turns into an errno and a sentence.
+    ovs.stream.Stream.ssl_set_ca_cert_file("/nonexistent/cacert.pem")
+    with pytest.raises(FileNotFoundError):
+        ssl_open("127.0.0.1:9", 0)
+
+
+def test_stream_recv_reads_the_socket() -> None:
+    ours, theirs = socket.socketpair()
+    stream = ovs.stream.Stream(ours, "unix:test", 0)
+    try:
+        theirs.sendall(b"hello")
+        error, data = stream_recv(stream, 16)
+        assert (error, bytes(data)) == (0, b"hello")
+    finally:
+        stream.close()
+        theirs.close()

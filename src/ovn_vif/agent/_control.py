@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import ovs.fatal_signal
 import ovs.jsonrpc
 import ovs.poller
 import ovs.stream
@@ -145,6 +146,8 @@ class ControlServer(Observer):
         self._server = None
         if self in _ACTIVE:
             _ACTIVE.remove(self)
+        # ovs.socket_util registered the path for unlinking at exit; done now.
+        ovs.fatal_signal.remove_file_to_unlink(self.path)
         try:
             os.unlink(self.path)
         except FileNotFoundError:

@@ -59,6 +59,7 @@ from ovn_vif._engine.columns import (
 from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Outcome, Policy, ReconcileReport
 from ovn_vif._errors import AgentSetupError, RemoteError
+from ovn_vif._ovs_private import session_name
 from ovn_vif.agent import _json as ovsjson
 from ovn_vif.agent import _tls
 from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
@@ -584,7 +585,13 @@ class Agent:
             ("local Open_vSwitch database", self._ovs, self.config.ovs_remote),
             ("Southbound database", self._sb, self._settings.ovn_remote if self._settings else ""),
         ):
-            if not remote or not _tls.uses_tls(remote) or idl_connected(idl):
+            if not remote or not _tls.uses_tls(remote):
+                continue
+            if idl_synced(idl):
+                # The member in use answers: its past failure is history.
+                _tls.clear_failure(session_name(idl) or "")
+                continue
+            if idl_connected(idl):
                 continue
             for member, reason in _tls.failures(remote).items():
                 self._rl.warning(

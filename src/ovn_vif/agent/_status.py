@@ -12,6 +12,7 @@ import collections
 import time
 from typing import TYPE_CHECKING, Any
 
+from ovn_vif._ovs_private import session_name
 from ovn_vif.agent import _tls
 from ovn_vif.agent._connections import idl_connected, idl_synced
 from ovn_vif.agent._service import Observer
@@ -36,14 +37,6 @@ def printable(text: object) -> str:
     if s.isprintable():
         return s
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
-
-
-def session_name(idl: Any) -> str | None:
-    """The remote (cluster member) *idl*'s session uses now, if the ``ovs`` package says."""
-    try:
-        return str(idl._session.get_name())
-    except AttributeError:
-        return None
 
 
 class AgentStatus(Observer):

@@ -32,6 +32,7 @@ import attrs
 import ovs.stream
 
 from ovn_vif._errors import AgentSetupError
+from ovn_vif._ovs_private import ssl_open, stream_recv
 
 LOG = logging.getLogger(__name__)
 
@@ -139,9 +140,12 @@ def failures(remote: str) -> dict[str, str]:
     return result
 
 
+# The files given to ovs.stream last (it keeps them process-wide too).
+_CURRENT: list[TlsFiles] = [TlsFiles()]
+
+
 def _current() -> TlsFiles:
-    s = ovs.stream.Stream
-    return TlsFiles(s._SSL_private_key_file, s._SSL_certificate_file, s._SSL_ca_cert_file)
+    return _CURRENT[0]
 
 
 class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
@@ -154,7 +158,7 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
             record_failure("ssl:" + suffix, problem)
             return errno.EINVAL, None
         try:
-            return ovs.stream.SSLStream._open(suffix, dscp)  # type: ignore[no-any-return]
+            return ssl_open(suffix, dscp)
         except (OSError, ValueError, TypeError) as exc:
             record_failure("ssl:" + suffix, _reason(exc))
             return errno.EPROTO, None
@@ -180,7 +184,7 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
 
     def recv(self, n: int) -> tuple[int, Any]:
         try:
-            return ovs.stream.Stream._recv(self, n)  # type: ignore[no-any-return]
+            return stream_recv(self, n)
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return (errno.EAGAIN, "")
         except ssl.SSLZeroReturnError:
@@ -202,6 +206,7 @@ def install_stream() -> None:
 def set_files(files: TlsFiles) -> None:
     """Use *files* for the next ``ssl:`` connection attempts (process-wide)."""
     install_stream()
+    _CURRENT[0] = files
     ovs.stream.Stream.ssl_set_private_key_file(files.private_key)
     ovs.stream.Stream.ssl_set_certificate_file(files.certificate)
     ovs.stream.Stream.ssl_set_ca_cert_file(files.ca_cert)
