@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from ovn_vif._engine.report import Outcome
 from ovn_vif._errors import AgentSetupError
 from ovn_vif.agent._connections import idl_connected
-from ovn_vif.agent._plugged import plugged_ports
 from ovn_vif.agent._service import Observer
 
 if TYPE_CHECKING:
@@ -145,9 +144,18 @@ class Metrics(Observer):
         seqno = agent.ovs_idl.change_seqno
         if seqno != self._seen_seqno:
             self._seen_seqno = seqno
+            # The engine's view of the local database, cached while it is unchanged.
+            settings = agent.settings
+            ovs_view, _ = agent.reconciler.snapshot(
+                agent.ovs_idl, agent.sb_idl, chassis=settings.chassis, bridge=settings.bridge
+            )
+            known = set(agent.registry.types())
             counts: dict[str, int] = {}
-            for port in plugged_ports(agent.ovs_idl):
-                counts[port.plug_type] = counts.get(port.plug_type, 0) + 1
+            for iface in ovs_view.ifaces.values():
+                if iface.plugged_by is None or iface.iface_id is None:
+                    continue
+                provider = iface.plugged_by if iface.plugged_by in known else "other"
+                counts[provider] = counts.get(provider, 0) + 1
             for provider in self._providers | set(counts) | set(agent.registry.types()):
                 self.plugged.labels(provider).set(counts.get(provider, 0))
             self._providers |= set(counts)

@@ -36,8 +36,7 @@ from types import FrameType
 from typing import Any
 
 from ovn_vif._contract.logsafe import log_safe
-from ovn_vif.cli._logging import JournalFormatter, LogSetup, make_reopen_observer, stderr_is_journal
-from ovn_vif.cli._service import AgentServices
+from ovn_vif.cli._logging import JournalFormatter, LogSetup, stderr_is_journal
 
 LOG = logging.getLogger(__name__)
 
@@ -123,6 +122,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def _cmd_agent(args: argparse.Namespace) -> int:
     from ovn_vif._engine.report import Policy
     from ovn_vif.agent import Agent, AgentConfig, AgentSetupError
+    from ovn_vif.cli._service import AgentServices, ReopenOnSighup
 
     config = AgentConfig(
         ovs_remote=args.ovs_remote,
@@ -140,13 +140,13 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     agent = Agent(config)
     log_setup: LogSetup = args.log_setup
     received: list[str] = []
-    reopen, on_sighup = make_reopen_observer(log_setup)
-    agent.observers.add(reopen)  # type: ignore[arg-type]
+    reopen = ReopenOnSighup(log_setup)
+    agent.observers.add(reopen)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # Only flag it here; logging from a signal handler could interleave.
         if signum == signal.SIGHUP:
-            on_sighup()  # type: ignore[operator]
+            reopen.request()
             agent.wake()
             return
         received.append(signal.Signals(signum).name)

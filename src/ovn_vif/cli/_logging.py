@@ -190,34 +190,3 @@ class LogSetup:
         for n in sorted(set(names) | set(self.modules)):
             lines.append(f"{n:<36} {name_of(logging.getLogger(n).getEffectiveLevel())}")
         return "\n".join(lines)
-
-
-def make_reopen_observer(setup: LogSetup) -> tuple[object, object]:
-    """An agent observer that reopens the log file after SIGHUP, and the signal handler.
-
-    The handler only sets a flag (and the caller wakes the agent); the
-    reopening happens in the loop, never inside the signal handler.
-    """
-    from ovn_vif.agent._service import Observer
-
-    log = logging.getLogger("ovn_vif.cli")
-
-    class ReopenOnSighup(Observer):
-        def __init__(self) -> None:
-            self.pending = 0
-
-        def iteration(self, agent: object) -> None:
-            if not self.pending:
-                return
-            self.pending = 0
-            if setup.reopen():
-                log.info("SIGHUP: reopened the log file %s", setup.file.baseFilename)  # type: ignore[union-attr]
-            else:
-                log.info("SIGHUP: no log file to reopen; ignored")
-
-    observer = ReopenOnSighup()
-
-    def on_sighup() -> None:
-        observer.pending += 1
-
-    return observer, on_sighup

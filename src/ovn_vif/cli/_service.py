@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ovn_vif._errors import AgentSetupError
+from ovn_vif.agent._service import Observer
 from ovn_vif.cli._daemon import Pidfile
 from ovn_vif.cli._logging import LogSetup
 
@@ -113,3 +114,28 @@ class AgentServices:
         if self.pidfile is not None:
             self.pidfile.close()
             self.pidfile = None
+
+
+class ReopenOnSighup(Observer):
+    """Reopen the log file after SIGHUP, from the agent's loop.
+
+    The signal handler only calls :meth:`request` (and wakes the agent):
+    the reopening happens in the loop, never inside the handler.
+    """
+
+    def __init__(self, setup: LogSetup) -> None:
+        self.setup = setup
+        self.pending = 0
+
+    def request(self) -> None:
+        self.pending += 1
+
+    def iteration(self, agent: Agent) -> None:
+        if not self.pending:
+            return
+        self.pending = 0
+        if self.setup.file is not None:
+            self.setup.reopen()
+            LOG.info("SIGHUP: reopened the log file %s", self.setup.file.baseFilename)
+        else:
+            LOG.info("SIGHUP: no log file to reopen; ignored")
