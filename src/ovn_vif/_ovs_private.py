@@ -37,8 +37,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import ovs.stream
-
 #: ``ovs`` releases against which every access here was checked.
 CHECKED_VERSIONS = ("3.5.0", "3.7.1", "4.0.0")
 
@@ -108,11 +106,15 @@ def ssl_open(suffix: str, dscp: int) -> tuple[int, Any]:
 
     Raises what ``ssl`` raises for missing or bad files.
     """
+    import ovs.stream  # not at import: the engine needs no stream
+
     result: tuple[int, Any] = ovs.stream.SSLStream._open(suffix, dscp)
     return result
 
 
 def stream_recv(stream: Any, n: int) -> tuple[int, Any]:
     """``Stream._recv``: read from the stream's socket, exceptions left to the caller."""
+    import ovs.stream
+
     result: tuple[int, Any] = ovs.stream.Stream._recv(stream, n)
     return result

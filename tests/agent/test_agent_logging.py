@@ -39,7 +39,10 @@ def test_log_file_is_reopened_on_sighup(
     ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
 ) -> None:
     log_file = tmp_path / "agent.log"
-    agent = start_agent(ovn_stack, "--log-file", str(log_file), "-v", "console:off")
+    ctl = tmp_path / "agent.ctl"
+    agent = start_agent(
+        ovn_stack, "--log-file", str(log_file), "-v", "console:off", "--unixctl", str(ctl)
+    )
     wait_for(lambda: log_file.exists() and "both databases in sync" in log_file.read_text(), "sync")
     rotated = tmp_path / "agent.log.1"
     log_file.rename(rotated)
@@ -50,6 +53,23 @@ def test_log_file_is_reopened_on_sighup(
     wait_for(lambda: "Plugging port lsp1" in log_file.read_text(), "the plug in the new file")
     assert "Plugging port lsp1" not in rotated.read_text()
     assert agent.proc.poll() is None
+    # logrotate's other way: the control socket.
+    log_file.rename(tmp_path / "agent.log.2")
+    reopen = subprocess.run(
+        [*ovn_vif_command(), "appctl", "-t", str(ctl), "vlog/reopen"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert reopen.returncode == 0, reopen.stderr
+    wait_for(
+        lambda: (
+            log_file.exists()
+            and "reopened the log file through the control socket" in log_file.read_text()
+        ),
+        "the second reopen",
+    )
     assert agent.stop() == 0
     # -v console:off: nothing on stderr.
     assert agent.log() == ""

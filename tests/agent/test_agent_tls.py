@@ -104,6 +104,16 @@ def test_ssl_files_from_the_ssl_table_are_followed(
     add_lsps(tls.stack, "lsp1")
     wait_plugged(tls.stack, "lsp1")
 
+    # Files that cannot be used are not: the previous ones stay in effect.
+    missing = tls.stack.root / "missing-privkey.pem"
+    tls.stack.vsctl("set-ssl", str(missing), str(tls.client.cert), str(tls.ca.cert))
+    wait_for(
+        lambda: (
+            "new TLS settings from the SSL table not used: cannot read the TLS private key "
+            f"{missing}: No such file or directory; keeping the previous ones" in agent.log()
+        ),
+        "the warning about the missing key",
+    )
     # The chassis gets a certificate the server does not trust; the next
     # connection uses it and fails, with one clear, rate-limited line.
     tls.set_ssl(tls.rogue_client, tls.rogue_ca.cert)
