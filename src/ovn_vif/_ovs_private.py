@@ -25,11 +25,11 @@ What is read, and why:
 * ``Idl._db``: the schema the ``Idl`` was built with (its name).
 * ``Idl._session.get_name()``: the remote (cluster member) the session
   uses now, for the agent's status.
-* ``SSLStream._open`` and ``Stream._recv``: the agent's ``ssl:`` stream
-  (``ovn_vif.agent._tls``) subclasses ``SSLStream``, the extension point
-  ``ovs.stream`` offers (``Stream.register_method``), and calls these two
-  for the socket set-up and the raw read while it maps their exceptions
-  itself.
+* ``SSLStream._open``, ``Stream._recv`` and ``Stream._send``: the agent's
+  ``ssl:`` stream (``ovn_vif.agent._tls``) subclasses ``SSLStream``, the
+  extension point ``ovs.stream`` offers (``Stream.register_method``), and
+  calls these for the socket set-up and the raw reads and writes while it
+  maps their exceptions itself.
 """
 
 from __future__ import annotations
@@ -118,3 +118,10 @@ def stream_recv(stream: Any, n: int) -> tuple[int, Any]:
 
     result: tuple[int, Any] = ovs.stream.Stream._recv(stream, n)
     return result
+
+
+def stream_send(stream: Any, buf: Any) -> int:
+    """``Stream._send``: write to the stream's socket, exceptions left to the caller."""
+    import ovs.stream
+
+    return int(ovs.stream.Stream._send(stream, buf))

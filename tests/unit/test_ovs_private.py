@@ -29,6 +29,7 @@ from ovn_vif._ovs_private import (
     set_session,
     ssl_open,
     stream_recv,
+    stream_send,
 )
 from ovn_vif.sandbox import DATABASES, OvsdbServer, SandboxDir
 
@@ -149,13 +150,15 @@ def test_ssl_open_raises_for_missing_files() -> None:
         ssl_open("127.0.0.1:9", 0)
 
 
-def test_stream_recv_reads_the_socket() -> None:
+def test_stream_recv_and_send_use_the_socket() -> None:
     ours, theirs = socket.socketpair()
     stream = ovs.stream.Stream(ours, "unix:test", 0)
     try:
         theirs.sendall(b"hello")
         error, data = stream_recv(stream, 16)
         assert (error, bytes(data)) == (0, b"hello")
+        assert stream_send(stream, b"world") == 5
+        assert theirs.recv(16) == b"world"
     finally:
         stream.close()
         theirs.close()

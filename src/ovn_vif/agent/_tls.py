@@ -32,7 +32,7 @@ import attrs
 import ovs.stream
 
 from ovn_vif._errors import AgentSetupError
-from ovn_vif._ovs_private import ssl_open, stream_recv
+from ovn_vif._ovs_private import ssl_open, stream_recv, stream_send
 
 LOG = logging.getLogger(__name__)
 
@@ -163,10 +163,16 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
             record_failure("ssl:" + suffix, _reason(exc))
             return errno.EPROTO, None
 
+    _handshake_done = False
+
     def connect(self) -> int:
         error = ovs.stream.Stream.connect(self)
         if error:
             return int(error)
+        if self._handshake_done:
+            # Stream.send() and recv() call connect() first: the handshake
+            # is done once, later errors belong to the read or write.
+            return 0
         try:
             self.socket.do_handshake()
         except ssl.SSLWantReadError:
@@ -180,7 +186,42 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
             # The server closed or reset the connection during the handshake.
             record_failure(self.name, f"TLS handshake failed: {_reason(exc)}", weak=True)
             return exc.errno or errno.EPROTO
+        self._handshake_done = True
         return 0
+
+    def send(self, buf: Any) -> int:
+        try:
+            return int(stream_send(self, buf))
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return -errno.EAGAIN
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError) as exc:
+            # The server closed the connection; its reason, if it sent one,
+            # is an alert waiting to be read.
+            if not self._read_alert():
+                record_failure(
+                    self.name, f"the server closed the connection: {_reason(exc)}", weak=True
+                )
+            return -errno.EPIPE
+        except ssl.SSLError as exc:
+            record_failure(self.name, f"the server refused the connection: {_reason(exc)}")
+            return -errno.EPROTO
+        except OSError as exc:
+            self._read_alert()
+            return -(exc.errno or errno.EPROTO)
+
+    def _read_alert(self) -> bool:
+        """Read an alert the server sent before closing; return whether there was one."""
+        quiet = (ssl.SSLWantReadError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
+        try:
+            self.socket.recv(1)
+        except quiet:
+            return False
+        except ssl.SSLError as exc:
+            record_failure(self.name, f"the server refused the connection: {_reason(exc)}")
+            return True
+        except OSError:
+            return False
+        return False
 
     def recv(self, n: int) -> tuple[int, Any]:
         try:
