@@ -14,7 +14,9 @@ class Pidfile:
 
     A second agent with the same pidfile fails with the pid of the first
     (the lock, not the file's existence, decides: a stale file left by a
-    crash is taken over).
+    crash is taken over). The lock is a POSIX record lock: closing any
+    other descriptor of the file in this process would release it, so the
+    process never opens its own pidfile again.
     """
 
     def __init__(self, path: str) -> None:
