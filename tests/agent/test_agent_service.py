@@ -246,3 +246,13 @@ def test_metrics_address_in_use_exits_2(ovn_stack: Sandbox) -> None:
     assert result.returncode == 2
     assert f"ovn-vif agent: error: cannot serve metrics on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_control_socket_that_cannot_be_created_exits_2(ovn_stack: Sandbox, tmp_path: Path) -> None:
+    path = tmp_path / "missing-dir" / "agent.ctl"
+    result = run_agent("--ovs-remote", ovn_stack.ovs_remote, "--unixctl", str(path))
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "control socket" in line]
+    assert lines == [
+        f"ovn-vif agent: error: cannot create the control socket {path}: No such file or directory"
+    ]
