@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -140,4 +141,36 @@ def test_journal_format_when_stderr_is_the_journal(tmp_path: Path) -> None:
     assert (
         f"<4>ovn_vif.agent._connections: cannot reach the local Open_vSwitch DB at {remote}"
         in (lines[0])
+    )
+
+
+@pytest.mark.daemons
+def test_syslog_destination(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    path = tmp_path / "log.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        sock.settimeout(TIMEOUT)
+        agent = start_agent(
+            ovn_stack, "--syslog-method", f"unix:{path}", "-v", "syslog:info", "-v", "console:off"
+        )
+        add_lsps(ovn_stack, "lsp1")
+        wait_plugged(ovn_stack, "lsp1")
+        pid = agent.proc.pid
+        # Facility daemon (3) * 8 + info (6) = 30; the tag is ovn-vif[PID].
+        wanted = f"<30>ovn-vif[{pid}]: ovn_vif._engine.decision|Plugging port lsp1 into br-int"
+        lines: list[str] = []
+        while not any(line.startswith(wanted) for line in lines):
+            lines.append(sock.recv(65536).decode())
+        assert not any(line.startswith("<31>") for line in lines)  # debug is filtered out
+        assert agent.stop() == 0
+    assert agent.log() == ""
+
+
+def test_bad_syslog_method_is_a_usage_error() -> None:
+    result = run_agent("--syslog-method", "tcp:1.2.3.4:514")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "ovn-vif agent: error: --syslog-method 'tcp:1.2.3.4:514': use unix:PATH or udp:HOST:PORT\n"
     )

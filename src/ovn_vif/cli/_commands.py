@@ -78,8 +78,7 @@ class _TextFormatter(logging.Formatter):
 def _setup_logging(args: argparse.Namespace) -> LogSetup:
     """Console (stderr) and ``--log-file`` handlers, levels from ``--log-level`` and ``-v``.
 
-    :raises OSError: the log file cannot be opened.
-    :raises ValueError: a ``-v`` is malformed.
+    :raises ValueError: a ``-v`` is malformed, or a log destination cannot be opened.
     """
     level = args.log_level or getattr(args, "default_log_level", "info")
     fmt = args.log_format
@@ -93,7 +92,7 @@ def _setup_logging(args: argparse.Namespace) -> LogSetup:
     console = formatters[fmt]()
     # The file gets timestamps even when the console goes to the journal.
     file_formatter = _JsonFormatter() if fmt == "json" else _TextFormatter()
-    setup = LogSetup(level, console, file_formatter, args.log_file)
+    setup = LogSetup(level, console, file_formatter, args.log_file, args.syslog_method)
     setup.apply(args.verbose or ())
     return setup
 
@@ -387,13 +386,19 @@ def _parser() -> argparse.ArgumentParser:
         "by the control socket's vlog/reopen, and when moved away",
     )
     common.add_argument(
+        "--syslog-method",
+        metavar="unix:PATH|udp:HOST:PORT",
+        help="also log to syslog (facility daemon, tag ovn-vif) through this socket, "
+        "e.g. unix:/dev/log",
+    )
+    common.add_argument(
         "-v",
         "--verbose",
         action="append",
         metavar="[MODULE:]LEVEL",
         help="log level of one module (logger name, e.g. ovn_vif.agent:debug), of all "
-        "(debug), or of a destination (console:warn, file:debug); levels off, emer, err, "
-        "warn, info, dbg (or the Python names); repeatable",
+        "(debug), or of a destination (console:warn, file:debug, syslog:err); levels off, "
+        "emer, err, warn, info, dbg (or the Python names); repeatable",
     )
 
     parser = argparse.ArgumentParser(
@@ -580,13 +585,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         args.log_setup = _setup_logging(args)
-    except (OSError, ValueError) as exc:
-        detail = (
-            f"cannot open the log file {args.log_file}: {exc.strerror}"
-            if isinstance(exc, OSError)
-            else str(exc)
-        )
-        print(f"ovn-vif {args.command}: error: {detail}", file=sys.stderr)
+    except ValueError as exc:
+        print(f"ovn-vif {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     func: Callable[[argparse.Namespace], int] = args.func
     try:

@@ -31,7 +31,7 @@ LEVELS = {
     "dbg": logging.DEBUG,
     "debug": logging.DEBUG,
 }
-DESTINATIONS = ("console", "file")
+DESTINATIONS = ("console", "file", "syslog")
 
 # sd-daemon(3) priorities, which journald reads from the start of a line.
 _JOURNAL_PRIORITY = {
@@ -65,6 +65,43 @@ def stderr_is_journal() -> bool:
     except (ValueError, OSError):
         return False
     return (st.st_dev, st.st_ino) == (dev, ino)
+
+
+class SyslogFormatter(logging.Formatter):
+    """``ovn-vif[PID]: logger|message``: the tag syslog daemons split on (RFC 3164)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"ovn-vif[{os.getpid()}]: {record.name}|{record.getMessage()}"
+        if record.exc_info:
+            text += " " + " | ".join(self.formatException(record.exc_info).splitlines())
+        return text
+
+
+def syslog_handler(method: str) -> logging.Handler:
+    """A handler for ``--syslog-method``: ``unix:PATH`` (default ``unix:/dev/log``) or
+    ``udp:HOST:PORT``.
+
+    :raises ValueError: a malformed method.
+    :raises OSError: the socket cannot be opened.
+    """
+    import socket
+
+    kind, _, where = method.partition(":")
+    address: str | tuple[str, int]
+    if kind == "unix" and where:
+        address, socktype = where, socket.SOCK_DGRAM
+    elif kind == "udp":
+        host, _, port = where.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"--syslog-method {method!r}: use udp:HOST:PORT")
+        address, socktype = (host.strip("[]"), int(port)), socket.SOCK_DGRAM
+    else:
+        raise ValueError(f"--syslog-method {method!r}: use unix:PATH or udp:HOST:PORT")
+    handler = logging.handlers.SysLogHandler(
+        address=address, facility=logging.handlers.SysLogHandler.LOG_DAEMON, socktype=socktype
+    )
+    handler.setFormatter(SyslogFormatter())
+    return handler
 
 
 class ReopenableFileHandler(logging.handlers.WatchedFileHandler):
@@ -116,6 +153,7 @@ class LogSetup:
         console_formatter: logging.Formatter,
         file_formatter: logging.Formatter,
         log_file: str | None = None,
+        syslog_method: str | None = None,
     ) -> None:
         self.root = logging.getLogger()
         for old in list(self.root.handlers):
@@ -125,10 +163,21 @@ class LogSetup:
         self.root.addHandler(self.console)
         self.file: ReopenableFileHandler | None = None
         if log_file is not None:
-            # Raises OSError when the file cannot be opened: a usage error.
-            self.file = ReopenableFileHandler(log_file, encoding="utf-8")
+            try:
+                self.file = ReopenableFileHandler(log_file, encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"cannot open the log file {log_file}: {exc.strerror}") from exc
             self.file.setFormatter(file_formatter)
             self.root.addHandler(self.file)
+        self.syslog: logging.Handler | None = None
+        if syslog_method is not None:
+            try:
+                self.syslog = syslog_handler(syslog_method)
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot open the syslog socket {syslog_method}: {exc.strerror or exc}"
+                ) from exc
+            self.root.addHandler(self.syslog)
         self.root.setLevel(LEVELS[level.lower()])
         #: Levels set by name (``-v MODULE:LEVEL``), for ``vlog/list``.
         self.modules: dict[str, int] = {}
@@ -142,6 +191,11 @@ class LogSetup:
                 raise ValueError("there is no log file (start with --log-file FILE)")
             self.file.setLevel(level)
             return f"file: {name}"
+        if destination == "syslog":
+            if self.syslog is None:
+                raise ValueError("there is no syslog destination (start with --syslog-method)")
+            self.syslog.setLevel(level)
+            return f"syslog: {name}"
         if destination == "console":
             self.console.setLevel(level)
             return f"console: {name}"
@@ -180,6 +234,8 @@ class LogSetup:
         if self.file is not None:
             path = self.file.baseFilename
             lines.append(f"{'file':<11}  {name_of(self.file.level or logging.DEBUG)} ({path})")
+        if self.syslog is not None:
+            lines.append(f"{'syslog':<11}  {name_of(self.syslog.level or logging.DEBUG)}")
         lines += ["", "module                               level", "-" * 43]
         lines.append(f"{'(all)':<36} {name_of(self.root.level)}")
         names = sorted(
