@@ -230,6 +230,10 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
             return (errno.EAGAIN, "")
         except ssl.SSLZeroReturnError:
             return (0, "")
+        except ssl.SSLEOFError:
+            # Closed without a TLS goodbye (a server restart, for one): end of stream.
+            record_failure(self.name, "the server closed the connection", weak=True)
+            return (0, "")
         except ssl.SSLError as exc:
             # With TLS 1.3 the server's verdict on our certificate arrives
             # after the handshake, as an alert on the first read.
