@@ -25,15 +25,30 @@ start_agent = e2e.start_agent  # the fixture
 pytestmark = pytest.mark.daemons
 
 
-class TlsWorld:
-    def __init__(self, stack: Sandbox, pki: Pki) -> None:
-        self.stack = stack
+class Certs:
+    """The test PKI: made once per module (openssl is the slow part)."""
+
+    def __init__(self, pki: Pki) -> None:
+        self.pki = pki
         self.ca = pki.ca("ca")
         self.server = pki.cert("server", self.ca)
         self.client = pki.cert("hv1", self.ca)
         self.rogue_ca = pki.ca("rogue")
         self.rogue_client = pki.cert("rogue-hv1", self.rogue_ca)
         self.expired_client = pki.cert("expired-hv1", self.ca, days=-1)
+        self.expired_server = pki.cert("expired-server", self.ca, days=-1)
+
+
+class TlsWorld:
+    def __init__(self, stack: Sandbox, certs: Certs) -> None:
+        self.stack = stack
+        self.ca = certs.ca
+        self.server = certs.server
+        self.client = certs.client
+        self.rogue_ca = certs.rogue_ca
+        self.rogue_client = certs.rogue_client
+        self.expired_client = certs.expired_client
+        self.expired_server = certs.expired_server
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -67,9 +82,14 @@ class TlsWorld:
         self.stack.vsctl("set-ssl", str(client.key), str(client.cert), str(ca or self.ca.cert))
 
 
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    return Certs(Pki(tmp_path_factory.mktemp("pki")))
+
+
 @pytest.fixture
-def tls(ovn_stack: Sandbox, tmp_path: Path) -> TlsWorld:
-    return TlsWorld(ovn_stack, Pki(tmp_path / "pki"))
+def tls(ovn_stack: Sandbox, certs: Certs) -> TlsWorld:
+    return TlsWorld(ovn_stack, certs)
 
 
 def test_ssl_southbound_with_command_line_files(
@@ -166,7 +186,7 @@ def test_tls_problems_at_start_exit_2_with_one_line(
     elif case == "expired chassis certificate":
         argv += tls.options(client=tls.expired_client)
     elif case == "expired server certificate":
-        tls.serve(Pki(tmp_path / "pki2").cert("old-server", tls.ca, days=-1))
+        tls.serve(tls.expired_server)
         argv += tls.options()
     result = run_agent(*argv)
     assert result.returncode == 2, result.stderr
