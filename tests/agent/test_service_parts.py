@@ -16,7 +16,7 @@ from ovn_vif.agent._json import uninstall
 from ovn_vif.agent._metrics import parse_address
 from ovn_vif.agent._notify import SystemdNotifier, watchdog_interval
 from ovn_vif.agent._service import Observer
-from ovn_vif.agent._status import AgentStatus, printable
+from ovn_vif.agent._status import LoopStatus, printable
 from ovn_vif.cli._daemon import Pidfile
 from ovn_vif.cli._logging import JournalFormatter
 from ovn_vif.testing import PortBindingFactory, connect, ovs_database, sb_database
@@ -52,7 +52,7 @@ def test_a_failing_observer_never_stops_the_loop(
     fake_agent: tuple[Agent, PortBindingFactory], caplog: pytest.LogCaptureFixture
 ) -> None:
     agent, bindings = fake_agent
-    broken, status = Broken(), AgentStatus()
+    broken, status = Broken(), LoopStatus()
     agent.observers.add(broken)
     agent.observers.add(status)
     bindings("vm1", plug_type="dummy")

@@ -26,7 +26,7 @@ import ovs.unixctl.server
 
 from ovn_vif._errors import AgentSetupError
 from ovn_vif.agent._service import Observer
-from ovn_vif.agent._status import AgentStatus
+from ovn_vif.agent._status import LoopStatus
 
 if TYPE_CHECKING:
     from ovn_vif.agent._loop import Agent
@@ -78,7 +78,7 @@ class ControlServer(Observer):
     :raises AgentSetupError: the socket cannot be created.
     """
 
-    def __init__(self, path: str, agent: Agent, status: AgentStatus, version: str) -> None:
+    def __init__(self, path: str, agent: Agent, status: LoopStatus, version: str) -> None:
         self.path = os.path.abspath(path)
         self.agent = agent
         self.status = status

@@ -1,6 +1,6 @@
 """What the running agent is doing: its status and counters, for the control socket.
 
-:class:`AgentStatus` is an :class:`~ovn_vif.agent._service.Observer`: it
+:class:`LoopStatus` is an :class:`~ovn_vif.agent._service.Observer`: it
 counts what the loop does (``coverage/show``) and keeps the latest decision
 about each lport with its commit outcome (``status``). It only reads the
 agent and the engine's reports; it never changes anything.
@@ -39,7 +39,7 @@ def printable(text: object) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
 
 
-class AgentStatus(Observer):
+class LoopStatus(Observer):
     """Counters and the latest decision per lport, fed by the agent's loop."""
 
     def __init__(self) -> None:
@@ -85,6 +85,8 @@ class AgentStatus(Observer):
             "plug_type": d.plug_type,
             "port": d.port,
             "reason": None if d.reason is None else d.reason.value,
+            # A provider's own words for a decline or a veto, if it gave any.
+            "provider_reason": getattr(d, "provider_reason", None),
             "detail": d.detail,
             "commit": status,
             "time": now,
@@ -204,7 +206,11 @@ class AgentStatus(Observer):
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:
             lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        details = [(e["lport"], e["detail"]) for e in s["lports"] if e["detail"]]
+        details = [
+            (e["lport"], e["detail"] or e["provider_reason"])
+            for e in s["lports"]
+            if e["detail"] or e["provider_reason"]
+        ]
         if details:
             lines.append("")
             lines += [f"{p(lport)}: {p(detail)}" for lport, detail in details]

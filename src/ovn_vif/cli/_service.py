@@ -41,13 +41,13 @@ class AgentServices:
         """
         from ovn_vif.agent._control import rundir
         from ovn_vif.agent._notify import SystemdNotifier
-        from ovn_vif.agent._status import AgentStatus
+        from ovn_vif.agent._status import LoopStatus
 
         args, agent = self.args, self.agent
         if args.pidfile is not None:
             path = args.pidfile or os.path.join(rundir(), "ovn-vif-agent.pid")
             self.pidfile = Pidfile(path)  # raises AgentSetupError
-        self.status = AgentStatus()
+        self.status = LoopStatus()
         agent.observers.add(self.status)
         if args.metrics_address:
             from ovn_vif.agent._metrics import Metrics
