@@ -12,6 +12,7 @@ import collections
 import time
 from typing import TYPE_CHECKING, Any
 
+from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._ovs_private import session_name
 from ovn_vif.agent import _tls
 from ovn_vif.agent._connections import idl_connected, idl_synced
@@ -32,11 +33,8 @@ def _stamp(wall: float | None) -> str | None:
 
 
 def printable(text: object) -> str:
-    """*text* with control characters escaped, so DB-sourced names cannot forge lines."""
-    s = str(text)
-    if s.isprintable():
-        return s
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
+    """*text* escaped and bounded (:func:`log_safe`): DB-sourced names cannot forge lines."""
+    return log_safe(text)
 
 
 class LoopStatus(Observer):
