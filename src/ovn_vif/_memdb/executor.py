@@ -1,0 +1,622 @@
+"""The transaction executor of the in-memory OVSDB server, with its integrity checks.
+
+:class:`Executor` runs the operations of one ``transact`` request (``insert``,
+``select``, ``update``, ``mutate``, ``delete``, ``wait``, ``comment``,
+``assert``, ``abort``, ``commit``) on a copy of the tables, then applies the
+rules ``ovsdb-server`` applies at commit: clearing of weak references, garbage
+collection of unreferenced rows in non-root tables, referential integrity of
+strong references, the columns' size constraints, ``maxRows`` and uniqueness of
+the schema's indexes.  It also compiles conditions (for ``where`` clauses and
+monitor conditions).  It knows nothing of sessions, monitors or locks: the
+server (:mod:`ovn_vif._memdb.server`) hands it the committed tables and a test
+for lock ownership and publishes what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Final
+
+import ovs.db.data
+import ovs.db.error
+import ovs.db.schema
+import ovs.db.types
+import ovs.json
+
+ZERO_UUID: Final = str(uuid.UUID(int=0))
+_NO_SYMBOL: Final = "\0ovn-vif-no-symbol"
+
+Row = dict[str, Any]  # column name -> ovs.db.data.Datum
+Tables = dict[str, dict[uuid.UUID, Row]]
+
+
+class OpError(Exception):
+    def __init__(self, tag: str, details: str, syntax: Any = None) -> None:
+        super().__init__(details)
+        self.tag = tag
+        self.details = details
+        self.syntax = syntax
+
+    def json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.syntax is not None:
+            out["syntax"] = ovs.json.to_string(self.syntax)
+        out["details"] = self.details
+        out["error"] = self.tag
+        return out
+
+    @classmethod
+    def from_ovs(cls, e: Any) -> OpError:
+        return cls(str(e.tag), str(e.msg), e.json if e.tag == "syntax error" else None)
+
+
+def relaxed(type_: Any) -> Any:
+    return ovs.db.types.Type(type_.key, type_.value, 0, sys.maxsize)
+
+
+_UUID_COLUMN_TYPE: Final = ovs.db.types.Type(ovs.db.types.BaseType(ovs.db.types.UuidType))
+
+
+def _divide(a: Any, b: Any) -> Any:
+    return a // b if isinstance(a, int) else a / b
+
+
+_COMPARISONS: Final[dict[str, Any]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+_ARITHMETIC: Final[dict[str, Any]] = {
+    "+=": lambda a, b: a + b,
+    "-=": lambda a, b: a - b,
+    "*=": lambda a, b: a * b,
+    "/=": _divide,
+    "%=": lambda a, b: a % b,
+}
+
+
+def default_datum(type_: Any) -> Any:
+    """The column default (``ovs.db.data.Datum.default`` nests Atoms, which breaks to_json)."""
+    if type_.n_min == 0:
+        return ovs.db.data.Datum(type_, {})
+    key = ovs.db.data.Atom(type_.key.type, type_.key.type.default)
+    value = None
+    if type_.value is not None:
+        value = ovs.db.data.Atom(type_.value.type, type_.value.type.default)
+    return ovs.db.data.Datum(type_, {key: value})
+
+
+def is_default(datum: Any) -> bool:
+    return bool(datum.values == default_datum(datum.type).values)
+
+
+def _row_key(row: Mapping[str, Any]) -> str:
+    return json.dumps({c: d.to_json() for c, d in row.items()}, sort_keys=True)
+
+
+class Executor:
+    """Runs transactions against one database schema.
+
+    ``new_uuid`` gives the UUID of each row inserted without one.
+    """
+
+    def __init__(self, schema: Any, new_uuid: Callable[[], uuid.UUID]) -> None:
+        self.schema = schema
+        self._new_uuid = new_uuid
+        self._base: Tables = {}
+        self._ref_cache: dict[tuple[str, str], list[tuple[str, Any, list[Any]]]] = {}
+        # Every column's default Datum, built once: rows share them (Datums in rows
+        # are never changed in place; writes put new Datums in a new row dict).
+        self.default_rows: dict[str, Row] = {
+            name: {c: default_datum(col.type) for c, col in table.columns.items()}
+            for name, table in schema.tables.items()
+        }
+
+    def _table(self, name: str) -> Any:
+        try:
+            return self.schema.tables[name]
+        except KeyError:
+            raise OpError("unknown table", f"No table named {name}.") from None
+
+    def execute(
+        self, tables: Tables, ops: Sequence[Any], holds_lock: Callable[[str], bool]
+    ) -> tuple[list[Any], Tables | None]:
+        """Run one transaction on ``tables`` (not changed); returns the results and the
+        tables after commit, or ``None`` when the transaction failed."""
+        self._base = tables
+        work: Tables = {t: dict(rows) for t, rows in tables.items()}
+        touched: set[tuple[str, uuid.UUID]] = set()
+        inserted: list[tuple[str, uuid.UUID]] = []
+        symtab: dict[str, uuid.UUID] = {_NO_SYMBOL: uuid.UUID(int=0)}
+        for op in ops:
+            if isinstance(op, dict) and op.get("op") == "insert" and "uuid-name" in op:
+                symtab[op["uuid-name"]] = (
+                    uuid.UUID(op["uuid"]) if "uuid" in op else self._new_uuid()
+                )
+        results: list[Any] = []
+        for i, op in enumerate(ops):
+            try:
+                results.append(
+                    self._op(
+                        op, work, symtab, holds_lock=holds_lock, touched=touched, inserted=inserted
+                    )
+                )
+            except OpError as e:
+                results.append(e.json())
+                results.extend([None] * (len(ops) - i - 1))
+                return results, None
+            except ovs.db.error.Error as e:
+                results.append(OpError.from_ovs(e).json())
+                results.extend([None] * (len(ops) - i - 1))
+                return results, None
+        try:
+            self._commit_checks(work, touched, inserted)
+        except OpError as e:
+            results.append(e.json())
+            return results, None
+        return results, work
+
+    def _op(
+        self,
+        op: Any,
+        work: Tables,
+        symtab: dict[str, uuid.UUID],
+        *,
+        holds_lock: Callable[[str], bool],
+        touched: set[tuple[str, uuid.UUID]],
+        inserted: list[tuple[str, uuid.UUID]],
+    ) -> Any:
+        if not isinstance(op, dict) or "op" not in op:
+            raise OpError("syntax error", "operation is not a JSON object", op)
+        kind = op["op"]
+        if kind == "comment":
+            return {}
+        if kind == "commit":
+            return {}
+        if kind == "abort":
+            raise OpError("aborted", "aborted by request")
+        if kind == "assert":
+            if not holds_lock(op["lock"]):
+                raise OpError("not owner", f"Asserted lock {op['lock']} not held.")
+            return {}
+        table = self._table(op.get("table", ""))
+        rows = work[table.name]
+        if kind == "insert":
+            if "uuid-name" in op:
+                new_uuid = symtab[op["uuid-name"]]
+            elif "uuid" in op:
+                new_uuid = uuid.UUID(op["uuid"])
+            else:
+                new_uuid = self._new_uuid()
+            if any(new_uuid in r for r in work.values()):
+                raise OpError("duplicate uuid", f"This UUID would duplicate a UUID {new_uuid}")
+            row = dict(self.default_rows[table.name])
+            row.update(self._parse_row(table, op.get("row", {}), symtab, insert=True))
+            rows[new_uuid] = row
+            touched.add((table.name, new_uuid))
+            inserted.append((table.name, new_uuid))
+            return {"uuid": ["uuid", str(new_uuid)]}
+        matches = self._matches(table, rows, op.get("where", []), symtab)
+        if kind == "select":
+            columns = op.get("columns") or ["_uuid", "_version", *table.columns]
+            return {"rows": [self._select_json(table, u, rows[u], columns) for u in matches]}
+        if kind == "update":
+            changes = self._parse_row(table, op.get("row", {}), symtab, insert=False)
+            for u in matches:
+                rows[u] = {**rows[u], **changes}
+                touched.add((table.name, u))
+            return {"count": len(matches)}
+        if kind == "mutate":
+            for u in matches:
+                rows[u] = self._mutate(table, rows[u], op.get("mutations", []), symtab)
+                touched.add((table.name, u))
+            return {"count": len(matches)}
+        if kind == "delete":
+            for u in matches:
+                del rows[u]
+            return {"count": len(matches)}
+        if kind == "wait":
+            return self._wait(table, rows, matches, op)
+        raise OpError("syntax error", f'No operation "{kind}"', op)
+
+    def _parse_row(
+        self, table: Any, row_json: Mapping[str, Any], symtab: dict[str, uuid.UUID], *, insert: bool
+    ) -> Row:
+        out: Row = {}
+        for name, value in row_json.items():
+            column = table.columns.get(name)
+            if column is None:
+                raise OpError("unknown column", f"No column {name} in table {table.name}.")
+            if not insert and not column.mutable:
+                raise OpError(
+                    "constraint violation",
+                    f"Cannot update immutable column {name} in table {table.name}.",
+                )
+            out[name] = ovs.db.data.Datum.from_json(column.type, value, symtab)
+        return out
+
+    def _column_type(self, table: Any, name: str) -> Any:
+        if name == "_uuid":
+            return _UUID_COLUMN_TYPE
+        column = table.columns.get(name)
+        if column is None:
+            raise OpError("syntax error", f"{name} is not a valid column name")
+        return column.type
+
+    def _value(self, table: Any, row_uuid: uuid.UUID, row: Row, name: str) -> Any:
+        if name == "_uuid":
+            return ovs.db.data.Datum.from_python(_UUID_COLUMN_TYPE, row_uuid, lambda x: x)
+        return row[name]
+
+    def _matches(
+        self,
+        table: Any,
+        rows: dict[uuid.UUID, Row],
+        where: Sequence[Any],
+        symtab: dict[str, uuid.UUID] | None,
+    ) -> list[uuid.UUID]:
+        """UUIDs of ``rows`` matching every clause of ``where`` (a transaction's where)."""
+        tests = [self.compile(table, clause, symtab) for clause in where]
+        candidates: Sequence[uuid.UUID] = list(rows)
+        for clause in where:  # the IDL's usual "_uuid == X": a lookup, not a scan
+            if isinstance(clause, list) and clause[:2] == ["_uuid", "=="]:
+                arg = ovs.db.data.Datum.from_json(_UUID_COLUMN_TYPE, clause[2], symtab)
+                candidates = [k.value for k in arg.values if k.value in rows]
+                break
+        return [u for u in candidates if all(test(u, rows[u]) for test in tests)]
+
+    def compile(
+        self, table: Any, clause: Any, symtab: dict[str, uuid.UUID] | None
+    ) -> Callable[[uuid.UUID, Row], bool]:
+        """Parse one condition clause once; returns a test for ``(row uuid, row)``."""
+        if clause is True or clause is False:
+            return lambda _u, _r: bool(clause)
+        if not isinstance(clause, list) or len(clause) != 3:
+            raise OpError("syntax error", "Parsing condition failed", clause)
+        name, function, arg_json = clause
+        type_ = self._column_type(table, name)
+        arg = ovs.db.data.Datum.from_json(relaxed(type_), arg_json, symtab).values
+
+        def value(u: uuid.UUID, row: Row) -> Any:
+            if name == "_uuid":
+                return {ovs.db.data.Atom(ovs.db.types.UuidType, u): None}
+            return row[name].values
+
+        if function == "==":
+            return lambda u, row: bool(value(u, row) == arg)
+        if function == "!=":
+            return lambda u, row: bool(value(u, row) != arg)
+        if function in ("includes", "excludes"):
+            want = function == "includes"
+
+            def contains(u: uuid.UUID, row: Row) -> bool:
+                values = value(u, row)
+                hits = [k in values and values[k] == v for k, v in arg.items()]
+                return all(hits) if want else not any(hits)
+
+            return contains
+        if function in ("<", "<=", ">", ">="):
+            compare = _COMPARISONS[function]
+            bound = next(iter(arg)).value if arg else None
+
+            def ordered(u: uuid.UUID, row: Row) -> bool:
+                values = value(u, row)
+                if not values or bound is None:
+                    return False
+                return bool(compare(next(iter(values)).value, bound))
+
+            return ordered
+        raise OpError("syntax error", f"unknown function {function}", clause)
+
+    def _select_json(
+        self, table: Any, row_uuid: uuid.UUID, row: Row, columns: Sequence[str]
+    ) -> Any:
+        out: dict[str, Any] = {}
+        for name in columns:
+            if name == "_version":
+                out[name] = ["uuid", ZERO_UUID]
+            else:
+                out[name] = self._value(table, row_uuid, row, name).to_json()
+        return out
+
+    def _wait(
+        self, table: Any, rows: dict[uuid.UUID, Row], matches: list[uuid.UUID], op: Any
+    ) -> Any:
+        columns = op.get("columns", list(table.columns))
+        expected = []
+        for r in op.get("rows", []):
+            expected.append(
+                _row_key(
+                    {
+                        c: ovs.db.data.Datum.from_json(relaxed(self._column_type(table, c)), v)
+                        for c, v in r.items()
+                    }
+                )
+            )
+        actual = [
+            _row_key({c: self._value(table, u, rows[u], c) for c in columns}) for u in matches
+        ]
+        equal = sorted(actual) == sorted(expected)
+        if equal == (op.get("until", "==") == "=="):
+            return {}
+        raise OpError("timed out", '"where" clause test failed')
+
+    def _mutate(
+        self, table: Any, row: Row, mutations: Sequence[Any], symtab: dict[str, uuid.UUID]
+    ) -> Row:
+        new = dict(row)
+        for name, mutator, arg_json in mutations:
+            column = table.columns.get(name)
+            if column is None:
+                raise OpError("unknown column", f"No column {name} in table {table.name}.")
+            type_ = column.type
+            datum = new[name].copy()
+            values = datum.values
+            if mutator in ("+=", "-=", "*=", "/=", "%="):
+                atom = ovs.db.data.Atom.from_json(type_.key.without_constraints(), arg_json, symtab)
+                updated = {}
+                for k, v in values.items():
+                    res = _ARITHMETIC[mutator](k.value, atom.value)
+                    new_atom = ovs.db.data.Atom(type_.key.type, res)
+                    new_atom.check_constraints(type_.key)
+                    updated[new_atom] = v
+                datum = ovs.db.data.Datum(type_, updated)
+            elif mutator in ("insert", "delete"):
+                if type_.is_map() and (
+                    mutator == "insert" or (isinstance(arg_json, list) and arg_json[:1] == ["map"])
+                ):
+                    arg_type = ovs.db.types.Type(type_.key, type_.value, 0, type_.n_max)
+                    arg = ovs.db.data.Datum.from_json(arg_type, arg_json, symtab)
+                    for k, v in arg.values.items():
+                        if mutator == "insert":
+                            values.setdefault(k, v)
+                        elif k in values and values[k] == v:
+                            del values[k]
+                else:
+                    key_type = ovs.db.types.Type(type_.key, None, 0, type_.n_max)
+                    arg = ovs.db.data.Datum.from_json(key_type, arg_json, symtab)
+                    for k in arg.values:
+                        if mutator == "insert":
+                            values.setdefault(k, None)
+                        else:
+                            values.pop(k, None)
+            else:
+                raise OpError("syntax error", f"unknown mutator {mutator}", mutator)
+            n = len(datum.values)
+            if n < type_.n_min or n > type_.n_max:
+                raise OpError(
+                    "constraint violation",
+                    f"Attempted to store {n} elements in {'map' if type_.is_map() else 'set'} "
+                    f"of {type_.n_min} to {type_.n_max} elements (column {name}).",
+                )
+            new[name] = datum
+        return new
+
+    # ------------------------------------------------------------ commit rules
+    def _refs(self, type_: Any) -> Iterator[tuple[str, Any]]:
+        for part in ("key", "value"):
+            base = getattr(type_, part)
+            if base is not None and base.is_ref():
+                yield part, base
+
+    def _ref_columns(self, table_name: str, strength: str) -> list[tuple[str, Any, list[Any]]]:
+        """``(column name, column, [(part, base)...])`` of the columns holding refs of
+        ``strength`` (``"strong"``/``"weak"``) in ``table_name`` (cached)."""
+        key = (table_name, strength)
+        cached = self._ref_cache.get(key)
+        if cached is None:
+            cached = []
+            for name, column in self.schema.tables[table_name].columns.items():
+                refs = [(p, b) for p, b in self._refs(column.type) if b.ref_type == strength]
+                if refs:
+                    cached.append((name, column, refs))
+            self._ref_cache[key] = cached
+        return cached
+
+    def _clear_weak_refs(
+        self, work: Tables, table_name: str, row_uuid: uuid.UUID, touched: set[Any]
+    ) -> bool:
+        rows = work[table_name]
+        row = rows[row_uuid]
+        changed = False
+        for col_name, column, refs in self._ref_columns(table_name, "weak"):
+            datum = row[col_name]
+            keep = {
+                k: v
+                for k, v in datum.values.items()
+                if all(
+                    (k if part == "key" else v).value in work[base.ref_table_name]
+                    for part, base in refs
+                )
+            }
+            if len(keep) != len(datum.values):
+                row = {**row, col_name: ovs.db.data.Datum(column.type, keep)}
+                rows[row_uuid] = row
+                touched.add((table_name, row_uuid))
+                changed = True
+        return changed
+
+    def _commit_checks(
+        self,
+        work: Tables,
+        touched: set[tuple[str, uuid.UUID]],
+        inserted: list[tuple[str, uuid.UUID]],
+    ) -> None:
+        base = self._base
+        tables = self.schema.tables
+        # Weak references to rows that do not exist vanish, unreferenced rows of
+        # non-root tables are collected; repeat until nothing changes.  Full scans
+        # only when a deletion or a non-root row makes them necessary.
+        while True:
+            changed = False
+            deleted_tables = {t for t in base if any(u not in work[t] for u in base[t])}
+            deleted_tables |= {t for t, u in inserted if u not in work[t]}
+            for table_name in work:
+                if not self._ref_columns(table_name, "weak"):
+                    continue
+                targets = {
+                    b.ref_table_name
+                    for _c, _col, refs in self._ref_columns(table_name, "weak")
+                    for _p, b in refs
+                }
+                if targets & deleted_tables:
+                    candidates = list(work[table_name])
+                else:
+                    candidates = [u for t, u in touched if t == table_name and u in work[t]]
+                for row_uuid in candidates:
+                    changed |= self._clear_weak_refs(work, table_name, row_uuid, touched)
+            needs_gc = bool(deleted_tables) or any(
+                not tables[t].is_root
+                or any(
+                    not tables[b.ref_table_name].is_root
+                    for _c, _col, refs in self._ref_columns(t, "strong")
+                    for _p, b in refs
+                )
+                for t, _u in touched
+            )
+            if needs_gc:
+                referenced: set[uuid.UUID] = set()
+                for table_name, rows in work.items():
+                    strong = self._ref_columns(table_name, "strong")
+                    for row in rows.values():
+                        for col_name, _column, refs in strong:
+                            for k, v in row[col_name].values.items():
+                                for part, _base in refs:
+                                    referenced.add((k if part == "key" else v).value)
+                for table_name, rows in work.items():
+                    if tables[table_name].is_root:
+                        continue
+                    for row_uuid in [u for u in rows if u not in referenced]:
+                        del rows[row_uuid]
+                        changed = True
+            if not changed:
+                break
+        deleted_tables = {t for t in base if any(u not in work[t] for u in base[t])}
+        # Strong references: every row written must point at existing rows, and
+        # a deleted row must not be referenced any more.
+        for table_name, rows in work.items():
+            strong = self._ref_columns(table_name, "strong")
+            if not strong:
+                continue
+            points_at_deleted = any(
+                b.ref_table_name in deleted_tables for _c, _col, refs in strong for _p, b in refs
+            )
+            if points_at_deleted:
+                candidates = list(rows)
+            else:
+                candidates = [u for t, u in touched if t == table_name and u in rows]
+            for row_uuid in candidates:
+                row = rows[row_uuid]
+                for col_name, _column, refs in strong:
+                    for k, v in row[col_name].values.items():
+                        for part, ref_base in refs:
+                            target = (k if part == "key" else v).value
+                            if target in work[ref_base.ref_table_name]:
+                                continue
+                            if (table_name, row_uuid) in touched:
+                                raise OpError(
+                                    "referential integrity violation",
+                                    f"Table {table_name} column {col_name} row {row_uuid} "
+                                    f"references nonexistent row {target} in table "
+                                    f"{ref_base.ref_table_name}.",
+                                )
+                            n = sum(
+                                1
+                                for r in rows.values()
+                                for kk, vv in r[col_name].values.items()
+                                if (kk if part == "key" else vv).value == target
+                            )
+                            raise OpError(
+                                "referential integrity violation",
+                                f"cannot delete {ref_base.ref_table_name} row {target} because "
+                                f"of {n} remaining reference(s)",
+                            )
+        for table_name, row_uuid in sorted(touched, key=str):
+            written = work[table_name].get(row_uuid)
+            if written is None:
+                continue
+            for col_name, column in tables[table_name].columns.items():
+                n_values = len(written[col_name].values)
+                if n_values < column.type.n_min or n_values > column.type.n_max:
+                    raise OpError(
+                        "constraint violation",
+                        f"Column {col_name} in table {table_name} row {row_uuid} has "
+                        f"{n_values} values after deletion of weak references to "
+                        f"missing rows, but it must have between {column.type.n_min} "
+                        f"and {column.type.n_max} values.",
+                    )
+        for table_name in {t for t, _u in touched} | {t for t, _u in inserted}:
+            table, rows = tables[table_name], work[table_name]
+            if len(rows) > table.max_rows:
+                raise OpError(
+                    "constraint violation",
+                    f'transaction causes "{table_name}" table to contain {len(rows)} rows, '
+                    f"greater than the schema-defined limit of {table.max_rows} row(s)",
+                )
+            self._check_indexes(table, rows, touched, inserted)
+
+    def _check_indexes(
+        self,
+        table: Any,
+        rows: dict[uuid.UUID, Row],
+        touched: set[tuple[str, uuid.UUID]],
+        inserted: list[tuple[str, uuid.UUID]],
+    ) -> None:
+        # ovsdb-server names a modified row first, then an untouched one, then
+        # inserted rows in the order they were inserted.
+        if not table.indexes:
+            return
+        insert_order: dict[uuid.UUID, int] = {}
+        for t, u in inserted:
+            if t == table.name:
+                insert_order.setdefault(u, len(insert_order))
+        old_rows = self._base[table.name]
+
+        def modified(u: uuid.UUID) -> bool:
+            return (table.name, u) in touched and u in old_rows and old_rows[u] != rows[u]
+
+        def order(u: uuid.UUID) -> tuple[int, int]:
+            position = insert_order.get(u)
+            if position is not None:
+                return (2, position)
+            return (0, 0) if modified(u) else (1, 0)
+
+        def describe(u: uuid.UUID, names: list[str]) -> str:
+            if u in insert_order:
+                return "was inserted by this transaction"
+            if modified(u):
+                before = " and ".join(old_rows[u][n].to_string() for n in names)
+                return f"had the following index values before the transaction: {before}"
+            return (
+                "existed in the database before this transaction and was not modified by the "
+                "transaction"
+            )
+
+        ordered = sorted(rows, key=order)
+        for index in table.indexes:
+            names = [c.name for c in index]
+            seen: dict[tuple[frozenset[Any], ...], uuid.UUID] = {}
+            for u in ordered:
+                key = tuple(frozenset(rows[u][n].values.items()) for n in names)
+                if key not in seen:
+                    seen[key] = u
+                    continue
+                first = seen[key]
+                values = " and ".join(rows[u][n].to_string() for n in names)
+                cols = (
+                    f'column "{names[0]}"'
+                    if len(names) == 1
+                    else "columns " + " and ".join(f'"{n}"' for n in names)
+                )
+                raise OpError(
+                    "constraint violation",
+                    f'Transaction causes multiple rows in "{table.name}" table to have '
+                    f"identical values ({values}) for index on {cols}.  First row, with UUID "
+                    f"{first}, {describe(first, names)}.  Second row, with UUID {u}, "
+                    f"{describe(u, names)}.",
+                )
