@@ -15,6 +15,7 @@ for lock ownership and publishes what it returns.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -50,7 +51,9 @@ class OpError(Exception):
 
     @classmethod
     def from_ovs(cls, e: Any) -> OpError:
-        return cls(str(e.tag), str(e.msg), e.json if e.tag == "syntax error" else None)
+        # The Python library words one message differently from ovsdb-server.
+        msg = str(e.msg).replace("must have 1 to 1 members", "must have exactly one member")
+        return cls(str(e.tag), msg, e.json if e.tag == "syntax error" else None)
 
 
 def relaxed(type_: Any) -> Any:
@@ -61,7 +64,43 @@ _UUID_COLUMN_TYPE: Final = ovs.db.types.Type(ovs.db.types.BaseType(ovs.db.types.
 
 
 def _divide(a: Any, b: Any) -> Any:
-    return a // b if isinstance(a, int) else a / b
+    """C division: integers round toward zero."""
+    if isinstance(a, int):
+        q = abs(a) // abs(b)
+        return q if (a < 0) == (b < 0) else -q
+    return a / b
+
+
+def _modulo(a: int, b: int) -> int:
+    """C remainder: takes the sign of the dividend."""
+    r = abs(a) % abs(b)
+    return r if a >= 0 else -r
+
+
+def _type_mismatch(mutator: str, column: str, type_: Any, syntax: Any) -> OpError:
+    return OpError(
+        "syntax error",
+        f'Type mismatch: "{mutator}" operator may not be applied to column {column} of '
+        f"type {english(type_)}.",
+        syntax,
+    )
+
+
+def english(type_: Any) -> str:
+    """A column type in the words ovsdb-server uses in its errors."""
+    key = type_.key.type.to_string()
+    if type_.n_min == 1 and type_.n_max == 1 and type_.value is None:
+        return str(key)
+    out = "set" if type_.value is None else "map"
+    if type_.n_max == sys.maxsize:
+        out += f" of {type_.n_min} or more" if type_.n_min else " of"
+    elif type_.n_min:
+        out += f" of {type_.n_min} to {type_.n_max}"
+    else:
+        out += f" of up to {type_.n_max}"
+    if type_.value is None:
+        return f"{out} {key}s"
+    return f"{out} ({key}, {type_.value.type.to_string()}) pairs"
 
 
 _COMPARISONS: Final[dict[str, Any]] = {
@@ -76,8 +115,10 @@ _ARITHMETIC: Final[dict[str, Any]] = {
     "-=": lambda a, b: a - b,
     "*=": lambda a, b: a * b,
     "/=": _divide,
-    "%=": lambda a, b: a % b,
+    "%=": _modulo,
 }
+_FUNCTIONS: Final = ("==", "!=", "includes", "excludes", "<", "<=", ">", ">=")
+_MUTATORS: Final = ("+=", "-=", "*=", "/=", "%=", "insert", "delete")
 
 
 def default_datum(type_: Any) -> Any:
@@ -99,6 +140,10 @@ def _row_key(row: Mapping[str, Any]) -> str:
     return json.dumps({c: d.to_json() for c, d in row.items()}, sort_keys=True)
 
 
+class _ParseError(Exception):
+    """An operation ovsdb-server cannot parse (reported with the operation's position)."""
+
+
 class Executor:
     """Runs transactions against one database schema.
 
@@ -109,6 +154,8 @@ class Executor:
         self.schema = schema
         self._new_uuid = new_uuid
         self._base: Tables = {}
+        #: ``_version`` of every row: a new UUID each time a commit changes the row.
+        self.versions: dict[uuid.UUID, uuid.UUID] = {}
         self._ref_cache: dict[tuple[str, str], list[tuple[str, Any, list[Any]]]] = {}
         # Every column's default Datum, built once: rows share them (Datums in rows
         # are never changed in place; writes put new Datums in a new row dict).
@@ -129,6 +176,7 @@ class Executor:
         """Run one transaction on ``tables`` (not changed); returns the results and the
         tables after commit, or ``None`` when the transaction failed."""
         self._base = tables
+        self._deleted: dict[str, set[uuid.UUID]] = {}
         work: Tables = {t: dict(rows) for t, rows in tables.items()}
         touched: set[tuple[str, uuid.UUID]] = set()
         inserted: list[tuple[str, uuid.UUID]] = []
@@ -141,11 +189,17 @@ class Executor:
         results: list[Any] = []
         for i, op in enumerate(ops):
             try:
-                results.append(
-                    self._op(
+                try:
+                    result = self._op(
                         op, work, symtab, holds_lock=holds_lock, touched=touched, inserted=inserted
                     )
-                )
+                except _ParseError as e:
+                    raise OpError(
+                        "syntax error",
+                        f"Parsing ovsdb operation {i + 1} of {len(ops)} failed: {e}",
+                        op,
+                    ) from None
+                results.append(result)
             except OpError as e:
                 results.append(e.json())
                 results.extend([None] * (len(ops) - i - 1))
@@ -159,6 +213,14 @@ class Executor:
         except OpError as e:
             results.append(e.json())
             return results, None
+        for table_name, rows in work.items():
+            old = tables[table_name]
+            for u, row in rows.items():
+                if old.get(u) is not row:
+                    self.versions[u] = uuid.uuid4()
+            for u in old:
+                if u not in rows:
+                    self.versions.pop(u, None)
         return results, work
 
     def _op(
@@ -184,7 +246,11 @@ class Executor:
             if not holds_lock(op["lock"]):
                 raise OpError("not owner", f"Asserted lock {op['lock']} not held.")
             return {}
-        table = self._table(op.get("table", ""))
+        if kind not in ("insert", "select", "update", "mutate", "delete", "wait"):
+            raise _ParseError(f'No operation "{kind}"')
+        if op.get("table") not in self.schema.tables:
+            raise _ParseError(f"No table named {op.get('table')}.")
+        table = self.schema.tables[op["table"]]
         rows = work[table.name]
         if kind == "insert":
             if "uuid-name" in op:
@@ -193,42 +259,74 @@ class Executor:
                 new_uuid = uuid.UUID(op["uuid"])
             else:
                 new_uuid = self._new_uuid()
-            if any(new_uuid in r for r in work.values()):
-                raise OpError("duplicate uuid", f"This UUID would duplicate a UUID {new_uuid}")
+            values = self._parse_row(table, op.get("row", {}), symtab, insert=True)
+            if new_uuid in rows or new_uuid in self._deleted.get(table.name, ()):
+                raise OpError(
+                    "duplicate uuid",
+                    "This UUID would duplicate a UUID already present within the table or "
+                    "deleted within the same transaction.",
+                    op.get("uuid", op.get("uuid-name")),
+                )
             row = dict(self.default_rows[table.name])
-            row.update(self._parse_row(table, op.get("row", {}), symtab, insert=True))
+            row.update(values)
+            self._check_defaults(table, values)
             rows[new_uuid] = row
             touched.add((table.name, new_uuid))
             inserted.append((table.name, new_uuid))
             return {"uuid": ["uuid", str(new_uuid)]}
-        matches = self._matches(table, rows, op.get("where", []), symtab)
-        if kind == "select":
-            columns = op.get("columns") or ["_uuid", "_version", *table.columns]
-            return {"rows": [self._select_json(table, u, rows[u], columns) for u in matches]}
         if kind == "update":
             changes = self._parse_row(table, op.get("row", {}), symtab, insert=False)
+        elif kind == "mutate":
+            mutations = self._parse_mutations(table, op.get("mutations"), symtab)
+        if "where" not in op:
+            raise _ParseError("Required 'where' member is missing.")
+        matches = self._matches(table, rows, op["where"], symtab)
+        if kind == "select":
+            columns = op.get("columns")
+            if columns is None:
+                columns = ["_uuid", "_version", *table.columns]
+            for name in columns:
+                if not isinstance(name, str) or not (
+                    name in table.columns or name in ("_uuid", "_version")
+                ):
+                    raise OpError("syntax error", f"{name} is not a valid column name", columns)
+            return {"rows": [self._select_json(table, u, rows[u], columns) for u in matches]}
+        if kind == "update":
             for u in matches:
                 rows[u] = {**rows[u], **changes}
                 touched.add((table.name, u))
             return {"count": len(matches)}
         if kind == "mutate":
             for u in matches:
-                rows[u] = self._mutate(table, rows[u], op.get("mutations", []), symtab)
+                rows[u] = self._mutate(rows[u], mutations)
                 touched.add((table.name, u))
             return {"count": len(matches)}
         if kind == "delete":
             for u in matches:
                 del rows[u]
+                self._deleted.setdefault(table.name, set()).add(u)
             return {"count": len(matches)}
         if kind == "wait":
             return self._wait(table, rows, matches, op)
-        raise OpError("syntax error", f'No operation "{kind}"', op)
+        raise AssertionError(kind)
+
+    def _check_defaults(self, table: Any, given: Row) -> None:
+        """Omitted columns get their defaults, which must meet the column's constraints."""
+        for name, column in table.columns.items():
+            if name in given:
+                continue
+            for atom, value in self.default_rows[table.name][name].values.items():
+                atom.check_constraints(column.type.key)
+                if value is not None:
+                    value.check_constraints(column.type.value)
 
     def _parse_row(
         self, table: Any, row_json: Mapping[str, Any], symtab: dict[str, uuid.UUID], *, insert: bool
     ) -> Row:
         out: Row = {}
         for name, value in row_json.items():
+            if name == "_version" and insert:
+                continue  # ovsdb-server accepts and ignores it
             column = table.columns.get(name)
             if column is None:
                 raise OpError("unknown column", f"No column {name} in table {table.name}.")
@@ -241,7 +339,7 @@ class Executor:
         return out
 
     def _column_type(self, table: Any, name: str) -> Any:
-        if name == "_uuid":
+        if name in ("_uuid", "_version"):
             return _UUID_COLUMN_TYPE
         column = table.columns.get(name)
         if column is None:
@@ -251,6 +349,9 @@ class Executor:
     def _value(self, table: Any, row_uuid: uuid.UUID, row: Row, name: str) -> Any:
         if name == "_uuid":
             return ovs.db.data.Datum.from_python(_UUID_COLUMN_TYPE, row_uuid, lambda x: x)
+        if name == "_version":
+            version = self.versions.get(row_uuid, uuid.UUID(int=0))
+            return ovs.db.data.Datum.from_python(_UUID_COLUMN_TYPE, version, lambda x: x)
         return row[name]
 
     def _matches(
@@ -279,8 +380,26 @@ class Executor:
         if not isinstance(clause, list) or len(clause) != 3:
             raise OpError("syntax error", "Parsing condition failed", clause)
         name, function, arg_json = clause
+        if not isinstance(name, str) or not isinstance(function, str):
+            raise OpError("syntax error", "Parsing condition failed", clause)
         type_ = self._column_type(table, name)
-        arg = ovs.db.data.Datum.from_json(relaxed(type_), arg_json, symtab).values
+        if function not in _FUNCTIONS:
+            raise OpError("unknown function", f"No function named {function}.")
+        scalar = type_.value is None and type_.n_max == 1
+        if function in _COMPARISONS:
+            if not scalar or type_.key.type not in (
+                ovs.db.types.IntegerType,
+                ovs.db.types.RealType,
+            ):
+                raise OpError(
+                    "syntax error",
+                    f'Type mismatch: "{function}" operator may not be applied to column '
+                    f"{name} of type {english(type_)}.",
+                    clause,
+                )
+        elif function in ("includes", "excludes") and not (type_.n_min == 1 and scalar):
+            type_ = ovs.db.types.Type(type_.key, type_.value, 0, type_.n_max)
+        arg = ovs.db.data.Datum.from_json(type_, arg_json, symtab).values
 
         def value(u: uuid.UUID, row: Row) -> Any:
             if name == "_uuid":
@@ -311,17 +430,14 @@ class Executor:
                 return bool(compare(next(iter(values)).value, bound))
 
             return ordered
-        raise OpError("syntax error", f"unknown function {function}", clause)
+        raise AssertionError(function)
 
     def _select_json(
         self, table: Any, row_uuid: uuid.UUID, row: Row, columns: Sequence[str]
     ) -> Any:
         out: dict[str, Any] = {}
         for name in columns:
-            if name == "_version":
-                out[name] = ["uuid", ZERO_UUID]
-            else:
-                out[name] = self._value(table, row_uuid, row, name).to_json()
+            out[name] = self._value(table, row_uuid, row, name).to_json()
         return out
 
     def _wait(
@@ -346,47 +462,100 @@ class Executor:
             return {}
         raise OpError("timed out", '"where" clause test failed')
 
-    def _mutate(
-        self, table: Any, row: Row, mutations: Sequence[Any], symtab: dict[str, uuid.UUID]
-    ) -> Row:
-        new = dict(row)
-        for name, mutator, arg_json in mutations:
+    def _parse_mutations(
+        self, table: Any, mutations: Any, symtab: dict[str, uuid.UUID]
+    ) -> list[tuple[str, Any, str, Any]]:
+        """Check and parse every mutation (before any row is looked at, as ovsdb-server does)."""
+        if not isinstance(mutations, list):
+            raise OpError("syntax error", "array expected", mutations)
+        parsed = []
+        for mutation in mutations:
+            if (
+                not isinstance(mutation, list)
+                or len(mutation) != 3
+                or not isinstance(mutation[0], str)
+                or not isinstance(mutation[1], str)
+            ):
+                raise OpError("syntax error", "Parse error in mutation.", mutation)
+            name, mutator, arg_json = mutation
             column = table.columns.get(name)
             if column is None:
-                raise OpError("unknown column", f"No column {name} in table {table.name}.")
+                raise OpError(
+                    "unknown column", f"No column {name} in table {table.name}.", mutation
+                )
+            if not column.mutable:
+                raise OpError(
+                    "constraint violation",
+                    f"Cannot mutate immutable column {name} in table {table.name}.",
+                )
+            if mutator not in _MUTATORS:
+                raise OpError("unknown mutator", f"No mutator named {mutator}.")
+            type_ = column.type
+            is_set_or_scalar = type_.value is None
+            if mutator in _ARITHMETIC:
+                key = type_.key.type
+                if not is_set_or_scalar or not (
+                    key == ovs.db.types.IntegerType
+                    or (key == ovs.db.types.RealType and mutator != "%=")
+                ):
+                    raise _type_mismatch(mutator, name, type_, mutation)
+                arg: Any = ovs.db.data.Atom.from_json(
+                    type_.key.without_constraints(), arg_json, symtab
+                )
+                if mutator in ("/=", "%=") and arg.value == 0:
+                    raise OpError("domain error", "Division by zero.")
+            else:
+                if is_set_or_scalar and type_.n_min == 1 and type_.n_max == 1:
+                    raise _type_mismatch(mutator, name, type_, mutation)
+                n_max = type_.n_max if mutator == "insert" else sys.maxsize
+                arg_type = ovs.db.types.Type(type_.key, type_.value, 0, n_max)
+                try:
+                    arg = ovs.db.data.Datum.from_json(arg_type, arg_json, symtab)
+                except ovs.db.error.Error:
+                    if not (type_.is_map() and mutator == "delete"):
+                        raise
+                    arg_type = ovs.db.types.Type(type_.key, None, 0, n_max)
+                    arg = ovs.db.data.Datum.from_json(arg_type, arg_json, symtab)
+            parsed.append((name, column, mutator, arg))
+        return parsed
+
+    def _mutate(self, row: Row, mutations: list[tuple[str, Any, str, Any]]) -> Row:
+        new = dict(row)
+        for name, column, mutator, arg in mutations:
             type_ = column.type
             datum = new[name].copy()
             values = datum.values
-            if mutator in ("+=", "-=", "*=", "/=", "%="):
-                atom = ovs.db.data.Atom.from_json(type_.key.without_constraints(), arg_json, symtab)
+            if mutator in _ARITHMETIC:
                 updated = {}
                 for k, v in values.items():
-                    res = _ARITHMETIC[mutator](k.value, atom.value)
+                    res = _ARITHMETIC[mutator](k.value, arg.value)
+                    if (isinstance(res, int) and not -(2**63) <= res < 2**63) or (
+                        isinstance(res, float) and not math.isfinite(res)
+                    ):
+                        raise OpError(
+                            "range error", f'Result of "{mutator}" operation is out of range.'
+                        )
                     new_atom = ovs.db.data.Atom(type_.key.type, res)
                     new_atom.check_constraints(type_.key)
+                    if new_atom in updated:
+                        raise OpError(
+                            "constraint violation",
+                            f'Result of "{mutator}" operation contains duplicates.',
+                        )
                     updated[new_atom] = v
                 datum = ovs.db.data.Datum(type_, updated)
-            elif mutator in ("insert", "delete"):
-                if type_.is_map() and (
-                    mutator == "insert" or (isinstance(arg_json, list) and arg_json[:1] == ["map"])
-                ):
-                    arg_type = ovs.db.types.Type(type_.key, type_.value, 0, type_.n_max)
-                    arg = ovs.db.data.Datum.from_json(arg_type, arg_json, symtab)
-                    for k, v in arg.values.items():
-                        if mutator == "insert":
-                            values.setdefault(k, v)
-                        elif k in values and values[k] == v:
-                            del values[k]
-                else:
-                    key_type = ovs.db.types.Type(type_.key, None, 0, type_.n_max)
-                    arg = ovs.db.data.Datum.from_json(key_type, arg_json, symtab)
-                    for k in arg.values:
-                        if mutator == "insert":
-                            values.setdefault(k, None)
-                        else:
-                            values.pop(k, None)
+            elif arg.type.value is not None:  # a map argument
+                for k, v in arg.values.items():
+                    if mutator == "insert":
+                        values.setdefault(k, v)
+                    elif k in values and values[k] == v:
+                        del values[k]
             else:
-                raise OpError("syntax error", f"unknown mutator {mutator}", mutator)
+                for k in arg.values:
+                    if mutator == "insert":
+                        values.setdefault(k, None)
+                    else:
+                        values.pop(k, None)
             n = len(datum.values)
             if n < type_.n_min or n > type_.n_max:
                 raise OpError(
@@ -449,6 +618,24 @@ class Executor:
     ) -> None:
         base = self._base
         tables = self.schema.tables
+        # ovsdb-server checks the strong references of every row the operations
+        # wrote before it collects garbage: an unreferenced row (collected
+        # afterwards) that points at a missing row still fails the transaction.
+        for table_name, row_uuid in sorted(touched, key=str):
+            row = work[table_name].get(row_uuid)
+            if row is None:
+                continue
+            for col_name, _column, refs in self._ref_columns(table_name, "strong"):
+                for k, v in row[col_name].values.items():
+                    for part, ref_base in refs:
+                        target = (k if part == "key" else v).value
+                        if target not in work[ref_base.ref_table_name]:
+                            raise OpError(
+                                "referential integrity violation",
+                                f"Table {table_name} column {col_name} row {row_uuid} "
+                                f"references nonexistent row {target} in table "
+                                f"{ref_base.ref_table_name}.",
+                            )
         # Weak references to rows that do not exist vanish, unreferenced rows of
         # non-root tables are collected; repeat until nothing changes.  Full scans
         # only when a deletion or a non-root row makes them necessary.
