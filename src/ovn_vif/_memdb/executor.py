@@ -275,7 +275,7 @@ class Executor:
             inserted.append((table.name, new_uuid))
             return {"uuid": ["uuid", str(new_uuid)]}
         if kind == "update":
-            changes = self._parse_row(table, op.get("row", {}), symtab, insert=False)
+            changes = self._parse_row(table, op.get("row", {}), symtab, insert=False, op=op)
         elif kind == "mutate":
             mutations = self._parse_mutations(table, op.get("mutations"), symtab)
         if "where" not in op:
@@ -321,12 +321,24 @@ class Executor:
                     value.check_constraints(column.type.value)
 
     def _parse_row(
-        self, table: Any, row_json: Mapping[str, Any], symtab: dict[str, uuid.UUID], *, insert: bool
+        self,
+        table: Any,
+        row_json: Mapping[str, Any],
+        symtab: dict[str, uuid.UUID],
+        *,
+        insert: bool,
+        op: Any = None,
     ) -> Row:
         out: Row = {}
         for name, value in row_json.items():
             if name == "_version" and insert:
                 continue  # ovsdb-server accepts and ignores it
+            if name in ("_uuid", "_version"):
+                raise OpError(
+                    "constraint violation",
+                    f"Cannot update immutable column {name} in table {table.name}.",
+                    op,
+                )
             column = table.columns.get(name)
             if column is None:
                 raise OpError("unknown column", f"No column {name} in table {table.name}.")
@@ -334,6 +346,7 @@ class Executor:
                 raise OpError(
                     "constraint violation",
                     f"Cannot update immutable column {name} in table {table.name}.",
+                    op,
                 )
             out[name] = ovs.db.data.Datum.from_json(column.type, value, symtab)
         return out
@@ -382,6 +395,8 @@ class Executor:
         name, function, arg_json = clause
         if not isinstance(name, str) or not isinstance(function, str):
             raise OpError("syntax error", "Parsing condition failed", clause)
+        if name not in table.columns and name not in ("_uuid", "_version"):
+            raise OpError("unknown column", f"No column {name} in table {table.name}.", clause)
         type_ = self._column_type(table, name)
         if function not in _FUNCTIONS:
             raise OpError("unknown function", f"No function named {function}.")

@@ -172,10 +172,19 @@ class FakeDatabase:
                     waiters.remove(session)
 
     def _reset_session(self, session: FakeSession) -> None:
-        """The connection dropped: monitors and in-flight requests are forgotten."""
+        """The connection dropped: monitors, in-flight requests and locks are forgotten.
+
+        As with ovsdb-server, the session's locks go to the next waiting client;
+        the reconnected client asks for them again (and waits its turn).
+        """
         with self._lock:
             self._monitors.pop(id(session), None)
             self._held = [h for h in self._held if h.session is not session]
+            for waiters in self._lock_waiters.values():
+                if session in waiters:
+                    waiters.remove(session)
+            for name in [n for n, s in self._lock_owners.items() if s is session]:
+                self._release_lock(name)
 
     def _tick(self, session: FakeSession) -> None:
         """Called once per client ``run()``: lets delayed commits progress."""
@@ -218,6 +227,9 @@ class FakeDatabase:
                     session._deliver(ovs.jsonrpc.Message.create_error("unknown method", msg.id))
             except OpError as e:
                 session._deliver(ovs.jsonrpc.Message.create_error(e.json(), msg.id))
+            except ovs.db.error.Error as e:
+                error = OpError.from_ovs(e).json()
+                session._deliver(ovs.jsonrpc.Message.create_error(error, msg.id))
 
     def _get_schema(self, session: FakeSession, msg: Any) -> None:
         name = msg.params[0]
@@ -265,6 +277,8 @@ class FakeDatabase:
                     if c not in columns:
                         columns.append(c)
                 if "where" in req:
+                    for clause in req["where"]:
+                        self._executor.compile(table, clause, None)
                     mon.conditions[table_name] = req["where"]
             mon.columns[table_name] = columns
         self._monitors[id(session)] = mon
@@ -292,13 +306,19 @@ class FakeDatabase:
         mon = self._monitors.get(id(session))
         if mon is None or mon.monitor_id != str(old_id):
             raise OpError("unknown monitor", f"unknown monitor {old_id}")
+        # A refused condition leaves the monitor as it was (conditions and id).
         before = dict(mon.conditions)
+        new_conditions = dict(mon.conditions)
         for table_name, reqs in changes.items():
-            self._table(table_name)
+            table = self._table(table_name)
             for req in reqs:
                 if "where" in req:
-                    mon.conditions[table_name] = req["where"]
-                    mon.compiled.pop(table_name, None)
+                    for clause in req["where"]:
+                        self._executor.compile(table, clause, None)
+                    new_conditions[table_name] = req["where"]
+        for table_name in changes:
+            mon.compiled.pop(table_name, None)
+        mon.conditions = new_conditions
         mon.monitor_id = str(new_id)
         old_mon = _Monitor(mon.monitor_id, mon.columns, before)
         update: dict[str, Any] = {}
