@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,16 +45,100 @@ class OpError(Exception):
     def json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.syntax is not None:
-            out["syntax"] = ovs.json.to_string(self.syntax)
+            # As ovsdb-server writes it: keys sorted, non-ASCII text as is.
+            out["syntax"] = json.dumps(
+                self.syntax, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+            )
         out["details"] = self.details
         out["error"] = self.tag
         return out
 
     @classmethod
     def from_ovs(cls, e: Any) -> OpError:
-        # The Python library words one message differently from ovsdb-server.
+        # The Python library words some messages differently from ovsdb-server.
         msg = str(e.msg).replace("must have 1 to 1 members", "must have exactly one member")
+        enum = _ENUM_MESSAGE.match(msg)
+        if enum:
+            value = _c_requote(enum.group(1))
+            allowed = ", ".join(_c_requote(v) for v in enum.group(2).split(", "))
+            msg = f"{value} is not one of the allowed values ([{allowed}])"
         return cls(str(e.tag), msg, e.json if e.tag == "syntax error" else None)
+
+
+_ENUM_MESSAGE: Final = re.compile(r"^(.*) is not one of the allowed values \(\[(.*)\]\)$", re.S)
+_UUID_TEXT: Final = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_C_BARE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def c_string(text: str) -> str:
+    """A string as ovsdb-server prints it in messages: bare when it is an
+    identifier-like ASCII word (digits allowed after the first character) other
+    than ``true``, ``false`` or a UUID, else quoted like JSON."""
+    if _C_BARE.match(text) and text not in ("true", "false") and not _UUID_TEXT.match(text):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _c_requote(rendered: str) -> str:
+    """Re-render one atom printed by ``ovs.db.data.Atom.to_string``."""
+    if rendered.startswith('"'):
+        try:
+            return c_string(json.loads(rendered))
+        except ValueError:
+            return rendered
+    if rendered and (rendered[0].isalpha() or rendered[0] == "_"):
+        return c_string(rendered)
+    return rendered
+
+
+def _check_atom_json(base: Any, value: Any) -> None:
+    # ovs.db.data reads a JSON true/false as the integer 1/0 (bool is an int in
+    # Python); ovsdb-server refuses it.
+    if isinstance(value, bool) and base.type in (ovs.db.types.IntegerType, ovs.db.types.RealType):
+        raise OpError("syntax error", f"expected {base.type.to_string()}", value)
+
+
+def parse_atom(base: Any, value: Any, symtab: Any = None) -> Any:
+    """``ovs.db.data.Atom.from_json``, as strict as ovsdb-server."""
+    _check_atom_json(base, value)
+    return ovs.db.data.Atom.from_json(base, value, symtab)
+
+
+def parse_datum(type_: Any, value: Any, symtab: Any = None) -> Any:
+    """``ovs.db.data.Datum.from_json``, as strict as ovsdb-server."""
+    if isinstance(value, list) and len(value) == 2 and value[0] in ("set", "map"):
+        members = value[1] if isinstance(value[1], list) else []
+        for member in members:
+            if value[0] == "map" and isinstance(member, list) and len(member) == 2:
+                _check_atom_json(type_.key, member[0])
+                if type_.value is not None:
+                    _check_atom_json(type_.value, member[1])
+            elif value[0] == "set":
+                _check_atom_json(type_.key, member)
+    else:
+        _check_atom_json(type_.key, value)
+    return ovs.db.data.Datum.from_json(type_, value, symtab)
+
+
+def c_datum_string(datum: Any) -> str:
+    """``datum`` as ovsdb-server's ``ovsdb_datum_to_string`` prints it."""
+
+    def atom(a: Any) -> str:
+        if isinstance(a.value, str):
+            return c_string(a.value)
+        return str(a.to_string())
+
+    type_ = datum.type
+    parts = [
+        atom(k) if v is None or type_.value is None else f"{atom(k)}={atom(v)}"
+        for k, v in sorted(datum.values.items())
+    ]
+    text = ", ".join(parts)
+    if type_.n_max > 1 or not datum.values:
+        return f"[{text}]" if type_.value is None else f"{{{text}}}"
+    return text
 
 
 def relaxed(type_: Any) -> Any:
@@ -341,14 +426,16 @@ class Executor:
                 )
             column = table.columns.get(name)
             if column is None:
-                raise OpError("unknown column", f"No column {name} in table {table.name}.")
+                raise OpError(
+                    "unknown column", f"No column {name} in table {table.name}.", row_json
+                )
             if not insert and not column.mutable:
                 raise OpError(
                     "constraint violation",
                     f"Cannot update immutable column {name} in table {table.name}.",
                     op,
                 )
-            out[name] = ovs.db.data.Datum.from_json(column.type, value, symtab)
+            out[name] = parse_datum(column.type, value, symtab)
         return out
 
     def _column_type(self, table: Any, name: str) -> Any:
@@ -379,7 +466,7 @@ class Executor:
         candidates: Sequence[uuid.UUID] = list(rows)
         for clause in where:  # the IDL's usual "_uuid == X": a lookup, not a scan
             if isinstance(clause, list) and clause[:2] == ["_uuid", "=="]:
-                arg = ovs.db.data.Datum.from_json(_UUID_COLUMN_TYPE, clause[2], symtab)
+                arg = parse_datum(_UUID_COLUMN_TYPE, clause[2], symtab)
                 candidates = [k.value for k in arg.values if k.value in rows]
                 break
         return [u for u in candidates if all(test(u, rows[u]) for test in tests)]
@@ -414,7 +501,7 @@ class Executor:
                 )
         elif function in ("includes", "excludes") and not (type_.n_min == 1 and scalar):
             type_ = ovs.db.types.Type(type_.key, type_.value, 0, type_.n_max)
-        arg = ovs.db.data.Datum.from_json(type_, arg_json, symtab).values
+        arg = parse_datum(type_, arg_json, symtab).values
 
         def value(u: uuid.UUID, row: Row) -> Any:
             if name == "_uuid":
@@ -463,10 +550,7 @@ class Executor:
         for r in op.get("rows", []):
             expected.append(
                 _row_key(
-                    {
-                        c: ovs.db.data.Datum.from_json(relaxed(self._column_type(table, c)), v)
-                        for c, v in r.items()
-                    }
+                    {c: parse_datum(relaxed(self._column_type(table, c)), v) for c, v in r.items()}
                 )
             )
         actual = [
@@ -502,6 +586,7 @@ class Executor:
                 raise OpError(
                     "constraint violation",
                     f"Cannot mutate immutable column {name} in table {table.name}.",
+                    mutation,
                 )
             if mutator not in _MUTATORS:
                 raise OpError("unknown mutator", f"No mutator named {mutator}.")
@@ -514,23 +599,19 @@ class Executor:
                     or (key == ovs.db.types.RealType and mutator != "%=")
                 ):
                     raise _type_mismatch(mutator, name, type_, mutation)
-                arg: Any = ovs.db.data.Atom.from_json(
-                    type_.key.without_constraints(), arg_json, symtab
-                )
-                if mutator in ("/=", "%=") and arg.value == 0:
-                    raise OpError("domain error", "Division by zero.")
+                arg: Any = parse_atom(type_.key.without_constraints(), arg_json, symtab)
             else:
                 if is_set_or_scalar and type_.n_min == 1 and type_.n_max == 1:
                     raise _type_mismatch(mutator, name, type_, mutation)
                 n_max = type_.n_max if mutator == "insert" else sys.maxsize
                 arg_type = ovs.db.types.Type(type_.key, type_.value, 0, n_max)
                 try:
-                    arg = ovs.db.data.Datum.from_json(arg_type, arg_json, symtab)
+                    arg = parse_datum(arg_type, arg_json, symtab)
                 except ovs.db.error.Error:
                     if not (type_.is_map() and mutator == "delete"):
                         raise
                     arg_type = ovs.db.types.Type(type_.key, None, 0, n_max)
-                    arg = ovs.db.data.Datum.from_json(arg_type, arg_json, symtab)
+                    arg = parse_datum(arg_type, arg_json, symtab)
             parsed.append((name, column, mutator, arg))
         return parsed
 
@@ -543,6 +624,8 @@ class Executor:
             if mutator in _ARITHMETIC:
                 updated = {}
                 for k, v in values.items():
+                    if mutator in ("/=", "%=") and arg.value == 0:  # checked per element
+                        raise OpError("domain error", "Division by zero.")
                     res = _ARITHMETIC[mutator](k.value, arg.value)
                     if (isinstance(res, int) and not -(2**63) <= res < 2**63) or (
                         isinstance(res, float) and not math.isfinite(res)
@@ -792,7 +875,7 @@ class Executor:
             if u in insert_order:
                 return "was inserted by this transaction"
             if modified(u):
-                before = " and ".join(old_rows[u][n].to_string() for n in names)
+                before = " and ".join(c_datum_string(old_rows[u][n]) for n in names)
                 return f"had the following index values before the transaction: {before}"
             return (
                 "existed in the database before this transaction and was not modified by the "
@@ -809,7 +892,7 @@ class Executor:
                     seen[key] = u
                     continue
                 first = seen[key]
-                values = " and ".join(rows[u][n].to_string() for n in names)
+                values = " and ".join(c_datum_string(rows[u][n]) for n in names)
                 cols = (
                     f'column "{names[0]}"'
                     if len(names) == 1

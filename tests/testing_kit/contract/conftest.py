@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import ovs.db.idl
+import ovs.jsonrpc
+import ovs.stream
 import pytest
 
 from ovn_vif.sandbox import DATABASES, OvsdbServer
-from ovn_vif.testing import FakeDatabase, FakeIdl, wait_for
+from ovn_vif.testing import FakeDatabase, FakeIdl, FakeSession, wait_for
 
 SCHEMAS = {name: DATABASES[name] for name in ("Open_vSwitch", "OVN_Southbound")}
 ROOT_TABLES = {"Open_vSwitch": "Open_vSwitch", "OVN_Southbound": "SB_Global"}
@@ -58,10 +60,21 @@ class Backend:
 
     def __init__(self) -> None:
         self._clients: list[Any] = []
+        self._raw: list[Any] = []
+
+    def raw(self, db: str, *ops: Any) -> Any:
+        """Send one ``transact`` request as written on a fresh connection; the result,
+        ``{"rpc-error": ...}``, or ``"disconnected"`` if the server dropped the connection."""
+        return self._request("transact", [db, *ops])
+
+    def _request(self, method: str, params: list[Any]) -> Any:
+        raise NotImplementedError
 
     def close(self) -> None:
         for idl in self._clients:
             idl.close()
+        for conn in self._raw:
+            conn.close()
 
 
 class FakeBackend(Backend):
@@ -75,6 +88,19 @@ class FakeBackend(Backend):
 
     def helper(self, db: str) -> Any:
         return self.databases[db].schema_helper()
+
+    def _request(self, method: str, params: list[Any]) -> Any:
+        session = FakeSession(self.databases[params[0]])
+        self._raw.append(session)
+        session.send(ovs.jsonrpc.Message.create_request(method, params))
+        reply = session.recv()
+        if reply is None:
+            return "disconnected"
+        return (
+            reply.result
+            if reply.type == ovs.jsonrpc.Message.T_REPLY
+            else {"rpc-error": reply.error}
+        )
 
     def _idl(self, db: str, helper: Any, idl_class: type[Any]) -> Any:
         if idl_class is ovs.db.idl.Idl:
@@ -96,6 +122,20 @@ class RealBackend(Backend):
 
     def _idl(self, db: str, helper: Any, idl_class: type[Any]) -> Any:
         return idl_class(self.server.remote, helper)
+
+    def _request(self, method: str, params: list[Any]) -> Any:
+        error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(self.server.remote))
+        assert not error, error
+        conn = ovs.jsonrpc.Connection(stream)
+        self._raw.append(conn)
+        error, reply = conn.transact_block(ovs.jsonrpc.Message.create_request(method, params))
+        if error:
+            return "disconnected"
+        return (
+            reply.result
+            if reply.type == ovs.jsonrpc.Message.T_REPLY
+            else {"rpc-error": reply.error}
+        )
 
 
 @pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.daemons)])

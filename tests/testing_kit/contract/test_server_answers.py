@@ -1,0 +1,342 @@
+"""Regression tests for the divergences the differential fuzzer found (tests/testing_kit/fakediff).
+
+Each test runs on FakeDatabase and on a real ovsdb-server (see conftest) and pins
+the server's answer: the replies of raw ``transact`` requests, commit statuses,
+what clients see, lock hand-over.  One test (or parameter) per divergence class.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from ovs.db.idl import Transaction
+
+from ovn_vif.testing import wait_for
+
+from .conftest import Backend, settle
+from .test_idl_contract import OVS, SB, one, register_ovs, register_sb, root_of, seed_sb
+
+SB_ROOT = {"op": "select", "table": "SB_Global", "where": []}
+
+
+def _root_uuid(backend: Backend, db: str, table: str) -> str:
+    rows = backend.raw(db, {"op": "select", "table": table, "where": [], "columns": ["_uuid"]})
+    return str(rows[0]["rows"][0]["_uuid"][1])
+
+
+def _error(result: Any) -> dict[str, Any]:
+    errors = [r for r in result if isinstance(r, dict) and "error" in r]
+    assert errors, result
+    return dict(errors[0])
+
+
+# 1. ------------------------------------------------------------ locks
+def test_lock_goes_to_the_waiter_when_the_holder_reconnects(backend: Backend) -> None:
+    a = backend.client(OVS, register_ovs)
+    a.set_lock("ovn_vif")
+    wait_for(a, lambda: a.has_lock)
+    b = backend.client(OVS, register_ovs)
+    b.set_lock("ovn_vif")
+    wait_for(b, lambda: b.is_lock_contended)
+    a.force_reconnect()
+    wait_for(a, lambda: a.is_lock_contended and not a.has_lock)
+    wait_for(b, lambda: b.has_lock)
+
+
+# 2.-4. ----------------------------------------------------- conditions
+def test_refused_condition_change_leaves_the_monitor_working(backend: Backend) -> None:
+    watcher = backend.client(SB, register_sb)
+    writer = backend.client(SB, register_sb)
+    seed_sb(writer)
+    watcher.cond_change("Port_Binding", [["nonexistent", "==", 1]])
+    settle(watcher)
+    # The old condition (all rows) still applies; commits and updates work.
+    txn = Transaction(writer)
+    pb = one(writer, "Port_Binding", logical_port="lsp-a")
+    pb.external_ids = {"k": "v"}
+    assert txn.commit_block() == Transaction.SUCCESS
+    settle(watcher)
+    assert one(watcher, "Port_Binding", logical_port="lsp-a").external_ids == {"k": "v"}
+    assert len(watcher.tables["Port_Binding"].rows) == 3
+    # The refused request was never acknowledged: the client keeps asking.
+    assert watcher.tables["Port_Binding"].condition_state.requested is not None
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        ["logical_port", "<", "lsp2"],  # ordering on a string column is refused
+        ["tunnel_key", "==", "x"],  # a wrongly typed value is refused, run() goes on
+    ],
+)
+def test_refused_condition_is_never_applied(backend: Backend, condition: Any) -> None:
+    writer = backend.client(SB, register_sb)
+    seed_sb(writer)
+    watcher = backend.client(SB, register_sb)
+    watcher.cond_change("Port_Binding", [condition])
+    settle(watcher)
+    assert len(watcher.tables["Port_Binding"].rows) == 3
+    assert watcher.tables["Port_Binding"].condition_state.requested == [condition]
+
+
+@pytest.mark.parametrize(
+    ("where", "details"),
+    [
+        (
+            ["logical_port", "<", "lsp2"],
+            'Type mismatch: "<" operator may not be applied to column logical_port of type string.',
+        ),
+        (
+            ["up", ">=", True],
+            'Type mismatch: ">=" operator may not be applied to column up of type optional boolean.'
+            if False
+            else None,
+        ),
+        (
+            ["tunnel_key", "==", ["set", [1, 2]]],
+            "set must have exactly one member but 2 are present",
+        ),
+        (["tunnel_key", "==", "x"], "expected integer"),
+    ],
+)
+def test_condition_checked_when_parsed(backend: Backend, where: Any, details: Any) -> None:
+    result = backend.raw(SB, {"op": "select", "table": "Port_Binding", "where": [where]})
+    error = _error(result)
+    assert error["error"] == "syntax error"
+    if details is not None:
+        assert error["details"] == details
+
+
+# 5.-6. --------------------------------------------- integrity and defaults
+def test_unreferenced_row_pointing_at_a_missing_row_is_an_error(backend: Backend) -> None:
+    missing = str(uuid.uuid4())
+    result = backend.raw(
+        OVS,
+        {
+            "op": "insert",
+            "table": "Bridge",
+            "row": {"name": "br-x", "ports": ["set", [["uuid", missing]]]},
+        },
+    )
+    error = _error(result)
+    assert error["error"] == "referential integrity violation"
+    assert error["details"].endswith(f"references nonexistent row {missing} in table Port.")
+
+
+def test_omitted_column_default_must_meet_constraints(backend: Backend) -> None:
+    result = backend.raw(SB, {"op": "insert", "table": "Encap", "row": {"ip": "192.0.2.9"}})
+    assert _error(result) == {
+        "error": "constraint violation",
+        "details": '"" is not one of the allowed values ([geneve, stt, vxlan])',
+    }
+    result = backend.raw(SB, {"op": "insert", "table": "Datapath_Binding", "row": {}})
+    error = _error(result)
+    assert error["error"] == "constraint violation"
+    assert error["details"].startswith("0 is not in the valid range 1 to ")
+
+
+# 7.-8. ----------------------------------------------------------- mutations
+def _nb_cfg_after(backend: Backend, *mutations: Any) -> Any:
+    ops = [
+        {"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": -7}},
+        *({"op": "mutate", "table": "SB_Global", "where": [], "mutations": [m]} for m in mutations),
+        {"op": "select", "table": "SB_Global", "where": [], "columns": ["nb_cfg"]},
+    ]
+    return backend.raw(SB, *ops)
+
+
+def test_integer_division_and_remainder_round_toward_zero(backend: Backend) -> None:
+    assert _nb_cfg_after(backend, ["nb_cfg", "/=", 2])[-1] == {"rows": [{"nb_cfg": -3}]}
+    assert _nb_cfg_after(backend, ["nb_cfg", "%=", 3])[-1] == {"rows": [{"nb_cfg": -1}]}
+
+
+@pytest.mark.parametrize(
+    ("mutation", "error"),
+    [
+        (["nb_cfg", "/=", 0], {"error": "domain error", "details": "Division by zero."}),
+        (["nb_cfg", "%=", 0], {"error": "domain error", "details": "Division by zero."}),
+        (
+            ["nb_cfg", "-=", 9223372036854775807],
+            {"error": "range error", "details": 'Result of "-=" operation is out of range.'},
+        ),
+        (
+            ["external_ids", "+=", 1],
+            {
+                "error": "syntax error",
+                "details": 'Type mismatch: "+=" operator may not be applied to column '
+                "external_ids of type map of (string, string) pairs.",
+                "syntax": '["external_ids","+=",1]',
+            },
+        ),
+        (
+            ["nb_cfg", "+=", 1.5],
+            {"error": "syntax error", "details": "expected integer", "syntax": "1.5"},
+        ),
+        (
+            ["ipsec", "insert", True],
+            {
+                "error": "syntax error",
+                "details": 'Type mismatch: "insert" operator may not be applied to column ipsec '
+                "of type boolean.",
+                "syntax": '["ipsec","insert",true]',
+            },
+        ),
+        (["nb_cfg", "frob", 1], {"error": "unknown mutator", "details": "No mutator named frob."}),
+        (
+            ["external_ids", "insert", ["set", ["a"]]],
+            {
+                "error": "syntax error",
+                "details": 'expected ["map", <array>]',
+                "syntax": '["set",["a"]]',
+            },
+        ),
+    ],
+)
+def test_mutation_errors(backend: Backend, mutation: Any, error: Any) -> None:
+    assert _error(_nb_cfg_after(backend, mutation)) == error
+
+
+def test_immutable_column_cannot_be_mutated(backend: Backend) -> None:
+    chassis = str(uuid.uuid4())
+    encap = str(uuid.uuid4())
+    backend.raw(
+        SB,
+        {
+            "op": "insert",
+            "table": "Encap",
+            "uuid": encap,
+            "row": {"type": "geneve", "ip": "192.0.2.1", "chassis_name": "hv1"},
+        },
+        {
+            "op": "insert",
+            "table": "Chassis",
+            "uuid": chassis,
+            "row": {"name": "hv1", "encaps": ["uuid", encap]},
+        },
+    )
+    result = backend.raw(
+        OVS,
+        {"op": "mutate", "table": "Port", "where": [], "mutations": [["name", "insert", "x"]]},
+    )
+    assert _error(result) == {
+        "error": "constraint violation",
+        "details": "Cannot mutate immutable column name in table Port.",
+        "syntax": '["name","insert","x"]',
+    }
+
+
+# 9. ------------------------------------------------ operations parsed first
+@pytest.mark.parametrize(
+    ("op", "error"),
+    [
+        (
+            {"op": "select", "table": "SB_Global"},
+            {
+                "error": "syntax error",
+                "details": "Parsing ovsdb operation 1 of 1 failed: Required 'where' member is "
+                "missing.",
+                "syntax": '{"op":"select","table":"SB_Global"}',
+            },
+        ),
+        (
+            {"op": "select", "table": "SB_Global", "where": [], "columns": ["nope"]},
+            {
+                "error": "syntax error",
+                "details": "nope is not a valid column name",
+                "syntax": '["nope"]',
+            },
+        ),
+        (
+            {"op": "select", "table": "Nope", "where": []},
+            {
+                "error": "syntax error",
+                "details": "Parsing ovsdb operation 1 of 1 failed: No table named Nope.",
+                "syntax": '{"op":"select","table":"Nope","where":[]}',
+            },
+        ),
+        (
+            {"op": "select", "table": "SB_Global", "where": [["nb_cfg", "frob", 1]]},
+            {"error": "unknown function", "details": "No function named frob."},
+        ),
+        (
+            {"op": "select", "table": "SB_Global", "where": [["nope", "==", 1]]},
+            {
+                "error": "unknown column",
+                "details": "No column nope in table SB_Global.",
+                "syntax": '["nope","==",1]',
+            },
+        ),
+    ],
+)
+def test_operation_errors_without_matching_rows(backend: Backend, op: Any, error: Any) -> None:
+    assert _error(backend.raw(SB, op)) == error
+
+
+# 10. ---------------------------------------------------------- bad strings
+@pytest.mark.parametrize("text", ["nul\u0000", "surrogate\ud800"])
+def test_text_the_server_cannot_parse_drops_the_connection(backend: Backend, text: str) -> None:
+    result = backend.raw(
+        SB,
+        {
+            "op": "update",
+            "table": "SB_Global",
+            "where": [],
+            "row": {"options": ["map", [["k", text]]]},
+        },
+    )
+    assert result == "disconnected"
+    idl = backend.client(SB, register_sb)
+    txn = Transaction(idl)
+    txn.add_op(
+        {
+            "op": "update",
+            "table": "SB_Global",
+            "where": [],
+            "row": {"options": ["map", [["k", text]]]},
+        }
+    )
+    assert txn.commit_block() == Transaction.TRY_AGAIN
+    wait_for(idl, lambda: idl.state == idl.IDL_S_MONITORING)
+
+
+# 11. --------------------------------------------------------------- replies
+def test_replies(backend: Backend) -> None:
+    shared = str(uuid.uuid4())
+    result = backend.raw(
+        SB,
+        {
+            "op": "insert",
+            "table": "Datapath_Binding",
+            "uuid": shared,
+            "row": {"tunnel_key": 7, "_version": ["uuid", str(uuid.uuid4())]},
+        },
+        {
+            "op": "insert",
+            "table": "Encap",
+            "uuid": shared,  # UUIDs are unique per table only
+            "row": {"type": "geneve", "ip": "192.0.2.1", "chassis_name": "hv1"},
+        },
+        {"op": "insert", "table": "Chassis", "row": {"name": "hv1", "encaps": ["uuid", shared]}},
+        {"op": "select", "table": "SB_Global", "where": [], "columns": []},
+    )
+    assert result[:2] == [{"uuid": ["uuid", shared]}, {"uuid": ["uuid", shared]}]
+    assert result[3] == {"rows": [{}]}
+    where = [["_uuid", "==", ["uuid", shared]]]
+    select = {"op": "select", "table": "Datapath_Binding", "where": where, "columns": ["_version"]}
+    before = backend.raw(SB, select)[0]["rows"][0]["_version"]
+    backend.raw(
+        SB, {"op": "update", "table": "Datapath_Binding", "where": where, "row": {"tunnel_key": 8}}
+    )
+    after = backend.raw(SB, select)[0]["rows"][0]["_version"]
+    assert before[0] == after[0] == "uuid"
+    assert before != after
+    assert uuid.UUID(before[1]).int != 0
+
+
+def test_root_row_select(backend: Backend) -> None:
+    assert backend.raw(SB, SB_ROOT)[0]["rows"][0]["_uuid"][1] == _root_uuid(
+        backend, SB, "SB_Global"
+    )
+    assert root_of(backend.client(OVS, register_ovs)) is not None
