@@ -141,3 +141,15 @@ def docs(session: nox.Session) -> None:
     """Build the Sphinx docs; warnings are errors."""
     _install(session, "docs")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session(default=False)
+def fakediff(session: nox.Session) -> None:
+    """Differential fuzzer, long profile: FakeDatabase against a real ovsdb-server.
+
+    The bounded profile runs in ``tests``; pass options after ``--``, for example
+    ``nox -s fakediff -- --seeds 2000 --steps 60 --keep-going``.
+    """
+    _install(session, "tests")
+    args = session.posargs or ["--profile", "long", "--keep-going"]
+    session.run("python", "-m", "tests.testing_kit.fakediff", *args)

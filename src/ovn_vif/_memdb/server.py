@@ -242,25 +242,31 @@ class FakeDatabase:
             return
         session._deliver(ovs.jsonrpc.Message.create_reply(json.loads(json.dumps(result)), msg.id))
 
-    def _server_rows(self) -> dict[str, Any]:
-        return {
-            str(self._server_row_uuid): {
-                "initial": {
-                    "name": self.name,
-                    "model": "standalone",
-                    "connected": True,
-                    "leader": True,
-                    "schema": json.dumps(self.schema_json),
-                }
-            }
+    def _server_rows(self, method: str, requests: Any) -> dict[str, Any]:
+        """The ``_Server`` ``Database`` row of a standalone server (this database only)."""
+        row = {
+            "name": self.name,
+            "model": "standalone",
+            "connected": True,
+            "leader": True,
+            "schema": json.dumps(self.schema_json),
         }
+        wanted: list[str] | None = None
+        reqs = requests.get("Database") if isinstance(requests, dict) else None
+        for req in reqs if isinstance(reqs, list) else [reqs] if reqs else []:
+            if isinstance(req, dict) and "columns" in req:
+                wanted = (wanted or []) + list(req["columns"])
+        if wanted is not None:
+            row = {c: v for c, v in row.items() if c in wanted}
+        key = "new" if method == "monitor" else "initial"
+        return {str(self._server_row_uuid): {key: row}}
 
     def _monitor(self, session: FakeSession, msg: Any) -> None:
         db_name, monitor_id, requests = msg.params[0], msg.params[1], msg.params[2]
         if db_name == "_Server":
-            session._deliver(
-                ovs.jsonrpc.Message.create_reply({"Database": self._server_rows()}, msg.id)
-            )
+            rows = {"Database": self._server_rows(msg.method, requests)}
+            result: Any = [False, ZERO_UUID, rows] if msg.method == "monitor_cond_since" else rows
+            session._deliver(ovs.jsonrpc.Message.create_reply(result, msg.id))
             return
         if db_name != self.name:
             session._deliver(ovs.jsonrpc.Message.create_error("unknown database", msg.id))
@@ -291,13 +297,19 @@ class FakeDatabase:
             if rows:
                 update[table_name] = rows
         if msg.method == "monitor_cond_since":
-            result: Any = [False, ZERO_UUID, update]
+            result = [False, ZERO_UUID, update]
         elif msg.method == "monitor_cond":
             result = update
         else:
-            result = {
-                t: {u: {"new": v["initial"]} for u, v in rows.items()} for t, rows in update.items()
+            result = {  # version 1: whole rows, defaults included
+                t: {
+                    str(u): {"new": self._full_row_json(mon, t, row)}
+                    for u, row in self._tables[t].items()
+                    if self._visible(mon, t, u, row)
+                }
+                for t in mon.columns
             }
+            result = {t: rows for t, rows in result.items() if rows}
         session._monitor_method = msg.method
         session._deliver(ovs.jsonrpc.Message.create_reply(result, msg.id))
 
@@ -340,6 +352,8 @@ class FakeDatabase:
         session._deliver(ovs.jsonrpc.Message.create_reply({}, msg.id))
 
     def _update_notification(self, session: FakeSession, mon: _Monitor, update: Any) -> Any:
+        if session._monitor_method == "monitor":
+            return ovs.jsonrpc.Message.create_notify("update", [mon.monitor_id, update])
         if session._monitor_method == "monitor_cond_since":
             return ovs.jsonrpc.Message.create_notify("update3", [mon.monitor_id, ZERO_UUID, update])
         return ovs.jsonrpc.Message.create_notify("update2", [mon.monitor_id, update])
@@ -451,6 +465,10 @@ class FakeDatabase:
         return out
 
     @staticmethod
+    def _full_row_json(mon: _Monitor, table_name: str, row: Row) -> dict[str, Any]:
+        return {c: row[c].to_json() for c in mon.columns[table_name]}
+
+    @staticmethod
     def _diff_json(old: Any, new: Any) -> Any:
         type_ = new.type
         if type_.n_max == 1 and not type_.is_map():
@@ -486,11 +504,24 @@ class FakeDatabase:
                     continue
                 old_rows, new_rows = old_tables[table_name], work[table_name]
                 table_update: dict[str, Any] = {}
+                v1 = session._monitor_method == "monitor"
                 for u in uuids:
                     old, new = old_rows.get(u), new_rows.get(u)
                     was = old is not None and self._visible(mon, table_name, u, old)
                     now = new is not None and self._visible(mon, table_name, u, new)
-                    if was and not now:
+                    if v1:  # "update" notifications: whole rows, old values of changes
+                        change: dict[str, Any] = {}
+                        if was and old is not None:
+                            change["old"] = {
+                                c: old[c].to_json()
+                                for c in columns
+                                if new is None or not now or old[c] != new[c]
+                            }
+                        if now and new is not None:
+                            change["new"] = self._full_row_json(mon, table_name, new)
+                        if change and (change.get("old") or not (was and now)):
+                            table_update[str(u)] = change
+                    elif was and not now:
                         table_update[str(u)] = {"delete": None}
                     elif now and not was:
                         assert new is not None

@@ -68,6 +68,10 @@ class Backend:
         return self._request("transact", [db, *ops])
 
     def _request(self, method: str, params: list[Any]) -> Any:
+        return self.connection(params[0] if params else "").request(method, params)
+
+    def connection(self, db: str) -> RawConnection:
+        """A raw JSON-RPC connection (requests as written, notifications as received)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -75,6 +79,29 @@ class Backend:
             idl.close()
         for conn in self._raw:
             conn.close()
+
+
+class RawConnection:
+    """One JSON-RPC connection; notifications that arrive are kept in ``notifications``."""
+
+    def __init__(self, send: Callable[[Any], Any], recv: Callable[[], Any], close: Any) -> None:
+        self._send, self._recv, self.close = send, recv, close
+        self.notifications: list[tuple[str, Any]] = []
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        """The result, ``{"rpc-error": ...}``, or ``"disconnected"``."""
+        request = ovs.jsonrpc.Message.create_request(method, params)
+        self._send(request)
+        while True:
+            reply = self._recv()
+            if reply is None:
+                return "disconnected"
+            if reply.type == ovs.jsonrpc.Message.T_NOTIFY:
+                self.notifications.append((reply.method, reply.params))
+            elif reply.id == request.id:
+                if reply.type == ovs.jsonrpc.Message.T_REPLY:
+                    return reply.result
+                return {"rpc-error": reply.error}
 
 
 class FakeBackend(Backend):
@@ -89,18 +116,11 @@ class FakeBackend(Backend):
     def helper(self, db: str) -> Any:
         return self.databases[db].schema_helper()
 
-    def _request(self, method: str, params: list[Any]) -> Any:
-        session = FakeSession(self.databases[params[0]])
-        self._raw.append(session)
-        session.send(ovs.jsonrpc.Message.create_request(method, params))
-        reply = session.recv()
-        if reply is None:
-            return "disconnected"
-        return (
-            reply.result
-            if reply.type == ovs.jsonrpc.Message.T_REPLY
-            else {"rpc-error": reply.error}
-        )
+    def connection(self, db: str) -> RawConnection:
+        session = FakeSession(self.databases[db if db in self.databases else "OVN_Southbound"])
+        conn = RawConnection(session.send, session.recv, session.close)
+        self._raw.append(conn)
+        return conn
 
     def _idl(self, db: str, helper: Any, idl_class: type[Any]) -> Any:
         if idl_class is ovs.db.idl.Idl:
@@ -123,19 +143,18 @@ class RealBackend(Backend):
     def _idl(self, db: str, helper: Any, idl_class: type[Any]) -> Any:
         return idl_class(self.server.remote, helper)
 
-    def _request(self, method: str, params: list[Any]) -> Any:
+    def connection(self, db: str) -> RawConnection:
         error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(self.server.remote))
         assert not error, error
         conn = ovs.jsonrpc.Connection(stream)
-        self._raw.append(conn)
-        error, reply = conn.transact_block(ovs.jsonrpc.Message.create_request(method, params))
-        if error:
-            return "disconnected"
-        return (
-            reply.result
-            if reply.type == ovs.jsonrpc.Message.T_REPLY
-            else {"rpc-error": reply.error}
-        )
+
+        def recv() -> Any:
+            error, msg = conn.recv_block()
+            return None if error else msg
+
+        raw = RawConnection(conn.send, recv, conn.close)
+        self._raw.append(raw)
+        return raw
 
 
 @pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.daemons)])

@@ -340,3 +340,101 @@ def test_root_row_select(backend: Backend) -> None:
         backend, SB, "SB_Global"
     )
     assert root_of(backend.client(OVS, register_ovs)) is not None
+
+
+# Monitors: the methods an older client falls back to, and resuming -------
+def _strip_row_uuids(result: Any) -> Any:
+    return {table: sorted(rows.values(), key=repr) for table, rows in result.items()}
+
+
+@pytest.mark.parametrize(
+    ("method", "extra", "row_key"),
+    [("monitor_cond_since", [str(uuid.UUID(int=0))], "initial"), ("monitor_cond", [], "initial")],
+)
+def test_monitor_methods_answer_alike(
+    backend: Backend, method: str, extra: list[Any], row_key: str
+) -> None:
+    backend.raw(SB, {"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": 5}})
+    request = [SB, "m", {"SB_Global": [{"columns": ["nb_cfg", "ipsec"]}]}, *extra]
+    result = backend._request(method, request)
+    if method == "monitor_cond_since":
+        # A standalone server keeps no transaction history: it never resumes.
+        found, last_id, result = result
+        assert (found, last_id) == (False, str(uuid.UUID(int=0)))
+    assert _strip_row_uuids(result) == {"SB_Global": [{row_key: {"nb_cfg": 5}}]}
+
+
+def test_plain_monitor_answers_whole_rows(backend: Backend) -> None:
+    """The oldest method (update notifications of version 1) sends every column."""
+    result = backend._request("monitor", [SB, "m", {"SB_Global": [{"columns": ["nb_cfg"]}]}])
+    assert _strip_row_uuids(result) == {"SB_Global": [{"new": {"nb_cfg": 0}}]}
+
+
+def test_monitor_cond_since_with_a_last_id_sends_everything(backend: Backend) -> None:
+    stale = str(uuid.uuid4())
+    request = [SB, "m", {"SB_Global": [{"columns": ["nb_cfg"]}]}, stale]
+    found, last_id, result = backend._request("monitor_cond_since", request)
+    assert (found, last_id) == (False, str(uuid.UUID(int=0)))
+    assert _strip_row_uuids(result) == {"SB_Global": [{"initial": {}}]}
+
+
+def test_reconnect_reloads_and_notifies(backend: Backend) -> None:
+    from .test_idl_contract import RecordingIdl
+
+    idl = backend.client(SB, register_sb, idl_class=RecordingIdl)
+    seed_sb(idl)
+    rows = {t: set(idl.tables[t].rows) for t in idl.tables}
+    idl.events.clear()
+    seqno = idl.change_seqno
+    idl.force_reconnect()
+    wait_for(idl, lambda: idl.state == idl.IDL_S_MONITORING and idl.change_seqno != seqno)
+    settle(idl)
+    assert {t: set(idl.tables[t].rows) for t in idl.tables} == rows
+    assert idl.last_id == str(uuid.UUID(int=0))
+    # Not resumed: the IDL loaded every row again, one "create" each.
+    assert {e[0] for e in idl.events} == {"create"}
+    assert len(idl.events) == sum(len(r) for r in rows.values())
+
+
+def test_echo_is_answered(backend: Backend) -> None:
+    assert backend._request("echo", [SB, "ping"]) == [SB, "ping"]
+
+
+def test_server_database_rows(backend: Backend) -> None:
+    result = backend._request(
+        "monitor_cond",
+        ["_Server", "s", {"Database": [{"columns": ["name", "model", "connected", "leader"]}]}],
+    )
+    rows = [r["initial"] for r in result["Database"].values()]
+    assert {"name": SB, "model": "standalone", "connected": True, "leader": True} in rows
+
+
+@pytest.mark.parametrize(
+    ("method", "extra", "notification", "change"),
+    [
+        (
+            "monitor",
+            [],
+            "update",
+            {"old": {"nb_cfg": 0}, "new": {"nb_cfg": 3, "options": ["map", []]}},
+        ),
+        ("monitor_cond", [], "update2", {"modify": {"nb_cfg": 3}}),
+        ("monitor_cond_since", [str(uuid.UUID(int=0))], "update3", {"modify": {"nb_cfg": 3}}),
+    ],
+)
+def test_update_notifications_of_each_monitor_method(
+    backend: Backend, method: str, extra: list[Any], notification: str, change: Any
+) -> None:
+    """What an IDL that fell back to an older method (for an older server) receives."""
+    conn = backend.connection(SB)
+    conn.request(method, [SB, "m", {"SB_Global": [{"columns": ["nb_cfg", "options"]}]}, *extra])
+    backend.raw(SB, {"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": 3}})
+    backend.raw(SB, {"op": "update", "table": "SB_Global", "where": [], "row": {"nb_cfg": 3}})
+    conn.request("echo", [])
+    assert len(conn.notifications) == 1, conn.notifications
+    name, params = conn.notifications[0]
+    assert name == notification
+    assert params[0] == "m"
+    if method == "monitor_cond_since":
+        assert params[1] == str(uuid.UUID(int=0))
+    assert [list(rows.values()) for rows in params[-1].values()] == [[change]]

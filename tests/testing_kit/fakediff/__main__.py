@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="steps per seed (overrides the profile)")
     parser.add_argument("--replay", type=Path, help="run the steps in this JSON file")
     parser.add_argument("--keep-going", action="store_true", help="report every diverging seed")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print each seed's time")
     args = parser.parse_args(argv)
     seeds, steps = PROFILES[args.profile]
     seeds = args.seeds or seeds
@@ -42,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 0 if found is None else 1
             start = time.monotonic()
             for seed in range(args.first_seed, args.first_seed + seeds):
+                began = time.monotonic()
                 div = fuzzer.run_seed(seed, steps)
+                if args.verbose:
+                    print(f"seed {seed}: {time.monotonic() - began:.1f} s", flush=True)
                 if div is None:
                     continue
                 failures += 1
