@@ -57,6 +57,8 @@ class OpError(Exception):
     def from_ovs(cls, e: Any) -> OpError:
         # The Python library words some messages differently from ovsdb-server.
         msg = str(e.msg).replace("must have 1 to 1 members", "must have exactly one member")
+        # "unlimited" is UINT_MAX in ovsdb-server.
+        msg = msg.replace(f" to {sys.maxsize} members", " to 4294967295 members")
         enum = _ENUM_MESSAGE.match(msg)
         if enum:
             value = _c_requote(enum.group(1))
@@ -499,6 +501,7 @@ class Executor:
                     f"{name} of type {english(type_)}.",
                     clause,
                 )
+            type_ = ovs.db.types.Type(type_.key)  # exactly one value to compare with
         elif function in ("includes", "excludes") and not (type_.n_min == 1 and scalar):
             type_ = ovs.db.types.Type(type_.key, type_.value, 0, type_.n_max)
         arg = parse_datum(type_, arg_json, symtab).values
@@ -658,8 +661,7 @@ class Executor:
             if n < type_.n_min or n > type_.n_max:
                 raise OpError(
                     "constraint violation",
-                    f"Attempted to store {n} elements in {'map' if type_.is_map() else 'set'} "
-                    f"of {type_.n_min} to {type_.n_max} elements (column {name}).",
+                    f"Attempted to store {n} elements in {english(type_)}.",
                 )
             new[name] = datum
         return new

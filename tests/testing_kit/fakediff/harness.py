@@ -145,6 +145,19 @@ def _run_until(idl: Any, cond: Callable[[], bool], timeout: float = 10.0) -> Non
         poller.block()
 
 
+def _run_all_until(idls: list[Any], cond: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while not cond() and time.monotonic() < deadline:
+        poller = ovs.poller.Poller()
+        for idl in idls:
+            idl.run()
+            idl.wait(poller)
+        if cond():
+            return
+        poller.timer_wait(20)
+        poller.block()
+
+
 def _monitoring(idl: Any) -> bool:
     return bool(
         idl._session.is_connected()
@@ -476,6 +489,11 @@ def execute(side: Side, step: Step) -> dict[str, Any]:
         idl.force_reconnect()
         side.stuck.discard(id(idl))
         result = "ok"
+        if idl.lock_name:
+            # The server hands the lock on when it notices the old connection is
+            # gone, which a barrier on another connection does not wait for.
+            holders = [c for c in clients if c.lock_name == idl.lock_name]
+            _run_all_until(holders, lambda: any(c.has_lock for c in holders))
     elif kind == "lock":
         idl = clients[step["c"]]
         idl.set_lock(step["name"])
