@@ -35,7 +35,7 @@ Row = dict[str, Any]  # column name -> ovs.db.data.Datum
 Tables = dict[str, dict[uuid.UUID, Row]]
 
 
-class OpError(Exception):
+class _OpError(Exception):
     def __init__(self, tag: str, details: str, syntax: Any = None) -> None:
         super().__init__(details)
         self.tag = tag
@@ -54,7 +54,7 @@ class OpError(Exception):
         return out
 
     @classmethod
-    def from_ovs(cls, e: Any) -> OpError:
+    def from_ovs(cls, e: Any) -> _OpError:
         # The Python library words some messages differently from ovsdb-server.
         msg = str(e.msg).replace("must have 1 to 1 members", "must have exactly one member")
         # "unlimited" is UINT_MAX in ovsdb-server.
@@ -99,7 +99,7 @@ def _check_atom_json(base: Any, value: Any) -> None:
     # ovs.db.data reads a JSON true/false as the integer 1/0 (bool is an int in
     # Python); ovsdb-server refuses it.
     if isinstance(value, bool) and base.type in (ovs.db.types.IntegerType, ovs.db.types.RealType):
-        raise OpError("syntax error", f"expected {base.type.to_string()}", value)
+        raise _OpError("syntax error", f"expected {base.type.to_string()}", value)
 
 
 def parse_atom(base: Any, value: Any, symtab: Any = None) -> Any:
@@ -164,8 +164,8 @@ def _modulo(a: int, b: int) -> int:
     return r if a >= 0 else -r
 
 
-def _type_mismatch(mutator: str, column: str, type_: Any, syntax: Any) -> OpError:
-    return OpError(
+def _type_mismatch(mutator: str, column: str, type_: Any, syntax: Any) -> _OpError:
+    return _OpError(
         "syntax error",
         f'Type mismatch: "{mutator}" operator may not be applied to column {column} of '
         f"type {english(type_)}.",
@@ -255,7 +255,7 @@ class Executor:
         try:
             return self.schema.tables[name]
         except KeyError:
-            raise OpError("unknown table", f"No table named {name}.") from None
+            raise _OpError("unknown table", f"No table named {name}.") from None
 
     def execute(
         self, tables: Tables, ops: Sequence[Any], holds_lock: Callable[[str], bool]
@@ -281,23 +281,23 @@ class Executor:
                         op, work, symtab, holds_lock=holds_lock, touched=touched, inserted=inserted
                     )
                 except _ParseError as e:
-                    raise OpError(
+                    raise _OpError(
                         "syntax error",
                         f"Parsing ovsdb operation {i + 1} of {len(ops)} failed: {e}",
                         op,
                     ) from None
                 results.append(result)
-            except OpError as e:
+            except _OpError as e:
                 results.append(e.json())
                 results.extend([None] * (len(ops) - i - 1))
                 return results, None
             except ovs.db.error.Error as e:
-                results.append(OpError.from_ovs(e).json())
+                results.append(_OpError.from_ovs(e).json())
                 results.extend([None] * (len(ops) - i - 1))
                 return results, None
         try:
             self._commit_checks(work, touched, inserted)
-        except OpError as e:
+        except _OpError as e:
             results.append(e.json())
             return results, None
         for table_name, rows in work.items():
@@ -321,17 +321,17 @@ class Executor:
         inserted: list[tuple[str, uuid.UUID]],
     ) -> Any:
         if not isinstance(op, dict) or "op" not in op:
-            raise OpError("syntax error", "operation is not a JSON object", op)
+            raise _OpError("syntax error", "operation is not a JSON object", op)
         kind = op["op"]
         if kind == "comment":
             return {}
         if kind == "commit":
             return {}
         if kind == "abort":
-            raise OpError("aborted", "aborted by request")
+            raise _OpError("aborted", "aborted by request")
         if kind == "assert":
             if not holds_lock(op["lock"]):
-                raise OpError("not owner", f"Asserted lock {op['lock']} not held.")
+                raise _OpError("not owner", f"Asserted lock {op['lock']} not held.")
             return {}
         if kind not in ("insert", "select", "update", "mutate", "delete", "wait"):
             raise _ParseError(f'No operation "{kind}"')
@@ -348,7 +348,7 @@ class Executor:
                 new_uuid = self._new_uuid()
             values = self._parse_row(table, op.get("row", {}), symtab, insert=True)
             if new_uuid in rows or new_uuid in self._deleted.get(table.name, ()):
-                raise OpError(
+                raise _OpError(
                     "duplicate uuid",
                     "This UUID would duplicate a UUID already present within the table or "
                     "deleted within the same transaction.",
@@ -376,7 +376,7 @@ class Executor:
                 if not isinstance(name, str) or not (
                     name in table.columns or name in ("_uuid", "_version")
                 ):
-                    raise OpError("syntax error", f"{name} is not a valid column name", columns)
+                    raise _OpError("syntax error", f"{name} is not a valid column name", columns)
             return {"rows": [self._select_json(table, u, rows[u], columns) for u in matches]}
         if kind == "update":
             for u in matches:
@@ -421,18 +421,18 @@ class Executor:
             if name == "_version" and insert:
                 continue  # ovsdb-server accepts and ignores it
             if name in ("_uuid", "_version"):
-                raise OpError(
+                raise _OpError(
                     "constraint violation",
                     f"Cannot update immutable column {name} in table {table.name}.",
                     op,
                 )
             column = table.columns.get(name)
             if column is None:
-                raise OpError(
+                raise _OpError(
                     "unknown column", f"No column {name} in table {table.name}.", row_json
                 )
             if not insert and not column.mutable:
-                raise OpError(
+                raise _OpError(
                     "constraint violation",
                     f"Cannot update immutable column {name} in table {table.name}.",
                     op,
@@ -445,7 +445,7 @@ class Executor:
             return _UUID_COLUMN_TYPE
         column = table.columns.get(name)
         if column is None:
-            raise OpError("syntax error", f"{name} is not a valid column name")
+            raise _OpError("syntax error", f"{name} is not a valid column name")
         return column.type
 
     def _value(self, table: Any, row_uuid: uuid.UUID, row: Row, name: str) -> Any:
@@ -480,22 +480,22 @@ class Executor:
         if clause is True or clause is False:
             return lambda _u, _r: bool(clause)
         if not isinstance(clause, list) or len(clause) != 3:
-            raise OpError("syntax error", "Parsing condition failed", clause)
+            raise _OpError("syntax error", "Parsing condition failed", clause)
         name, function, arg_json = clause
         if not isinstance(name, str) or not isinstance(function, str):
-            raise OpError("syntax error", "Parsing condition failed", clause)
+            raise _OpError("syntax error", "Parsing condition failed", clause)
         if name not in table.columns and name not in ("_uuid", "_version"):
-            raise OpError("unknown column", f"No column {name} in table {table.name}.", clause)
+            raise _OpError("unknown column", f"No column {name} in table {table.name}.", clause)
         type_ = self._column_type(table, name)
         if function not in _FUNCTIONS:
-            raise OpError("unknown function", f"No function named {function}.")
+            raise _OpError("unknown function", f"No function named {function}.")
         scalar = type_.value is None and type_.n_max == 1
         if function in _COMPARISONS:
             if not scalar or type_.key.type not in (
                 ovs.db.types.IntegerType,
                 ovs.db.types.RealType,
             ):
-                raise OpError(
+                raise _OpError(
                     "syntax error",
                     f'Type mismatch: "{function}" operator may not be applied to column '
                     f"{name} of type {english(type_)}.",
@@ -562,14 +562,14 @@ class Executor:
         equal = sorted(actual) == sorted(expected)
         if equal == (op.get("until", "==") == "=="):
             return {}
-        raise OpError("timed out", '"where" clause test failed')
+        raise _OpError("timed out", '"where" clause test failed')
 
     def _parse_mutations(
         self, table: Any, mutations: Any, symtab: dict[str, uuid.UUID]
     ) -> list[tuple[str, Any, str, Any]]:
         """Check and parse every mutation (before any row is looked at, as ovsdb-server does)."""
         if not isinstance(mutations, list):
-            raise OpError("syntax error", "array expected", mutations)
+            raise _OpError("syntax error", "array expected", mutations)
         parsed = []
         for mutation in mutations:
             if (
@@ -578,21 +578,21 @@ class Executor:
                 or not isinstance(mutation[0], str)
                 or not isinstance(mutation[1], str)
             ):
-                raise OpError("syntax error", "Parse error in mutation.", mutation)
+                raise _OpError("syntax error", "Parse error in mutation.", mutation)
             name, mutator, arg_json = mutation
             column = table.columns.get(name)
             if column is None:
-                raise OpError(
+                raise _OpError(
                     "unknown column", f"No column {name} in table {table.name}.", mutation
                 )
             if not column.mutable:
-                raise OpError(
+                raise _OpError(
                     "constraint violation",
                     f"Cannot mutate immutable column {name} in table {table.name}.",
                     mutation,
                 )
             if mutator not in _MUTATORS:
-                raise OpError("unknown mutator", f"No mutator named {mutator}.")
+                raise _OpError("unknown mutator", f"No mutator named {mutator}.")
             type_ = column.type
             is_set_or_scalar = type_.value is None
             if mutator in _ARITHMETIC:
@@ -628,18 +628,18 @@ class Executor:
                 updated = {}
                 for k, v in values.items():
                     if mutator in ("/=", "%=") and arg.value == 0:  # checked per element
-                        raise OpError("domain error", "Division by zero.")
+                        raise _OpError("domain error", "Division by zero.")
                     res = _ARITHMETIC[mutator](k.value, arg.value)
                     if (isinstance(res, int) and not -(2**63) <= res < 2**63) or (
                         isinstance(res, float) and not math.isfinite(res)
                     ):
-                        raise OpError(
+                        raise _OpError(
                             "range error", f'Result of "{mutator}" operation is out of range.'
                         )
                     new_atom = ovs.db.data.Atom(type_.key.type, res)
                     new_atom.check_constraints(type_.key)
                     if new_atom in updated:
-                        raise OpError(
+                        raise _OpError(
                             "constraint violation",
                             f'Result of "{mutator}" operation contains duplicates.',
                         )
@@ -659,7 +659,7 @@ class Executor:
                         values.pop(k, None)
             n = len(datum.values)
             if n < type_.n_min or n > type_.n_max:
-                raise OpError(
+                raise _OpError(
                     "constraint violation",
                     f"Attempted to store {n} elements in {english(type_)}.",
                 )
@@ -730,7 +730,7 @@ class Executor:
                     for part, ref_base in refs:
                         target = (k if part == "key" else v).value
                         if target not in work[ref_base.ref_table_name]:
-                            raise OpError(
+                            raise _OpError(
                                 "referential integrity violation",
                                 f"Table {table_name} column {col_name} row {row_uuid} "
                                 f"references nonexistent row {target} in table "
@@ -806,7 +806,7 @@ class Executor:
                             if target in work[ref_base.ref_table_name]:
                                 continue
                             if (table_name, row_uuid) in touched:
-                                raise OpError(
+                                raise _OpError(
                                     "referential integrity violation",
                                     f"Table {table_name} column {col_name} row {row_uuid} "
                                     f"references nonexistent row {target} in table "
@@ -818,7 +818,7 @@ class Executor:
                                 for kk, vv in r[col_name].values.items()
                                 if (kk if part == "key" else vv).value == target
                             )
-                            raise OpError(
+                            raise _OpError(
                                 "referential integrity violation",
                                 f"cannot delete {ref_base.ref_table_name} row {target} because "
                                 f"of {n} remaining reference(s)",
@@ -830,22 +830,25 @@ class Executor:
             for col_name, column in tables[table_name].columns.items():
                 n_values = len(written[col_name].values)
                 if n_values < column.type.n_min or n_values > column.type.n_max:
-                    raise OpError(
+                    raise _OpError(
                         "constraint violation",
                         f"Column {col_name} in table {table_name} row {row_uuid} has "
                         f"{n_values} values after deletion of weak references to "
                         f"missing rows, but it must have between {column.type.n_min} "
                         f"and {column.type.n_max} values.",
                     )
-        for table_name in {t for t, _u in touched} | {t for t, _u in inserted}:
+        written = sorted({t for t, _u in touched} | {t for t, _u in inserted})
+        # ovsdb-server checks maxRows of every table before any index.
+        for table_name in written:
             table, rows = tables[table_name], work[table_name]
             if len(rows) > table.max_rows:
-                raise OpError(
+                raise _OpError(
                     "constraint violation",
                     f'transaction causes "{table_name}" table to contain {len(rows)} rows, '
                     f"greater than the schema-defined limit of {table.max_rows} row(s)",
                 )
-            self._check_indexes(table, rows, touched, inserted)
+        for table_name in written:
+            self._check_indexes(tables[table_name], work[table_name], touched, inserted)
 
     def _check_indexes(
         self,
@@ -900,7 +903,7 @@ class Executor:
                     if len(names) == 1
                     else "columns " + " and ".join(f'"{n}"' for n in names)
                 )
-                raise OpError(
+                raise _OpError(
                     "constraint violation",
                     f'Transaction causes multiple rows in "{table.name}" table to have '
                     f"identical values ({values}) for index on {cols}.  First row, with UUID "

@@ -45,9 +45,9 @@ from ovn_vif._errors import FakeDatabaseError
 from ovn_vif._memdb.executor import (
     ZERO_UUID,
     Executor,
-    OpError,
     Row,
     Tables,
+    _OpError,
     is_default,
     relaxed,
 )
@@ -152,7 +152,7 @@ class FakeDatabase:
         try:
             return self.schema.tables[name]
         except KeyError:
-            raise OpError("unknown table", f"No table named {name}.") from None
+            raise _OpError("unknown table", f"No table named {name}.") from None
 
     # ------------------------------------------------------------ session side
     def _attach(self, session: FakeSession) -> None:
@@ -225,10 +225,10 @@ class FakeDatabase:
                     session._deliver(ovs.jsonrpc.Message.create_reply({}, msg.id))
                 else:
                     session._deliver(ovs.jsonrpc.Message.create_error("unknown method", msg.id))
-            except OpError as e:
+            except _OpError as e:
                 session._deliver(ovs.jsonrpc.Message.create_error(e.json(), msg.id))
             except ovs.db.error.Error as e:
-                error = OpError.from_ovs(e).json()
+                error = _OpError.from_ovs(e).json()
                 session._deliver(ovs.jsonrpc.Message.create_error(error, msg.id))
 
     def _get_schema(self, session: FakeSession, msg: Any) -> None:
@@ -279,7 +279,7 @@ class FakeDatabase:
                 cols = req.get("columns", list(table.columns))
                 for c in cols:
                     if c not in table.columns:
-                        raise OpError("syntax error", f"{c} is not a valid column name")
+                        raise _OpError("syntax error", f"{c} is not a valid column name")
                     if c not in columns:
                         columns.append(c)
                 if "where" in req:
@@ -317,7 +317,7 @@ class FakeDatabase:
         old_id, new_id, changes = msg.params
         mon = self._monitors.get(id(session))
         if mon is None or mon.monitor_id != str(old_id):
-            raise OpError("unknown monitor", f"unknown monitor {old_id}")
+            raise _OpError("unknown monitor", f"unknown monitor {old_id}")
         # A refused condition leaves the monitor as it was (conditions and id).
         before = dict(mon.conditions)
         new_conditions = dict(mon.conditions)

@@ -438,3 +438,50 @@ def test_update_notifications_of_each_monitor_method(
     if method == "monitor_cond_since":
         assert params[1] == str(uuid.UUID(int=0))
     assert [list(rows.values()) for rows in params[-1].values()] == [[change]]
+
+
+# Found by longer fuzzer runs ------------------------------------------------
+def test_lock_passes_back_and_forth_over_reconnects(backend: Backend) -> None:
+    a = backend.client(OVS, register_ovs)
+    a.set_lock("ovn_vif")
+    wait_for(a, lambda: a.has_lock)
+    b = backend.client(OVS, register_ovs)
+    b.set_lock("ovn_vif")
+    wait_for(b, lambda: b.is_lock_contended)
+    for old, new in ((a, b), (b, a)):
+        old.force_reconnect()
+        wait_for(old, lambda old=old: old.is_lock_contended and not old.has_lock)
+        wait_for(new, lambda new=new: new.has_lock)
+
+
+def test_mutation_beyond_the_set_size(backend: Backend) -> None:
+    mutate = {"op": "mutate", "table": "Open_vSwitch", "where": []}
+    result = backend.raw(
+        OVS,
+        {**mutate, "mutations": [["db_version", "insert", "a"]]},
+        {**mutate, "mutations": [["db_version", "insert", "b"]]},
+    )
+    assert _error(result) == {
+        "error": "constraint violation",
+        "details": "Attempted to store 2 elements in set of up to 1 strings.",
+    }
+
+
+@pytest.mark.parametrize(
+    ("table", "where", "details"),
+    [
+        (
+            "Chassis",
+            ["encaps", "==", ["set", []]],
+            "set must have 1 to 4294967295 members but 0 are present",
+        ),
+        (
+            "Port_Binding",
+            ["tunnel_key", "<", ["set", [1, 2]]],
+            "set must have exactly one member but 2 are present",
+        ),
+    ],
+)
+def test_condition_argument_sizes(backend: Backend, table: str, where: Any, details: str) -> None:
+    error = _error(backend.raw(SB, {"op": "select", "table": table, "where": [where]}))
+    assert (error["error"], error["details"]) == ("syntax error", details)
