@@ -837,9 +837,9 @@ class Executor:
                         f"missing rows, but it must have between {column.type.n_min} "
                         f"and {column.type.n_max} values.",
                     )
-        written = sorted({t for t, _u in touched} | {t for t, _u in inserted})
+        written_tables = sorted({t for t, _u in touched} | {t for t, _u in inserted})
         # ovsdb-server checks maxRows of every table before any index.
-        for table_name in written:
+        for table_name in written_tables:
             table, rows = tables[table_name], work[table_name]
             if len(rows) > table.max_rows:
                 raise _OpError(
@@ -847,7 +847,7 @@ class Executor:
                     f'transaction causes "{table_name}" table to contain {len(rows)} rows, '
                     f"greater than the schema-defined limit of {table.max_rows} row(s)",
                 )
-        for table_name in written:
+        for table_name in written_tables:
             self._check_indexes(tables[table_name], work[table_name], touched, inserted)
 
     def _check_indexes(
