@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .harness import Fuzzer, real_server
 
-PROFILES = {"ci": (25, 30), "long": (1000, 60)}
+PROFILES = {"ci": (12, 30), "long": (1000, 60)}
 
 
 def main(argv: list[str] | None = None) -> int:
