@@ -293,7 +293,7 @@ def test_large_transaction_duplicate_index_details_modified_row_first() -> None:
         "error": "constraint violation",
         "details": 'Transaction causes multiple rows in "Port_Binding" table to have identical '
         'values (lsp1500) for index on column "logical_port".  First row, with UUID '
-        f'{old[7]}, had the following index values before the transaction: lsp7.  Second row, '
+        f"{old[7]}, had the following index values before the transaction: lsp7.  Second row, "
         f"with UUID {old[1500]}, existed in the database before this transaction and was not "
         "modified by the transaction.",
     }
