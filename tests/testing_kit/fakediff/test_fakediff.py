@@ -51,15 +51,8 @@ def test_self_test_sees_an_injected_difference(
     assert found is not None, "the injected difference went unnoticed"
     small = fuzzer.minimise(found)
     assert len(small.steps) <= 2, small.report()
-    assert any(
-        op.get("op") == "insert"
-        for step in small.steps
-        for op in step.get("ops", []) + [a[1] for a in step.get("acts", []) if a[0] == "addop"]
-    ) or any(a[0] == "insert" for step in small.steps for a in step.get("acts", [])), small.report()
-    assert "/result" in {
-        path.split("/", 2)[1] and "/" + path.split("/")[1]
-        for path, _f, _r in harness.diff(small.fake, small.real)
-    }, small.report()
+    paths = [path for path, _fake, _real in harness.diff(small.fake, small.real)]
+    assert any(path.startswith("/result") for path in paths), small.report()
     # The same steps agree once the fake is whole again.
     monkeypatch.undo()
     assert fuzzer.replay(small.steps) is None
