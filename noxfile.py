@@ -160,3 +160,15 @@ def kernel(session: nox.Session) -> None:
         env={"PYTHON": "python"},
         external=True,
     )
+
+
+@nox.session(default=False)
+def fakediff(session: nox.Session) -> None:
+    """Differential fuzzer, long profile: FakeDatabase against a real ovsdb-server.
+
+    The bounded profile runs in ``tests``; pass options after ``--``, for example
+    ``nox -s fakediff -- --seeds 2000 --steps 60 --keep-going``.
+    """
+    _install(session, "tests")
+    args = session.posargs or ["--profile", "long", "--keep-going"]
+    session.run("python", "-m", "tests.testing_kit.fakediff", *args)

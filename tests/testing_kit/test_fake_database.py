@@ -272,7 +272,7 @@ def test_large_transaction_duplicate_index_details_between_inserts() -> None:
     assert caught.value.error == {
         "error": "constraint violation",
         "details": 'Transaction causes multiple rows in "Port_Binding" table to have identical '
-        'values ("new1200") for index on column "logical_port".  First row, with UUID '
+        'values (new1200) for index on column "logical_port".  First row, with UUID '
         f"{new[1200]}, was inserted by this transaction.  Second row, with UUID {new[2500]}, "
         "was inserted by this transaction.",
     }
@@ -292,8 +292,8 @@ def test_large_transaction_duplicate_index_details_modified_row_first() -> None:
     assert caught.value.error == {
         "error": "constraint violation",
         "details": 'Transaction causes multiple rows in "Port_Binding" table to have identical '
-        'values ("lsp1500") for index on column "logical_port".  First row, with UUID '
-        f'{old[7]}, had the following index values before the transaction: "lsp7".  Second row, '
+        'values (lsp1500) for index on column "logical_port".  First row, with UUID '
+        f"{old[7]}, had the following index values before the transaction: lsp7.  Second row, "
         f"with UUID {old[1500]}, existed in the database before this transaction and was not "
         "modified by the transaction.",
     }

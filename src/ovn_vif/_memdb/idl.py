@@ -177,7 +177,15 @@ class FakeSession:
     def send(self, msg: Any) -> int:
         if not self.is_connected():
             return errno.ENOTCONN
-        copy = _round_trip(msg)
+        try:
+            copy = _round_trip(msg)
+        except (UnicodeError, ValueError):
+            copy = None
+        if not isinstance(copy, ovs.jsonrpc.Message):
+            # Text ovsdb-server cannot parse (a \u0000, a lone surrogate): it drops
+            # the connection, and the client reconnects.
+            self.force_reconnect()
+            return 0
         self.database._handle(self, copy)
         return 0
 

@@ -2,10 +2,12 @@
 
 :class:`FakeDatabase` speaks the part of the OVSDB JSON-RPC protocol that
 ``ovs.db.idl.Idl`` uses (``get_schema`` of ``_Server``, ``monitor_cond_since``,
-``monitor_cond_change``, ``transact``, ``lock``) and applies the server-side
-rules a real ``ovsdb-server`` applies at commit: referential integrity of strong
-references, clearing of weak references, garbage collection of unreferenced rows
-in non-root tables, ``maxRows`` and uniqueness of the schema's indexes.  Because
+``monitor_cond_change``, ``transact``, ``lock``): sessions, monitors and their
+conditions, locks.  Transactions run in :class:`~ovn_vif._memdb.executor.Executor`,
+which applies the server-side rules a real ``ovsdb-server`` applies at commit:
+referential integrity of strong references, clearing of weak references, garbage
+collection of unreferenced rows in non-root tables, ``maxRows`` and uniqueness of
+the schema's indexes.  Because
 the client side is the real ``ovs.db.idl`` code, everything a caller sees (rows,
 ``notify()``, statuses, ``get_error()``) is produced by the real library.
 
@@ -22,11 +24,10 @@ import collections.abc
 import json
 import logging
 import os
-import sys
 import threading
 import uuid
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,15 @@ import ovs.jsonrpc
 import ovs.ovsuuid
 
 from ovn_vif._errors import FakeDatabaseError
+from ovn_vif._memdb.executor import (
+    ZERO_UUID,
+    Executor,
+    Row,
+    Tables,
+    _OpError,
+    is_default,
+    relaxed,
+)
 from ovn_vif._memdb.schemas import SERVER_SCHEMA
 
 if TYPE_CHECKING:
@@ -52,32 +62,6 @@ LOG = logging.getLogger(__name__)
 #: Commit outcomes :meth:`FakeDatabase.script_commit` accepts.  ``"success"``
 #: means "process normally" (useful with ``delay_runs``).
 COMMIT_OUTCOMES: Final = ("success", "try again", "error", "not locked")
-
-_ZERO_UUID: Final = str(uuid.UUID(int=0))
-_NO_SYMBOL: Final = "\0ovn-vif-no-symbol"
-
-Row = dict[str, Any]  # column name -> ovs.db.data.Datum
-Tables = dict[str, dict[uuid.UUID, Row]]
-
-
-class _OpError(Exception):
-    def __init__(self, tag: str, details: str, syntax: Any = None) -> None:
-        super().__init__(details)
-        self.tag = tag
-        self.details = details
-        self.syntax = syntax
-
-    def json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.syntax is not None:
-            out["syntax"] = ovs.json.to_string(self.syntax)
-        out["details"] = self.details
-        out["error"] = self.tag
-        return out
-
-    @classmethod
-    def from_ovs(cls, e: Any) -> _OpError:
-        return cls(str(e.tag), str(e.msg), e.json if e.tag == "syntax error" else None)
 
 
 @dataclass
@@ -104,52 +88,6 @@ class _Monitor:
     columns: dict[str, list[str]]
     conditions: dict[str, list[Any]] = field(default_factory=dict)
     compiled: dict[str, list[Any]] = field(default_factory=dict)
-
-
-def _relaxed(type_: Any) -> Any:
-    return ovs.db.types.Type(type_.key, type_.value, 0, sys.maxsize)
-
-
-_UUID_COLUMN_TYPE: Final = ovs.db.types.Type(ovs.db.types.BaseType(ovs.db.types.UuidType))
-
-
-def _divide(a: Any, b: Any) -> Any:
-    return a // b if isinstance(a, int) else a / b
-
-
-_COMPARISONS: Final[dict[str, Any]] = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
-
-_ARITHMETIC: Final[dict[str, Any]] = {
-    "+=": lambda a, b: a + b,
-    "-=": lambda a, b: a - b,
-    "*=": lambda a, b: a * b,
-    "/=": _divide,
-    "%=": lambda a, b: a % b,
-}
-
-
-def _default_datum(type_: Any) -> Any:
-    """The column default (``ovs.db.data.Datum.default`` nests Atoms, which breaks to_json)."""
-    if type_.n_min == 0:
-        return ovs.db.data.Datum(type_, {})
-    key = ovs.db.data.Atom(type_.key.type, type_.key.type.default)
-    value = None
-    if type_.value is not None:
-        value = ovs.db.data.Atom(type_.value.type, type_.value.type.default)
-    return ovs.db.data.Datum(type_, {key: value})
-
-
-def _is_default(datum: Any) -> bool:
-    return bool(datum.values == _default_datum(datum.type).values)
-
-
-def _row_key(row: Mapping[str, Any]) -> str:
-    return json.dumps({c: d.to_json() for c, d in row.items()}, sort_keys=True)
 
 
 def _load_schema_json(schema: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
@@ -190,13 +128,8 @@ class FakeDatabase:
         self._lock_waiters: dict[str, list[FakeSession]] = {}
         self._uuid_prefix = (zlib.crc32(self.name.encode()) + uuid_seed) & 0xFFFFFFFF
         self._uuid_counter = 0
-        self._ref_cache: dict[tuple[str, str], list[tuple[str, Any, list[Any]]]] = {}
-        # Every column's default Datum, built once: rows share them (Datums in rows
-        # are never changed in place; writes put new Datums in a new row dict).
-        self._default_rows: dict[str, Row] = {
-            name: {c: _default_datum(col.type) for c, col in table.columns.items()}
-            for name, table in self.schema.tables.items()
-        }
+        self._executor = Executor(self.schema, self._new_uuid)
+        self._default_rows: dict[str, Row] = self._executor.default_rows
         self._server_row_uuid = self._new_uuid()
         self.transactions = 0
         """Number of ``transact`` requests committed successfully (all clients)."""
@@ -239,10 +172,19 @@ class FakeDatabase:
                     waiters.remove(session)
 
     def _reset_session(self, session: FakeSession) -> None:
-        """The connection dropped: monitors and in-flight requests are forgotten."""
+        """The connection dropped: monitors, in-flight requests and locks are forgotten.
+
+        As with ovsdb-server, the session's locks go to the next waiting client;
+        the reconnected client asks for them again (and waits its turn).
+        """
         with self._lock:
             self._monitors.pop(id(session), None)
             self._held = [h for h in self._held if h.session is not session]
+            for waiters in self._lock_waiters.values():
+                if session in waiters:
+                    waiters.remove(session)
+            for name in [n for n, s in self._lock_owners.items() if s is session]:
+                self._release_lock(name)
 
     def _tick(self, session: FakeSession) -> None:
         """Called once per client ``run()``: lets delayed commits progress."""
@@ -285,6 +227,9 @@ class FakeDatabase:
                     session._deliver(ovs.jsonrpc.Message.create_error("unknown method", msg.id))
             except _OpError as e:
                 session._deliver(ovs.jsonrpc.Message.create_error(e.json(), msg.id))
+            except ovs.db.error.Error as e:
+                error = _OpError.from_ovs(e).json()
+                session._deliver(ovs.jsonrpc.Message.create_error(error, msg.id))
 
     def _get_schema(self, session: FakeSession, msg: Any) -> None:
         name = msg.params[0]
@@ -297,25 +242,31 @@ class FakeDatabase:
             return
         session._deliver(ovs.jsonrpc.Message.create_reply(json.loads(json.dumps(result)), msg.id))
 
-    def _server_rows(self) -> dict[str, Any]:
-        return {
-            str(self._server_row_uuid): {
-                "initial": {
-                    "name": self.name,
-                    "model": "standalone",
-                    "connected": True,
-                    "leader": True,
-                    "schema": json.dumps(self.schema_json),
-                }
-            }
+    def _server_rows(self, method: str, requests: Any) -> dict[str, Any]:
+        """The ``_Server`` ``Database`` row of a standalone server (this database only)."""
+        row = {
+            "name": self.name,
+            "model": "standalone",
+            "connected": True,
+            "leader": True,
+            "schema": json.dumps(self.schema_json),
         }
+        wanted: list[str] | None = None
+        reqs = requests.get("Database") if isinstance(requests, dict) else None
+        for req in reqs if isinstance(reqs, list) else [reqs] if reqs else []:
+            if isinstance(req, dict) and "columns" in req:
+                wanted = (wanted or []) + list(req["columns"])
+        if wanted is not None:
+            row = {c: v for c, v in row.items() if c in wanted}
+        key = "new" if method == "monitor" else "initial"
+        return {str(self._server_row_uuid): {key: row}}
 
     def _monitor(self, session: FakeSession, msg: Any) -> None:
         db_name, monitor_id, requests = msg.params[0], msg.params[1], msg.params[2]
         if db_name == "_Server":
-            session._deliver(
-                ovs.jsonrpc.Message.create_reply({"Database": self._server_rows()}, msg.id)
-            )
+            rows = {"Database": self._server_rows(msg.method, requests)}
+            result: Any = [False, ZERO_UUID, rows] if msg.method == "monitor_cond_since" else rows
+            session._deliver(ovs.jsonrpc.Message.create_reply(result, msg.id))
             return
         if db_name != self.name:
             session._deliver(ovs.jsonrpc.Message.create_error("unknown database", msg.id))
@@ -332,6 +283,8 @@ class FakeDatabase:
                     if c not in columns:
                         columns.append(c)
                 if "where" in req:
+                    for clause in req["where"]:
+                        self._executor.compile(table, clause, None)
                     mon.conditions[table_name] = req["where"]
             mon.columns[table_name] = columns
         self._monitors[id(session)] = mon
@@ -344,13 +297,19 @@ class FakeDatabase:
             if rows:
                 update[table_name] = rows
         if msg.method == "monitor_cond_since":
-            result: Any = [False, _ZERO_UUID, update]
+            result = [False, ZERO_UUID, update]
         elif msg.method == "monitor_cond":
             result = update
         else:
-            result = {
-                t: {u: {"new": v["initial"]} for u, v in rows.items()} for t, rows in update.items()
+            result = {  # version 1: whole rows, defaults included
+                t: {
+                    str(u): {"new": self._full_row_json(mon, t, row)}
+                    for u, row in self._tables[t].items()
+                    if self._visible(mon, t, u, row)
+                }
+                for t in mon.columns
             }
+            result = {t: rows for t, rows in result.items() if rows}
         session._monitor_method = msg.method
         session._deliver(ovs.jsonrpc.Message.create_reply(result, msg.id))
 
@@ -359,13 +318,19 @@ class FakeDatabase:
         mon = self._monitors.get(id(session))
         if mon is None or mon.monitor_id != str(old_id):
             raise _OpError("unknown monitor", f"unknown monitor {old_id}")
+        # A refused condition leaves the monitor as it was (conditions and id).
         before = dict(mon.conditions)
+        new_conditions = dict(mon.conditions)
         for table_name, reqs in changes.items():
-            self._table(table_name)
+            table = self._table(table_name)
             for req in reqs:
                 if "where" in req:
-                    mon.conditions[table_name] = req["where"]
-                    mon.compiled.pop(table_name, None)
+                    for clause in req["where"]:
+                        self._executor.compile(table, clause, None)
+                    new_conditions[table_name] = req["where"]
+        for table_name in changes:
+            mon.compiled.pop(table_name, None)
+        mon.conditions = new_conditions
         mon.monitor_id = str(new_id)
         old_mon = _Monitor(mon.monitor_id, mon.columns, before)
         update: dict[str, Any] = {}
@@ -387,10 +352,10 @@ class FakeDatabase:
         session._deliver(ovs.jsonrpc.Message.create_reply({}, msg.id))
 
     def _update_notification(self, session: FakeSession, mon: _Monitor, update: Any) -> Any:
+        if session._monitor_method == "monitor":
+            return ovs.jsonrpc.Message.create_notify("update", [mon.monitor_id, update])
         if session._monitor_method == "monitor_cond_since":
-            return ovs.jsonrpc.Message.create_notify(
-                "update3", [mon.monitor_id, _ZERO_UUID, update]
-            )
+            return ovs.jsonrpc.Message.create_notify("update3", [mon.monitor_id, ZERO_UUID, update])
         return ovs.jsonrpc.Message.create_notify("update2", [mon.monitor_id, update])
 
     def _lock_request(self, session: FakeSession, msg: Any) -> None:
@@ -467,497 +432,15 @@ class FakeDatabase:
 
     def _execute(self, ops: Sequence[Any], session: FakeSession | None) -> list[Any]:
         """Run one transaction; commit it and notify monitors if it succeeds."""
-        work: Tables = {t: dict(rows) for t, rows in self._tables.items()}
-        touched: set[tuple[str, uuid.UUID]] = set()
-        inserted: list[tuple[str, uuid.UUID]] = []
-        symtab: dict[str, uuid.UUID] = {_NO_SYMBOL: uuid.UUID(int=0)}
-        for op in ops:
-            if isinstance(op, dict) and op.get("op") == "insert" and "uuid-name" in op:
-                symtab[op["uuid-name"]] = (
-                    uuid.UUID(op["uuid"]) if "uuid" in op else self._new_uuid()
-                )
-        results: list[Any] = []
-        for i, op in enumerate(ops):
-            try:
-                results.append(
-                    self._op(op, work, symtab, session=session, touched=touched, inserted=inserted)
-                )
-            except _OpError as e:
-                results.append(e.json())
-                results.extend([None] * (len(ops) - i - 1))
-                return results
-            except ovs.db.error.Error as e:
-                results.append(_OpError.from_ovs(e).json())
-                results.extend([None] * (len(ops) - i - 1))
-                return results
-        try:
-            self._commit_checks(work, touched, inserted)
-        except _OpError as e:
-            results.append(e.json())
-            return results
-        self._publish(work)
-        self.transactions += 1
+
+        def holds_lock(name: str) -> bool:
+            return session is not None and self._lock_owners.get(name) is session
+
+        results, work = self._executor.execute(self._tables, ops, holds_lock)
+        if work is not None:
+            self._publish(work)
+            self.transactions += 1
         return results
-
-    def _op(
-        self,
-        op: Any,
-        work: Tables,
-        symtab: dict[str, uuid.UUID],
-        *,
-        session: FakeSession | None,
-        touched: set[tuple[str, uuid.UUID]],
-        inserted: list[tuple[str, uuid.UUID]],
-    ) -> Any:
-        if not isinstance(op, dict) or "op" not in op:
-            raise _OpError("syntax error", "operation is not a JSON object", op)
-        kind = op["op"]
-        if kind == "comment":
-            return {}
-        if kind == "commit":
-            return {}
-        if kind == "abort":
-            raise _OpError("aborted", "aborted by request")
-        if kind == "assert":
-            if session is None or self._lock_owners.get(op["lock"]) is not session:
-                raise _OpError("not owner", f"Asserted lock {op['lock']} not held.")
-            return {}
-        table = self._table(op.get("table", ""))
-        rows = work[table.name]
-        if kind == "insert":
-            if "uuid-name" in op:
-                new_uuid = symtab[op["uuid-name"]]
-            elif "uuid" in op:
-                new_uuid = uuid.UUID(op["uuid"])
-            else:
-                new_uuid = self._new_uuid()
-            if any(new_uuid in r for r in work.values()):
-                raise _OpError("duplicate uuid", f"This UUID would duplicate a UUID {new_uuid}")
-            row = dict(self._default_rows[table.name])
-            row.update(self._parse_row(table, op.get("row", {}), symtab, insert=True))
-            rows[new_uuid] = row
-            touched.add((table.name, new_uuid))
-            inserted.append((table.name, new_uuid))
-            return {"uuid": ["uuid", str(new_uuid)]}
-        matches = self._matches(table, rows, op.get("where", []), symtab)
-        if kind == "select":
-            columns = op.get("columns") or ["_uuid", "_version", *table.columns]
-            return {"rows": [self._select_json(table, u, rows[u], columns) for u in matches]}
-        if kind == "update":
-            changes = self._parse_row(table, op.get("row", {}), symtab, insert=False)
-            for u in matches:
-                rows[u] = {**rows[u], **changes}
-                touched.add((table.name, u))
-            return {"count": len(matches)}
-        if kind == "mutate":
-            for u in matches:
-                rows[u] = self._mutate(table, rows[u], op.get("mutations", []), symtab)
-                touched.add((table.name, u))
-            return {"count": len(matches)}
-        if kind == "delete":
-            for u in matches:
-                del rows[u]
-            return {"count": len(matches)}
-        if kind == "wait":
-            return self._wait(table, rows, matches, op)
-        raise _OpError("syntax error", f'No operation "{kind}"', op)
-
-    def _parse_row(
-        self, table: Any, row_json: Mapping[str, Any], symtab: dict[str, uuid.UUID], *, insert: bool
-    ) -> Row:
-        out: Row = {}
-        for name, value in row_json.items():
-            column = table.columns.get(name)
-            if column is None:
-                raise _OpError("unknown column", f"No column {name} in table {table.name}.")
-            if not insert and not column.mutable:
-                raise _OpError(
-                    "constraint violation",
-                    f"Cannot update immutable column {name} in table {table.name}.",
-                )
-            out[name] = ovs.db.data.Datum.from_json(column.type, value, symtab)
-        return out
-
-    def _column_type(self, table: Any, name: str) -> Any:
-        if name == "_uuid":
-            return _UUID_COLUMN_TYPE
-        column = table.columns.get(name)
-        if column is None:
-            raise _OpError("syntax error", f"{name} is not a valid column name")
-        return column.type
-
-    def _value(self, table: Any, row_uuid: uuid.UUID, row: Row, name: str) -> Any:
-        if name == "_uuid":
-            return ovs.db.data.Datum.from_python(_UUID_COLUMN_TYPE, row_uuid, lambda x: x)
-        return row[name]
-
-    def _matches(
-        self,
-        table: Any,
-        rows: dict[uuid.UUID, Row],
-        where: Sequence[Any],
-        symtab: dict[str, uuid.UUID] | None,
-    ) -> list[uuid.UUID]:
-        """UUIDs of ``rows`` matching every clause of ``where`` (a transaction's where)."""
-        tests = [self._compile(table, clause, symtab) for clause in where]
-        candidates: Sequence[uuid.UUID] = list(rows)
-        for clause in where:  # the IDL's usual "_uuid == X": a lookup, not a scan
-            if isinstance(clause, list) and clause[:2] == ["_uuid", "=="]:
-                arg = ovs.db.data.Datum.from_json(_UUID_COLUMN_TYPE, clause[2], symtab)
-                candidates = [k.value for k in arg.values if k.value in rows]
-                break
-        return [u for u in candidates if all(test(u, rows[u]) for test in tests)]
-
-    def _compile(
-        self, table: Any, clause: Any, symtab: dict[str, uuid.UUID] | None
-    ) -> Callable[[uuid.UUID, Row], bool]:
-        """Parse one condition clause once; returns a test for ``(row uuid, row)``."""
-        if clause is True or clause is False:
-            return lambda _u, _r: bool(clause)
-        if not isinstance(clause, list) or len(clause) != 3:
-            raise _OpError("syntax error", "Parsing condition failed", clause)
-        name, function, arg_json = clause
-        type_ = self._column_type(table, name)
-        arg = ovs.db.data.Datum.from_json(_relaxed(type_), arg_json, symtab).values
-
-        def value(u: uuid.UUID, row: Row) -> Any:
-            if name == "_uuid":
-                return {ovs.db.data.Atom(ovs.db.types.UuidType, u): None}
-            return row[name].values
-
-        if function == "==":
-            return lambda u, row: bool(value(u, row) == arg)
-        if function == "!=":
-            return lambda u, row: bool(value(u, row) != arg)
-        if function in ("includes", "excludes"):
-            want = function == "includes"
-
-            def contains(u: uuid.UUID, row: Row) -> bool:
-                values = value(u, row)
-                hits = [k in values and values[k] == v for k, v in arg.items()]
-                return all(hits) if want else not any(hits)
-
-            return contains
-        if function in ("<", "<=", ">", ">="):
-            compare = _COMPARISONS[function]
-            bound = next(iter(arg)).value if arg else None
-
-            def ordered(u: uuid.UUID, row: Row) -> bool:
-                values = value(u, row)
-                if not values or bound is None:
-                    return False
-                return bool(compare(next(iter(values)).value, bound))
-
-            return ordered
-        raise _OpError("syntax error", f"unknown function {function}", clause)
-
-    def _select_json(
-        self, table: Any, row_uuid: uuid.UUID, row: Row, columns: Sequence[str]
-    ) -> Any:
-        out: dict[str, Any] = {}
-        for name in columns:
-            if name == "_version":
-                out[name] = ["uuid", _ZERO_UUID]
-            else:
-                out[name] = self._value(table, row_uuid, row, name).to_json()
-        return out
-
-    def _wait(
-        self, table: Any, rows: dict[uuid.UUID, Row], matches: list[uuid.UUID], op: Any
-    ) -> Any:
-        columns = op.get("columns", list(table.columns))
-        expected = []
-        for r in op.get("rows", []):
-            expected.append(
-                _row_key(
-                    {
-                        c: ovs.db.data.Datum.from_json(_relaxed(self._column_type(table, c)), v)
-                        for c, v in r.items()
-                    }
-                )
-            )
-        actual = [
-            _row_key({c: self._value(table, u, rows[u], c) for c in columns}) for u in matches
-        ]
-        equal = sorted(actual) == sorted(expected)
-        if equal == (op.get("until", "==") == "=="):
-            return {}
-        raise _OpError("timed out", '"where" clause test failed')
-
-    def _mutate(
-        self, table: Any, row: Row, mutations: Sequence[Any], symtab: dict[str, uuid.UUID]
-    ) -> Row:
-        new = dict(row)
-        for name, mutator, arg_json in mutations:
-            column = table.columns.get(name)
-            if column is None:
-                raise _OpError("unknown column", f"No column {name} in table {table.name}.")
-            type_ = column.type
-            datum = new[name].copy()
-            values = datum.values
-            if mutator in ("+=", "-=", "*=", "/=", "%="):
-                atom = ovs.db.data.Atom.from_json(type_.key.without_constraints(), arg_json, symtab)
-                updated = {}
-                for k, v in values.items():
-                    res = _ARITHMETIC[mutator](k.value, atom.value)
-                    new_atom = ovs.db.data.Atom(type_.key.type, res)
-                    new_atom.check_constraints(type_.key)
-                    updated[new_atom] = v
-                datum = ovs.db.data.Datum(type_, updated)
-            elif mutator in ("insert", "delete"):
-                if type_.is_map() and (
-                    mutator == "insert" or (isinstance(arg_json, list) and arg_json[:1] == ["map"])
-                ):
-                    arg_type = ovs.db.types.Type(type_.key, type_.value, 0, type_.n_max)
-                    arg = ovs.db.data.Datum.from_json(arg_type, arg_json, symtab)
-                    for k, v in arg.values.items():
-                        if mutator == "insert":
-                            values.setdefault(k, v)
-                        elif k in values and values[k] == v:
-                            del values[k]
-                else:
-                    key_type = ovs.db.types.Type(type_.key, None, 0, type_.n_max)
-                    arg = ovs.db.data.Datum.from_json(key_type, arg_json, symtab)
-                    for k in arg.values:
-                        if mutator == "insert":
-                            values.setdefault(k, None)
-                        else:
-                            values.pop(k, None)
-            else:
-                raise _OpError("syntax error", f"unknown mutator {mutator}", mutator)
-            n = len(datum.values)
-            if n < type_.n_min or n > type_.n_max:
-                raise _OpError(
-                    "constraint violation",
-                    f"Attempted to store {n} elements in {'map' if type_.is_map() else 'set'} "
-                    f"of {type_.n_min} to {type_.n_max} elements (column {name}).",
-                )
-            new[name] = datum
-        return new
-
-    # ------------------------------------------------------------ commit rules
-    def _refs(self, type_: Any) -> Iterator[tuple[str, Any]]:
-        for part in ("key", "value"):
-            base = getattr(type_, part)
-            if base is not None and base.is_ref():
-                yield part, base
-
-    def _ref_columns(self, table_name: str, strength: str) -> list[tuple[str, Any, list[Any]]]:
-        """``(column name, column, [(part, base)...])`` of the columns holding refs of
-        ``strength`` (``"strong"``/``"weak"``) in ``table_name`` (cached)."""
-        key = (table_name, strength)
-        cached = self._ref_cache.get(key)
-        if cached is None:
-            cached = []
-            for name, column in self.schema.tables[table_name].columns.items():
-                refs = [(p, b) for p, b in self._refs(column.type) if b.ref_type == strength]
-                if refs:
-                    cached.append((name, column, refs))
-            self._ref_cache[key] = cached
-        return cached
-
-    def _clear_weak_refs(
-        self, work: Tables, table_name: str, row_uuid: uuid.UUID, touched: set[Any]
-    ) -> bool:
-        rows = work[table_name]
-        row = rows[row_uuid]
-        changed = False
-        for col_name, column, refs in self._ref_columns(table_name, "weak"):
-            datum = row[col_name]
-            keep = {
-                k: v
-                for k, v in datum.values.items()
-                if all(
-                    (k if part == "key" else v).value in work[base.ref_table_name]
-                    for part, base in refs
-                )
-            }
-            if len(keep) != len(datum.values):
-                row = {**row, col_name: ovs.db.data.Datum(column.type, keep)}
-                rows[row_uuid] = row
-                touched.add((table_name, row_uuid))
-                changed = True
-        return changed
-
-    def _commit_checks(
-        self,
-        work: Tables,
-        touched: set[tuple[str, uuid.UUID]],
-        inserted: list[tuple[str, uuid.UUID]],
-    ) -> None:
-        base = self._tables
-        tables = self.schema.tables
-        # Weak references to rows that do not exist vanish, unreferenced rows of
-        # non-root tables are collected; repeat until nothing changes.  Full scans
-        # only when a deletion or a non-root row makes them necessary.
-        while True:
-            changed = False
-            deleted_tables = {t for t in base if any(u not in work[t] for u in base[t])}
-            deleted_tables |= {t for t, u in inserted if u not in work[t]}
-            for table_name in work:
-                if not self._ref_columns(table_name, "weak"):
-                    continue
-                targets = {
-                    b.ref_table_name
-                    for _c, _col, refs in self._ref_columns(table_name, "weak")
-                    for _p, b in refs
-                }
-                if targets & deleted_tables:
-                    candidates = list(work[table_name])
-                else:
-                    candidates = [u for t, u in touched if t == table_name and u in work[t]]
-                for row_uuid in candidates:
-                    changed |= self._clear_weak_refs(work, table_name, row_uuid, touched)
-            needs_gc = bool(deleted_tables) or any(
-                not tables[t].is_root
-                or any(
-                    not tables[b.ref_table_name].is_root
-                    for _c, _col, refs in self._ref_columns(t, "strong")
-                    for _p, b in refs
-                )
-                for t, _u in touched
-            )
-            if needs_gc:
-                referenced: set[uuid.UUID] = set()
-                for table_name, rows in work.items():
-                    strong = self._ref_columns(table_name, "strong")
-                    for row in rows.values():
-                        for col_name, _column, refs in strong:
-                            for k, v in row[col_name].values.items():
-                                for part, _base in refs:
-                                    referenced.add((k if part == "key" else v).value)
-                for table_name, rows in work.items():
-                    if tables[table_name].is_root:
-                        continue
-                    for row_uuid in [u for u in rows if u not in referenced]:
-                        del rows[row_uuid]
-                        changed = True
-            if not changed:
-                break
-        deleted_tables = {t for t in base if any(u not in work[t] for u in base[t])}
-        # Strong references: every row written must point at existing rows, and
-        # a deleted row must not be referenced any more.
-        for table_name, rows in work.items():
-            strong = self._ref_columns(table_name, "strong")
-            if not strong:
-                continue
-            points_at_deleted = any(
-                b.ref_table_name in deleted_tables for _c, _col, refs in strong for _p, b in refs
-            )
-            if points_at_deleted:
-                candidates = list(rows)
-            else:
-                candidates = [u for t, u in touched if t == table_name and u in rows]
-            for row_uuid in candidates:
-                row = rows[row_uuid]
-                for col_name, _column, refs in strong:
-                    for k, v in row[col_name].values.items():
-                        for part, ref_base in refs:
-                            target = (k if part == "key" else v).value
-                            if target in work[ref_base.ref_table_name]:
-                                continue
-                            if (table_name, row_uuid) in touched:
-                                raise _OpError(
-                                    "referential integrity violation",
-                                    f"Table {table_name} column {col_name} row {row_uuid} "
-                                    f"references nonexistent row {target} in table "
-                                    f"{ref_base.ref_table_name}.",
-                                )
-                            n = sum(
-                                1
-                                for r in rows.values()
-                                for kk, vv in r[col_name].values.items()
-                                if (kk if part == "key" else vv).value == target
-                            )
-                            raise _OpError(
-                                "referential integrity violation",
-                                f"cannot delete {ref_base.ref_table_name} row {target} because "
-                                f"of {n} remaining reference(s)",
-                            )
-        for table_name, row_uuid in sorted(touched, key=str):
-            written = work[table_name].get(row_uuid)
-            if written is None:
-                continue
-            for col_name, column in tables[table_name].columns.items():
-                n_values = len(written[col_name].values)
-                if n_values < column.type.n_min or n_values > column.type.n_max:
-                    raise _OpError(
-                        "constraint violation",
-                        f"Column {col_name} in table {table_name} row {row_uuid} has "
-                        f"{n_values} values after deletion of weak references to "
-                        f"missing rows, but it must have between {column.type.n_min} "
-                        f"and {column.type.n_max} values.",
-                    )
-        for table_name in {t for t, _u in touched} | {t for t, _u in inserted}:
-            table, rows = tables[table_name], work[table_name]
-            if len(rows) > table.max_rows:
-                raise _OpError(
-                    "constraint violation",
-                    f'transaction causes "{table_name}" table to contain {len(rows)} rows, '
-                    f"greater than the schema-defined limit of {table.max_rows} row(s)",
-                )
-            self._check_indexes(table, rows, touched, inserted)
-
-    def _check_indexes(
-        self,
-        table: Any,
-        rows: dict[uuid.UUID, Row],
-        touched: set[tuple[str, uuid.UUID]],
-        inserted: list[tuple[str, uuid.UUID]],
-    ) -> None:
-        # ovsdb-server names a modified row first, then an untouched one, then
-        # inserted rows in the order they were inserted.
-        if not table.indexes:
-            return
-        insert_order: dict[uuid.UUID, int] = {}
-        for t, u in inserted:
-            if t == table.name:
-                insert_order.setdefault(u, len(insert_order))
-        old_rows = self._tables[table.name]
-
-        def modified(u: uuid.UUID) -> bool:
-            return (table.name, u) in touched and u in old_rows and old_rows[u] != rows[u]
-
-        def order(u: uuid.UUID) -> tuple[int, int]:
-            position = insert_order.get(u)
-            if position is not None:
-                return (2, position)
-            return (0, 0) if modified(u) else (1, 0)
-
-        def describe(u: uuid.UUID, names: list[str]) -> str:
-            if u in insert_order:
-                return "was inserted by this transaction"
-            if modified(u):
-                before = " and ".join(old_rows[u][n].to_string() for n in names)
-                return f"had the following index values before the transaction: {before}"
-            return (
-                "existed in the database before this transaction and was not modified by the "
-                "transaction"
-            )
-
-        ordered = sorted(rows, key=order)
-        for index in table.indexes:
-            names = [c.name for c in index]
-            seen: dict[tuple[frozenset[Any], ...], uuid.UUID] = {}
-            for u in ordered:
-                key = tuple(frozenset(rows[u][n].values.items()) for n in names)
-                if key not in seen:
-                    seen[key] = u
-                    continue
-                first = seen[key]
-                values = " and ".join(rows[u][n].to_string() for n in names)
-                cols = (
-                    f'column "{names[0]}"'
-                    if len(names) == 1
-                    else "columns " + " and ".join(f'"{n}"' for n in names)
-                )
-                raise _OpError(
-                    "constraint violation",
-                    f'Transaction causes multiple rows in "{table.name}" table to have '
-                    f"identical values ({values}) for index on {cols}.  First row, with UUID "
-                    f"{first}, {describe(first, names)}.  Second row, with UUID {u}, "
-                    f"{describe(u, names)}.",
-                )
 
     # ------------------------------------------------------- monitor updates
     def _visible(self, mon: _Monitor, table_name: str, row_uuid: uuid.UUID, row: Row) -> bool:
@@ -967,7 +450,9 @@ class FakeDatabase:
         tests = mon.compiled.get(table_name)
         if tests is None:
             table = self.schema.tables[table_name]
-            tests = mon.compiled[table_name] = [self._compile(table, c, None) for c in cond]
+            tests = mon.compiled[table_name] = [
+                self._executor.compile(table, c, None) for c in cond
+            ]
         return any(test(row_uuid, row) for test in tests)
 
     def _row_json(self, mon: _Monitor, table_name: str, row: Row) -> dict[str, Any]:
@@ -978,6 +463,10 @@ class FakeDatabase:
             if datum is not default and datum.values != default.values:
                 out[c] = datum.to_json()
         return out
+
+    @staticmethod
+    def _full_row_json(mon: _Monitor, table_name: str, row: Row) -> dict[str, Any]:
+        return {c: row[c].to_json() for c in mon.columns[table_name]}
 
     @staticmethod
     def _diff_json(old: Any, new: Any) -> Any:
@@ -991,7 +480,7 @@ class FakeDatabase:
         for k, v in new.values.items():
             if k not in old.values or old.values[k] != v:
                 diff[k] = v
-        return ovs.db.data.Datum(_relaxed(type_), diff).to_json()
+        return ovs.db.data.Datum(relaxed(type_), diff).to_json()
 
     def _publish(self, work: Tables) -> None:
         old_tables = self._tables
@@ -1015,11 +504,24 @@ class FakeDatabase:
                     continue
                 old_rows, new_rows = old_tables[table_name], work[table_name]
                 table_update: dict[str, Any] = {}
+                v1 = session._monitor_method == "monitor"
                 for u in uuids:
                     old, new = old_rows.get(u), new_rows.get(u)
                     was = old is not None and self._visible(mon, table_name, u, old)
                     now = new is not None and self._visible(mon, table_name, u, new)
-                    if was and not now:
+                    if v1:  # "update" notifications: whole rows, old values of changes
+                        change: dict[str, Any] = {}
+                        if was and old is not None:
+                            change["old"] = {
+                                c: old[c].to_json()
+                                for c in columns
+                                if new is None or not now or old[c] != new[c]
+                            }
+                        if now and new is not None:
+                            change["new"] = self._full_row_json(mon, table_name, new)
+                        if change and (change.get("old") or not (was and now)):
+                            table_update[str(u)] = change
+                    elif was and not now:
                         table_update[str(u)] = {"delete": None}
                     elif now and not was:
                         assert new is not None
@@ -1175,7 +677,7 @@ class FakeDatabase:
                     cells = [
                         f"{c}={d.to_string()}"
                         for c, d in sorted(rows[u].items())
-                        if (wanted is None and not _is_default(d)) or (wanted and c in wanted)
+                        if (wanted is None and not is_default(d)) or (wanted and c in wanted)
                     ]
                     lines.append(f"    {u}: " + ", ".join(cells))
         return "\n".join(lines)

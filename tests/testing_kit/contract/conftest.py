@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import ovs.db.idl
+import ovs.jsonrpc
+import ovs.stream
 import pytest
 
 from ovn_vif.sandbox import DATABASES, OvsdbServer
-from ovn_vif.testing import FakeDatabase, FakeIdl, wait_for
+from ovn_vif.testing import FakeDatabase, FakeIdl, FakeSession, wait_for
 
 SCHEMAS = {name: DATABASES[name] for name in ("Open_vSwitch", "OVN_Southbound")}
 ROOT_TABLES = {"Open_vSwitch": "Open_vSwitch", "OVN_Southbound": "SB_Global"}
@@ -58,10 +60,48 @@ class Backend:
 
     def __init__(self) -> None:
         self._clients: list[Any] = []
+        self._raw: list[Any] = []
+
+    def raw(self, db: str, *ops: Any) -> Any:
+        """Send one ``transact`` request as written on a fresh connection; the result,
+        ``{"rpc-error": ...}``, or ``"disconnected"`` if the server dropped the connection."""
+        return self._request("transact", [db, *ops])
+
+    def _request(self, method: str, params: list[Any]) -> Any:
+        return self.connection(params[0] if params else "").request(method, params)
+
+    def connection(self, db: str) -> RawConnection:
+        """A raw JSON-RPC connection (requests as written, notifications as received)."""
+        raise NotImplementedError
 
     def close(self) -> None:
         for idl in self._clients:
             idl.close()
+        for conn in self._raw:
+            conn.close()
+
+
+class RawConnection:
+    """One JSON-RPC connection; notifications that arrive are kept in ``notifications``."""
+
+    def __init__(self, send: Callable[[Any], Any], recv: Callable[[], Any], close: Any) -> None:
+        self._send, self._recv, self.close = send, recv, close
+        self.notifications: list[tuple[str, Any]] = []
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        """The result, ``{"rpc-error": ...}``, or ``"disconnected"``."""
+        request = ovs.jsonrpc.Message.create_request(method, params)
+        self._send(request)
+        while True:
+            reply = self._recv()
+            if reply is None:
+                return "disconnected"
+            if reply.type == ovs.jsonrpc.Message.T_NOTIFY:
+                self.notifications.append((reply.method, reply.params))
+            elif reply.id == request.id:
+                if reply.type == ovs.jsonrpc.Message.T_REPLY:
+                    return reply.result
+                return {"rpc-error": reply.error}
 
 
 class FakeBackend(Backend):
@@ -75,6 +115,12 @@ class FakeBackend(Backend):
 
     def helper(self, db: str) -> Any:
         return self.databases[db].schema_helper()
+
+    def connection(self, db: str) -> RawConnection:
+        session = FakeSession(self.databases[db if db in self.databases else "OVN_Southbound"])
+        conn = RawConnection(session.send, session.recv, session.close)
+        self._raw.append(conn)
+        return conn
 
     def _idl(self, db: str, helper: Any, idl_class: type[Any]) -> Any:
         if idl_class is ovs.db.idl.Idl:
@@ -96,6 +142,19 @@ class RealBackend(Backend):
 
     def _idl(self, db: str, helper: Any, idl_class: type[Any]) -> Any:
         return idl_class(self.server.remote, helper)
+
+    def connection(self, db: str) -> RawConnection:
+        error, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(self.server.remote))
+        assert not error, error
+        conn = ovs.jsonrpc.Connection(stream)
+
+        def recv() -> Any:
+            error, msg = conn.recv_block()
+            return None if error else msg
+
+        raw = RawConnection(conn.send, recv, conn.close)
+        self._raw.append(raw)
+        return raw
 
 
 @pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.daemons)])

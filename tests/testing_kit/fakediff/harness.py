@@ -1,0 +1,927 @@
+"""Differential fuzzer: the same random steps on FakeDatabase and on a real ovsdb-server.
+
+Each side has, per database (``Open_vSwitch`` and ``OVN_Southbound``), a raw
+JSON-RPC client (``transact`` requests as written) and several real
+``ovs.db.idl.Idl`` clients: one monitoring everything, one a column subset, one
+with conditional monitoring, two sharing a lock.  A *step* is plain JSON data
+(so a run can be replayed, shrunk and printed); after every step the harness
+waits until every client of that database has processed all updates, then
+compares what each client can observe: the step's reply or commit status and
+error, every client's rows, its ``notify()`` events, how much its
+``change_seqno`` moved, and its lock state.
+
+Rows are inserted with explicit UUIDs (``"uuid"`` in raw inserts,
+``persist_uuid`` in IDL inserts), so both sides hold the same UUIDs and
+everything compares directly.  Steps are generated from the fake side's
+state; a run is deterministic for its seed.
+
+Things the real server decides by hash order are normalised before comparing
+(see :func:`normalise`): ``_version`` values (random on the real server) are
+compared as "present".
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import ovs.db.data
+import ovs.db.idl
+import ovs.db.types
+import ovs.jsonrpc
+import ovs.poller
+import ovs.stream
+
+from ovn_vif.sandbox import DATABASES, OvsdbServer, SandboxDir
+from ovn_vif.testing import FakeDatabase, FakeIdl, FakeSession
+
+Step = dict[str, Any]
+
+ROOTS = {"Open_vSwitch": "Open_vSwitch", "OVN_Southbound": "SB_Global"}
+ROOT_UUIDS = {
+    "Open_vSwitch": "00000000-0000-4000-8000-00000000f001",
+    "OVN_Southbound": "00000000-0000-4000-8000-00000000f002",
+}
+#: Tables the generator writes to (clients may monitor more).
+TABLES = {
+    "Open_vSwitch": ["Open_vSwitch", "Bridge", "Port", "Interface", "Mirror"],
+    "OVN_Southbound": [
+        "SB_Global",
+        "Chassis",
+        "Chassis_Private",
+        "Encap",
+        "Datapath_Binding",
+        "Port_Binding",
+        "HA_Chassis_Group",
+        "HA_Chassis",
+    ],
+}
+#: (name, registered columns per table or None for all, condition per table, lock)
+CLIENTS: dict[str, list[tuple[str, dict[str, list[str]] | None, dict[str, Any], str | None]]] = {
+    "Open_vSwitch": [
+        ("full", None, {}, None),
+        (
+            "cols",
+            {
+                "Open_vSwitch": ["bridges", "external_ids"],
+                "Bridge": ["name", "ports"],
+                "Port": ["name", "interfaces", "tag"],
+                "Interface": ["name", "type", "mtu_request"],
+            },
+            {},
+            None,
+        ),
+        ("cond", None, {"Interface": [["type", "==", "internal"]]}, None),
+        ("lockA", {"Bridge": ["name"], "Port": ["name"]}, {}, "fuzz_ovs"),
+        ("lockB", {"Bridge": ["name"], "Port": ["name"]}, {}, "fuzz_ovs"),
+    ],
+    "OVN_Southbound": [
+        ("full", None, {}, None),
+        (
+            "cols",
+            {
+                "Chassis": ["name", "encaps"],
+                "Encap": ["type", "ip"],
+                "Port_Binding": ["logical_port", "requested_chassis", "tunnel_key"],
+                "Datapath_Binding": ["tunnel_key"],
+            },
+            {},
+            None,
+        ),
+        ("cond", None, {"Port_Binding": [["tunnel_key", "<=", 3]]}, None),
+        ("lockA", {"Chassis": ["name"], "Port_Binding": ["logical_port"]}, {}, "fuzz_sb"),
+        ("lockB", {"Chassis": ["name"], "Port_Binding": ["logical_port"]}, {}, "fuzz_sb"),
+    ],
+}
+
+#: Lock names: ovsdb-server's locks are server-wide, a FakeDatabase's belong to one
+#: database, so each database's clients use their own name.
+LOCKS = {"Open_vSwitch": "fuzz_ovs", "OVN_Southbound": "fuzz_sb"}
+STRINGS = ["", "a", "lsp1", "lsp2", "hv1", "geneve", "x" * 300, "ünïcödé ☃", "internal"]
+INTS = [-7, -1, 0, 1, 2, 3, 7, 42, 4095, 32767, 2**63 - 1, -(2**63)]
+REALS = [0.0, 1.5, -2.25]
+
+
+class _Recorder:
+    """Mixin: notify() calls as [event, table, uuid, changed columns]."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.events: list[Any] = []
+
+    def notify(self, event: str, row: Any, updates: Any = None) -> None:
+        self.events.append(
+            [event, row._table.name, str(row.uuid), sorted(updates._data) if updates else None]
+        )
+
+
+class RealClient(_Recorder, ovs.db.idl.Idl):  # type: ignore[misc]
+    pass
+
+
+class FakeClient(_Recorder, FakeIdl):  # type: ignore[misc]
+    pass
+
+
+def _run_until(idl: Any, cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        idl.run()
+        if cond():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("client did not settle")
+        poller = ovs.poller.Poller()
+        idl.wait(poller)
+        poller.timer_wait(20)
+        poller.block()
+
+
+def _run_all_until(idls: list[Any], cond: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while not cond() and time.monotonic() < deadline:
+        poller = ovs.poller.Poller()
+        for idl in idls:
+            idl.run()
+            idl.wait(poller)
+        if cond():
+            return
+        poller.timer_wait(20)
+        poller.block()
+
+
+def _monitoring(idl: Any) -> bool:
+    return bool(
+        idl._session.is_connected()
+        and idl.state == idl.IDL_S_MONITORING
+        and idl._lock_request_id is None
+    )
+
+
+def _acked(idl: Any) -> bool:
+    return _monitoring(idl) and all(
+        t.condition_state.new is None and t.condition_state.requested is None
+        for t in idl.tables.values()
+    )
+
+
+#: How long a client may take to (re)connect and monitor. The fake needs no time;
+#: a real server's client gets there in milliseconds unless the server refuses its
+#: monitor request (a refused condition still pending when it reconnects): then
+#: never, on both sides, and the client is "stuck" until its next reconnect.
+CONNECT_TIMEOUT = 5.0
+
+
+def settle(idl: Any, stuck: set[int] | None = None) -> bool:
+    """Barrier: the client has processed everything the server sent before now.
+
+    False (and no barrier) if the client is not monitoring: ``stuck`` remembers
+    such clients, so later steps do not wait for them again.
+    """
+    if stuck is not None and id(idl) in stuck:
+        for _ in range(3):
+            idl.run()
+        if not _monitoring(idl):
+            return False
+        stuck.discard(id(idl))
+    try:
+        # The in-process fake connects within a few runs, or never.
+        timeout = CONNECT_TIMEOUT if not isinstance(idl, FakeIdl) else 0.5
+        _run_until(idl, lambda: _monitoring(idl), timeout=timeout)
+    except TimeoutError:
+        if stuck is None:
+            raise
+        stuck.add(id(idl))
+        return False
+    lock, idl.lock_name = idl.lock_name, None
+    try:
+        txn = ovs.db.idl.Transaction(idl)
+        txn.add_op({"op": "comment", "comment": "settle"})
+        status = txn.commit_block()
+    finally:
+        idl.lock_name = lock
+    if status == ovs.db.idl.Transaction.TRY_AGAIN:  # connection dropped meanwhile
+        return settle(idl, stuck)
+    return True
+
+
+class Raw:
+    """A raw JSON-RPC client: ``transact`` as written, reply as received."""
+
+    def __init__(self, side: Side, db: str) -> None:
+        self.side, self.db = side, db
+        self._conn: Any = None
+        self._fake: FakeSession | None = None
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        req = ovs.jsonrpc.Message.create_request(method, params)
+        if self.side.fake:
+            if self._fake is None:
+                self._fake = FakeSession(self.side.databases[self.db])
+            self._fake.send(req)
+            reply = self._fake.recv()
+            if reply is None:  # the server dropped the connection
+                self._fake.close()
+                self._fake = None
+                return "disconnected"
+        else:
+            if self._conn is None:
+                err, stream = ovs.stream.Stream.open_block(ovs.stream.Stream.open(self.side.remote))
+                assert not err, err
+                self._conn = ovs.jsonrpc.Connection(stream)
+            err, reply = self._conn.transact_block(req)
+            if err:
+                self._conn.close()
+                self._conn = None
+                return "disconnected"
+        if reply.type == ovs.jsonrpc.Message.T_ERROR:
+            return {"rpc-error": reply.error}
+        return reply.result
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._fake is not None:
+            self._fake.close()
+
+
+class Side:
+    """One backend: databases, and per database a raw client and the IDL clients."""
+
+    def __init__(self, fake: bool, remote: str = "") -> None:
+        self.fake = fake
+        self.remote = remote
+        self.databases: dict[str, FakeDatabase] = {}
+        self.raw: dict[str, Raw] = {}
+        self.clients: dict[str, list[Any]] = {}
+        self.seqnos: dict[int, int] = {}
+        self.stuck: set[int] = set()
+
+    def reset(self) -> None:
+        """Empty databases holding only the root row; fresh clients."""
+        self.close()
+        self.stuck = set()
+        for db, root in ROOTS.items():
+            if self.fake:
+                self.databases[db] = FakeDatabase(DATABASES[db])
+            self.raw[db] = Raw(self, db)
+            schema = json.loads(DATABASES[db].read_text())
+            ops: list[Any] = [{"op": "delete", "table": t, "where": []} for t in schema["tables"]]
+            insert = {"op": "insert", "table": root, "uuid": ROOT_UUIDS[db], "row": {}}
+            for request in (ops, [insert]):
+                result = self.raw[db].request("transact", [db, *request])
+                assert all("error" not in r for r in result), result
+            self.clients[db] = [self._client(db, *spec) for spec in CLIENTS[db]]
+            for idl in self.clients[db]:
+                settle(idl)
+                idl.events.clear()
+                self.seqnos[id(idl)] = idl.change_seqno
+
+    def _client(
+        self,
+        db: str,
+        name: str,
+        cols: dict[str, list[str]] | None,
+        cond: dict[str, Any],
+        lock: str | None,
+    ) -> Any:
+        if self.fake:
+            helper = self.databases[db].schema_helper()
+        else:
+            helper = ovs.db.idl.SchemaHelper(location=str(DATABASES[db]))
+        if cols is None:
+            helper.register_all()
+        else:
+            for t, c in cols.items():
+                helper.register_columns(t, c)
+        if self.fake:
+            idl = FakeClient(self.databases[db], helper)
+        else:
+            idl = RealClient(self.remote, helper)
+        idl.fuzz_name = name
+        for t, c in cond.items():
+            idl.cond_change(t, c)
+        if lock:
+            idl.set_lock(lock)
+        return idl
+
+    def close(self) -> None:
+        for clients in self.clients.values():
+            for idl in clients:
+                idl.close()
+        for raw in self.raw.values():
+            raw.close()
+        self.clients, self.raw = {}, {}
+
+
+# ---------------------------------------------------------------- observation
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+#: Errors whose details name rows in the server's hash order (which missing row a
+#: reference points at, which two rows share index values): UUIDs are masked.
+HASH_ORDER_ERRORS = ("referential integrity violation", "constraint violation")
+
+
+_REF_DETAILS = re.compile(
+    r"^Table \S+ column \S+ row <uuid> references nonexistent row <uuid> in table \S+\.$"
+)
+_INDEX_DETAILS = re.compile(r"^(.*?)  First row, (with UUID <uuid>, .*?)  Second row, (.*)$", re.S)
+
+
+def _stable_details(details: str) -> str:
+    details = _UUID_RE.sub("<uuid>", details)
+    if _REF_DETAILS.match(details):
+        # Which of several bad references is reported first is hash order.
+        return "Table <t> column <c> row <uuid> references nonexistent row <uuid> in table <t>."
+    index = _INDEX_DETAILS.match(details)
+    if index:  # the two rows are named in hash order
+        first, second = sorted([index.group(2), index.group(3).rstrip(".") + "."])
+        return f"{index.group(1)}  Rows: {first} | {second}"
+    return details
+
+
+def normalise(value: Any) -> Any:
+    """What is compared of a reply: ``_version`` values only as present; what
+    errors say in hash order (see :func:`_stable_details`) made order-free."""
+    if isinstance(value, dict):
+        if value.get("error") in HASH_ORDER_ERRORS and isinstance(value.get("details"), str):
+            value = {**value, "details": _stable_details(value["details"])}
+        return {k: ("<version>" if k == "_version" else normalise(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    return value
+
+
+def _row_view(row: Any) -> dict[str, Any]:
+    return {c: d.to_json() for c, d in sorted(row._data.items())}
+
+
+def observe_clients(side: Side, db: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for idl in side.clients[db]:
+        monitoring = settle(idl, side.stuck)
+        rows = {
+            name: {
+                str(u): _row_view(r) for u, r in sorted(table.rows.items(), key=lambda x: str(x[0]))
+            }
+            for name, table in sorted(idl.tables.items())
+        }
+        seq = idl.change_seqno - side.seqnos[id(idl)]
+        side.seqnos[id(idl)] = idl.change_seqno
+        out[idl.fuzz_name] = {
+            "rows": {t: r for t, r in rows.items() if r},
+            "events": sorted(idl.events, key=json.dumps),
+            "change_seqno moved": seq > 0,
+            "monitoring": monitoring,
+            "has_lock": idl.has_lock,
+            "last_id": str(idl.last_id),
+            "is_lock_contended": idl.is_lock_contended,
+        }
+        idl.events.clear()
+    return out
+
+
+# ----------------------------------------------------------------- execution
+def _python(column_type: Any, value_json: Any) -> Any:
+    datum = ovs.db.data.Datum.from_json(column_type, value_json)
+    return datum.to_python(lambda value, _base: value)
+
+
+def _idl_txn(idl: Any, acts: list[Any]) -> Any:
+    txn = ovs.db.idl.Transaction(idl)
+    try:
+        _stage(idl, txn, acts)
+    except BaseException:
+        txn.abort()
+        raise
+    return txn
+
+
+def _stage(idl: Any, txn: Any, acts: list[Any]) -> None:
+    for act in acts:
+        kind = act[0]
+        if kind == "addop":
+            txn.add_op(act[1])
+            continue
+        table = idl.tables.get(act[1])
+        if table is None:
+            continue
+        if kind == "insert":
+            _k, _t, u, values = act
+            row = txn.insert(table, new_uuid=uuid.UUID(u), persist_uuid=True)
+            for c, v in values.items():
+                if c in table.columns:
+                    setattr(row, c, _python(table.columns[c].type, v))
+            continue
+        row = table.rows.get(uuid.UUID(act[2]))
+        if row is None:
+            continue
+        if kind == "delete":
+            row.delete()
+        elif act[3] not in table.columns:
+            continue
+        elif kind == "set":
+            setattr(row, act[3], _python(table.columns[act[3]].type, act[4]))
+        elif kind == "verify":
+            row.verify(act[3])
+        elif kind == "setkey":
+            row.setkey(act[3], act[4], act[5])
+        elif kind == "delkey":
+            row.delkey(act[3], act[4])
+        elif kind == "addvalue":
+            row.addvalue(act[3], act[4])
+        elif kind == "delvalue":
+            row.delvalue(act[3], act[4])
+        elif kind == "increment":
+            row.increment(act[3])
+
+
+def _finish(txn: Any) -> dict[str, Any]:
+    status = txn.commit_block()
+    error = txn.get_error()
+    with suppress(ValueError):
+        error = json.loads(error) if error else error
+    return normalise({"status": status, "error": error})
+
+
+def execute(side: Side, step: Step) -> dict[str, Any]:
+    """Apply ``step`` on ``side``; returns what a client observes."""
+    db, kind = step["db"], step["k"]
+    clients = side.clients[db]
+    result: Any = None
+    if kind == "raw":
+        result = side.raw[db].request("transact", [db, *step["ops"]])
+    elif kind == "idl":
+        idl = clients[step["c"]]
+        result = _finish(_idl_txn(idl, step["acts"]))
+    elif kind == "race":  # a verifies and writes from a stale cache while b commits
+        a, b = clients[step["a"]], clients[step["b"]]
+        txn_a = _idl_txn(a, step["acts_a"])
+        first = _finish(_idl_txn(b, step["acts_b"]))
+        result = [first, _finish(txn_a)]
+    elif kind == "cond":
+        idl = clients[step["c"]]
+        # Would the server take this condition?  Ask it on the raw connection (a
+        # select with it as "where"), so a refused one is not waited for.
+        where = step["cond"] or [False]
+        check = side.raw[db].request(
+            "transact", [db, {"op": "select", "table": step["table"], "where": where}]
+        )
+        refused = not isinstance(check, list) or any("error" in r for r in check if r)
+        idl.cond_change(step["table"], step["cond"])
+        if refused or id(idl) in side.stuck:
+            result = {"refused": refused}
+        else:
+            try:
+                _run_until(idl, lambda: _acked(idl), timeout=CONNECT_TIMEOUT)
+                result = "acked"
+            except TimeoutError:
+                result = "condition never acked"
+    elif kind == "reconnect":
+        idl = clients[step["c"]]
+        idl.force_reconnect()
+        side.stuck.discard(id(idl))
+        result = "ok"
+        if idl.lock_name:
+            # The server hands the lock on when it notices the old connection is
+            # gone, which a barrier on another connection does not wait for.
+            holders = [c for c in clients if c.lock_name == idl.lock_name]
+            _run_all_until(holders, lambda: any(c.has_lock for c in holders))
+    elif kind == "lock":
+        idl = clients[step["c"]]
+        idl.set_lock(step["name"])
+        result = "ok"
+    return {"result": normalise(result), "clients": observe_clients(side, db)}
+
+
+# ----------------------------------------------------------------- generation
+@dataclass
+class Generator:
+    rng: random.Random
+    fake: Side
+    invalid: float = 0.15
+    counter: int = 0
+    schemas: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.schemas = {db: d.schema for db, d in self.fake.databases.items()}
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def existing(self, db: str, table: str) -> list[str]:
+        return sorted(str(u) for u in self.fake.databases[db].rows(table))
+
+    def atom(self, db: str, base: Any) -> Any:
+        rng = self.rng
+        t = base.type
+        if t == ovs.db.types.IntegerType:
+            lo, hi = base.min, base.max
+            choices = list(INTS)
+            if lo is not None or hi is not None:
+                lo2 = lo if lo is not None else -10
+                hi2 = hi if hi is not None else lo2 + 10
+                choices = [lo2, hi2, rng.randint(lo2, min(hi2, lo2 + 5))] * 3 + choices
+            return rng.choice(choices)
+        if t == ovs.db.types.RealType:
+            return rng.choice(REALS)
+        if t == ovs.db.types.BooleanType:
+            return rng.random() < 0.5
+        if t == ovs.db.types.StringType:
+            if base.enum is not None and rng.random() > self.invalid:
+                return rng.choice(sorted(a.value for a in base.enum.values))
+            return rng.choice(STRINGS)
+        if base.ref_table_name:
+            rows = self.existing(db, base.ref_table_name)
+            if rows and rng.random() > self.invalid:
+                return ["uuid", rng.choice(rows)]
+        return ["uuid", self.uuid()]
+
+    def datum(self, db: str, type_: Any) -> Any:
+        rng = self.rng
+        hi = min(type_.n_max, 3)
+        n = rng.randint(type_.n_min, max(hi, type_.n_min))
+        if rng.random() < self.invalid / 3:
+            n = type_.n_max + 1 if type_.n_max < 5 else 0
+        if type_.is_map():
+            pairs = {}
+            for _ in range(n):
+                k = self.atom(db, type_.key)
+                pairs[json.dumps(k)] = [k, self.atom(db, type_.value)]
+            return ["map", list(pairs.values())]
+        atoms = {json.dumps(a): a for a in (self.atom(db, type_.key) for _ in range(n))}
+        if n == 1 and type_.n_max == 1 and rng.random() < 0.7:
+            return next(iter(atoms.values()))
+        return ["set", list(atoms.values())]
+
+    def row(self, db: str, table: Any, k: int) -> dict[str, Any]:
+        cols = sorted(c for c in table.columns)
+        picks = self.rng.sample(cols, min(k, len(cols)))
+        return {c: self.datum(db, table.columns[c].type) for c in picks}
+
+    def condition(self, db: str, table: Any) -> Any:
+        rng = self.rng
+        if rng.random() < 0.05:
+            return rng.choice([True, False])
+        col = rng.choice([*sorted(table.columns), "_uuid"])
+        func = rng.choice(["==", "!=", "includes", "excludes", "<", "<=", ">", ">="])
+        if col == "_uuid":
+            rows = self.existing(db, table.name)
+            arg: Any = ["uuid", rng.choice(rows) if rows else self.uuid()]
+            if rng.random() < 0.7:
+                func = "=="
+        else:
+            type_ = table.columns[col].type
+            if rng.random() < self.invalid:
+                arg = rng.choice(["x", 1, ["set", [1, 2]], True])
+            elif func in ("includes", "excludes", "==", "!=") and not (
+                type_.n_min == 1 and type_.n_max == 1
+            ):
+                arg = self.datum(db, ovs.db.types.Type(type_.key, type_.value, 0, type_.n_max))
+            else:
+                arg = self.atom(db, type_.key)
+        return [col, func, arg]
+
+    def where(self, db: str, table: Any) -> list[Any]:
+        rows = self.existing(db, table.name)
+        if rows and self.rng.random() < 0.7:
+            return [["_uuid", "==", ["uuid", self.rng.choice(rows)]]]
+        return [self.condition(db, table) for _ in range(self.rng.randint(0, 2))]
+
+    def mutation(self, db: str, table: Any) -> list[Any]:
+        rng = self.rng
+        col = rng.choice(sorted(table.columns))
+        type_ = table.columns[col].type
+        if (
+            type_.key.type in (ovs.db.types.IntegerType, ovs.db.types.RealType)
+            and not type_.is_map()
+        ):
+            mutator = rng.choice(["+=", "-=", "*=", "/=", "%="])
+            arg: Any = (
+                rng.choice([*INTS[:9], 0, 2**62, 3])
+                if type_.key.type == ovs.db.types.IntegerType
+                else 1.5
+            )
+        elif rng.random() < self.invalid:
+            mutator = rng.choice(["+=", "*=", "frob", "insert", "delete"])
+            arg = rng.choice([1, "x", ["map", [["a", "b"]]], ["set", ["a"]]])
+        else:
+            mutator = rng.choice(["insert", "delete"])
+            sub = ovs.db.types.Type(type_.key, type_.value, 0, max(type_.n_max, 1))
+            if mutator == "delete" and type_.is_map() and rng.random() < 0.5:
+                sub = ovs.db.types.Type(type_.key, None, 0, max(type_.n_max, 1))
+            arg = self.datum(db, sub)
+        return [col, mutator, arg]
+
+    def op(self, db: str, inserted: list[tuple[str, str]]) -> dict[str, Any]:
+        rng = self.rng
+        schema = self.schemas[db]
+        table = schema.tables[rng.choice(TABLES[db])]
+        kind = rng.choices(
+            ["insert", "update", "mutate", "delete", "select", "wait", "bad"],
+            [5, 3, 3, 1, 2, 1, 1],
+        )[0]
+        if kind == "insert":
+            u = self.uuid()
+            op: dict[str, Any] = {"op": "insert", "table": table.name, "uuid": u}
+            op["row"] = self.row(db, table, rng.randint(0, 4))
+            inserted.append((table.name, u))
+            return op
+        if kind == "update":
+            return {
+                "op": "update",
+                "table": table.name,
+                "where": self.where(db, table),
+                "row": self.row(db, table, rng.randint(1, 2)),
+            }
+        if kind == "mutate":
+            return {
+                "op": "mutate",
+                "table": table.name,
+                "where": self.where(db, table),
+                "mutations": [self.mutation(db, table) for _ in range(rng.randint(1, 2))],
+            }
+        if kind == "delete":
+            return {"op": "delete", "table": table.name, "where": self.where(db, table)}
+        if kind == "select":
+            op = {"op": "select", "table": table.name, "where": self.where(db, table)}
+            if rng.random() < 0.5:
+                cols = [*sorted(table.columns), "_uuid", "_version"]
+                op["columns"] = rng.sample(cols, rng.randint(0, 3))
+            return op
+        if kind == "wait":
+            col = rng.choice(sorted(table.columns))
+            return {
+                "op": "wait",
+                "table": table.name,
+                "timeout": 0,
+                "where": self.where(db, table),
+                "columns": [col],
+                "until": rng.choice(["==", "!="]),
+                "rows": [{col: self.datum(db, table.columns[col].type)}],
+            }
+        bad: list[dict[str, Any]] = [
+            {"op": "select", "table": table.name},
+            {"op": "select", "table": table.name, "where": [], "columns": ["nope"]},
+            {"op": "insert", "table": "Nope", "row": {}},
+            {"op": "frobnicate", "table": table.name},
+            {"op": "update", "table": table.name, "where": [], "row": {"nope": 1}},
+            {
+                "op": "insert",
+                "table": table.name,
+                "uuid": self.uuid(),
+                "row": {"_version": ["uuid", self.uuid()]},
+            },
+            {"op": "mutate", "table": table.name, "where": [], "mutations": [["nope", "+=", 1]]},
+        ]
+        return rng.choice(bad)
+
+    def raw_step(self, db: str) -> Step:
+        rng = self.rng
+        inserted: list[tuple[str, str]] = []
+        ops = [self.op(db, inserted) for _ in range(rng.randint(1, 4))]
+        # Reference some of the inserted rows from an existing row so they survive GC.
+        schema = self.schemas[db]
+        for table_name, u in inserted:
+            for owner in TABLES[db]:
+                for col, column in sorted(schema.tables[owner].columns.items()):
+                    if column.type.key.ref_table_name == table_name and column.type.value is None:
+                        rows = self.existing(db, owner)
+                        if rows and rng.random() < 0.6:
+                            ops.append(
+                                {
+                                    "op": "mutate",
+                                    "table": owner,
+                                    "where": [["_uuid", "==", ["uuid", rng.choice(rows)]]],
+                                    "mutations": [[col, "insert", ["set", [["uuid", u]]]]],
+                                }
+                            )
+                            break
+        if rng.random() < 0.1:
+            ops.insert(0, {"op": "assert", "lock": LOCKS[db]})
+        if rng.random() < 0.05:
+            ops.append({"op": "abort"})
+        return {"k": "raw", "db": db, "ops": ops}
+
+    def acts(self, db: str, client: int) -> list[Any]:
+        rng = self.rng
+        _name, cols, _cond, _lock = CLIENTS[db][client]
+        schema = self.schemas[db]
+        out: list[Any] = []
+        for _ in range(rng.randint(1, 3)):
+            tables = [t for t in TABLES[db] if cols is None or t in cols]
+            table = schema.tables[rng.choice(tables)]
+            columns = sorted(table.columns) if cols is None else cols[table.name]
+            rows = self.existing(db, table.name)
+            kind = rng.choice(
+                [
+                    "set",
+                    "set",
+                    "verify",
+                    "setkey",
+                    "addvalue",
+                    "delete",
+                    "insert",
+                    "increment",
+                    "addop",
+                ]
+            )
+            if kind == "insert" or not rows:
+                values = self.row(db, table, rng.randint(0, 3))
+                out.append(
+                    [
+                        "insert",
+                        table.name,
+                        self.uuid(),
+                        {c: v for c, v in values.items() if c in columns},
+                    ]
+                )
+                continue
+            u = rng.choice(rows)
+            col = rng.choice(columns)
+            type_ = table.columns[col].type
+            if kind == "addop":
+                out.append(["addop", self.op(db, [])])
+            elif kind == "delete":
+                out.append(["delete", table.name, u])
+            elif kind == "verify":
+                out.append(["verify", table.name, u, col])
+            elif (
+                kind == "increment"
+                and type_.key.type == ovs.db.types.IntegerType
+                and type_.n_max == 1
+            ):
+                out.append(["increment", table.name, u, col])
+            elif kind == "setkey" and type_.is_map():
+                k = self.atom(db, type_.key)
+                v = self.atom(db, type_.value)
+                if isinstance(k, (str, int)) and isinstance(v, (str, int, bool)):
+                    out.append(
+                        ["setkey" if rng.random() < 0.7 else "delkey", table.name, u, col, k, v][
+                            : 6 if True else 5
+                        ]
+                    )
+            elif kind == "addvalue" and not type_.is_map() and type_.n_max > 1:
+                a = self.atom(db, type_.key)
+                val = uuid.UUID(a[1]) if isinstance(a, list) else a
+                out.append(
+                    [
+                        rng.choice(["addvalue", "delvalue"]),
+                        table.name,
+                        u,
+                        col,
+                        str(val) if isinstance(val, uuid.UUID) else val,
+                    ]
+                )
+            else:
+                out.append(["set", table.name, u, col, self.datum(db, type_)])
+        return out
+
+    def step(self) -> Step:
+        rng = self.rng
+        db = rng.choice(sorted(ROOTS))
+        n = len(CLIENTS[db])
+        kind = rng.choices(["raw", "idl", "race", "cond", "reconnect"], [10, 6, 1, 2, 1])[0]
+        if kind == "raw":
+            return self.raw_step(db)
+        if kind == "idl":
+            c = rng.randrange(n)
+            return {"k": "idl", "db": db, "c": c, "acts": self.acts(db, c)}
+        if kind == "race":
+            a, b = 0, 2
+            table = self.schemas[db].tables[rng.choice(TABLES[db])]
+            rows = self.existing(db, table.name)
+            if not rows:
+                return self.raw_step(db)
+            u = rng.choice(rows)
+            col = rng.choice(sorted(table.columns))
+            va = self.datum(db, table.columns[col].type)
+            vb = self.datum(db, table.columns[col].type)
+            vcol = col if rng.random() < 0.7 else rng.choice(sorted(table.columns))
+            return {
+                "k": "race",
+                "db": db,
+                "a": a,
+                "b": b,
+                "acts_a": [["verify", table.name, u, vcol], ["set", table.name, u, col, va]],
+                "acts_b": [["set", table.name, u, col, vb]],
+            }
+        if kind == "cond":
+            table = self.schemas[db].tables[rng.choice(TABLES[db])]
+            return {
+                "k": "cond",
+                "db": db,
+                "c": 2,
+                "table": table.name,
+                "cond": [self.condition(db, table) for _ in range(rng.randint(0, 2))],
+            }
+        return {"k": "reconnect", "db": db, "c": rng.randrange(n)}
+
+
+# ------------------------------------------------------------------- running
+@dataclass
+class Divergence:
+    seed: int
+    steps: list[Step]
+    index: int
+    fake: Any
+    real: Any
+
+    def report(self) -> str:
+        lines = [f"seed {self.seed}: divergence at step {self.index}", "steps:"]
+        lines += [f"  {json.dumps(s, ensure_ascii=False)}" for s in self.steps[: self.index + 1]]
+        lines.append("differences (fake | real):")
+        lines += [f"  {path}: {f!r} | {r!r}" for path, f, r in diff(self.fake, self.real)]
+        return "\n".join(lines)
+
+
+def diff(a: Any, b: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            yield from diff(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{path}/{k}")
+    elif a != b:
+        yield path or "/", a, b
+
+
+@contextmanager
+def real_server() -> Iterator[str]:
+    with SandboxDir.create() as d:
+        server = OvsdbServer(d, list(ROOTS))
+        server.start()
+        yield server.remote
+
+
+class Fuzzer:
+    """Runs steps on both sides and compares (``patch_fake`` alters the fake, for self-tests)."""
+
+    def __init__(self, remote: str) -> None:
+        self.fake = Side(True)
+        self.real = Side(False, remote)
+
+    def close(self) -> None:
+        self.fake.close()
+        self.real.close()
+
+    def replay(self, steps: list[Step]) -> tuple[int, Any, Any] | None:
+        """Run ``steps`` from empty databases; the first divergence, or None."""
+        self.fake.reset()
+        self.real.reset()
+        for i, step in enumerate(steps):
+            f, r = self._both(step)
+            if f != r:
+                return i, f, r
+        return None
+
+    def _both(self, step: Step) -> tuple[Any, Any]:
+        try:
+            f = execute(self.fake, copy.deepcopy(step))
+        except Exception as e:
+            f = {"exception": f"{type(e).__name__}: {e}"}
+        try:
+            r = execute(self.real, copy.deepcopy(step))
+        except Exception as e:
+            r = {"exception": f"{type(e).__name__}: {e}"}
+        return f, r
+
+    def run_seed(self, seed: int, n_steps: int) -> Divergence | None:
+        rng = random.Random(seed)
+        self.fake.reset()
+        self.real.reset()
+        gen = Generator(rng, self.fake)
+        steps: list[Step] = []
+        for i in range(n_steps):
+            step = gen.step()
+            steps.append(step)
+            f, r = self._both(step)
+            if f != r:
+                return Divergence(seed, steps, i, f, r)
+        return None
+
+    def minimise(self, div: Divergence) -> Divergence:
+        """Shrink to a short step list that still diverges (delta debugging on steps)."""
+        steps = div.steps[: div.index + 1]
+        best = div
+        chunk = max(1, len(steps) // 2)
+        while chunk >= 1:
+            i = 0
+            changed = False
+            while i < len(steps):
+                candidate = steps[:i] + steps[i + chunk :]
+                found = self.replay(candidate) if candidate else None
+                if found is not None:
+                    index, f, r = found
+                    steps = candidate[: index + 1]
+                    best = Divergence(div.seed, steps, index, f, r)
+                    changed = True
+                else:
+                    i += chunk
+            if not changed:
+                chunk //= 2
+        return best
