@@ -13,14 +13,28 @@ sandbox (:class:`ovn_vif.sandbox.Sandbox`) is started; then:
    Interfaces are gone is the *unplug* figure.
 
 The local database is watched by an event-driven Python IDL in this
-process, stamped when each update arrives. The medians of
-the runs are printed as JSON, with the ratio agent / ovn-controller (below
-1 means the agent is faster).
+process, stamped when each update arrives. The medians of the runs are
+printed as JSON, with the ratio agent / ovn-controller (below 1 means the
+agent is faster), and beside each latency the CPU seconds the plugging process used per 1000 ports
+(from t0 until it is idle again), and the CPU seconds it used while idle
+for 3 s before the plug (``idle_cpu_s``; the clock tick is 10 ms).
+
+``--before-src DIR`` also measures, in the same run, the agent of another
+source tree (``PYTHONPATH=DIR``, e.g. an older commit's ``src``) as
+``agent-before``.
+
+``--rss-bindings M`` measures memory instead (P3): in a fresh sandbox per
+implementation, the resident set size of the idle plugging process, then
+again after M Port_Bindings requested for another chassis (``hv2``) exist
+in the Southbound database (M LSPs written to the Northbound database by
+one raw transaction; ``ovn-northd`` makes the Port_Bindings).
 
 Usage::
 
     python benchmarks/plug_latency.py            # N = 100 and 1000, 3 runs each
     python benchmarks/plug_latency.py -n 100 --runs 1
+    python benchmarks/plug_latency.py --before-src /tmp/old/src -n 1000
+    python benchmarks/plug_latency.py --rss-bindings 100000
     python benchmarks/plug_latency.py --profile /tmp/agent.prof   # cProfile the agent
 """
 
@@ -48,6 +62,8 @@ from ovn_vif.sandbox import Sandbox
 
 PREFIX = "bench-"
 TIMEOUT = 300.0
+#: Seconds the idle process is watched for CPU use before the plug.
+IDLE_WINDOW = 3.0
 
 
 class InterfaceWatch:
@@ -117,17 +133,31 @@ def nbctl_delete(stack: Sandbox, n: int) -> None:
     stack.nbctl(*argv[1:])
 
 
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
 def start_agent(
-    stack: Sandbox, workdir: Path, profile: Path | None, extra: list[str]
+    stack: Sandbox,
+    workdir: Path,
+    profile: Path | None,
+    extra: list[str],
+    pythonpath: str | None = None,
 ) -> subprocess.Popen[bytes]:
     log = workdir / "agent.log"
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     cmd = [sys.executable]
     if profile is not None:
         cmd += ["-m", "cProfile", "-o", str(profile)]
     cmd += ["-m", "ovn_vif.cli", "agent", "--ovs-remote", stack.ovs_remote]
     cmd += ["--log-level", os.environ.get("BENCH_AGENT_LOG_LEVEL", "info"), *extra]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=out)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env)
     deadline = time.monotonic() + 60
     while "both databases in sync" not in log.read_text(errors="replace"):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -139,33 +169,141 @@ def start_agent(
 
 
 def one_run(
-    impl: str, n: int, profile: Path | None, agent_args: list[str] | None = None
+    impl: str,
+    n: int,
+    profile: Path | None,
+    *,
+    agent_args: list[str] | None = None,
+    before_src: str | None = None,
+    rss_bindings: int = 0,
 ) -> dict[str, float]:
     controller = impl == "ovn-controller"
     stack = Sandbox("hv1", controller=controller, ignore_startup_delay=controller)
     with stack, tempfile.TemporaryDirectory(prefix="ovnvif-bench-") as tmp:
         os.environ["BENCH_LAST_LOG"] = str(Path(tmp) / "agent.log")
-        agent = None if controller else start_agent(stack, Path(tmp), profile, agent_args or [])
+        pythonpath = before_src if impl == "agent-before" else None
+        agent = (
+            None
+            if controller
+            else start_agent(stack, Path(tmp), profile, agent_args or [], pythonpath)
+        )
         try:
+            if rss_bindings:
+                pid = stack.controller.pid if stack.controller is not None else agent.pid  # type: ignore[union-attr]
+                assert pid is not None
+                return measure_rss(stack, pid, rss_bindings)
             assert stack.controller is not None or agent is not None
             pid = stack.controller.pid if stack.controller is not None else agent.pid  # type: ignore[union-attr]
             assert pid is not None
             watch = InterfaceWatch(stack.ovs_remote)
             try:
+                wait_idle(pid)
+                idle0 = cpu_seconds(pid)
+                time.sleep(IDLE_WINDOW)
+                cpu0 = cpu_seconds(pid)
                 t0 = time.monotonic()
                 nbctl_create(stack, n)
                 plugged = watch.wait_until(lambda: watch.count() == n) - t0
                 wait_idle(pid)
+                cpu1 = cpu_seconds(pid)
                 t0 = time.monotonic()
                 nbctl_delete(stack, n)
                 unplugged = watch.wait_until(lambda: watch.count() == 0) - t0
+                wait_idle(pid)
+                cpu2 = cpu_seconds(pid)
             finally:
                 watch.close()
         finally:
             if agent is not None:
                 agent.send_signal(signal.SIGTERM)
                 agent.wait(timeout=60)
-    return {"plug_s": round(plugged, 4), "unplug_s": round(unplugged, 4)}
+    # The idle waits count 0.5 s windows of under 25 ms each, so the CPU
+    # figures include up to a few ms of idle noise.
+    return {
+        "plug_s": round(plugged, 4),
+        "unplug_s": round(unplugged, 4),
+        "plug_cpu_s_per_1000": round((cpu1 - cpu0) * 1000 / n, 4),
+        "unplug_cpu_s_per_1000": round((cpu2 - cpu1) * 1000 / n, 4),
+        "idle_cpu_s": round(cpu0 - idle0, 3),
+    }
+
+
+def nb_create_raw(stack: Sandbox, m: int, chassis: str) -> None:
+    """Create *m* LSPs requested for *chassis* in one raw NB transaction."""
+    schema = fetch_schema(stack.nb_remote, "OVN_Northbound", timeout=10, what="NB")
+    helper = ovs.db.idl.SchemaHelper(schema_json=schema)
+    helper.register_columns("Logical_Switch", ["name"])
+    idl = ovs.db.idl.Idl(stack.nb_remote, helper)
+    try:
+        deadline = time.monotonic() + 30
+        while not idl_synced(idl):
+            idl.run()
+            if time.monotonic() > deadline:
+                raise TimeoutError("NB did not sync")
+            time.sleep(0.01)
+        txn = ovs.db.idl.Transaction(idl)
+        # A logical switch has at most 32767 port tunnel keys.
+        per_switch = 25000
+        for first in range(0, m, per_switch):
+            names = []
+            for i in range(first, min(m, first + per_switch)):
+                names.append(["named-uuid", f"p{i}"])
+                opts = [["requested-chassis", chassis], ["vif-plug-type", "dummy"]]
+                txn.add_op(
+                    {
+                        "op": "insert",
+                        "table": "Logical_Switch_Port",
+                        "row": {"name": f"far{i}", "options": ["map", opts]},
+                        "uuid-name": f"p{i}",
+                    }
+                )
+            txn.add_op(
+                {
+                    "op": "insert",
+                    "table": "Logical_Switch",
+                    "row": {"name": f"far{first}", "ports": ["set", names]},
+                }
+            )
+        status = txn.commit_block()
+        if status != "success":
+            raise RuntimeError(f"NB insert failed: {status} {txn.get_error()}")
+    finally:
+        idl.close()
+
+
+def wait_bindings(stack: Sandbox, m: int) -> None:
+    """Wait until the Southbound DB holds at least *m* Port_Bindings."""
+    schema = fetch_schema(stack.sb_remote, "OVN_Southbound", timeout=10, what="SB")
+    helper = ovs.db.idl.SchemaHelper(schema_json=schema)
+    helper.register_columns("Port_Binding", ["logical_port"])
+    idl = ovs.db.idl.Idl(stack.sb_remote, helper)
+    try:
+        deadline = time.monotonic() + TIMEOUT * 4
+        while len(idl.tables["Port_Binding"].rows) < m:
+            if time.monotonic() > deadline:
+                raise TimeoutError("ovn-northd did not create the Port_Bindings")
+            idl.run()
+            poller = ovs.poller.Poller()
+            idl.wait(poller)
+            poller.timer_wait(1000)
+            poller.block()
+    finally:
+        idl.close()
+
+
+def measure_rss(stack: Sandbox, pid: int, m: int) -> dict[str, float]:
+    wait_idle(pid)
+    before = rss_bytes(pid)
+    stack.sbctl("chassis-add", "hv2", "geneve", "127.0.0.2")
+    nb_create_raw(stack, m, "hv2")
+    wait_bindings(stack, m)
+    wait_idle(pid)
+    after = rss_bytes(pid)
+    return {
+        "rss_mb_without": round(before / 2**20, 1),
+        f"rss_mb_with_{m}_bindings_elsewhere": round(after / 2**20, 1),
+        "ratio": round(after / before, 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,11 +320,25 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="extra argument for `ovn-vif agent` (repeatable), e.g. --agent-arg=--no-fast-json",
     )
+    parser.add_argument(
+        "--before-src",
+        help="also measure the agent of this source tree (PYTHONPATH) as agent-before",
+    )
+    parser.add_argument(
+        "--rss-bindings",
+        type=int,
+        default=0,
+        help="measure RSS with this many Port_Bindings of another chassis (P3) instead",
+    )
     args = parser.parse_args(argv)
     # The observer parses every Interface update; keep it from lagging behind.
     ovsjson.install()
     sizes = args.n or [100, 1000]
     impls = [args.only] if args.only else ["agent", "ovn-controller"]
+    if args.before_src:
+        impls.insert(0, "agent-before")
+    if args.rss_bindings:
+        return rss_main(args, impls)
     result: dict[str, Any] = {
         "method": "time from the ovn-nbctl call until all N Interfaces exist / are gone "
         "in the local DB; fresh sandbox per run; median of runs",
@@ -200,20 +352,61 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         entry: dict[str, Any] = {}
         for impl in impls:
-            runs = [one_run(impl, n, args.profile, args.agent_arg) for _ in range(args.runs)]
-            entry[impl] = {
-                "plug_s": statistics.median(r["plug_s"] for r in runs),
-                "unplug_s": statistics.median(r["unplug_s"] for r in runs),
-                "runs": runs,
-            }
-        if len(impls) == 2:
+            entry[impl] = {"runs": []}
+        # Interleave the implementations, run by run, so that a change of the
+        # machine's load hits both sides alike.
+        for _ in range(args.runs):
+            for impl in impls:
+                entry[impl]["runs"].append(
+                    one_run(
+                        impl, n, args.profile, agent_args=args.agent_arg, before_src=args.before_src
+                    )
+                )
+        for impl in impls:
+            runs = entry[impl]["runs"]
+            for key in (
+                "plug_s",
+                "unplug_s",
+                "plug_cpu_s_per_1000",
+                "unplug_cpu_s_per_1000",
+                "idle_cpu_s",
+            ):
+                entry[impl][key] = statistics.median(r[key] for r in runs)
+        if "ovn-controller" in impls:
             ctrl = entry["ovn-controller"]
-            agent = entry["agent"]
-            entry["ratio_agent_over_controller"] = {
-                key: round(agent[key] / ctrl[key], 3) if ctrl[key] else None
-                for key in ("plug_s", "unplug_s")
-            }
+            for impl in impls:
+                if impl == "ovn-controller":
+                    continue
+                suffix = "" if impl == "agent" else "_before"
+                entry[f"ratio_agent{suffix}_over_controller"] = {
+                    key: round(entry[impl][key] / ctrl[key], 3) if ctrl[key] else None
+                    for key in ("plug_s", "unplug_s")
+                }
         result["results"][str(n)] = entry
+    result["machine"]["loadavg_after"] = os.getloadavg()[0]
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def rss_main(args: argparse.Namespace, impls: list[str]) -> int:
+    result: dict[str, Any] = {
+        "method": "VmRSS of the idle plugging process, then with M Port_Bindings requested "
+        "for another chassis; fresh sandbox per implementation",
+        "machine": {"cpus": os.cpu_count(), "loadavg_before": os.getloadavg()[0]},
+        "bindings_elsewhere": args.rss_bindings,
+        "results": {
+            impl: one_run(
+                impl,
+                0,
+                None,
+                agent_args=args.agent_arg,
+                before_src=args.before_src,
+                rss_bindings=args.rss_bindings,
+            )
+            for impl in impls
+        },
+    }
     result["machine"]["loadavg_after"] = os.getloadavg()[0]
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")

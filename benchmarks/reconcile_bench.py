@@ -15,7 +15,16 @@ interface an ofport as vswitchd would, and then measures whole iterations
   snapshot is rebuilt, reusing the copies of unchanged rows; nothing is
   written);
 * ``one_percent_changed``: the MTU request of 1 % of the lports changed
-  (snapshot rebuilt, N/100 interfaces updated).
+  (snapshot rebuilt, N/100 interfaces updated);
+* ``one_changed``: the MTU request of one lport changed (one interface
+  updated).
+
+Each size runs with two engines: ``full``, on plain IDLs (every run
+decides for every lport, as before), and ``incremental``, on IDLs given
+to :func:`ovn_vif.track_changes` with ``providers_changed=False`` (the
+engine decides only for the lports whose rows changed; see
+``docs/performance.rst``). ``p2`` at the end compares ``one_changed`` at
+the largest size with the smallest, per engine and policy.
 
 Prints one JSON document. Times are in milliseconds (median and maximum of
 ``--repeat`` iterations), the provider's ``prepare_create`` calls per
@@ -27,6 +36,7 @@ started with ``ovn_vif.sandbox`` (``--backend ovsdb``). Either way the IDL is
 the real ``ovs.db.idl.Idl``.
 
     python benchmarks/reconcile_bench.py [--sizes 100 1000 10000] [--repeat 5]
+        [--engine full|incremental|both] [--policies recommended]
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ from ovn_vif import (
     create_sb_indexes,
     register_ovs_columns,
     register_sb_columns,
+    track_changes,
 )
 from ovn_vif_dummy import DummyProvider
 
@@ -100,19 +111,26 @@ def _commit(idl: Any, txn: Any) -> str:
 
 
 @contextlib.contextmanager
-def fake_backend() -> Iterator[tuple[Any, Any]]:
+def fake_backend(tracked: bool) -> Iterator[tuple[Any, Any]]:
     from ovn_vif.testing import add_chassis, connect, ovs_database, sb_database
+
+    def sb_setup(idl: Any) -> None:
+        create_sb_indexes(idl)
+        if tracked:
+            track_changes(idl)
 
     ovs_db = ovs_database(system_id="hv1")
     sb_db = sb_database(chassis="hv1")
     add_chassis(sb_db, "hv2")
-    ovs_idl = connect(ovs_db, register_ovs_columns)
-    sb_idl = connect(sb_db, register_sb_columns, before_connect=create_sb_indexes)
+    ovs_idl = connect(
+        ovs_db, register_ovs_columns, before_connect=track_changes if tracked else None
+    )
+    sb_idl = connect(sb_db, register_sb_columns, before_connect=sb_setup)
     yield ovs_idl, sb_idl
 
 
 @contextlib.contextmanager
-def ovsdb_backend() -> Iterator[tuple[Any, Any]]:
+def ovsdb_backend(tracked: bool) -> Iterator[tuple[Any, Any]]:
     from ovn_vif.sandbox import DATABASES, OvsdbServer, SandboxDir
 
     with SandboxDir.create() as d:
@@ -129,6 +147,8 @@ def ovsdb_backend() -> Iterator[tuple[Any, Any]]:
             helper = ovs.db.idl.SchemaHelper(location=str(DATABASES[db]))
             register(helper)
             idl = ovs.db.idl.Idl(server.remote, helper)
+            if tracked:
+                track_changes(idl)
             if index is not None:
                 index(idl)
             idls.append(idl)
@@ -215,7 +235,8 @@ def set_ofports(ovs_idl: Any) -> None:
 
 def iteration(
     rec: Reconciler, ovs_idl: Any, sb_idl: Any, *, providers_changed: bool = True
-) -> tuple[float, bool]:
+) -> tuple[float, bool, float]:
+    """(ms for reconcile + commit + complete, whether it wrote, ms for reconcile alone)."""
     ovs_idl.run()
     sb_idl.run()
     t0 = time.perf_counter()
@@ -228,25 +249,27 @@ def iteration(
         can_unplug=True,
         providers_changed=providers_changed,
     )
+    decided = time.perf_counter()
     status = txn.commit()
     rec.complete(status, txn=txn)
     elapsed = time.perf_counter() - t0
     if status == ovs.db.idl.Transaction.INCOMPLETE:
         rec.complete(_commit(ovs_idl, txn), txn=txn)
-    return elapsed * 1000, report.changed
+    return elapsed * 1000, report.changed, (decided - t0) * 1000
 
 
-def _summary(samples: list[float], prepares: list[int]) -> dict[str, Any]:
+def _summary(samples: list[float], prepares: list[int], engine: list[float]) -> dict[str, Any]:
     return {
         "median_ms": round(statistics.median(samples), 3),
+        "reconcile_median_ms": round(statistics.median(engine), 3),
         "max_ms": round(max(samples), 3),
         "prepare_calls": max(prepares),
     }
 
 
-def bench(backend: str, n: int, policy: Policy, repeat: int) -> dict[str, Any]:
+def bench(backend: str, n: int, policy: Policy, repeat: int, tracked: bool) -> dict[str, Any]:
     make = fake_backend if backend == "fake" else ovsdb_backend
-    with make() as (ovs_idl, sb_idl):
+    with make(tracked) as (ovs_idl, sb_idl):
         provider = CountingDummy()
         registry = Registry()
         registry.register(provider)
@@ -256,7 +279,7 @@ def bench(backend: str, n: int, policy: Policy, repeat: int) -> dict[str, Any]:
         rec = Reconciler(registry, policy=policy)
 
         t0 = time.perf_counter()
-        initial_ms, _ = iteration(rec, ovs_idl, sb_idl)
+        initial_ms, _, _ = iteration(rec, ovs_idl, sb_idl)
         _run_until((ovs_idl,), lambda: len(ovs_idl.tables["Interface"].rows) == n + 1)
         initial_total = (time.perf_counter() - t0) * 1000
         set_ofports(ovs_idl)
@@ -269,9 +292,16 @@ def bench(backend: str, n: int, policy: Policy, repeat: int) -> dict[str, Any]:
                 "until_in_db_ms": round(initial_total, 3),
             }
         }
-        cases = ("no_change", "no_change_idle", "unrelated_change", "one_percent_changed")
+        cases = (
+            "no_change",
+            "no_change_idle",
+            "unrelated_change",
+            "one_percent_changed",
+            "one_changed",
+        )
         for case in cases:
             samples: list[float] = []
+            engine: list[float] = []
             prepares: list[int] = []
             writes = 0
             for r in range(repeat):
@@ -280,16 +310,22 @@ def bench(backend: str, n: int, policy: Policy, repeat: int) -> dict[str, Any]:
                 elif case == "one_percent_changed":
                     changed = {f"lsp{i}" for i in range(r, n, 100)}
                     writer.set_mtu(changed, 1400 + r)
+                elif case == "one_changed":
+                    writer.set_mtu({f"lsp{(r * 7) % n}"}, 1300 + r)
                 # (the writer's commit ran the IDL: the change is in its cache)
                 provider.prepares = 0
-                ms, changed_any = iteration(
-                    rec, ovs_idl, sb_idl, providers_changed=case != "no_change_idle"
+                # The incremental engine is told when no provider changed;
+                # "no_change" keeps saying one did (a full run).
+                idle = case == "no_change_idle" or (tracked and case != "no_change")
+                ms, changed_any, engine_ms = iteration(
+                    rec, ovs_idl, sb_idl, providers_changed=not idle
                 )
                 samples.append(ms)
+                engine.append(engine_ms)
                 prepares.append(provider.prepares)
                 writes += changed_any
                 _run_until((ovs_idl, sb_idl), lambda: not rec.in_flight)
-            result[case] = _summary(samples, prepares) | {"iterations_that_wrote": writes}
+            result[case] = _summary(samples, prepares, engine) | {"iterations_that_wrote": writes}
         return result
 
 
@@ -303,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[p.value for p in Policy],
         choices=[p.value for p in Policy],
     )
+    parser.add_argument("--engine", choices=["full", "incremental", "both"], default="both")
     default_backend = "fake" if importlib.util.find_spec("ovn_vif.testing") else "ovsdb"
     parser.add_argument("--backend", choices=["fake", "ovsdb"], default=default_backend)
     args = parser.parse_args(argv)
@@ -312,13 +349,34 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "results": [],
     }
+    engines = ["full", "incremental"] if args.engine == "both" else [args.engine]
     for n in args.sizes:
         for policy_name in args.policies:
             policy = Policy(policy_name)
-            results["results"].append(
-                {"plugged_ports": n, "policy": policy.value}
-                | bench(args.backend, n, policy, args.repeat)
-            )
+            for engine in engines:
+                results["results"].append(
+                    {"plugged_ports": n, "policy": policy.value, "engine": engine}
+                    | bench(args.backend, n, policy, args.repeat, engine == "incremental")
+                )
+    lo, hi = min(args.sizes), max(args.sizes)
+    p2 = {}
+    for policy_name in args.policies:
+        for engine in engines:
+            rows = {
+                r["plugged_ports"]: r["one_changed"]
+                for r in results["results"]
+                if r["policy"] == policy_name and r["engine"] == engine
+            }
+            if lo != hi and rows[lo]["median_ms"] and rows[lo]["reconcile_median_ms"]:
+                p2[f"{policy_name}/{engine}"] = {
+                    f"one_changed_ms_at_{lo}": rows[lo]["median_ms"],
+                    f"one_changed_ms_at_{hi}": rows[hi]["median_ms"],
+                    "ratio": round(rows[hi]["median_ms"] / rows[lo]["median_ms"], 2),
+                    "reconcile_only_ratio": round(
+                        rows[hi]["reconcile_median_ms"] / rows[lo]["reconcile_median_ms"], 2
+                    ),
+                }
+    results["p2"] = p2
     json.dump(results, sys.stdout, indent=2)
     print()
     return 0

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         register_ovs_columns,
         register_sb_columns,
     )
+    from ovn_vif._engine.incremental import track_changes
     from ovn_vif._engine.reconciler import Reconciler
     from ovn_vif._engine.report import (
         CompletionReport,
@@ -79,6 +80,7 @@ _LAZY = {
     "create_sb_indexes": "ovn_vif._engine.columns",
     "register_ovs_columns": "ovn_vif._engine.columns",
     "register_sb_columns": "ovn_vif._engine.columns",
+    "track_changes": "ovn_vif._engine.incremental",
 }
 
 
@@ -137,5 +139,6 @@ __all__ = [
     "netdev_name_problem",
     "register_ovs_columns",
     "register_sb_columns",
+    "track_changes",
     "truncate_netdev_name",
 ]

@@ -358,3 +358,62 @@ def test_an_lport_that_failed_is_decided_again_without_any_change(world: World) 
         ("lsp1", "decision-error"),
         ("lsp1", "decision-error"),
     ]
+
+
+class CountingDummy(DummyProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | None:
+        self.asked.append(ctx.lport_name)
+        return super().prepare_create(ctx)
+
+
+def test_agent_on_tracked_idls_asks_only_about_changed_lports_until_recompute() -> None:
+    from ovn_vif import track_changes
+
+    ovs_db = ovs_database(system_id="hv1")
+    sb_db = sb_database(chassis="hv1")
+    add_binding = PortBindingFactory(sb_db, chassis="hv1")
+    for i in range(5):
+        add_binding(f"lp{i}", plug_type="dummy")
+    provider = CountingDummy()
+    registry = Registry()
+    registry.register(provider)
+
+    def sb_setup(idl: Any) -> None:
+        create_sb_indexes(idl)
+        track_changes(idl)
+
+    def ovs_setup(idl: Any) -> None:
+        track_changes(idl)
+
+    ovs_idl = connect(ovs_db, prepare_ovs_helper, before_connect=ovs_setup)
+    sb_idl = connect(sb_db, prepare_sb_helper, before_connect=sb_setup)
+    agent = Agent(AgentConfig(), registry)
+    agent.start(ovs_idl=ovs_idl, sb_idl=sb_idl)
+    try:
+        plugged = lambda: sum(  # noqa: E731
+            "ovn-plugged" in r["external_ids"] for r in ovs_db.rows("Interface").values()
+        )
+        assert agent.run_until(lambda: plugged() == 5 and agent.idle, timeout=TIMEOUT)
+        assign_ofports(ovs_db)
+        assert agent.run_until(lambda: agent.idle, timeout=TIMEOUT)
+        provider.asked.clear()
+        lp3 = sb_db.find("Port_Binding", logical_port="lp3")[0]
+        options = dict(sb_db.rows("Port_Binding")[lp3]["options"])
+        sb_db.update("Port_Binding", lp3, options=options | {"vif-plug-mtu-request": "9000"})
+        mtu = lambda: [  # noqa: E731
+            r["mtu_request"]
+            for r in ovs_db.rows("Interface").values()
+            if r["external_ids"].get("iface-id") == "lp3"
+        ]
+        assert agent.run_until(lambda: mtu() == [[9000]] and agent.idle, timeout=TIMEOUT)
+        assert set(provider.asked) == {"lp3"}
+        provider.asked.clear()
+        agent.recompute()
+        assert agent.run_until(lambda: agent.idle, timeout=TIMEOUT)
+        assert sorted(provider.asked) == [f"lp{i}" for i in range(5)]
+    finally:
+        agent.close()

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.daemons
 
 def test_reconcile_benchmark_prints_json_for_every_case() -> None:
     proc = subprocess.run(
-        [sys.executable, str(BENCH), "--sizes", "20", "--repeat", "2", "--backend", "ovsdb"],
+        [
+            *(sys.executable, str(BENCH), "--sizes", "20", "--repeat", "2"),
+            *("--backend", "ovsdb", "--engine", "full"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -35,3 +38,25 @@ def test_reconcile_benchmark_prints_json_for_every_case() -> None:
         assert result["no_change"]["prepare_calls"] == 20
     assert by_policy["recommended"]["no_change_idle"]["prepare_calls"] == 0
     assert by_policy["ovn-compatible"]["no_change_idle"]["prepare_calls"] == 20
+
+
+def test_incremental_engine_asks_only_about_the_changed_lport() -> None:
+    proc = subprocess.run(
+        [
+            *(sys.executable, str(BENCH), "--sizes", "20", "40", "--repeat", "2"),
+            *("--backend", "ovsdb", "--engine", "incremental", "--policies", "recommended"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    doc = json.loads(proc.stdout)
+    for result in doc["results"]:
+        assert result["engine"] == "incremental"
+        assert result["one_changed"]["iterations_that_wrote"] == 2
+        assert result["one_changed"]["prepare_calls"] == 1
+        assert result["unrelated_change"]["prepare_calls"] == 0
+        # A run told that a provider changed decides for every lport.
+        assert result["no_change"]["prepare_calls"] == result["plugged_ports"]
+    assert set(doc["p2"]) == {"recommended/incremental"}

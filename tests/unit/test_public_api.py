@@ -19,6 +19,7 @@ EXPECTED = {
         "create_sb_indexes",
         "register_ovs_columns",
         "register_sb_columns",
+        "track_changes",
         "CompletionReport",
         "Decision",
         "Decline",

@@ -29,6 +29,9 @@ How a caller drives it::
   bridge: str = "br-int", can_unplug: bool, providers_changed: bool = True)
   -> ReconcileReport``
 * :meth:`Reconciler.complete` ``(status: str, *, txn=None) -> CompletionReport``
+* :meth:`Reconciler.recompute` ``()``: the next run decides for every lport
+  (with change-tracked IDLs, see :func:`ovn_vif.track_changes`, runs
+  otherwise decide only for lports whose inputs changed)
 * :attr:`Reconciler.in_flight` (``bool``) and
   :attr:`Reconciler.in_flight_lports` (``frozenset[str]``)
 * :attr:`Reconciler.policy`, :attr:`Reconciler.registry`
@@ -59,14 +62,22 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from uuid import UUID
 
 import attrs
 
+from ovn_vif._contract.frozenmap import FrozenMap
 from ovn_vif._contract.provider import RestoredPort, VifPlugProvider
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._contract.registry import Registry, default_registry
 from ovn_vif._engine.decision import LOG as RULES_LOG
 from ovn_vif._engine.decision import PendingCall, Plan
+from ovn_vif._engine.incremental import (
+    IfaceKey,
+    IncrementalState,
+    LportKey,
+    change_log,
+)
 from ovn_vif._engine.report import (
     CompletionReport,
     Decision,
@@ -76,8 +87,8 @@ from ovn_vif._engine.report import (
     ReconcileReport,
 )
 from ovn_vif._engine.rules import decide
-from ovn_vif._engine.snapshot import OvsView, RowMemo, SbView, read_ovs, read_sb
-from ovn_vif._engine.writes import stage
+from ovn_vif._engine.snapshot import OVN_PLUGGED, OvsView, RowMemo, SbView, read_ovs, read_sb
+from ovn_vif._engine.writes import IfaceUpdate, stage
 from ovn_vif._errors import StaleRowError, TransactionNotCommittedError
 
 LOG = logging.getLogger(__name__)
@@ -91,6 +102,8 @@ COMMIT_FAILED = frozenset({"try again", "error", "not locked", "aborted"})
 #: The commit is still in progress.
 COMMIT_PENDING = "incomplete"
 _UNCOMMITTED = "uncommitted"
+#: The inputs of an lport that has neither a binding nor an interface.
+_NOTHING: LportKey = (None, ())
 
 
 @attrs.define
@@ -148,6 +161,23 @@ class Reconciler:
         # Providers told what is plugged (VifPlugProvider.restore) since the
         # start or the latest resync().
         self._restored: list[VifPlugProvider] = []
+        # Incremental runs (see ovn_vif._engine.incremental): the engine's
+        # own copy of the rows, the inputs it was built for, the lports
+        # found in sync with the inputs they were decided on, those to
+        # decide again whatever changes, and what the rows of written
+        # lports should look like once committed (by transaction, then
+        # once committed).
+        self._inc: IncrementalState | None = None
+        self._inc_inputs: tuple[Any, ...] | None = None
+        self._settled: dict[str, LportKey] = {}
+        self._unsettled: set[str] = set()
+        self._expect: dict[int, dict[str, LportKey]] = {}
+        self._confirm: dict[str, LportKey] = {}
+        self._recompute = True
+        #: Runs that decided for every lport / only for changed ones
+        #: (for tests and benchmarks).
+        self.full_runs = 0
+        self.incremental_runs = 0
 
     @property
     def policy(self) -> Policy:
@@ -158,6 +188,17 @@ class Reconciler:
     def registry(self) -> Registry:
         """The providers plugged with."""
         return self._registry
+
+    def recompute(self) -> None:
+        """Make the next :meth:`reconcile` decide for every lport.
+
+        Only useful with change tracking (:func:`ovn_vif.track_changes`),
+        where the engine otherwise decides only for lports whose inputs
+        changed: for instance after a provider's state changed in a way its
+        ``run()`` did not report. Safe to call at any time between runs.
+        """
+        self._recompute = True
+        self._quiet = None
 
     @property
     def in_flight(self) -> bool:
@@ -247,7 +288,9 @@ class Reconciler:
             sync (nothing written, declined, refused, deferred or in
             flight). The default, ``True``, never skips; neither does
             :attr:`Policy.OVN_COMPATIBLE` (OVN asks every provider on every
-            iteration).
+            iteration). With IDLs given to :func:`ovn_vif.track_changes`,
+            ``False`` also lets :attr:`Policy.RECOMMENDED` decide only for
+            the lports whose inputs changed; ``True`` makes a full run.
         :returns: what was decided; ``report.changed`` tells whether
             anything was staged.
 
@@ -257,6 +300,17 @@ class Reconciler:
         if getattr(ovs_idl, "txn", txn) is not txn:
             raise ValueError("txn must be the open transaction of ovs_idl")
         self._last_txn = txn
+        incremental = self._reconcile_changed(
+            ovs_idl,
+            sb_idl,
+            txn,
+            inputs=(id(ovs_idl), id(sb_idl), chassis, bridge),
+            bridge=bridge,
+            can_unplug=can_unplug,
+            providers_changed=providers_changed,
+        )
+        if incremental is not None:
+            return incremental
         before = (self._ovs_cache, self._sb_cache)
         ovs_view, sb_view = self.snapshot(ovs_idl, sb_idl, chassis=chassis, bridge=bridge)
         inputs = (chassis, bridge, can_unplug)
@@ -287,6 +341,7 @@ class Reconciler:
             in_flight=self.in_flight_lports,
             log=self._rules_log,
         )
+        self.full_runs += 1
         plan = self._drop_stale(ovs_idl, ovs_view, plan)
         try:
             decisions = self._stage(ovs_idl, txn, ovs_view, plan)
@@ -312,6 +367,14 @@ class Reconciler:
             self._batches.append(_Batch(txn=txn, calls=plan.pending))
         elif not decisions and not plan.changed:
             self._quiet = inputs
+        if (
+            self._policy is Policy.RECOMMENDED
+            and change_log(ovs_idl) is not None
+            and change_log(sb_idl) is not None
+            and self._ovs_cache is not None  # no stale row found (see _drop_stale)
+        ):
+            self._settle_all(ovs_view, sb_view, sb_idl, txn, plan)
+            self._inc_inputs = (id(ovs_idl), id(sb_idl), chassis, bridge)
         return ReconcileReport(decisions=decisions, changed=plan.changed)
 
     def resync(self) -> None:
@@ -326,6 +389,13 @@ class Reconciler:
         """
         self._restored.clear()
         self._quiet = None
+        self._recompute = True
+
+    def _unrestored(self) -> bool:
+        """Whether a registered provider has not been given ``restore`` yet."""
+        return any(
+            not any(p is done for done in self._restored) for p in self._registry.providers()
+        )
 
     def _restore(self, ovs_view: OvsView, sb_view: SbView) -> None:
         current = self._registry.providers()
@@ -369,6 +439,7 @@ class Reconciler:
     def _forget_views(self) -> None:
         self._ovs_cache = self._sb_cache = None
         self._quiet = None
+        self._drop_incremental()
 
     def _release(self, calls: Any) -> None:
         for call in calls:
@@ -430,6 +501,226 @@ class Reconciler:
             pending=tuple(c for c in plan.pending if c.lport not in stale),
         )
 
+    # --- incremental runs -------------------------------------------------
+
+    def _reconcile_changed(
+        self,
+        ovs_idl: Any,
+        sb_idl: Any,
+        txn: Any,
+        *,
+        inputs: tuple[Any, ...],
+        bridge: str,
+        can_unplug: bool,
+        providers_changed: bool,
+    ) -> ReconcileReport | None:
+        """Decide only for the lports whose inputs changed; ``None`` when a
+        full run is needed."""
+        ovs_log, sb_log = change_log(ovs_idl), change_log(sb_idl)
+        ovs_rows = None if ovs_log is None else ovs_log.take(ovs_idl)
+        sb_rows = None if sb_log is None else sb_log.take(sb_idl)
+        state = self._inc
+        why = (
+            "no change tracking or not the recommended policy"
+            if self._policy is not Policy.RECOMMENDED or ovs_log is None or sb_log is None
+            else "first run or recompute requested"
+            if state is None or self._recompute
+            else "a provider changed"
+            if providers_changed
+            else "local changes not explained by the change log"
+            if ovs_rows is None
+            else "Southbound changes not explained by the change log"
+            if sb_rows is None
+            else "chassis or bridge changed"
+            if self._inc_inputs != inputs
+            else "no provider is registered"
+            if not self._registry.has_providers()
+            else "a provider is to be told what it plugged"
+            if self._unrestored()
+            else None
+        )
+        if why is not None or state is None or ovs_rows is None or sb_rows is None:
+            LOG.debug("full run: %s", why)
+            self._drop_incremental()
+            return None
+        touched_ovs = state.apply_ovs(ovs_idl, ovs_rows, bridge)
+        touched_sb = None if touched_ovs is None else state.apply_sb(sb_idl, sb_rows)
+        if touched_ovs is None or touched_sb is None:
+            self._drop_incremental()
+            return None
+        in_flight = self.in_flight_lports
+        dirty: set[str] = set()
+        confirmed: set[str] = set()
+        for lport in self._unsettled:
+            expected = self._confirm.pop(lport, None)
+            if (
+                lport not in in_flight
+                and expected is not None
+                and expected == state.key(sb_idl, lport)
+            ):
+                confirmed.add(lport)
+                if expected != _NOTHING:
+                    self._settled[lport] = expected
+            else:
+                dirty.add(lport)
+        self._unsettled -= confirmed
+        for lport in touched_ovs | touched_sb:
+            if lport in dirty:
+                continue
+            settled = self._settled.get(lport)
+            if settled is None or settled != state.key(sb_idl, lport):
+                dirty.add(lport)
+        self.incremental_runs += 1
+        if not dirty:
+            return ReconcileReport()
+        for lport in dirty:
+            self._settled.pop(lport, None)
+        ovs_view, sb_view = state.views(ovs_idl, sb_idl, sorted(dirty))
+        plan = decide(
+            ovs=ovs_view,
+            sb=sb_view,
+            registry=self._registry,
+            policy=self._policy,
+            can_unplug=can_unplug,
+            in_flight=in_flight,
+            log=self._rules_log,
+        )
+        plan = self._drop_stale(ovs_idl, ovs_view, plan)
+        try:
+            decisions = self._stage(ovs_idl, txn, ovs_view, plan)
+        except StaleRowError as exc:
+            txn.abort()
+            self._forget_views()
+            self._release(plan.pending)
+            self._log.warning(
+                ("stale-rows",),
+                "rows changed while staging (%s); deciding again on the next run",
+                exc,
+            )
+            return ReconcileReport(
+                decisions=tuple(
+                    self._stale_decision(lport, None)
+                    for lport in sorted({d.lport for d in plan.decisions})
+                ),
+            )
+        if plan.pending:
+            self._batches.append(_Batch(txn=txn, calls=plan.pending))
+        self._settle(
+            state=state,
+            sb_idl=sb_idl,
+            lports=dirty,
+            in_flight=in_flight,
+            txn=txn,
+            plan=plan,
+            sb_view=sb_view,
+        )
+        return ReconcileReport(decisions=decisions, changed=plan.changed)
+
+    def _drop_incremental(self) -> None:
+        self._inc = None
+        self._recompute = True
+
+    def _settle_all(
+        self, ovs_view: OvsView, sb_view: SbView, sb_idl: Any, txn: Any, plan: Plan
+    ) -> None:
+        """After a full run: rebuild the engine's copy and note which lports
+        are in sync."""
+        state = IncrementalState.from_views(ovs_view, sb_view, sb_idl)
+        self._inc = state
+        self._settled = {}
+        self._unsettled = set()
+        self._confirm = {}
+        self._recompute = False
+        lports = set(sb_view.bindings) | set(state.lport_ifaces)
+        self._settle(
+            state=state,
+            sb_idl=sb_idl,
+            lports=lports,
+            in_flight=self.in_flight_lports,
+            txn=txn,
+            plan=plan,
+            sb_view=sb_view,
+        )
+
+    def _settle(
+        self,
+        *,
+        state: IncrementalState,
+        sb_idl: Any,
+        lports: set[str],
+        in_flight: frozenset[str],
+        txn: Any,
+        plan: Plan,
+        sb_view: SbView,
+    ) -> None:
+        acted = {d.lport for d in plan.decisions}
+        acted.update(c.lport for c in plan.pending)
+        written = {c.lport for c in plan.creates} | {r.lport for r in plan.removes}
+        written.update(u.lport for u in plan.updates)
+        acted |= written
+        for lport in lports:
+            if lport in in_flight or lport in acted:
+                self._settled.pop(lport, None)
+                self._unsettled.add(lport)
+            else:
+                key = state.key(sb_idl, lport)
+                # An lport with neither binding nor interface (deleted) is
+                # forgotten: anything that appears for it is a change.
+                if key == _NOTHING:
+                    self._settled.pop(lport, None)
+                else:
+                    self._settled[lport] = key
+                self._unsettled.discard(lport)
+        expected = self._expected(state, plan, sb_view)
+        if expected:
+            self._expect[id(txn)] = expected
+
+    def _expected(
+        self, state: IncrementalState, plan: Plan, sb_view: SbView
+    ) -> dict[str, LportKey]:
+        """What the inputs of the lports this plan plugs or unplugs will be
+        once it is committed (lports with other outcomes are decided again
+        instead)."""
+        if not plan.changed:
+            return {}
+        simple = {Outcome.PLUGGED, Outcome.UNPLUGGED, Outcome.REPLACED, Outcome.UPDATED}
+        other = {d.lport for d in plan.decisions if d.outcome not in simple}
+        removed: dict[str, set[UUID]] = {}
+        for remove in plan.removes:
+            removed.setdefault(remove.lport, set()).update(remove.ifaces)
+        created = {c.lport: c for c in plan.creates}
+        updated = {u.iface: u for u in plan.updates}
+        expected: dict[str, LportKey] = {}
+        written = set(removed) | set(created) | {u.lport for u in plan.updates}
+        for lport in written - other:
+            gone = removed.get(lport, set())
+            keys = [
+                _updated(state.iface_key(i), updated.get(i.uuid))
+                for i in state.bridge_ifaces(lport)
+                if i.uuid not in gone
+            ]
+            create = created.get(lport)
+            if create is not None:
+                keys.append(
+                    IfaceKey(
+                        name=create.name,
+                        type=create.type or "",
+                        options=create.options,
+                        external_ids=create.external_ids,
+                        mtu_request=create.mtu_request,
+                        foreign_ofport=None,
+                        sole=True,
+                    )
+                )
+            binding = sb_view.bindings.get(lport)
+            plugged = any(k.external_ids.get(OVN_PLUGGED) is not None for k in keys)
+            if binding is not None and not (
+                binding.requested_chassis == state.chassis.uuid or plugged
+            ):
+                binding = None
+            expected[lport] = (binding, tuple(sorted(keys, key=lambda k: (k.name, k.type))))
+        return expected
+
     def _stage(self, idl: Any, txn: Any, ovs_view: OvsView, plan: Plan) -> tuple[Decision, ...]:
         assert ovs_view.bridge is not None
         stage(
@@ -465,6 +756,10 @@ class Reconciler:
         ):
             raise ValueError(f"unknown transaction status {status!r}")
         txn = self._last_txn if txn is None else txn
+        if status != COMMIT_PENDING:
+            expected = self._expect.pop(id(txn), None)
+            if expected is not None and status in COMMIT_FINISHED:
+                self._confirm.update(expected)
         batch = next((b for b in self._batches if b.txn is txn), None)
         if batch is None:
             return CompletionReport(status=status, pending=status == COMMIT_PENDING)
@@ -516,3 +811,23 @@ class Reconciler:
             )
             return False
         return True
+
+
+def _updated(key: IfaceKey, update: IfaceUpdate | None) -> IfaceKey:
+    """*key* as it will be once *update* is committed."""
+    if update is None:
+        return key
+    options = {k: v for k, v in key.options.items() if k not in update.del_options}
+    options.update(update.set_options)
+    mtu = key.mtu_request
+    if update.set_mtu_request is not None:
+        mtu = update.set_mtu_request
+    elif update.clear_mtu_request:
+        mtu = None
+    return attrs.evolve(
+        key,
+        type=key.type if update.set_type is None else update.set_type,
+        options=FrozenMap(options),
+        external_ids=FrozenMap({**key.external_ids, **update.set_external_ids}),
+        mtu_request=mtu,
+    )

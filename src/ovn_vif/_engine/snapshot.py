@@ -207,6 +207,45 @@ class OvsView:
             others=NameLookup(others),
         )
 
+    @classmethod
+    def assemble(
+        cls,
+        *,
+        bridge: BridgeView,
+        ports: Mapping[UUID, PortView],
+        ifaces: Mapping[UUID, IfaceView],
+        others: NameLookup,
+        port_of_iface: Mapping[UUID, UUID],
+        iface_by_name: Mapping[str, IfaceView],
+        port_by_name: Mapping[str, PortView],
+        bridge_ifaces_by_lport: Mapping[str, tuple[IfaceView, ...]],
+    ) -> OvsView:
+        """A view over lookups the caller already holds (no copy, no pass
+        over the rows): the incremental engine's, valid while it decides.
+
+        :attr:`bridge_ifaces` and :attr:`plugged_lports` cover only the
+        lports of *bridge_ifaces_by_lport*.
+        """
+        view = object.__new__(cls)
+        on_bridge = tuple(i for group in bridge_ifaces_by_lport.values() for i in group)
+        for name, value in (
+            ("bridge", bridge),
+            ("ports", ports),
+            ("ifaces", ifaces),
+            ("others", others),
+            ("port_of_iface", port_of_iface),
+            ("iface_by_name", iface_by_name),
+            ("port_by_name", port_by_name),
+            ("bridge_ifaces", on_bridge),
+            ("bridge_ifaces_by_lport", bridge_ifaces_by_lport),
+            (
+                "plugged_lports",
+                frozenset(i.iface_id for i in on_bridge if i.iface_id and i.plugged_by),
+            ),
+        ):
+            object.__setattr__(view, name, value)
+        return view
+
     def port_for(self, iface: IfaceView) -> PortView | None:
         """The Port holding *iface*, if any."""
         port_uuid = self.port_of_iface.get(iface.uuid)
@@ -434,6 +473,12 @@ def _chassis_rows(idl: Any, name: str) -> list[Any]:
     return _scan(idl, "Chassis", "name", [name])
 
 
+def read_port(row: Any) -> PortView:
+    """Copy one ``Port`` row."""
+    members = tuple(u for u in (_ref_uuid(i) for i in row.interfaces) if u is not None)
+    return PortView(uuid=row.uuid, name=row.name, interfaces=members)
+
+
 def read_ovs(idl: Any, bridge: str, memo: RowMemo | None = None) -> OvsView:
     """Copy the rows of the local Open_vSwitch database the engine needs.
 
@@ -446,10 +491,6 @@ def read_ovs(idl: Any, bridge: str, memo: RowMemo | None = None) -> OvsView:
     bridge_view = None
     ports: dict[UUID, PortView] = {}
     ifaces: dict[UUID, IfaceView] = {}
-
-    def read_port(row: Any) -> PortView:
-        members = tuple(u for u in (_ref_uuid(i) for i in row.interfaces) if u is not None)
-        return PortView(uuid=row.uuid, name=row.name, interfaces=members)
 
     iface_rows = idl.tables["Interface"].rows
 

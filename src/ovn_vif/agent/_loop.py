@@ -56,6 +56,7 @@ from ovn_vif._engine.columns import (
     register_ovs_columns,
     register_sb_columns,
 )
+from ovn_vif._engine.incremental import change_log, track_changes
 from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Outcome, Policy, ReconcileReport
 from ovn_vif._errors import AgentSetupError, RemoteError
@@ -195,6 +196,10 @@ class Agent:
         # What the last reconcile saw, to reconcile only when it changed.
         self._seen: tuple[int, int, bool, str, str] | None = None
         self._dirty = True
+        # Whether the next reconcile must decide for every lport (a provider
+        # or a setting changed, a retry): otherwise, on IDLs the agent
+        # tracks, the engine decides only for lports whose rows changed.
+        self._full = True
         self._retry_at: float | None = None
         self._retry_backoff = 1.0
         self._synced = False
@@ -322,6 +327,7 @@ class Agent:
             helper.register_columns("Open_vSwitch", ["ssl"])
             helper.register_columns("SSL", list(_tls.SSL_COLUMNS))
         idl = ovs.db.idl.Idl(self.config.ovs_remote, helper)
+        track_changes(idl)
         try:
             return self._wait_local(idl)
         except AgentSetupError:
@@ -370,6 +376,7 @@ class Agent:
         # Any cluster member will do: the agent only reads the Southbound DB.
         idl = ovs.db.idl.Idl(remote, helper, leader_only=False)
         create_sb_indexes(idl)
+        track_changes(idl)
         self._pb_condition = None
         self._set_sb_conditions(idl)
         return idl
@@ -561,6 +568,7 @@ class Agent:
         provider_changed = self.registry.run_all()
         if provider_changed:
             self._dirty = True
+            self._full = True
         self._follow_settings()
         self._follow_tls()
         self._set_sb_conditions(self._sb)
@@ -608,7 +616,15 @@ class Agent:
         return self._txn is not None
 
     def recompute(self) -> None:
-        """Reconcile from scratch on the next iteration (``ovn-vif appctl recompute``)."""
+        """Reconcile from scratch on the next iteration (``ovn-vif appctl recompute``).
+
+        The next run decides for every lport and asks every provider, as
+        after a start; otherwise, on the connections the agent tracks, runs
+        ask providers only about lports whose rows changed (see
+        :doc:`/provider-contract`).
+        """
+        self.reconciler.recompute()
+        self._full = True
         self._dirty = True
         self._retry_at = None
         self.wake()
@@ -673,6 +689,7 @@ class Agent:
             self._sb.close()
             self._sb = sb
         self._dirty = True
+        self._full = True
 
     def _switch_sb(self, remote: str, old_remote: str) -> Any:
         """Connect to a new Southbound remote; ``None`` (keep the old one) on failure.
@@ -731,7 +748,16 @@ class Agent:
     def _reconcile(self) -> None:
         s = self.settings
         self._seen = self._observed()
+        # On IDLs the agent does not track (given to start()), every run is
+        # a full one, as before incremental runs existed.
+        full = (
+            self._full
+            or self._retry_at is not None
+            or change_log(self._ovs) is None
+            or change_log(self._sb) is None
+        )
         self._dirty = False
+        self._full = False
         self._retry_at = None
         self._reconciles += 1
         started = time.monotonic()
@@ -744,11 +770,13 @@ class Agent:
                 chassis=s.chassis,
                 bridge=s.bridge,
                 can_unplug=self._synced,
+                providers_changed=full,
             )
         except Exception as exc:
             txn.abort()
             # Releases whatever the engine may have reserved for this transaction.
             self.reconciler.complete(_TXN.ABORTED, txn=txn)
+            self.reconciler.recompute()
             self._rl.exception("reconcile", "the plugging engine failed; retrying later", exc=exc)
             self._schedule_retry()
             return
@@ -799,6 +827,7 @@ class Agent:
             # Retried on the next iteration, with whatever run() brought in.
             LOG.debug("transaction must be retried")
             self._dirty = True
+            self._full = True
         elif status == _TXN.ABORTED:
             pass
         else:  # ERROR, NOT_LOCKED: the engine has logged it, naming the lports.

@@ -1,0 +1,69 @@
+"""The performance goals side by side, in one JSON document, from one command.
+
+Runs, one after the other:
+
+* P1 and CPU: ``plug_latency.py`` (agent, ``ovn-controller`` and, with
+  ``--before-src``, the agent of another source tree, interleaved run by
+  run), N = 100, 1000 and 5000 by default;
+* P2: ``reconcile_bench.py --backend ovsdb`` (full and incremental engine,
+  recommended policy), 100 and 10 000 plugged ports;
+* P3: ``plug_latency.py --rss-bindings`` (both implementations).
+
+Usage::
+
+    python benchmarks/goals.py --before-src /tmp/before/src
+    python benchmarks/goals.py --sizes 100 1000 --runs 3 --rss-bindings 20000 --skip p2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def _run(script: str, *args: str) -> Any:
+    proc = subprocess.run(
+        [sys.executable, str(HERE / script), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--before-src", help="source tree of the agent to compare with")
+    parser.add_argument("--p2-sizes", type=int, nargs="+", default=[100, 10000])
+    parser.add_argument("--rss-bindings", type=int, default=100000)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["p1", "p2", "p3"])
+    args = parser.parse_args(argv)
+    before = ["--before-src", args.before_src] if args.before_src else []
+    doc: dict[str, Any] = {"loadavg_before": os.getloadavg()}
+    if "p1" not in args.skip:
+        sizes = [a for n in args.sizes for a in ("-n", str(n))]
+        doc["p1_and_cpu"] = _run("plug_latency.py", *sizes, "--runs", str(args.runs), *before)
+    if "p2" not in args.skip:
+        sizes = ["--sizes", *map(str, args.p2_sizes)]
+        doc["p2"] = _run(
+            "reconcile_bench.py", *sizes, "--backend", "ovsdb", "--policies", "recommended"
+        )
+    if "p3" not in args.skip:
+        doc["p3"] = _run("plug_latency.py", "--rss-bindings", str(args.rss_bindings), *before)
+    doc["loadavg_after"] = os.getloadavg()
+    json.dump(doc, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

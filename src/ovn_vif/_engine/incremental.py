@@ -1,0 +1,424 @@
+"""Incremental reconciliation: decide only for the lports whose inputs changed.
+
+A full run copies every row the engine reads and asks the provider about
+every plugged lport, so one change among N plugged ports costs O(N). With
+change tracking (:func:`track_changes` on both IDLs) the engine keeps its
+own copy of the rows up to date from the rows the IDLs report changed, and
+decides only for:
+
+* the lports whose inputs changed: their Port_Binding, or an integration
+  bridge Interface with their ``iface-id`` (or the Port holding it);
+* the lports that were not *settled* last time: decided with an outcome
+  (declined, refused, deferred, vetoed, provider error), written (until
+  the written rows come back as expected) or in flight.
+
+An lport is settled when its decision found it in sync (nothing to write,
+nothing to report). Its decision then depends only on its own inputs (the
+:class:`LportKey`), this chassis, the bridge and the provider's state (it
+has nothing to unplug, so ``can_unplug`` does not matter; deferred lports
+are not settled); the engine decides again when any of those may have
+changed. Anything it cannot explain from the changed rows (a reconnection,
+a Chassis or Bridge rename, an IDL without tracking) makes it fall back to
+a full run, which also rebuilds its copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+from ovn_vif._contract.frozenmap import FrozenMap
+from ovn_vif._engine.snapshot import (
+    BindingView,
+    BridgeView,
+    ChassisView,
+    IdlNames,
+    IfaceView,
+    OvsView,
+    PortView,
+    SbView,
+    _binding_from,
+    _column,
+    _datum_first,
+    _datum_refs,
+    _datum_str_map,
+    read_binding,
+    read_iface,
+    read_port,
+)
+from ovn_vif._ovs_private import committed_datums
+
+#: Attribute under which :func:`track_changes` hangs the log on an IDL.
+_ATTR = "ovn_vif_changes"
+
+
+class ChangeLog:
+    """The rows an ``ovs.db.idl.Idl`` changed since the engine last looked.
+
+    Filled by the IDL's ``notify()`` hook (see :func:`track_changes`).
+    ``ovs.db.idl`` bumps ``change_seqno`` once per notice it delivers, and
+    otherwise only for events that have no notice (a monitor reply after a
+    (re)connection, a lock); :meth:`take` therefore returns the changed row
+    uuids only when they explain every bump since the previous call, and
+    ``None`` (decide everything) otherwise.
+    """
+
+    def __init__(self) -> None:
+        self._rows: set[UUID] = set()
+        self._notices = 0
+        self._seqno: int | None = None
+
+    def notify(self, event: str, row: Any, updates: Any = None) -> None:
+        """Record one ``notify()`` notice of the IDL."""
+        self._notices += 1
+        row_uuid = getattr(row, "uuid", None)
+        if isinstance(row_uuid, UUID):
+            self._rows.add(row_uuid)
+
+    def take(self, idl: Any) -> frozenset[UUID] | None:
+        """The rows changed since the last call, or ``None`` if unknown."""
+        seqno = getattr(idl, "change_seqno", None)
+        explained = (
+            self._seqno is not None
+            and isinstance(seqno, int)
+            and seqno - self._seqno == self._notices
+        )
+        rows = frozenset(self._rows) if explained else None
+        self._rows = set()
+        self._notices = 0
+        self._seqno = seqno if isinstance(seqno, int) else None
+        return rows
+
+
+def track_changes(idl: Any) -> ChangeLog:
+    """Make *idl* record the rows it changes, for the incremental engine.
+
+    Wraps the instance's ``notify()`` (an override in the IDL's class keeps
+    being called) and returns the log; calling it again returns the same
+    log. Do it before the IDL's first ``run()``, or the first reconcile
+    after it is a full one (as after every reconnection).
+    """
+    log = getattr(idl, _ATTR, None)
+    if isinstance(log, ChangeLog):
+        return log
+    log = ChangeLog()
+    previous = idl.notify
+
+    def notify(event: str, row: Any, updates: Any = None) -> None:
+        log.notify(event, row, updates)
+        previous(event, row, updates)
+
+    idl.notify = notify
+    setattr(idl, _ATTR, log)
+    return log
+
+
+def change_log(idl: Any) -> ChangeLog | None:
+    """The log :func:`track_changes` attached to *idl*, if any."""
+    log = getattr(idl, _ATTR, None)
+    return log if isinstance(log, ChangeLog) else None
+
+
+@attrs.frozen(slots=True)
+class IfaceKey:
+    """What the recommended policy reads of one of an lport's interfaces."""
+
+    name: str
+    type: str
+    options: FrozenMap
+    external_ids: FrozenMap
+    mtu_request: int | None
+    #: ``has_ofport`` of an interface not plugged by OVN (the local-binding
+    #: rule); ``None`` for OVN-plugged ones, whose ofport is never read.
+    foreign_ofport: bool | None
+    #: Whether its Port on the bridge holds it alone.
+    sole: bool
+
+
+#: An lport's inputs: its Port_Binding and its bridge interfaces (by name).
+LportKey = tuple[BindingView | None, tuple[IfaceKey, ...]]
+
+
+def iface_key(iface: IfaceView, sole: bool) -> IfaceKey:
+    return IfaceKey(
+        name=iface.name,
+        type=iface.type,
+        options=iface.options,
+        external_ids=iface.external_ids,
+        mtu_request=iface.mtu_request,
+        foreign_ofport=None if iface.plugged_by is not None else iface.has_ofport,
+        sole=sole,
+    )
+
+
+class IncrementalState:
+    """The engine's own copy of the rows, kept up to date from changed rows."""
+
+    def __init__(self, chassis: ChassisView, bridge: BridgeView) -> None:
+        self.chassis = chassis
+        self.bridge = bridge
+        self.ports: dict[UUID, PortView] = {}
+        self.ifaces: dict[UUID, IfaceView] = {}
+        self.port_of_iface: dict[UUID, UUID] = {}
+        self.iface_by_name: dict[str, IfaceView] = {}
+        self.port_by_name: dict[str, PortView] = {}
+        #: lport -> its interfaces in the view, by uuid.
+        self.lport_ifaces: dict[str, dict[UUID, IfaceView]] = {}
+        #: Every Port_Binding row of the SB IDL: uuid <-> logical_port.
+        self.pb_lport: dict[UUID, str] = {}
+        self.lport_pb: dict[str, UUID] = {}
+        self._bindings: dict[UUID, BindingView] = {}
+
+    # --- building ---------------------------------------------------------
+
+    @classmethod
+    def from_views(cls, ovs: OvsView, sb: SbView, sb_idl: Any) -> IncrementalState:
+        """Start from the views of a full run (and every Port_Binding's name)."""
+        assert ovs.bridge is not None
+        assert sb.chassis is not None
+        state = cls(sb.chassis, ovs.bridge)
+        for port in ovs.ports.values():
+            state._add_port(port)
+        for iface in ovs.ifaces.values():
+            state._add_iface(iface)
+        for row in sb_idl.tables["Port_Binding"].rows.values():
+            state._set_pb(row.uuid, _column(row, "logical_port", None))
+        # The full run's copies of the bindings it read are exact: reuse them.
+        for lport, binding in sb.bindings.items():
+            pb_uuid = state.lport_pb.get(lport)
+            if pb_uuid is not None:
+                state._bindings[pb_uuid] = binding
+        return state
+
+    def _add_port(self, port: PortView) -> None:
+        self.ports[port.uuid] = port
+        self.port_by_name[port.name] = port
+        for iface_uuid in port.interfaces:
+            self.port_of_iface.setdefault(iface_uuid, port.uuid)
+
+    def _drop_port(self, port_uuid: UUID) -> PortView | None:
+        port = self.ports.pop(port_uuid, None)
+        if port is None:
+            return None
+        if self.port_by_name.get(port.name) is port:
+            del self.port_by_name[port.name]
+        for iface_uuid in port.interfaces:
+            if self.port_of_iface.get(iface_uuid) == port_uuid:
+                del self.port_of_iface[iface_uuid]
+        return port
+
+    def _add_iface(self, iface: IfaceView) -> None:
+        self.ifaces[iface.uuid] = iface
+        self.iface_by_name[iface.name] = iface
+        if iface.iface_id is not None:
+            self.lport_ifaces.setdefault(iface.iface_id, {})[iface.uuid] = iface
+
+    def _drop_iface(self, iface_uuid: UUID) -> IfaceView | None:
+        iface = self.ifaces.pop(iface_uuid, None)
+        if iface is None:
+            return None
+        if self.iface_by_name.get(iface.name) is iface:
+            del self.iface_by_name[iface.name]
+        if iface.iface_id is not None:
+            group = self.lport_ifaces.get(iface.iface_id)
+            if group is not None:
+                group.pop(iface_uuid, None)
+                if not group:
+                    del self.lport_ifaces[iface.iface_id]
+        return iface
+
+    def _set_pb(self, pb_uuid: UUID, lport: object) -> None:
+        old = self.pb_lport.pop(pb_uuid, None)
+        if old is not None and self.lport_pb.get(old) == pb_uuid:
+            del self.lport_pb[old]
+        self._bindings.pop(pb_uuid, None)
+        if isinstance(lport, str):
+            self.pb_lport[pb_uuid] = lport
+            self.lport_pb[lport] = pb_uuid
+
+    # --- applying changes -------------------------------------------------
+
+    def apply_ovs(self, idl: Any, rows: Iterable[UUID], bridge_name: str) -> set[str] | None:
+        """Apply changed local rows; return the lports they touch, or
+        ``None`` when only a full run can tell (the bridge went or was
+        renamed)."""
+        tables = idl.tables
+        bridges, ports_t, ifaces_t = (
+            tables["Bridge"].rows,
+            tables["Port"].rows,
+            tables["Interface"].rows,
+        )
+        touched: set[str] = set()
+        changed = set(rows)
+        ports_changed: set[UUID] = set()
+        for row_uuid in changed:
+            if row_uuid == self.bridge.uuid:
+                row = bridges.get(row_uuid)
+                if row is None or _column(row, "name", None) != bridge_name:
+                    return None
+                new_ports = frozenset(_bridge_ports(row, ports_t))
+                for gone in self.bridge.ports - new_ports:
+                    ports_changed.add(gone)
+                ports_changed.update(new_ports - self.bridge.ports)
+                self.bridge = BridgeView(uuid=row.uuid, name=bridge_name, ports=new_ports)
+            elif row_uuid in bridges:
+                if _column(bridges[row_uuid], "name", None) == bridge_name:
+                    return None  # another row took the bridge's name
+            elif row_uuid in ports_t or row_uuid in self.ports:
+                ports_changed.add(row_uuid)
+        for port_uuid in ports_changed:
+            old = self._drop_port(port_uuid)
+            old_ifaces = old.interfaces if old is not None else ()
+            row = ports_t.get(port_uuid)
+            new = None
+            if row is not None and port_uuid in self.bridge.ports:
+                new = _read_port(row, ifaces_t)
+                self._add_port(new)
+            changed.update(old_ifaces)
+            if new is not None:
+                changed.update(new.interfaces)
+        for row_uuid in changed:
+            if row_uuid not in ifaces_t and row_uuid not in self.ifaces:
+                continue
+            old_iface = self._drop_iface(row_uuid)
+            if old_iface is not None and old_iface.iface_id is not None:
+                touched.add(old_iface.iface_id)
+            row = ifaces_t.get(row_uuid)
+            if row is not None and row_uuid in self.port_of_iface:
+                new_iface = _read_iface(row)
+                self._add_iface(new_iface)
+                if new_iface.iface_id is not None:
+                    touched.add(new_iface.iface_id)
+        return touched
+
+    def apply_sb(self, idl: Any, rows: Iterable[UUID]) -> set[str] | None:
+        """Apply changed Southbound rows; ``None`` when a Chassis changed."""
+        chassis_t = idl.tables["Chassis"].rows
+        pbs = idl.tables["Port_Binding"].rows
+        touched: set[str] = set()
+        for row_uuid in rows:
+            if row_uuid in chassis_t or row_uuid == self.chassis.uuid:
+                return None
+            old = self.pb_lport.get(row_uuid)
+            if old is not None:
+                touched.add(old)
+            row = pbs.get(row_uuid)
+            lport = _column(row, "logical_port", None) if row is not None else None
+            self._set_pb(row_uuid, lport)
+            if isinstance(lport, str):
+                touched.add(lport)
+        return touched
+
+    # --- reading ----------------------------------------------------------
+
+    def binding(self, idl: Any, lport: str) -> BindingView | None:
+        """The lport's Port_Binding as the full snapshot would have it."""
+        pb_uuid = self.lport_pb.get(lport)
+        if pb_uuid is None:
+            return None
+        view = self._bindings.get(pb_uuid)
+        if view is None:
+            row = idl.tables["Port_Binding"].rows.get(pb_uuid)
+            if row is None:
+                return None
+            data = committed_datums(row)
+            view = (
+                read_binding(row)
+                if data is None
+                else _binding_from(data, idl.tables["Chassis"].rows)
+            )
+            self._bindings[pb_uuid] = view
+        if view.requested_chassis == self.chassis.uuid or any(
+            i.plugged_by is not None for i in self.lport_ifaces.get(lport, {}).values()
+        ):
+            return view
+        return None
+
+    def bridge_ifaces(self, lport: str) -> tuple[IfaceView, ...]:
+        """The lport's interfaces on the bridge's ports (not the bridge's
+        own), in the order of a full snapshot."""
+        found = []
+        for iface in self.lport_ifaces.get(lport, {}).values():
+            port_uuid = self.port_of_iface.get(iface.uuid)
+            port = None if port_uuid is None else self.ports.get(port_uuid)
+            if port is not None and port.name != self.bridge.name:
+                found.append((port.uuid, iface.uuid, iface))
+        found.sort(key=lambda t: (t[0], t[1]))
+        return tuple(i for _, _, i in found)
+
+    def key(self, idl: Any, lport: str) -> LportKey:
+        """The lport's inputs now (compared with those it was settled on)."""
+        keys = sorted(
+            (self.iface_key(i) for i in self.bridge_ifaces(lport)),
+            key=lambda k: (k.name, k.type),
+        )
+        return (self.binding(idl, lport), tuple(keys))
+
+    def iface_key(self, iface: IfaceView) -> IfaceKey:
+        port_uuid = self.port_of_iface.get(iface.uuid)
+        port = None if port_uuid is None else self.ports.get(port_uuid)
+        return iface_key(iface, port is not None and port.interfaces == (iface.uuid,))
+
+    def views(self, ovs_idl: Any, sb_idl: Any, lports: Iterable[str]) -> tuple[OvsView, SbView]:
+        """Views restricted to *lports* for the rules, over the full lookups."""
+        by_lport: dict[str, tuple[IfaceView, ...]] = {}
+        bindings: dict[str, BindingView] = {}
+        for lport in lports:
+            ifaces = self.bridge_ifaces(lport)
+            if ifaces:
+                by_lport[lport] = ifaces
+            binding = self.binding(sb_idl, lport)
+            if binding is not None:
+                bindings[lport] = binding
+        ovs = OvsView.assemble(
+            bridge=self.bridge,
+            ports=MappingProxyType(self.ports),
+            ifaces=MappingProxyType(self.ifaces),
+            others=IdlNames(ovs_idl),
+            port_of_iface=MappingProxyType(self.port_of_iface),
+            iface_by_name=MappingProxyType(self.iface_by_name),
+            port_by_name=MappingProxyType(self.port_by_name),
+            bridge_ifaces_by_lport=by_lport,
+        )
+        return ovs, SbView(chassis=self.chassis, bindings=bindings)
+
+
+def _read_iface(row: Any) -> IfaceView:
+    """:func:`read_iface` from the row's Datums when it has no staged writes."""
+    data = committed_datums(row)
+    if data is None:
+        return read_iface(row)
+    mtu = _datum_first(data.get("mtu_request"), None)
+    ofport = _datum_first(data.get("ofport"), None)
+    return IfaceView(
+        uuid=row.uuid,
+        name=_datum_first(data.get("name"), ""),
+        type=_datum_first(data.get("type"), ""),
+        options=_datum_str_map(data.get("options")),
+        external_ids=_datum_str_map(data.get("external_ids")),
+        mtu_request=None if mtu is None else int(mtu),
+        ofport=None if ofport is None else int(ofport),
+    )
+
+
+def _read_port(row: Any, iface_rows: Mapping[UUID, Any]) -> PortView:
+    """:func:`read_port` from the row's Datums when it has no staged writes."""
+    data = committed_datums(row)
+    if data is None:
+        return read_port(row)
+    return PortView(
+        uuid=row.uuid,
+        name=_datum_first(data.get("name"), ""),
+        interfaces=tuple(sorted(_datum_refs(data.get("interfaces"), iface_rows))),
+    )
+
+
+def _bridge_ports(row: Any, port_rows: Mapping[UUID, Any]) -> list[UUID]:
+    data = committed_datums(row)
+    if data is not None:
+        return _datum_refs(data.get("ports"), port_rows)
+    return [p.uuid for p in row.ports if p is not None]
