@@ -343,26 +343,10 @@ class Reconciler:
         )
         self.full_runs += 1
         plan = self._drop_stale(ovs_idl, ovs_view, plan)
-        try:
-            decisions = self._stage(ovs_idl, txn, ovs_view, plan)
-        except StaleRowError as exc:
-            # _drop_stale() checked every row first, so this takes a row
-            # vanishing while staging; nothing of this run is kept (the
-            # transaction is aborted: its commit() answers "aborted").
-            txn.abort()
-            self._forget_views()
-            self._release(plan.pending)
-            self._log.warning(
-                ("stale-rows",),
-                "rows changed while staging (%s); deciding again on the next run",
-                exc,
-            )
-            return ReconcileReport(
-                decisions=tuple(
-                    self._stale_decision(lport, None)
-                    for lport in sorted({d.lport for d in plan.decisions})
-                ),
-            )
+        staged = self._stage_or_abort(ovs_idl, txn, ovs_view, plan)
+        if isinstance(staged, ReconcileReport):
+            return staged
+        decisions = staged
         if plan.pending:
             self._batches.append(_Batch(txn=txn, calls=plan.pending))
         elif not decisions and not plan.changed:
@@ -586,23 +570,10 @@ class Reconciler:
             log=self._rules_log,
         )
         plan = self._drop_stale(ovs_idl, ovs_view, plan)
-        try:
-            decisions = self._stage(ovs_idl, txn, ovs_view, plan)
-        except StaleRowError as exc:
-            txn.abort()
-            self._forget_views()
-            self._release(plan.pending)
-            self._log.warning(
-                ("stale-rows",),
-                "rows changed while staging (%s); deciding again on the next run",
-                exc,
-            )
-            return ReconcileReport(
-                decisions=tuple(
-                    self._stale_decision(lport, None)
-                    for lport in sorted({d.lport for d in plan.decisions})
-                ),
-            )
+        staged = self._stage_or_abort(ovs_idl, txn, ovs_view, plan)
+        if isinstance(staged, ReconcileReport):
+            return staged
+        decisions = staged
         if plan.pending:
             self._batches.append(_Batch(txn=txn, calls=plan.pending))
         self._settle(
@@ -720,6 +691,34 @@ class Reconciler:
                 binding = None
             expected[lport] = (binding, tuple(sorted(keys, key=lambda k: (k.name, k.type))))
         return expected
+
+    def _stage_or_abort(
+        self, idl: Any, txn: Any, ovs_view: OvsView, plan: Plan
+    ) -> tuple[Decision, ...] | ReconcileReport:
+        """Stage *plan*; if a row vanishes while staging, abort the whole run.
+
+        :meth:`_drop_stale` checked every row first, so this takes a row
+        vanishing while staging: nothing of this run is kept (the
+        transaction is aborted: its ``commit()`` answers "aborted"), and the
+        report says which lports are decided again on the next run.
+        """
+        try:
+            return self._stage(idl, txn, ovs_view, plan)
+        except StaleRowError as exc:
+            txn.abort()
+            self._forget_views()
+            self._release(plan.pending)
+            self._log.warning(
+                ("stale-rows",),
+                "rows changed while staging (%s); deciding again on the next run",
+                exc,
+            )
+            return ReconcileReport(
+                decisions=tuple(
+                    self._stale_decision(lport, None)
+                    for lport in sorted({d.lport for d in plan.decisions})
+                ),
+            )
 
     def _stage(self, idl: Any, txn: Any, ovs_view: OvsView, plan: Plan) -> tuple[Decision, ...]:
         assert ovs_view.bridge is not None
