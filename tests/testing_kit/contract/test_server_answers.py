@@ -391,9 +391,11 @@ def test_reconnect_reloads_and_notifies(backend: Backend) -> None:
     settle(idl)
     assert {t: set(idl.tables[t].rows) for t in idl.tables} == rows
     assert idl.last_id == str(uuid.UUID(int=0))
-    # Not resumed: the IDL loaded every row again, one "create" each.
-    assert {e[0] for e in idl.events} == {"create"}
-    assert len(idl.events) == sum(len(r) for r in rows.values())
+    # Not resumed: the IDL loaded every row again, one "create" each. (ovs
+    # before 4.0 also reports the _Server database's own Database row.)
+    events = [e for e in idl.events if e[1] in idl.tables]
+    assert {e[0] for e in events} == {"create"}
+    assert len(events) == sum(len(r) for r in rows.values())
 
 
 def test_echo_is_answered(backend: Backend) -> None:
