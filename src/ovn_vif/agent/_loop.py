@@ -60,7 +60,7 @@ from ovn_vif._engine.incremental import change_log, track_changes
 from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Outcome, Policy, ReconcileReport
 from ovn_vif._errors import AgentSetupError, RemoteError
-from ovn_vif._ovs_private import session_name
+from ovn_vif._ovs_private import QuickInsertIdl, session_name
 from ovn_vif.agent import _json as ovsjson
 from ovn_vif.agent import _tls
 from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
@@ -326,7 +326,7 @@ class Agent:
             # Where ovn-controller takes its TLS files from (ovs-vsctl set-ssl).
             helper.register_columns("Open_vSwitch", ["ssl"])
             helper.register_columns("SSL", list(_tls.SSL_COLUMNS))
-        idl = ovs.db.idl.Idl(self.config.ovs_remote, helper)
+        idl = QuickInsertIdl(self.config.ovs_remote, helper)
         track_changes(idl)
         try:
             return self._wait_local(idl)
@@ -374,7 +374,7 @@ class Agent:
         helper = ovs.db.idl.SchemaHelper(schema_json=schema)
         prepare_sb_helper(helper)
         # Any cluster member will do: the agent only reads the Southbound DB.
-        idl = ovs.db.idl.Idl(remote, helper, leader_only=False)
+        idl = QuickInsertIdl(remote, helper, leader_only=False)
         create_sb_indexes(idl)
         track_changes(idl)
         self._pb_condition = None

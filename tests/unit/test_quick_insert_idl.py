@@ -1,0 +1,371 @@
+"""``QuickInsertIdl`` (``ovn_vif._ovs_private``) against the stock ``ovs.db.idl.Idl``.
+
+Two observers on the same database, one of each class, watch a seeded
+random workload of raw transactions (inserts with random subsets of
+columns, values equal and unequal to the defaults, references, maps,
+sets, enums, modifies and deletes; rows present before the observers
+connect arrive as ``initial``) and must end every step with the same
+rows, the same stored column values, the same ``notify()`` calls and the
+same ``change_seqno``. It runs on the in-memory server (unit tier, so every
+``ovs`` release in ``CHECKED_VERSIONS`` sees it) and on a real
+``ovsdb-server``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import ovs.db.idl
+import ovs.poller
+import pytest
+
+from ovn_vif._ovs_private import QuickInsertIdl
+from ovn_vif.sandbox import DATABASES, OvsdbServer
+from ovn_vif.testing import FakeDatabase, FakeIdl
+
+SEEDS = (1, 2, 3)
+STEPS = 14
+
+
+class QuickFakeIdl(QuickInsertIdl, FakeIdl):  # type: ignore[misc]
+    """The quick insert path on the in-memory server."""
+
+
+# --- what an observer saw -------------------------------------------------------------
+
+
+def _watch(idl: Any) -> list[tuple[str, str, str, Any]]:
+    seen: list[tuple[str, str, str, Any]] = []
+
+    def notify(event: str, row: Any, updates: Any = None) -> None:
+        old = None if updates is None else sorted(updates._data)
+        seen.append((event, row._table.name, str(row.uuid), old))
+
+    idl.notify = notify
+    return seen
+
+
+def _state(idl: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every row's stored (non-default) column values, as JSON."""
+    return {
+        name: {
+            str(u): {c: d.to_json() for c, d in row._data.items()} for u, row in table.rows.items()
+        }
+        for name, table in idl.tables.items()
+    }
+
+
+def _visible(idl: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every row's value in every column, defaults included, as JSON."""
+    return {
+        name: {
+            str(u): {c: row._data[c].to_json() for c in table.columns}
+            for u, row in table.rows.items()
+        }
+        for name, table in idl.tables.items()
+    }
+
+
+def _run_until(idls: list[Any], condition: Callable[[], bool]) -> None:
+    for _ in range(200):
+        for idl in idls:
+            idl.run()
+        if condition():
+            return
+        poller = ovs.poller.Poller()
+        for idl in idls:
+            idl.wait(poller)
+        poller.timer_wait(20)
+        poller.block()
+    raise AssertionError("the IDLs did not catch up with the writer")
+
+
+# --- the workload ---------------------------------------------------------------------
+
+
+def _rand_map(rng: random.Random, prefix: str) -> list[Any]:
+    n = rng.choice((0, 0, 1, 2, 3))
+    return [
+        "map",
+        [[f"{prefix}{rng.randrange(5)}-{i}", rng.choice(("", "x", "1"))] for i in range(n)],
+    ]
+
+
+class Workload:
+    """Random raw operations on the Open_vSwitch or the OVN_Southbound schema."""
+
+    def __init__(self, db: str, rng: random.Random) -> None:
+        self.db = db
+        self.rng = rng
+        self.count = 0
+
+    def _name(self, what: str) -> str:
+        self.count += 1
+        return f"{what}{self.count}"
+
+    def ops(self, writer: Any) -> list[dict[str, Any]]:
+        rng = self.rng
+        ops: list[dict[str, Any]] = []
+        if self.db == "Open_vSwitch":
+            bridge = next(iter(writer.tables["Bridge"].rows.values()))
+            ports = list(writer.tables["Port"].rows.values())
+            ifaces = list(writer.tables["Interface"].rows.values())
+            added = []
+            for _ in range(rng.randrange(4)):
+                iface: dict[str, Any] = {"name": self._name("if")}
+                if rng.random() < 0.5:
+                    iface["type"] = rng.choice(("", "internal", "dummy"))
+                if rng.random() < 0.5:
+                    iface["options"] = _rand_map(rng, "o")
+                if rng.random() < 0.5:
+                    iface["external_ids"] = _rand_map(rng, "e")
+                if rng.random() < 0.3:
+                    iface["mtu_request"] = ["set", [rng.choice((1280, 1500, 9000))]]
+                if rng.random() < 0.3:
+                    iface["admin_state"] = rng.choice(("up", "down"))
+                if rng.random() < 0.2:
+                    iface["ofport_request"] = rng.randrange(1, 100)
+                n = self._name("i")
+                ops.append({"op": "insert", "table": "Interface", "row": iface, "uuid-name": n})
+                port: dict[str, Any] = {"name": iface["name"], "interfaces": ["named-uuid", n]}
+                if rng.random() < 0.3:
+                    port["tag"] = rng.randrange(0, 4096)
+                if rng.random() < 0.3:
+                    port["vlan_mode"] = rng.choice(("trunk", "access"))
+                if rng.random() < 0.3:
+                    port["trunks"] = ["set", sorted(rng.sample(range(1, 50), 2))]
+                p = self._name("p")
+                ops.append({"op": "insert", "table": "Port", "row": port, "uuid-name": p})
+                added.append(["named-uuid", p])
+            gone = [p for p in ports if p.name != "br0" and rng.random() < 0.2]
+            mutations = []
+            if added:
+                mutations.append(["ports", "insert", ["set", added]])
+            if gone:
+                mutations.append(
+                    ["ports", "delete", ["set", [["uuid", str(p.uuid)] for p in gone]]]
+                )
+            if mutations:
+                where = [["_uuid", "==", ["uuid", str(bridge.uuid)]]]
+                ops.append(
+                    {"op": "mutate", "table": "Bridge", "where": where, "mutations": mutations}
+                )
+            for iface_row in ifaces:
+                if rng.random() < 0.2:
+                    row = {
+                        "external_ids": _rand_map(rng, "e"),
+                        "mtu_request": ["set", rng.choice(([], [1400]))],
+                    }
+                    where = [["_uuid", "==", ["uuid", str(iface_row.uuid)]]]
+                    ops.append({"op": "update", "table": "Interface", "where": where, "row": row})
+            return ops
+        chassis = list(writer.tables["Chassis"].rows.values())
+        datapath = next(iter(writer.tables["Datapath_Binding"].rows.values()))
+        if rng.random() < 0.3 or not chassis:
+            encap = self._name("e")
+            ops.append(
+                {
+                    "op": "insert",
+                    "table": "Encap",
+                    "row": {"type": "geneve", "ip": f"192.0.2.{self.count}", "chassis_name": encap},
+                    "uuid-name": encap,
+                }
+            )
+            row: dict[str, Any] = {"name": self._name("ch"), "encaps": ["named-uuid", encap]}
+            if rng.random() < 0.5:
+                row["hostname"] = rng.choice(("", "host"))
+            if rng.random() < 0.5:
+                row["other_config"] = _rand_map(rng, "c")
+            ops.append({"op": "insert", "table": "Chassis", "row": row})
+        for _ in range(rng.randrange(5)):
+            binding: dict[str, Any] = {
+                "logical_port": self._name("lsp"),
+                "tunnel_key": 1000 + self.count,
+                "datapath": ["uuid", str(datapath.uuid)],
+            }
+            if rng.random() < 0.6:
+                binding["options"] = _rand_map(rng, "opt")
+            if rng.random() < 0.4:
+                binding["type"] = rng.choice(("", "localnet", "virtual"))
+            if chassis and rng.random() < 0.5:
+                binding["requested_chassis"] = ["uuid", str(rng.choice(chassis).uuid)]
+            if rng.random() < 0.2:
+                binding["mac"] = ["set", ["00:00:00:00:00:01 10.0.0.1"]]
+            if rng.random() < 0.2:
+                binding["up"] = rng.choice((True, False))
+            ops.append({"op": "insert", "table": "Port_Binding", "row": binding})
+        for pb in writer.tables["Port_Binding"].rows.values():
+            where = [["_uuid", "==", ["uuid", str(pb.uuid)]]]
+            dice = rng.random()
+            if dice < 0.1:
+                ops.append({"op": "delete", "table": "Port_Binding", "where": where})
+            elif dice < 0.25:
+                row = {"options": _rand_map(rng, "opt"), "up": ["set", rng.choice(([], [True]))]}
+                ops.append({"op": "update", "table": "Port_Binding", "where": where, "row": row})
+        return ops
+
+
+def _seed_rows(db: str) -> list[dict[str, Any]]:
+    """What exists before the observers connect."""
+    if db == "Open_vSwitch":
+        return [
+            {
+                "op": "insert",
+                "table": "Interface",
+                "row": {"name": "br0", "type": "internal"},
+                "uuid-name": "i",
+            },
+            {
+                "op": "insert",
+                "table": "Port",
+                "row": {"name": "br0", "interfaces": ["named-uuid", "i"]},
+                "uuid-name": "p",
+            },
+            {
+                "op": "insert",
+                "table": "Bridge",
+                "row": {"name": "br0", "ports": ["named-uuid", "p"]},
+                "uuid-name": "b",
+            },
+            {"op": "insert", "table": "Open_vSwitch", "row": {"bridges": ["named-uuid", "b"]}},
+        ]
+    return [
+        {"op": "insert", "table": "Datapath_Binding", "row": {"tunnel_key": 1}, "uuid-name": "dp"},
+        {
+            "op": "insert",
+            "table": "Encap",
+            "row": {"type": "geneve", "ip": "192.0.2.250", "chassis_name": "hv1"},
+            "uuid-name": "e",
+        },
+        {
+            "op": "insert",
+            "table": "Chassis",
+            "row": {"name": "hv1", "hostname": "hv1", "encaps": ["named-uuid", "e"]},
+        },
+        {
+            "op": "insert",
+            "table": "Port_Binding",
+            "row": {
+                "logical_port": "lsp0",
+                "tunnel_key": 1,
+                "datapath": ["named-uuid", "dp"],
+                "options": ["map", [["requested-chassis", "hv1"]]],
+            },
+        },
+    ]
+
+
+# --- the databases ----------------------------------------------------------------------
+
+Factory = Callable[[str, Any, type], Any]
+
+
+@pytest.fixture(params=["fake", pytest.param("ovsdb-server", marks=pytest.mark.daemons)])
+def make_idl(request: pytest.FixtureRequest) -> Iterator[Factory]:
+    """make_idl(db, helper, quick) -> a connected IDL on a fresh database per db name."""
+    made: list[Any] = []
+    if request.param == "fake":
+        fakes: dict[str, FakeDatabase] = {}
+
+        def make(db: str, helper: Any, quick: bool) -> Any:
+            database = fakes.setdefault(db, FakeDatabase(DATABASES[db]))
+            idl = (QuickFakeIdl if quick else FakeIdl)(database, helper)
+            made.append(idl)
+            return idl
+
+        helper_for: Callable[[str], Any] = lambda db: ovs.db.idl.SchemaHelper(  # noqa: E731
+            location=str(DATABASES[db])
+        )
+        make.helper_for = helper_for  # type: ignore[attr-defined]
+        yield make
+    else:
+        server: OvsdbServer = request.getfixturevalue("ovsdb_server")
+
+        def make(db: str, helper: Any, quick: bool) -> Any:
+            idl = (QuickInsertIdl if quick else ovs.db.idl.Idl)(server.remote, helper)
+            made.append(idl)
+            return idl
+
+        make.helper_for = lambda db: ovs.db.idl.SchemaHelper(  # type: ignore[attr-defined]
+            location=str(DATABASES[db])
+        )
+        yield make
+    for idl in made:
+        idl.close()
+
+
+def _commit(writer: Any, ops: list[dict[str, Any]]) -> None:
+    txn = ovs.db.idl.Transaction(writer)
+    for op in ops:
+        txn.add_op(op)
+    status = txn.commit_block()
+    assert status in ("success", "unchanged"), (status, txn.get_error(), ops)
+
+
+def _clear(writer: Any, db: str) -> None:
+    """Empty the database's tables that the workload writes (a real server is shared)."""
+    roots = (
+        ("Open_vSwitch", "Bridge")
+        if db == "Open_vSwitch"
+        else ("Port_Binding", "Chassis", "Encap", "Datapath_Binding", "SB_Global")
+    )
+    _commit(writer, [{"op": "delete", "table": t, "where": []} for t in roots])
+
+
+@pytest.mark.parametrize("db", ["Open_vSwitch", "OVN_Southbound"])
+@pytest.mark.parametrize("columns", ["all", "engine"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_quick_inserts_give_the_stock_rows_and_notices(
+    make_idl: Any, db: str, columns: str, seed: int
+) -> None:
+    from ovn_vif import register_ovs_columns, register_sb_columns
+
+    rng = random.Random(f"{db}-{columns}-{seed}")
+    writer_helper = make_idl.helper_for(db)
+    writer_helper.register_all()
+    writer = make_idl(db, writer_helper, False)
+    _run_until([writer], writer.has_ever_connected)
+    _clear(writer, db)
+    _commit(writer, _seed_rows(db))
+
+    observers = []
+    for quick in (False, True):
+        helper = make_idl.helper_for(db)
+        if columns == "all":
+            helper.register_all()
+        else:
+            (register_ovs_columns if db == "Open_vSwitch" else register_sb_columns)(helper)
+        observers.append(make_idl(db, helper, quick))
+    stock, quick = observers
+    seen = [_watch(idl) for idl in observers]
+    workload = Workload(db, rng)
+
+    def caught_up() -> bool:
+        truth = _visible(writer)
+        return all(
+            idl.has_ever_connected()
+            and _visible(idl)
+            == {
+                t: {
+                    u: {c: v for c, v in row.items() if c in table.columns}
+                    for u, row in truth[t].items()
+                }
+                for t, table in idl.tables.items()
+            }
+            for idl in observers
+        )
+
+    _run_until([writer, *observers], caught_up)
+    for step in range(STEPS):
+        ops = workload.ops(writer)
+        if ops:
+            _commit(writer, ops)
+        _run_until([writer, *observers], caught_up)
+        assert _state(quick) == _state(stock), f"step {step}"
+        assert seen[1] == seen[0], f"step {step}"
+        assert quick.change_seqno == stock.change_seqno, f"step {step}"
+    assert any(event == "create" for event, *_ in seen[0])
+    assert any(event == "delete" for event, *_ in seen[0])
+    assert any(event == "update" for event, *_ in seen[0])
