@@ -74,6 +74,46 @@ def test_stream_parser_finds_messages_split_anywhere() -> None:
         assert text[used:] == '  {"id": "next"}'
 
 
+def test_stream_parser_passes_over_long_messages_in_bulk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pieces of a long message where it cannot end skip the token scan,
+    wherever the pieces split strings, escapes and brackets."""
+    scans = 0
+    scan = StreamParser._scan
+
+    def counting(self: StreamParser, *args: object) -> int:
+        nonlocal scans
+        scans += 1
+        return scan(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(StreamParser, "_scan", counting)
+    rng = random.Random(7)
+    nasty = ['a"}]{[\\', "\\\\", '\\"', "\\", "}}}]]]", '"{"', "\u2603"]
+    for n in range(40):
+        value = {
+            "id": n,
+            "result": {
+                f"u{i}": {
+                    "s": "".join(rng.choice(nasty) for _ in range(rng.randint(0, 6))),
+                    "m": ["map", [[str(i), "}"], ["x", "{["]]],
+                    "n": [[[[i]]], {"k": {}}],
+                }
+                for i in range(rng.randint(100, 400))
+            },
+        }
+        text = json.dumps(value) + ' {"id": "next"}'
+        parser = StreamParser()
+        pos = 0
+        feeds = 0
+        while not parser.is_done():
+            piece = text[pos : pos + rng.randint(1, 4096)]
+            pos += parser.feed(piece)
+            feeds += 1
+        assert parser.finish() == value
+        assert text[pos:] == ' {"id": "next"}'
+        assert feeds > 4
+    assert scans < 40 * 5  # a few pieces per message at most, not every one
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [

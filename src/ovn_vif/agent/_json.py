@@ -5,9 +5,11 @@ The ``ovs`` wheel on PyPI ships without its C extension (``ovs._json``), so
 Python. With a thousand ports that is most of an agent's CPU time (see
 ``docs/performance.rst``). :class:`StreamParser` keeps the interface
 ``ovs.jsonrpc.Connection`` expects from ``ovs.json.Parser`` (``feed``,
-``is_done``, ``finish``) but only looks for where the message ends, with a
-regular expression that skips whole strings at once, and hands the
-complete text to :func:`json.loads`.
+``is_done``, ``finish``) but only looks for where the message ends and
+hands the complete text to :func:`json.loads`. A piece of a long message
+that cannot contain its end is passed over with a few string operations
+that run in C; only the pieces where the message may end are scanned
+bracket by bracket.
 
 :func:`install` swaps it in for the whole process; :class:`~ovn_vif.agent.Agent`
 does so unless told not to. It does nothing when ``ovs`` has its C parser.
@@ -29,6 +31,9 @@ ORIGINAL_PARSER: Any = ovs.json.Parser
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]"]', re.DOTALL)
 _OPEN = frozenset("{[")
 _CLOSE = frozenset("}]")
+# For the bulk check: every character but a bracket, and brackets as "(" or ")".
+_NOT_BRACKET = re.compile(r"[^{}\[\]]+")
+_PARENS = str.maketrans("{[}]", "(())")
 
 
 class StreamParser:
@@ -67,8 +72,45 @@ class StreamParser:
                 self._trailer(s)
                 return len(s)
             return 0
-        tail_len = len(self._tail)
         text = self._tail + s
+        if self._skip(text):
+            return len(s)
+        return self._scan(text, len(self._tail), s)
+
+    def _skip(self, text: str) -> bool:
+        """Take in all of *text* if the value cannot end in it.
+
+        With every escape sequence ``\\\\`` and ``\\"`` masked (the same
+        length, so positions hold), each remaining quote opens or closes a
+        string; an odd count leaves the last string open, to be rescanned
+        with the next piece. The brackets between strings, with matched
+        pairs removed, leave ``k`` closers then ``m`` openers: the depth
+        never falls below ``depth - k``, so if that is positive the value
+        goes on past *text* and the depth becomes ``depth - k + m``. At the
+        start of a value the first bracket is counted as the depth.
+        """
+        masked = text.replace("\\\\", "__").replace('\\"', "__")
+        cut = masked.rfind('"') if masked.count('"') % 2 else len(masked)
+        outside = "".join(masked[:cut].split('"')[0::2])
+        brackets = _NOT_BRACKET.sub("", outside).translate(_PARENS)
+        depth = self._depth
+        if depth == 0:
+            if not brackets.startswith("(") or outside.lstrip()[:1] not in _OPEN:
+                return False
+            depth, brackets = 1, brackets[1:]
+        while "()" in brackets:
+            brackets = brackets.replace("()", "")
+        opened = len(brackets.lstrip(")"))
+        closed = len(brackets) - opened
+        if depth - closed <= 0:
+            return False
+        self._depth = depth + opened - closed
+        self._parts.append(text[:cut])
+        self._tail = text[cut:]
+        return True
+
+    def _scan(self, text: str, tail_len: int, s: str) -> int:
+        """Find the value's end in *text* (``self._tail + s``) token by token."""
         self._tail = ""
         depth = self._depth
         for match in _TOKEN.finditer(text):
