@@ -168,6 +168,19 @@ def start_agent(
     return proc
 
 
+def start_floor(stack: Sandbox, workdir: Path) -> subprocess.Popen[bytes]:
+    """``floor_plugger.py`` (the plugger that only plugs), once its monitors are in place."""
+    script = Path(__file__).with_name("floor_plugger.py")
+    cmd = [sys.executable, str(script), stack.sb_remote, stack.ovs_remote, "hv1"]
+    with (workdir / "floor.log").open("wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != b"ready":
+        proc.kill()
+        raise RuntimeError("floor_plugger.py did not start: " + (workdir / "floor.log").read_text())
+    return proc
+
+
 def one_run(
     impl: str,
     n: int,
@@ -182,11 +195,12 @@ def one_run(
     with stack, tempfile.TemporaryDirectory(prefix="ovnvif-bench-") as tmp:
         os.environ["BENCH_LAST_LOG"] = str(Path(tmp) / "agent.log")
         pythonpath = before_src if impl == "agent-before" else None
-        agent = (
-            None
-            if controller
-            else start_agent(stack, Path(tmp), profile, agent_args or [], pythonpath)
-        )
+        if controller:
+            agent = None
+        elif impl == "floor":
+            agent = start_floor(stack, Path(tmp))
+        else:
+            agent = start_agent(stack, Path(tmp), profile, agent_args or [], pythonpath)
         try:
             if rss_bindings:
                 pid = stack.controller.pid if stack.controller is not None else agent.pid  # type: ignore[union-attr]
@@ -311,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, action="append", help="number of LSPs (repeatable)")
     parser.add_argument("--runs", type=int, default=3, help="runs per N and implementation")
     parser.add_argument(
-        "--only", choices=["agent", "ovn-controller"], help="measure one implementation only"
+        "--only",
+        choices=["agent", "ovn-controller", "floor"],
+        help="measure one implementation only",
     )
     parser.add_argument("--profile", type=Path, help="write a cProfile of the agent's last run")
     parser.add_argument(
@@ -334,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     # The observer parses every Interface update; keep it from lagging behind.
     ovsjson.install()
     sizes = args.n or [100, 1000]
-    impls = [args.only] if args.only else ["agent", "ovn-controller"]
+    impls = [args.only] if args.only else ["agent", "ovn-controller", "floor"]
     if args.before_src:
         impls.insert(0, "agent-before")
     if args.rss_bindings:
@@ -377,8 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             for impl in impls:
                 if impl == "ovn-controller":
                     continue
-                suffix = "" if impl == "agent" else "_before"
-                entry[f"ratio_agent{suffix}_over_controller"] = {
+                name = {"agent": "agent", "agent-before": "agent_before", "floor": "floor"}[impl]
+                entry[f"ratio_{name}_over_controller"] = {
                     key: round(entry[impl][key] / ctrl[key], 3) if ctrl[key] else None
                     for key in ("plug_s", "unplug_s")
                 }
