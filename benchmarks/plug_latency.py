@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.before_src:
         impls.insert(0, "agent-before")
     if args.rss_bindings:
-        return rss_main(args, impls)
+        return rss_main(args, [impl for impl in impls if impl != "floor"])
     result: dict[str, Any] = {
         "method": "time from the ovn-nbctl call until all N Interfaces exist / are gone "
         "in the local DB; fresh sandbox per run; median of runs",
