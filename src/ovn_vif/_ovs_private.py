@@ -38,6 +38,7 @@ What is read, and why:
 from __future__ import annotations
 
 import functools
+import uuid as uuid_module
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,6 +140,108 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _atom_parser(base: Any) -> Any:
+    """As :func:`datum_parser`, for one atom (``Atom.from_json``)."""
+    import ovs.db.data
+    import ovs.db.types
+    import ovs.ovsuuid
+
+    atom_class = ovs.db.data.Atom
+    kind = base.type
+    if base.enum is not None:
+        return None
+    if kind == ovs.db.types.StringType:
+        shortest, longest = base.min_length, base.max_length
+
+        def string(json: Any) -> Any:
+            if type(json) is str and shortest <= len(json) <= longest:
+                return atom_class(kind, json)
+            return None
+
+        return string
+    if kind == ovs.db.types.IntegerType:
+        low, high = base.min, base.max
+
+        def integer(json: Any) -> Any:
+            if (
+                type(json) is int
+                and (low is None or json >= low)
+                and (high is None or json <= high)
+            ):
+                return atom_class(kind, json)
+            return None
+
+        return integer
+    if kind == ovs.db.types.BooleanType:
+        return lambda json: atom_class(kind, json) if type(json) is bool else None
+    if kind == ovs.db.types.UuidType:
+
+        def reference(json: Any) -> Any:
+            if (
+                type(json) is list
+                and len(json) == 2
+                and json[0] == "uuid"
+                and type(json[1]) is str
+                and ovs.ovsuuid.uuidRE.match(json[1])
+            ):
+                return atom_class(kind, uuid_module.UUID(json[1]))
+            return None
+
+        return reference
+    return None
+
+
+def datum_parser(kind: Any) -> Any:
+    """A parser for a column value of type *kind* (an ``ovs.db.types.Type``)
+    that answers exactly as ``Datum.from_json(kind, json)`` does, or
+    ``None`` for any value it does not handle (the caller then asks
+    ``Datum.from_json``); ``None`` for a type it does not handle (enums,
+    reals). Strings, integers, booleans and UUIDs, alone, in sets or in
+    maps, cover every column the engine reads.
+    """
+    import ovs.db.data
+
+    datum_class = ovs.db.data.Datum
+    key = _atom_parser(kind.key)
+    if key is None:
+        return None
+    value = _atom_parser(kind.value) if kind.is_map() else None
+    if kind.is_map() and value is None:
+        return None
+    fewest, most = kind.n_min, kind.n_max
+    wrapper = "map" if kind.is_map() else "set"
+
+    def parse(json: Any) -> Any:
+        if not (type(json) is list and json and json[0] == wrapper):
+            if wrapper == "map":
+                return None
+            atom = key(json)
+            return None if atom is None else datum_class(kind, {atom: None})
+        if len(json) != 2 or type(json[1]) is not list:
+            return None
+        inner = json[1]
+        if not fewest <= len(inner) <= most:
+            return None
+        values: dict[Any, Any] = {}
+        for element in inner:
+            if value is None:
+                k, v = key(element), None
+                if k is None:
+                    return None
+            else:
+                if type(element) is not list or len(element) != 2:
+                    return None
+                k, v = key(element[0]), value(element[1])
+                if k is None or v is None:
+                    return None
+            if k in values:
+                return None
+            values[k] = v
+        return datum_class(kind, values)
+
+    return parse
+
+
 @functools.cache
 def _quick_insert_idl() -> Any:
     import ovs.db.data
@@ -166,18 +269,20 @@ def _quick_insert_idl() -> Any:
         """
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self._ovn_vif_tables: dict[str, tuple[Any, dict[str, Any], list[Any]]] = {}
+            self._ovn_vif_tables: dict[str, tuple[Any, dict[str, Any], list[Any], Any]] = {}
             super().__init__(*args, **kwargs)
 
-        def _ovn_vif_table(self, table: Any) -> tuple[Any, dict[str, Any], list[Any]]:
+        def _ovn_vif_table(self, table: Any) -> tuple[Any, dict[str, Any], list[Any], Any]:
             cached = self._ovn_vif_tables.get(table.name)
             if cached is not None and cached[0] is table:
                 return cached
             compare: dict[str, Any] = {}
+            parsers: dict[str, Any] = {}
             fill: list[Any] = []
             readonly = self.readonly.get(table.name, ())
             for column in table.columns.values():
                 compare[column.name] = ovs.db.data.Datum.default(column.type)
+                parsers[column.name] = datum_parser(column.type)
                 kind = column.type
                 if kind.n_min != 0 and not kind.is_map() and column.name not in readonly:
                     try:
@@ -186,7 +291,7 @@ def _quick_insert_idl() -> Any:
                     except ovs.db.error.Error:
                         datum = None
                     fill.append((column.name, datum, column.alert))
-            cached = self._ovn_vif_tables[table.name] = (table, compare, fill)
+            cached = self._ovn_vif_tables[table.name] = (table, compare, fill, parsers)
             return cached
 
         def _Idl__process_update2(self, table: Any, uuid: Any, row_update: Any) -> Any:
@@ -201,14 +306,17 @@ def _quick_insert_idl() -> Any:
             columns = table.columns
             if not isinstance(new, dict) or uuid in table.rows or not columns.keys() >= new.keys():
                 return process_update2(self, table, uuid, row_update)
-            _, compare, fill = self._ovn_vif_table(table)
+            _, compare, fill, parsers = self._ovn_vif_table(table)
             values = []
             for name, json in new.items():
                 column = columns[name]
-                try:
-                    datum = ovs.db.data.Datum.from_json(column.type, json)
-                except ovs.db.error.Error:
-                    return process_update2(self, table, uuid, row_update)
+                parse = parsers[name]
+                datum = None if parse is None else parse(json)
+                if datum is None:
+                    try:
+                        datum = ovs.db.data.Datum.from_json(column.type, json)
+                    except ovs.db.error.Error:
+                        return process_update2(self, table, uuid, row_update)
                 if datum != compare[name]:
                     values.append((name, datum, column.alert))
             for name, default, alert in fill:
