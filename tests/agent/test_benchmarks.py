@@ -1,0 +1,51 @@
+"""The latency and IDL benchmarks run and report every implementation (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+pytestmark = pytest.mark.daemons
+
+
+def _run(script: str, *args: str) -> Any:
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    return json.loads(proc.stdout)
+
+
+def test_plug_latency_plugs_and_unplugs_with_all_three() -> None:
+    """The agent, ovn-controller and the floor each plug and unplug 3 LSPs
+    (the benchmark waits for all 3 Interfaces, then for none)."""
+    doc = _run("plug_latency.py", "-n", "3", "--runs", "1")
+    entry = doc["results"]["3"]
+    for impl in ("agent", "ovn-controller", "floor"):
+        (run,) = entry[impl]["runs"]
+        assert run["plug_s"] > 0
+        assert run["unplug_s"] > 0
+        assert run["idle_cpu_s"] >= 0
+    assert set(entry["ratio_floor_over_controller"]) == {"plug_s", "unplug_s"}
+    assert set(entry["ratio_agent_over_controller"]) == {"plug_s", "unplug_s"}
+
+
+def test_idl_apply_compares_both_classes() -> None:
+    doc = _run("idl_apply.py", "-n", "20", "--repeat", "1")
+    results = doc["results"]
+    assert set(results) == {
+        "OVN_Southbound: 20 Port_Bindings",
+        "Open_vSwitch: 20 Ports and Interfaces",
+    }
+    for by_class in results.values():
+        assert set(by_class) == {"ovs.db.idl.Idl", "QuickInsertIdl"}
