@@ -49,3 +49,10 @@ def test_idl_apply_compares_both_classes() -> None:
     }
     for by_class in results.values():
         assert set(by_class) == {"ovs.db.idl.Idl", "QuickInsertIdl"}
+
+
+def test_json_framing_decodes_the_same_both_ways() -> None:
+    # The benchmark raises if either parser decodes something else.
+    doc = _run("json_framing.py", "-n", "300", "--repeat", "1")
+    assert set(doc["median_ms"]) == {"agent", "token_scan_only"}
+    assert doc["message_chars"] > 300 * 100
