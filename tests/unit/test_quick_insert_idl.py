@@ -26,6 +26,7 @@ import ovs.json
 import ovs.poller
 import pytest
 
+from ovn_vif._engine.snapshot import read_ovs, read_sb
 from ovn_vif._ovs_private import QuickInsertIdl, datum_parser
 from ovn_vif.sandbox import DATABASES, OvsdbServer
 from ovn_vif.testing import FakeDatabase, FakeIdl
@@ -481,6 +482,12 @@ def test_quick_inserts_give_the_stock_rows_and_notices(
         assert _state(quick) == _state(stock), f"step {step}"
         assert seen[1] == seen[0], f"step {step}"
         assert quick.change_seqno == stock.change_seqno, f"step {step}"
+        if columns == "engine":
+            # What the engine copies from each is the same too.
+            if db == "Open_vSwitch":
+                assert read_ovs(quick, "br0") == read_ovs(stock, "br0"), f"step {step}"
+            else:
+                assert read_sb(quick, "hv1") == read_sb(stock, "hv1"), f"step {step}"
     assert any(event == "create" for event, *_ in seen[0])
     assert any(event == "delete" for event, *_ in seen[0])
     assert any(event == "update" for event, *_ in seen[0])
