@@ -8,7 +8,10 @@ class, a fresh IDL with the columns the engine registers connects and reads
 everything (the ``initial`` rows of its monitor: the same code path as rows
 inserted later); the figure is the process CPU time spent in ``Idl.run()``
 until the IDL has the rows (``time.process_time()``, so waiting for the
-server does not count). The agent's JSON framing
+server does not count). Then, on the local database, another client
+changes ``ofport`` and ``external_ids`` of all N Interfaces (as
+``ovs-vswitchd`` and ``ovn-controller`` do after a plug) and the CPU each
+IDL spends applying the N modifications is measured the same way. The agent's JSON framing
 (``ovn_vif.agent``'s parser) is installed for both, as the agent does.
 The two classes alternate, ``--repeat`` times each; the minimum and the
 median are printed as JSON.
@@ -52,8 +55,19 @@ def _connect(cls: Any, remote: str, db: str, register: Any) -> tuple[Any, float]
     return idl, cpu
 
 
+def _all(helper: Any) -> None:
+    helper.register_all()
+
+
+def _summary(samples: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    return {
+        name: {"cpu_ms_min": round(min(v), 1), "cpu_ms_median": round(statistics.median(v), 1)}
+        for name, v in samples.items()
+    }
+
+
 def _fill(remote: str, n: int) -> None:
-    sb, _ = _connect(ovs.db.idl.Idl, remote, "OVN_Southbound", lambda h: h.register_all())
+    sb, _ = _connect(ovs.db.idl.Idl, remote, "OVN_Southbound", _all)
     chassis = next(iter(sb.tables["Chassis"].rows.values()))
     txn = ovs.db.idl.Transaction(sb)
     txn.add_op(
@@ -72,7 +86,7 @@ def _fill(remote: str, n: int) -> None:
     if txn.commit_block() != "success":
         raise RuntimeError(f"Port_Bindings: {txn.get_error()}")
     sb.close()
-    local, _ = _connect(ovs.db.idl.Idl, remote, "Open_vSwitch", lambda h: h.register_all())
+    local, _ = _connect(ovs.db.idl.Idl, remote, "Open_vSwitch", _all)
     bridge = next(iter(local.tables["Bridge"].rows.values()))
     txn = ovs.db.idl.Transaction(local)
     added = []
@@ -94,6 +108,42 @@ def _fill(remote: str, n: int) -> None:
     if txn.commit_block() != "success":
         raise RuntimeError(f"Ports: {txn.get_error()}")
     local.close()
+
+
+def _modify(cls: Any, remote: str, writer: Any, stamp: int) -> float:
+    """CPU an IDL of *cls* spends applying a change to every Interface."""
+    idl, _ = _connect(cls, remote, "Open_vSwitch", register_ovs_columns)
+    try:
+        txn = ovs.db.idl.Transaction(writer)
+        rows = list(writer.tables["Interface"].rows.values())
+        for n, row in enumerate(rows):
+            external_ids = [["iface-id", row.name], ["ovn-installed", str(stamp)]]
+            txn.add_op(
+                {
+                    "op": "update",
+                    "table": "Interface",
+                    "where": [["_uuid", "==", ["uuid", str(row.uuid)]]],
+                    "row": {
+                        "ofport": ["set", [stamp * 100000 + n + 1]],
+                        "external_ids": ["map", external_ids],
+                    },
+                }
+            )
+        if txn.commit_block() != "success":
+            raise RuntimeError(f"modify: {txn.get_error()}")
+        target = idl.change_seqno + len(rows)
+        cpu = 0.0
+        deadline = time.monotonic() + 60
+        while idl.change_seqno < target:
+            start = time.process_time()
+            idl.run()
+            cpu += time.process_time() - start
+            if time.monotonic() > deadline:
+                raise TimeoutError("the IDL did not see the modifications")
+            time.sleep(0.001)
+        return cpu
+    finally:
+        idl.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,13 +176,16 @@ def main(argv: list[str] | None = None) -> int:
                     idl, cpu = _connect(cls, server.remote, db, register)
                     idl.close()
                     samples[name].append(cpu * 1000)
-            result["results"][f"{db}: {what}"] = {
-                name: {
-                    "cpu_ms_min": round(min(v), 1),
-                    "cpu_ms_median": round(statistics.median(v), 1),
-                }
-                for name, v in samples.items()
-            }
+            result["results"][f"{db}: {what}"] = _summary(samples)
+        writer, _ = _connect(ovs.db.idl.Idl, server.remote, "Open_vSwitch", _all)
+        modified: dict[str, list[float]] = {name: [] for name in classes}
+        stamp = 0
+        for _ in range(args.repeat):
+            for name, cls in classes.items():
+                stamp += 1
+                modified[name].append(_modify(cls, server.remote, writer, stamp) * 1000)
+        writer.close()
+        result["results"][f"Open_vSwitch: {args.n} Interfaces modified"] = _summary(modified)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

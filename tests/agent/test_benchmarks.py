@@ -46,6 +46,7 @@ def test_idl_apply_compares_both_classes() -> None:
     assert set(results) == {
         "OVN_Southbound: 20 Port_Bindings",
         "Open_vSwitch: 20 Ports and Interfaces",
+        "Open_vSwitch: 20 Interfaces modified",
     }
     for by_class in results.values():
         assert set(by_class) == {"ovs.db.idl.Idl", "QuickInsertIdl"}
