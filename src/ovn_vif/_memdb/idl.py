@@ -137,8 +137,10 @@ class FakeSession:
         self.database = database
         self._inbox: deque[Any] = deque()
         self._lock = threading.Lock()
-        self._seqno = 1
-        self._connected = True
+        # Like ovs.jsonrpc.Session: not connected until the first run() (or, for a
+        # caller using the session directly, the first send()).
+        self._seqno = 0
+        self._connected = False
         self._closed = False
         self._monitor_method = "monitor_cond_since"
         self._rfd, self._wfd = os.pipe()
@@ -159,8 +161,14 @@ class FakeSession:
 
     # -- the ovs.jsonrpc.Session surface the IDL uses
     def run(self) -> None:
+        if not self._closed and not self._connected:
+            self._connect()
         if not self._closed and self._connected:
             self.database._tick(self)
+
+    def _connect(self) -> None:
+        self._connected = True
+        self._seqno += 1
 
     def is_connected(self) -> bool:
         return self._connected and not self._closed
@@ -175,6 +183,8 @@ class FakeSession:
         return f"fake:{self.database.name}"
 
     def send(self, msg: Any) -> int:
+        if not self._closed and not self._connected and self._seqno == 0:
+            self._connect()
         if not self.is_connected():
             return errno.ENOTCONN
         try:

@@ -24,6 +24,7 @@ import collections.abc
 import json
 import logging
 import os
+import re
 import threading
 import uuid
 import zlib
@@ -52,6 +53,9 @@ from ovn_vif._memdb.executor import (
     relaxed,
 )
 from ovn_vif._memdb.schemas import SERVER_SCHEMA
+
+#: What ovsdb-server takes as a lock name.
+_ID: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 if TYPE_CHECKING:
     from ovn_vif._memdb.idl import FakeSession
@@ -124,8 +128,11 @@ class FakeDatabase:
         self._monitors: dict[int, _Monitor] = {}
         self._scripts: collections.deque[CommitScript] = collections.deque()
         self._held: list[_Held] = []
-        self._lock_owners: dict[str, FakeSession] = {}
-        self._lock_waiters: dict[str, list[FakeSession]] = {}
+        # Per lock name, the sessions in line for it; the first one owns it.
+        self._lock_queues: dict[str, list[FakeSession]] = {}
+        # Per session, the locks it asked for ("lock" or "steal") and has not
+        # unlocked; a thief's victim keeps its entry after leaving the line.
+        self._lock_requests: dict[int, dict[str, str]] = {}
         self._uuid_prefix = (zlib.crc32(self.name.encode()) + uuid_seed) & 0xFFFFFFFF
         self._uuid_counter = 0
         self._executor = Executor(self.schema, self._new_uuid)
@@ -165,11 +172,7 @@ class FakeDatabase:
                 self._sessions.remove(session)
             self._monitors.pop(id(session), None)
             self._held = [h for h in self._held if h.session is not session]
-            for name in [n for n, s in self._lock_owners.items() if s is session]:
-                self._release_lock(name)
-            for waiters in self._lock_waiters.values():
-                if session in waiters:
-                    waiters.remove(session)
+            self._unlock_all(session)
 
     def _reset_session(self, session: FakeSession) -> None:
         """The connection dropped: monitors, in-flight requests and locks are forgotten.
@@ -180,11 +183,7 @@ class FakeDatabase:
         with self._lock:
             self._monitors.pop(id(session), None)
             self._held = [h for h in self._held if h.session is not session]
-            for waiters in self._lock_waiters.values():
-                if session in waiters:
-                    waiters.remove(session)
-            for name in [n for n, s in self._lock_owners.items() if s is session]:
-                self._release_lock(name)
+            self._unlock_all(session)
 
     def _tick(self, session: FakeSession) -> None:
         """Called once per client ``run()``: lets delayed commits progress."""
@@ -359,33 +358,77 @@ class FakeDatabase:
         return ovs.jsonrpc.Message.create_notify("update2", [mon.monitor_id, update])
 
     def _lock_request(self, session: FakeSession, msg: Any) -> None:
-        name = msg.params[0]
+        """``lock``, ``steal`` and ``unlock``, as ovsdb-server answers them.
+
+        A session asks for a lock once until it unlocks it; ``steal`` puts the
+        thief first in line and tells the owner ``stolen`` (an owner that had
+        stolen the lock itself leaves the line). Whenever a session leaves a
+        line that others are still in (``unlock``, a dropped connection), the
+        first of them is told ``locked``, also when it owned the lock already.
+        """
+        params = msg.params
+        if not (
+            isinstance(params, list)
+            and len(params) == 1
+            and isinstance(params[0], str)
+            and _ID.match(params[0])
+        ):
+            raise _OpError(
+                "syntax error",
+                f"{msg.method} request params must be <id>",
+                syntax=params,
+            )
+        name = params[0]
+        mine = self._lock_requests.setdefault(id(session), {})
         if msg.method == "unlock":
-            if self._lock_owners.get(name) is session:
-                self._release_lock(name)
-            elif session in self._lock_waiters.get(name, []):
-                self._lock_waiters[name].remove(session)
+            if name not in mine:
+                raise _OpError(
+                    "syntax error",
+                    'unlock: "unlock" without "lock" or "steal"',
+                    syntax=params,
+                )
+            self._unlock(session, name)
             session._deliver(ovs.jsonrpc.Message.create_reply({}, msg.id))
             return
-        owner = self._lock_owners.get(name)
-        if msg.method == "steal" and owner is not None and owner is not session:
-            owner._deliver(ovs.jsonrpc.Message.create_notify("stolen", [name]))
-            self._lock_waiters.setdefault(name, []).append(owner)
-            owner = None
-        if owner is None or owner is session:
-            self._lock_owners[name] = session
-            session._deliver(ovs.jsonrpc.Message.create_reply({"locked": True}, msg.id))
+        if name in mine:
+            raise _OpError(
+                "syntax error",
+                f'must issue "unlock" before new "{msg.method}"',
+                syntax=params,
+            )
+        mine[name] = msg.method
+        line = self._lock_queues.setdefault(name, [])
+        if msg.method == "steal":
+            victim = line[0] if line else None
+            line.insert(0, session)
+            if victim is not None:
+                if self._lock_requests.get(id(victim), {}).get(name) == "steal":
+                    line.remove(victim)
+                victim._deliver(ovs.jsonrpc.Message.create_notify("stolen", [name]))
         else:
-            self._lock_waiters.setdefault(name, []).append(session)
-            session._deliver(ovs.jsonrpc.Message.create_reply({"locked": False}, msg.id))
+            line.append(session)
+        locked = line[0] is session
+        session._deliver(ovs.jsonrpc.Message.create_reply({"locked": locked}, msg.id))
 
-    def _release_lock(self, name: str) -> None:
-        self._lock_owners.pop(name, None)
-        waiters = self._lock_waiters.get(name, [])
-        if waiters:
-            nxt = waiters.pop(0)
-            self._lock_owners[name] = nxt
-            nxt._deliver(ovs.jsonrpc.Message.create_notify("locked", [name]))
+    def _unlock(self, session: FakeSession, name: str) -> None:
+        self._lock_requests.get(id(session), {}).pop(name, None)
+        line = self._lock_queues.get(name, [])
+        if session not in line:
+            return
+        line.remove(session)
+        if line:
+            line[0]._deliver(ovs.jsonrpc.Message.create_notify("locked", [name]))
+        else:
+            del self._lock_queues[name]
+
+    def _unlock_all(self, session: FakeSession) -> None:
+        for name in list(self._lock_requests.get(id(session), {})):
+            self._unlock(session, name)
+        self._lock_requests.pop(id(session), None)
+
+    def _lock_owner(self, name: str) -> FakeSession | None:
+        line = self._lock_queues.get(name)
+        return line[0] if line else None
 
     # ----------------------------------------------------------- transactions
     def _transact(self, session: FakeSession, msg: Any) -> None:
@@ -434,7 +477,7 @@ class FakeDatabase:
         """Run one transaction; commit it and notify monitors if it succeeds."""
 
         def holds_lock(name: str) -> bool:
-            return session is not None and self._lock_owners.get(name) is session
+            return session is not None and self._lock_owner(name) is session
 
         results, work = self._executor.execute(self._tables, ops, holds_lock)
         if work is not None:
