@@ -548,19 +548,40 @@ class Executor:
     def _wait(
         self, table: Any, rows: dict[uuid.UUID, Row], matches: list[uuid.UUID], op: Any
     ) -> Any:
-        columns = op.get("columns", list(table.columns))
-        expected = []
-        for r in op.get("rows", []):
-            expected.append(
+        """As ovsdb-server: ``columns`` (default: every column, ``_uuid`` and
+        ``_version`` too) checked, then each of ``rows`` parsed with its columns'
+        full types (sizes and constraints; a column it omits has its default);
+        the rows that match ``where`` and the expected ones are compared as sets
+        of distinct values of ``columns``."""
+        columns = op.get("columns")
+        if columns is None:
+            columns = ["_uuid", "_version", *table.columns]
+        for name in columns:
+            if not isinstance(name, str) or not (
+                name in table.columns or name in ("_uuid", "_version")
+            ):
+                raise _OpError("syntax error", f"{name} is not a valid column name", columns)
+        expected = set()
+        for row_json in op.get("rows", []):
+            given = {}
+            for name, value in row_json.items():
+                if name not in table.columns and name not in ("_uuid", "_version"):
+                    raise _OpError(
+                        "unknown column", f"No column {name} in table {table.name}.", row_json
+                    )
+                given[name] = parse_datum(self._column_type(table, name), value)
+            expected.add(
                 _row_key(
-                    {c: parse_datum(relaxed(self._column_type(table, c)), v) for c, v in r.items()}
+                    {
+                        c: given[c] if c in given else default_datum(self._column_type(table, c))
+                        for c in columns
+                    }
                 )
             )
-        actual = [
+        actual = {
             _row_key({c: self._value(table, u, rows[u], c) for c in columns}) for u in matches
-        ]
-        equal = sorted(actual) == sorted(expected)
-        if equal == (op.get("until", "==") == "=="):
+        }
+        if (actual == expected) == (op.get("until", "==") == "=="):
             return {}
         raise _OpError("timed out", '"where" clause test failed')
 

@@ -487,3 +487,95 @@ def test_mutation_beyond_the_set_size(backend: Backend) -> None:
 def test_condition_argument_sizes(backend: Backend, table: str, where: Any, details: str) -> None:
     error = _error(backend.raw(SB, {"op": "select", "table": table, "where": [where]}))
     assert (error["error"], error["details"]) == ("syntax error", details)
+
+
+# Found by the fuzzer's larger CI profile ---------------------------------
+_WAIT = {"op": "wait", "table": "Open_vSwitch", "timeout": 0, "where": [], "until": "=="}
+
+
+@pytest.mark.parametrize(
+    ("wait", "answer"),
+    [
+        # A row parsed with the column's full type: set sizes too.
+        (
+            {"columns": ["ovs_version"], "rows": [{"ovs_version": ["set", ["a", "b"]]}]},
+            {
+                "error": "syntax error",
+                "details": "set must have 0 to 1 members but 2 are present",
+                "syntax": '["set",["a","b"]]',
+            },
+        ),
+        # columns are checked before rows.
+        (
+            {"columns": ["nope"], "rows": [{"nope2": 1}]},
+            {
+                "error": "syntax error",
+                "details": "nope is not a valid column name",
+                "syntax": '["nope"]',
+            },
+        ),
+        (
+            {"columns": ["bridges"], "rows": [{"nope": 1}]},
+            {
+                "error": "unknown column",
+                "details": "No column nope in table Open_vSwitch.",
+                "syntax": '{"nope":1}',
+            },
+        ),
+        # Only "columns" are compared; one the row omits is compared as its default.
+        ({"columns": ["bridges", "next_cfg"], "rows": [{"bridges": ["set", []]}]}, {}),
+        (
+            {
+                "columns": ["bridges"],
+                "rows": [{"bridges": ["set", []], "external_ids": ["map", [["a", "b"]]]}],
+            },
+            {},
+        ),
+        # Expected rows are a set: a duplicate counts once.
+        ({"columns": ["bridges"], "rows": [{"bridges": ["set", []]}, {}]}, {}),
+        # Without "columns", _uuid and _version are compared too.
+        (
+            {"rows": [{"bridges": ["set", []]}]},
+            {"error": "timed out", "details": '"where" clause test failed'},
+        ),
+    ],
+)
+def test_wait_rows(backend: Backend, wait: Any, answer: Any) -> None:
+    result = backend.raw(OVS, {**_WAIT, **wait})
+    assert (result[0] if not answer else _error(result)) == answer
+
+
+def test_lock_requests(backend: Backend) -> None:
+    """lock/steal/unlock as ovsdb-server answers them, notifications included."""
+    a, b, c = (backend.connection(OVS) for _ in range(3))
+
+    def syntax(params: list[Any], details: str) -> dict[str, Any]:
+        syntax = "[" + ",".join(f'"{p}"' if isinstance(p, str) else str(p) for p in params) + "]"
+        return {"rpc-error": {"error": "syntax error", "details": details, "syntax": syntax}}
+
+    assert a.request("lock", ["x"]) == {"locked": True}
+    assert b.request("lock", ["x"]) == {"locked": False}
+    # One request per lock and session until it unlocks.
+    assert b.request("lock", ["x"]) == syntax(["x"], 'must issue "unlock" before new "lock"')
+    assert b.request("steal", ["x"]) == syntax(["x"], 'must issue "unlock" before new "steal"')
+    assert c.request("unlock", ["x"]) == syntax(["x"], 'unlock: "unlock" without "lock" or "steal"')
+    for method, params in (("lock", ["1x"]), ("steal", [3]), ("unlock", ["x", "y"])):
+        assert a.request(method, params) == syntax(params, f"{method} request params must be <id>")
+    # A waiter leaving tells the owner "locked" again.
+    assert c.request("lock", ["x"]) == {"locked": False}
+    assert c.request("unlock", ["x"]) == {}
+    a.request("echo", [])
+    assert a.notifications == [("locked", ["x"])]
+    # A thief goes first; a thief robbed in turn leaves the line.
+    assert c.request("steal", ["x"]) == {"locked": True}
+    assert a.request("echo", []) == []
+    assert a.notifications[-1] == ("stolen", ["x"])
+    assert b.request("steal", ["x"]) == syntax(["x"], 'must issue "unlock" before new "steal"')
+    assert b.request("unlock", ["x"]) == {}  # a waiter left: the owner hears "locked"
+    assert b.request("steal", ["x"]) == {"locked": True}
+    c.request("echo", [])
+    assert c.notifications == [("locked", ["x"]), ("stolen", ["x"])]
+    assert b.request("unlock", ["x"]) == {}  # c left the line when robbed: a is next
+    a.request("echo", [])
+    assert a.notifications[-1] == ("locked", ["x"])
+    assert c.request("unlock", ["x"]) == {}
