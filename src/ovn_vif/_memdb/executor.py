@@ -418,26 +418,24 @@ class Executor:
     ) -> Row:
         out: Row = {}
         for name, value in row_json.items():
-            if name == "_version" and insert:
-                continue  # ovsdb-server accepts and ignores it
-            if name in ("_uuid", "_version"):
-                raise _OpError(
-                    "constraint violation",
-                    f"Cannot update immutable column {name} in table {table.name}.",
-                    op,
-                )
+            # As ovsdb-server: the value is parsed first; an insert ignores _uuid
+            # and _version, an update may not set them or an immutable column.
+            internal = name in ("_uuid", "_version")
             column = table.columns.get(name)
-            if column is None:
+            if column is None and not internal:
                 raise _OpError(
                     "unknown column", f"No column {name} in table {table.name}.", row_json
                 )
-            if not insert and not column.mutable:
+            datum = parse_datum(_UUID_COLUMN_TYPE if internal else column.type, value, symtab)
+            if insert and internal:
+                continue
+            if internal or (not insert and not column.mutable):
                 raise _OpError(
                     "constraint violation",
                     f"Cannot update immutable column {name} in table {table.name}.",
                     op,
                 )
-            out[name] = parse_datum(column.type, value, symtab)
+            out[name] = datum
         return out
 
     def _column_type(self, table: Any, name: str) -> Any:
@@ -503,7 +501,9 @@ class Executor:
                 )
             type_ = ovs.db.types.Type(type_.key)  # exactly one value to compare with
         elif function in ("includes", "excludes") and not (type_.n_min == 1 and scalar):
-            type_ = ovs.db.types.Type(type_.key, type_.value, 0, type_.n_max)
+            # Any subset may be asked for; "excludes" takes any number of values.
+            n_max = sys.maxsize if function == "excludes" else type_.n_max
+            type_ = ovs.db.types.Type(type_.key, type_.value, 0, n_max)
         arg = parse_datum(type_, arg_json, symtab).values
 
         def value(u: uuid.UUID, row: Row) -> Any:

@@ -579,3 +579,69 @@ def test_lock_requests(backend: Backend) -> None:
     a.request("echo", [])
     assert a.notifications[-1] == ("locked", ["x"])
     assert c.request("unlock", ["x"]) == {}
+
+
+@pytest.mark.parametrize(
+    ("op", "answer"),
+    [
+        # A value is parsed before the column's immutability is looked at.
+        (
+            {"op": "update", "table": "Bridge", "where": [], "row": {"name": ["set", ["a", "b"]]}},
+            {
+                "error": "syntax error",
+                "details": "set must have exactly one member but 2 are present",
+                "syntax": '["set",["a","b"]]',
+            },
+        ),
+        (
+            {"op": "update", "table": "Bridge", "where": [], "row": {"_uuid": 5}},
+            {"error": "syntax error", "details": 'expected ["uuid", <string>]', "syntax": "5"},
+        ),
+        (
+            {"op": "insert", "table": "Bridge", "row": {"name": "a", "_version": 5}},
+            {"error": "syntax error", "details": 'expected ["uuid", <string>]', "syntax": "5"},
+        ),
+    ],
+)
+def test_row_values_parsed_first(backend: Backend, op: Any, answer: Any) -> None:
+    assert _error(backend.raw(OVS, op)) == answer
+
+
+def test_insert_ignores_uuid_in_row(backend: Backend) -> None:
+    """An insert's row may carry _uuid (and _version): both ignored; the
+    operation's "uuid" member is what names the row."""
+    mine, given = str(uuid.uuid4()), str(uuid.uuid4())
+    result = backend.raw(
+        OVS,
+        {
+            "op": "insert",
+            "table": "Bridge",
+            "uuid": mine,
+            "row": {"name": "a", "_uuid": ["uuid", given]},
+        },
+        {"op": "select", "table": "Bridge", "where": [], "columns": ["_uuid"]},
+    )
+    # (Unreferenced, the row is collected at commit, after the select.)
+    assert result == [{"uuid": ["uuid", mine]}, {"rows": [{"_uuid": ["uuid", mine]}]}]
+
+
+def test_excludes_takes_any_number_of_values(backend: Backend) -> None:
+    select = {"op": "select", "table": "Bridge"}
+    assert backend.raw(
+        OVS, {**select, "where": [["datapath_id", "excludes", ["set", ["a", "b"]]]]}
+    ) == [{"rows": []}]
+    assert (
+        _error(
+            backend.raw(
+                OVS, {**select, "where": [["datapath_id", "includes", ["set", ["a", "b"]]]]}
+            )
+        )["details"]
+        == "set must have 0 to 1 members but 2 are present"
+    )
+    assert _error(
+        backend.raw(OVS, {**select, "where": [["datapath_id", "excludes", ["set", ["a", 1]]]]})
+    ) == {
+        "error": "syntax error",
+        "details": "expected string",
+        "syntax": "1",
+    }
