@@ -377,7 +377,13 @@ class Executor:
                     name in table.columns or name in ("_uuid", "_version")
                 ):
                     raise _OpError("syntax error", f"{name} is not a valid column name", columns)
-            return {"rows": [self._select_json(table, u, rows[u], columns) for u in matches]}
+            # Distinct rows, as ovsdb-server answers: rows equal in every
+            # selected column are one row of the reply.
+            selected: dict[str, Any] = {}
+            for u in matches:
+                row_json = self._select_json(table, u, rows[u], columns)
+                selected.setdefault(json.dumps(row_json, sort_keys=True), row_json)
+            return {"rows": list(selected.values())}
         if kind == "update":
             for u in matches:
                 rows[u] = {**rows[u], **changes}
@@ -742,6 +748,14 @@ class Executor:
         # ovsdb-server checks the strong references of every row the operations
         # wrote before it collects garbage: an unreferenced row (collected
         # afterwards) that points at a missing row still fails the transaction.
+        # A row deleted by this transaction still counts as a target here: a
+        # reference to it makes the delete fail ("cannot delete"), counted
+        # before garbage collection, also from rows that would be collected.
+        gone = {
+            t: {u for u in uuids if u in base.get(t, ())}
+            for t, uuids in self._deleted.items()
+            if any(u in base.get(t, ()) for u in uuids)
+        }
         for table_name, row_uuid in sorted(touched, key=str):
             row = work[table_name].get(row_uuid)
             if row is None:
@@ -750,13 +764,41 @@ class Executor:
                 for k, v in row[col_name].values.items():
                     for part, ref_base in refs:
                         target = (k if part == "key" else v).value
-                        if target not in work[ref_base.ref_table_name]:
+                        ref_table = ref_base.ref_table_name
+                        if target not in work[ref_table] and target not in gone.get(
+                            ref_table, ()
+                        ):
                             raise _OpError(
                                 "referential integrity violation",
                                 f"Table {table_name} column {col_name} row {row_uuid} "
                                 f"references nonexistent row {target} in table "
-                                f"{ref_base.ref_table_name}.",
+                                f"{ref_table}.",
                             )
+        if gone:
+            counts: dict[tuple[str, uuid.UUID], int] = {}
+            for table_name, rows in work.items():
+                pointing = [
+                    (col_name, part, str(b.ref_table_name))
+                    for col_name, _column, refs in self._ref_columns(table_name, "strong")
+                    for part, b in refs
+                    if b.ref_table_name in gone
+                ]
+                if not pointing:
+                    continue
+                for row in rows.values():
+                    for col_name, part, ref_table in pointing:
+                        for k, v in row[col_name].values.items():
+                            key = (ref_table, (k if part == "key" else v).value)
+                            counts[key] = counts.get(key, 0) + 1
+            for table_name in sorted(gone):
+                for row_uuid in sorted(gone[table_name], key=str):
+                    n = counts.get((table_name, row_uuid), 0)
+                    if n:
+                        raise _OpError(
+                            "referential integrity violation",
+                            f"cannot delete {table_name} row {row_uuid} because of "
+                            f"{n} remaining reference(s)",
+                        )
         # Weak references to rows that do not exist vanish, unreferenced rows of
         # non-root tables are collected; repeat until nothing changes.  Full scans
         # only when a deletion or a non-root row makes them necessary.

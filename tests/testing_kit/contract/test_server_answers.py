@@ -645,3 +645,60 @@ def test_excludes_takes_any_number_of_values(backend: Backend) -> None:
         "details": "expected string",
         "syntax": "1",
     }
+
+
+def test_select_answers_distinct_rows(backend: Backend) -> None:
+    other = str(uuid.uuid4())
+    select = {"op": "select", "table": "Open_vSwitch", "where": []}
+    result = backend.raw(
+        OVS,
+        {"op": "insert", "table": "Open_vSwitch", "uuid": other, "row": {}},
+        {**select, "columns": ["next_cfg"]},
+        {**select, "columns": []},
+        {**select, "columns": ["_uuid"]},
+        {"op": "abort"},
+    )
+    assert result[1:3] == [{"rows": [{"next_cfg": 0}]}, {"rows": [{}]}]
+    assert len(result[3]["rows"]) == 2
+
+
+def test_reference_to_a_row_deleted_in_the_same_transaction(backend: Backend) -> None:
+    """It counts as a reference to the deleted row (before garbage collection:
+    also from a new row nothing references)."""
+    interface, port, bridge, other = (str(uuid.uuid4()) for _ in range(4))
+    backend.raw(
+        OVS,
+        {"op": "insert", "table": "Interface", "uuid": interface, "row": {"name": "i1"}},
+        {
+            "op": "insert",
+            "table": "Port",
+            "uuid": port,
+            "row": {"name": "p1", "interfaces": ["uuid", interface]},
+        },
+        {
+            "op": "insert",
+            "table": "Bridge",
+            "uuid": bridge,
+            "row": {"name": "b1", "ports": ["uuid", port]},
+        },
+        {
+            "op": "mutate",
+            "table": "Open_vSwitch",
+            "where": [],
+            "mutations": [["bridges", "insert", ["set", [["uuid", bridge]]]]],
+        },
+    )
+    result = backend.raw(
+        OVS,
+        {"op": "delete", "table": "Interface", "where": [["_uuid", "==", ["uuid", interface]]]},
+        {
+            "op": "insert",
+            "table": "Port",
+            "uuid": other,
+            "row": {"name": "q", "interfaces": ["uuid", interface]},
+        },
+    )
+    assert _error(result) == {
+        "error": "referential integrity violation",
+        "details": f"cannot delete Interface row {interface} because of 2 remaining reference(s)",
+    }
