@@ -765,9 +765,7 @@ class Executor:
                     for part, ref_base in refs:
                         target = (k if part == "key" else v).value
                         ref_table = ref_base.ref_table_name
-                        if target not in work[ref_table] and target not in gone.get(
-                            ref_table, ()
-                        ):
+                        if target not in work[ref_table] and target not in gone.get(ref_table, ()):
                             raise _OpError(
                                 "referential integrity violation",
                                 f"Table {table_name} column {col_name} row {row_uuid} "

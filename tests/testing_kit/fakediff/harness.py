@@ -342,6 +342,9 @@ class Side:
         for db, root in ROOTS.items():
             if self.fake and db not in self.databases:
                 self.databases[db] = FakeDatabase(_schema_json(db))
+            if self.fake:
+                # The UUIDs it picks depend on the seed's steps only (replayable).
+                self.databases[db]._uuid_counter = 1
             if db not in self.raw:
                 self.raw[db] = Raw(self, db)
             ops: list[Any] = [
@@ -531,8 +534,9 @@ def _stage(idl: Any, txn: Any, acts: list[Any]) -> None:
         if table is None:
             continue
         if kind == "insert":
-            _k, _t, u, values = act
-            row = txn.insert(table, new_uuid=uuid.UUID(u), persist_uuid=True)
+            u, values = act[2], act[3]
+            persist = len(act) < 5
+            row = txn.insert(table, new_uuid=uuid.UUID(u), persist_uuid=persist)
             for c, v in values.items():
                 if c in table.columns:
                     setattr(row, c, _python(table.columns[c].type, v))
@@ -585,11 +589,21 @@ def execute(side: Side, step: Step) -> dict[str, Any]:
     db, kind = step["db"], step["k"]
     clients = side.clients[db]
     result: Any = None
+    assigned: list[Any] = []  # UUIDs the server picked, in step order
     if kind == "raw":
         result = side.raw[db].request("transact", [db, *step["ops"]])
+        for i, op in enumerate(step["ops"]):
+            if op.get("op") == "insert" and "uuid" not in op:
+                reply = result[i] if isinstance(result, list) and i < len(result) else None
+                assigned.append(reply["uuid"][1] if reply and "uuid" in reply else None)
     elif kind == "idl":
         idl = clients[step["c"]]
-        result = _finish(_idl_txn(idl, step["acts"]))
+        txn = _idl_txn(idl, step["acts"])
+        result = _finish(txn)
+        for act in step["acts"]:
+            if act[0] == "insert" and len(act) > 4:
+                real_uuid = txn.get_insert_uuid(uuid.UUID(act[2]))
+                assigned.append(str(real_uuid) if real_uuid else None)
     elif kind == "race":  # a verifies and writes from a stale cache while b commits
         a, b = clients[step["a"]], clients[step["b"]]
         txn_a = _idl_txn(a, step["acts_a"])
@@ -630,7 +644,7 @@ def execute(side: Side, step: Step) -> dict[str, Any]:
         idl = clients[step["c"]]
         idl.set_lock(step["name"])
         result = "ok"
-    return {"result": normalise(result), "clients": observe_clients(side, db)}
+    return {"result": normalise(result), "clients": observe_clients(side, db), "assigned": assigned}
 
 
 # ----------------------------------------------------------------- generation
@@ -782,7 +796,7 @@ class Generator:
             arg = self.datum(db, sub)
         return [col, mutator, arg]
 
-    def op(self, db: str, inserted: list[tuple[str, str]]) -> dict[str, Any]:
+    def op(self, db: str, inserted: list[tuple[str, Any]]) -> dict[str, Any]:
         rng = self.rng
         schema = self.schemas[db]
         table = schema.tables[rng.choice(TABLES[db])]
@@ -791,10 +805,19 @@ class Generator:
             [5, 3, 3, 1, 2, 1, 1],
         )[0]
         if kind == "insert":
-            u = self.uuid()
-            op: dict[str, Any] = {"op": "insert", "table": table.name, "uuid": u}
+            op: dict[str, Any] = {"op": "insert", "table": table.name}
+            ref: Any = None
+            if rng.random() < 0.25:  # the server picks the UUID
+                if rng.random() < 0.5:
+                    self.counter += 1
+                    op["uuid-name"] = f"row{self.counter}"
+                    ref = ["named-uuid", op["uuid-name"]]
+            else:
+                op["uuid"] = self.uuid()
+                ref = ["uuid", op["uuid"]]
             op["row"] = self.row(db, table, rng.randint(0, 4))
-            inserted.append((table.name, u))
+            if ref is not None:
+                inserted.append((table.name, ref))
             return op
         if kind == "update":
             return {
@@ -847,7 +870,7 @@ class Generator:
 
     def raw_step(self, db: str) -> Step:
         rng = self.rng
-        inserted: list[tuple[str, str]] = []
+        inserted: list[tuple[str, Any]] = []
         ops = [self.op(db, inserted) for _ in range(rng.randint(1, 4))]
         # Reference some of the inserted rows from an existing row so they survive GC.
         schema = self.schemas[db]
@@ -862,7 +885,7 @@ class Generator:
                                     "op": "mutate",
                                     "table": owner,
                                     "where": [["_uuid", "==", ["uuid", rng.choice(rows)]]],
-                                    "mutations": [[col, "insert", ["set", [["uuid", u]]]]],
+                                    "mutations": [[col, "insert", ["set", [u]]]],
                                 }
                             )
                             break
@@ -897,14 +920,15 @@ class Generator:
             )
             if kind == "insert" or not rows:
                 values = self.row(db, table, rng.randint(0, 3))
-                out.append(
-                    [
-                        "insert",
-                        table.name,
-                        self.uuid(),
-                        {c: v for c, v in values.items() if c in columns},
-                    ]
-                )
+                insert = [
+                    "insert",
+                    table.name,
+                    self.uuid(),
+                    {c: v for c, v in values.items() if c in columns},
+                ]
+                if rng.random() < 0.25:
+                    insert.append("server")  # the server picks the UUID
+                out.append(insert)
                 continue
             u = rng.choice(rows)
             col = rng.choice(columns)
@@ -1012,6 +1036,29 @@ def diff(a: Any, b: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
         yield path or "/", a, b
 
 
+def _translate(value: Any, mapping: dict[str, str]) -> Any:
+    """A copy of ``value`` with every UUID in ``mapping`` replaced."""
+    text = json.dumps(value, ensure_ascii=False)
+    if mapping:
+        text = _UUID_RE.sub(lambda m: mapping.get(m.group(0), m.group(0)), text)
+    return json.loads(text)
+
+
+def _assigned(u: str | None, seen: dict[str, str]) -> str:
+    """What is compared of a UUID the server picked."""
+    if u is None:
+        return "none"
+    if u in seen:
+        return "picked before"
+    try:
+        parsed = uuid.UUID(u)
+    except ValueError:
+        return "not a UUID"
+    if parsed.version != 4 or parsed.variant != uuid.RFC_4122 or str(parsed) != u:
+        return "not a version-4 UUID"
+    return "new v4"
+
+
 @contextmanager
 def real_server() -> Iterator[str]:
     with SandboxDir.create() as d:
@@ -1026,6 +1073,14 @@ class Fuzzer:
     def __init__(self, remote: str) -> None:
         self.fake = Side(True)
         self.real = Side(False, remote)
+        # UUIDs the servers picked for the same insert: fake -> real, real -> fake.
+        self.to_real: dict[str, str] = {}
+        self.to_fake: dict[str, str] = {}
+
+    def _reset(self) -> None:
+        self.fake.reset()
+        self.real.reset()
+        self.to_real, self.to_fake = {}, {}
 
     def close(self) -> None:
         self.fake.close()
@@ -1033,8 +1088,7 @@ class Fuzzer:
 
     def replay(self, steps: list[Step]) -> tuple[int, Any, Any] | None:
         """Run ``steps`` from empty databases; the first divergence, or None."""
-        self.fake.reset()
-        self.real.reset()
+        self._reset()
         for i, step in enumerate(steps):
             f, r = self._both(step)
             if f != r:
@@ -1042,20 +1096,29 @@ class Fuzzer:
         return None
 
     def _both(self, step: Step) -> tuple[Any, Any]:
+        """Run ``step`` on both sides; what each observed, the real side's in the
+        fake's UUIDs (steps name rows by the fake's UUIDs)."""
         try:
             f = execute(self.fake, copy.deepcopy(step))
         except Exception as e:
             f = {"exception": f"{type(e).__name__}: {e}"}
         try:
-            r = execute(self.real, copy.deepcopy(step))
+            r = execute(self.real, _translate(step, self.to_real))
         except Exception as e:
             r = {"exception": f"{type(e).__name__}: {e}"}
-        return f, r
+        # What is stable of a UUID the server picks: a new version-4 UUID.
+        fake_new = f.pop("assigned", [])
+        real_new = r.pop("assigned", [])
+        f["assigned"] = [_assigned(u, self.to_real) for u in fake_new]
+        r["assigned"] = [_assigned(u, self.to_fake) for u in real_new]
+        for fu, ru in zip(fake_new, real_new, strict=False):  # equal unless one raised
+            if fu and ru:
+                self.to_real[fu], self.to_fake[ru] = ru, fu
+        return f, _translate(r, self.to_fake)
 
     def run_seed(self, seed: int, n_steps: int) -> Divergence | None:
         rng = random.Random(seed)
-        self.fake.reset()
-        self.real.reset()
+        self._reset()
         gen = Generator(rng, self.fake)
         steps: list[Step] = []
         for i in range(n_steps):
@@ -1064,6 +1127,14 @@ class Fuzzer:
             f, r = self._both(step)
             if f != r:
                 return Divergence(seed, steps, i, f, r)
+        return None
+
+    def run_profile(self, first_seed: int, seeds: int, steps: int) -> Divergence | None:
+        """Seeds ``first_seed`` onwards, ``steps`` each; the first divergence, minimised."""
+        for seed in range(first_seed, first_seed + seeds):
+            div = self.run_seed(seed, steps)
+            if div is not None:
+                return self.minimise(div)
         return None
 
     def minimise(self, div: Divergence) -> Divergence:

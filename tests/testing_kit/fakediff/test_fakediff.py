@@ -7,6 +7,7 @@ runs the long profile.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -26,33 +27,49 @@ def fuzzer(ovsdb_server: OvsdbServer) -> Iterator[harness.Fuzzer]:
     f.close()
 
 
-def test_bounded_profile_finds_no_divergence(fuzzer: harness.Fuzzer) -> None:
+def test_ci_profile_finds_no_divergence(fuzzer: harness.Fuzzer) -> None:
     seeds, steps = PROFILES["ci"]
     first = int(os.environ.get("OVN_VIF_FAKEDIFF_FIRST_SEED", "0"))
-    for seed in range(first, first + seeds):
-        div = fuzzer.run_seed(seed, steps)
-        if div is not None:
-            pytest.fail(fuzzer.minimise(div).report())
+    found = fuzzer.run_profile(first, seeds, steps)
+    if found is not None:
+        pytest.fail(found.report())
 
 
 def test_self_test_sees_an_injected_difference(
     fuzzer: harness.Fuzzer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Break the fake on purpose (omitted columns' defaults no longer checked):
-    the fuzzer must see it, and shrink it to a short reproducer."""
+    the CI profile's run must fail on it, shrunk to a short reproducer."""
     from ovn_vif._memdb.executor import Executor
 
     monkeypatch.setattr(Executor, "_check_defaults", lambda self, table, given: None)
-    found = None
-    for seed in range(10):
-        found = fuzzer.run_seed(seed, 30)
-        if found is not None:
-            break
-    assert found is not None, "the injected difference went unnoticed"
-    small = fuzzer.minimise(found)
+    seeds, steps = PROFILES["ci"]
+    small = fuzzer.run_profile(0, seeds, steps)
+    assert small is not None, "the injected difference went unnoticed"
     assert len(small.steps) <= 2, small.report()
     paths = [path for path, _fake, _real in harness.diff(small.fake, small.real)]
     assert any(path.startswith("/result") for path in paths), small.report()
     # The same steps agree once the fake is whole again.
     monkeypatch.undo()
     assert fuzzer.replay(small.steps) is None
+
+
+def test_self_test_sees_uuids_the_fake_picks_differently(
+    fuzzer: harness.Fuzzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UUIDs a server picks are compared for what ovsdb-server guarantees
+    (new, version 4): a fake picking version-1 UUIDs fails the CI profile."""
+    from ovn_vif._memdb.server import FakeDatabase
+
+    monkeypatch.setattr(FakeDatabase, "_new_uuid", lambda self: uuid.uuid1())
+    seeds, steps = PROFILES["ci"]
+    small = fuzzer.run_profile(0, seeds, steps)
+    assert small is not None, "the injected difference went unnoticed"
+    assigned = [
+        (fake, real)
+        for path, fake, real in harness.diff(small.fake, small.real)
+        if path == "/assigned"
+    ]
+    assert assigned, small.report()
+    assert "not a version-4 UUID" in assigned[0][0], small.report()
+    assert set(assigned[0][1]) <= {"new v4", "none"}, small.report()
