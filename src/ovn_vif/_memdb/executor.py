@@ -119,7 +119,7 @@ def parse_datum(type_: Any, value: Any, symtab: Any = None) -> Any:
                     _check_atom_json(type_.value, member[1])
             elif value[0] == "set":
                 _check_atom_json(type_.key, member)
-    else:
+    elif not type_.is_map():  # a map takes only ["map", ...]
         _check_atom_json(type_.key, value)
     return ovs.db.data.Datum.from_json(type_, value, symtab)
 

@@ -702,3 +702,9 @@ def test_reference_to_a_row_deleted_in_the_same_transaction(backend: Backend) ->
         "error": "referential integrity violation",
         "details": f"cannot delete Interface row {interface} because of 2 remaining reference(s)",
     }
+
+
+@pytest.mark.parametrize("where", [["flow_tables", "includes", True], ["flow_tables", "==", 1]])
+def test_map_column_takes_only_a_map(backend: Backend, where: Any) -> None:
+    error = _error(backend.raw(OVS, {"op": "select", "table": "Bridge", "where": [where]}))
+    assert (error["error"], error["details"]) == ("syntax error", 'expected ["map", <array>]')

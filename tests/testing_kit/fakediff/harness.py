@@ -1044,6 +1044,16 @@ def _translate(value: Any, mapping: dict[str, str]) -> Any:
     return json.loads(text)
 
 
+def _in_order(observed: Any) -> Any:
+    """What was sorted by UUID sorted again, once the UUIDs are the fake's."""
+    if isinstance(observed, dict):
+        if "result" in observed:
+            observed["result"] = normalise(observed["result"])
+        for client in observed.get("clients", {}).values():
+            client["events"] = sorted(client["events"], key=json.dumps)
+    return observed
+
+
 def _assigned(u: str | None, seen: dict[str, str]) -> str:
     """What is compared of a UUID the server picked."""
     if u is None:
@@ -1114,7 +1124,7 @@ class Fuzzer:
         for fu, ru in zip(fake_new, real_new, strict=False):  # equal unless one raised
             if fu and ru:
                 self.to_real[fu], self.to_fake[ru] = ru, fu
-        return f, _translate(r, self.to_fake)
+        return f, _in_order(_translate(r, self.to_fake))
 
     def run_seed(self, seed: int, n_steps: int) -> Divergence | None:
         rng = random.Random(seed)
