@@ -83,6 +83,16 @@ CLIENTS: dict[str, list[tuple[str, dict[str, list[str]] | None, dict[str, Any], 
         ("cond", None, {"Interface": [["type", "==", "internal"]]}, None),
         ("lockA", {"Bridge": ["name"], "Port": ["name"]}, {}, "fuzz_ovs"),
         ("lockB", {"Bridge": ["name"], "Port": ["name"]}, {}, "fuzz_ovs"),
+        (
+            "update2",
+            {
+                "Bridge": ["name", "ports", "external_ids"],
+                "Port": ["name", "interfaces", "tag"],
+                "Interface": ["name", "type", "mtu_request"],
+            },
+            {"Interface": [["type", "!=", "internal"]]},
+            None,
+        ),
     ],
     "OVN_Southbound": [
         ("full", None, {}, None),
@@ -100,8 +110,24 @@ CLIENTS: dict[str, list[tuple[str, dict[str, list[str]] | None, dict[str, Any], 
         ("cond", None, {"Port_Binding": [["tunnel_key", "<=", 3]]}, None),
         ("lockA", {"Chassis": ["name"], "Port_Binding": ["logical_port"]}, {}, "fuzz_sb"),
         ("lockB", {"Chassis": ["name"], "Port_Binding": ["logical_port"]}, {}, "fuzz_sb"),
+        (
+            "update2",
+            {
+                "Chassis": ["name", "encaps", "other_config"],
+                "Encap": ["type", "ip"],
+                "Port_Binding": ["logical_port", "tunnel_key", "options"],
+            },
+            {"Port_Binding": [["tunnel_key", ">=", 2]]},
+            None,
+        ),
     ],
 }
+#: Clients that ask for an older monitor method from the start, as an IDL does
+#: after falling back from one the server does not know ("unknown method").
+#: Not the oldest, "monitor": python-ovs 4.0's IDL never leaves
+#: IDL_S_SERVER_MONITOR_REQUESTED after asking for it (its monitor_map sends
+#: Monitor.monitor there), on a real server as on the fake.
+METHODS = {"update2": ovs.db.idl.Monitor.monitor_cond}
 
 #: Lock names: ovsdb-server's locks are server-wide, a FakeDatabase's belong to one
 #: database, so each database's clients use their own name.
@@ -112,11 +138,19 @@ REALS = [0.0, 1.5, -2.25]
 
 
 class _Recorder:
-    """Mixin: notify() calls as [event, table, uuid, changed columns]."""
+    """Mixin: notify() calls as [event, table, uuid, changed columns]; the
+    monitor method asked for first (``fuzz_method``, default the newest)."""
+
+    fuzz_method: Any = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.events: list[Any] = []
+
+    def _Idl__send_monitor_request(self, max_version: Any = None) -> Any:
+        if max_version is None:  # not a fallback the IDL chose: our method
+            max_version = self.fuzz_method or ovs.db.idl.Monitor.monitor_cond_since
+        return ovs.db.idl.Idl._Idl__send_monitor_request(self, max_version)
 
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
         self.events.append(
@@ -422,6 +456,7 @@ class Side:
         else:
             idl = RealClient(self.remote, helper)
         idl.fuzz_name = name
+        idl.fuzz_method = METHODS.get(name)
         for t, c in cond.items():
             idl.cond_change(t, c)
         if lock:
