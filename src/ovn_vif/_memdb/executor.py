@@ -941,6 +941,11 @@ class Executor:
             if u in insert_order:
                 return "was inserted by this transaction"
             if modified(u):
+                if all(old_rows[u][n] == rows[u][n] for n in names):
+                    return (
+                        "existed in the database before this transaction, which modified some "
+                        "of the row's columns but not any columns in this index"
+                    )
                 before = " and ".join(c_datum_string(old_rows[u][n]) for n in names)
                 return f"had the following index values before the transaction: {before}"
             return (

@@ -708,3 +708,20 @@ def test_reference_to_a_row_deleted_in_the_same_transaction(backend: Backend) ->
 def test_map_column_takes_only_a_map(backend: Backend, where: Any) -> None:
     error = _error(backend.raw(OVS, {"op": "select", "table": "Bridge", "where": [where]}))
     assert (error["error"], error["details"]) == ("syntax error", 'expected ["map", <array>]')
+
+
+def test_index_conflict_with_a_row_modified_outside_the_index(backend: Backend) -> None:
+    """The existing row was modified, not in its index columns."""
+    existing, new = str(uuid.uuid4()), str(uuid.uuid4())
+    backend.raw(SB, {"op": "insert", "table": "Chassis_Private", "uuid": existing, "row": {}})
+    result = backend.raw(
+        SB,
+        {"op": "update", "table": "Chassis_Private", "where": [], "row": {"nb_cfg": 7}},
+        {"op": "insert", "table": "Chassis_Private", "uuid": new, "row": {}},
+    )
+    details = _error(result)["details"]
+    assert (
+        f"with UUID {existing}, existed in the database before this transaction, which "
+        "modified some of the row's columns but not any columns in this index."
+    ) in details
+    assert f"with UUID {new}, was inserted by this transaction." in details
