@@ -820,6 +820,11 @@ class Generator:
                 if type_.key.type == ovs.db.types.IntegerType
                 else 1.5
             )
+            if mutator == "*=" and arg == 0:
+                # ovsdb-server 3.1 exits on "*= 0" of a negative integer
+                # (docs/testing.rst); the contract suite covers "*= 0".
+                arg = 2
+
         elif rng.random() < self.invalid:
             mutator = rng.choice(["+=", "*=", "frob", "insert", "delete"])
             arg = rng.choice([1, "x", ["map", [["a", "b"]]], ["set", ["a"]]])
