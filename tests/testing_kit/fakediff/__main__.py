@@ -45,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
             start = time.monotonic()
             for seed in range(args.first_seed, args.first_seed + seeds):
                 began = time.monotonic()
-                div = fuzzer.run_seed(seed, steps)
+                try:
+                    div = fuzzer.run_seed(seed, steps)
+                except Exception as e:  # the harness, not a difference: stop here
+                    print(f"seed {seed}: harness failed ({e!r}); is ovsdb-server alive?")
+                    failures += 1
+                    break
                 if args.verbose:
                     print(f"seed {seed}: {time.monotonic() - began:.1f} s", flush=True)
                 if div is None:
