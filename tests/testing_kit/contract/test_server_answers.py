@@ -725,3 +725,21 @@ def test_index_conflict_with_a_row_modified_outside_the_index(backend: Backend) 
         "modified some of the row's columns but not any columns in this index."
     ) in details
     assert f"with UUID {new}, was inserted by this transaction." in details
+
+
+def test_lock_set_before_connecting_is_asked_for_once(backend: Backend) -> None:
+    """Clients that set the lock before their first run() ask for it once, so
+    it passes down the line as each holder closes (the fake once queued such
+    a client twice and handed the lock to it after it had closed)."""
+    clients = []
+    for _ in range(3):
+        idl = backend.unconnected(OVS, register_ovs)
+        idl.set_lock("ovn_vif")
+        wait_for(idl, lambda idl=idl: idl.has_lock or idl.is_lock_contended)
+        clients.append(idl)
+    first, second, third = clients
+    assert first.has_lock
+    first.close()
+    wait_for(second, lambda: second.has_lock)
+    second.close()
+    wait_for(third, lambda: third.has_lock)
