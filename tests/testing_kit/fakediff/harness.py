@@ -1084,6 +1084,17 @@ def _translate(value: Any, mapping: dict[str, str]) -> Any:
     return json.loads(text)
 
 
+def _sets_sorted(value: Any) -> Any:
+    """``value`` with the members of every ``["set", ...]`` and ``["map", ...]`` sorted."""
+    if isinstance(value, dict):
+        return {k: _sets_sorted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) == 2 and value[0] in ("set", "map") and isinstance(value[1], list):
+            return [value[0], sorted((_sets_sorted(v) for v in value[1]), key=json.dumps)]
+        return [_sets_sorted(v) for v in value]
+    return value
+
+
 def _in_order(observed: Any) -> Any:
     """What was sorted by UUID sorted again, once the UUIDs are the fake's."""
     if isinstance(observed, dict):
@@ -1164,7 +1175,11 @@ class Fuzzer:
         for fu, ru in zip(fake_new, real_new, strict=False):  # equal unless one raised
             if fu and ru:
                 self.to_real[fu], self.to_fake[ru] = ru, fu
-        return f, _in_order(_translate(r, self.to_fake))
+        if not self.to_fake:
+            return f, r
+        # Sets and maps are sorted by value; once the real side's UUIDs are the
+        # fake's, sort both sides' again.
+        return _sets_sorted(f), _sets_sorted(_in_order(_translate(r, self.to_fake)))
 
     def run_seed(self, seed: int, n_steps: int) -> Divergence | None:
         rng = random.Random(seed)
