@@ -59,7 +59,7 @@ def test_self_test_sees_uuids_the_fake_picks_differently(
 ) -> None:
     """The UUIDs a server picks are compared for what ovsdb-server guarantees
     (new, version 4): a fake picking version-1 UUIDs fails the CI profile."""
-    from ovn_vif._memdb.server import FakeDatabase
+    from ovn_vif.testing import FakeDatabase
 
     monkeypatch.setattr(FakeDatabase, "_new_uuid", lambda self: uuid.uuid1())
     seeds, steps = PROFILES["ci"]
