@@ -375,39 +375,28 @@ def _seed_rows(db: str) -> list[dict[str, Any]]:
 
 # --- the databases ----------------------------------------------------------------------
 
-Factory = Callable[[str, Any, type], Any]
+
+def _helper(db: str) -> Any:
+    return ovs.db.idl.SchemaHelper(location=str(DATABASES[db]))
 
 
 @pytest.fixture(params=["fake", pytest.param("ovsdb-server", marks=pytest.mark.daemons)])
-def make_idl(request: pytest.FixtureRequest) -> Iterator[Factory]:
-    """make_idl(db, helper, quick) -> a connected IDL on a fresh database per db name."""
+def make_idl(request: pytest.FixtureRequest) -> Iterator[Callable[[str, Any, bool], Any]]:
+    """make_idl(db, helper, quick): an IDL (quick or stock) on this test's database *db*."""
     made: list[Any] = []
-    if request.param == "fake":
-        fakes: dict[str, FakeDatabase] = {}
+    fakes: dict[str, FakeDatabase] = {}
 
-        def make(db: str, helper: Any, quick: bool) -> Any:
+    def make(db: str, helper: Any, quick: bool) -> Any:
+        if request.param == "fake":
             database = fakes.setdefault(db, FakeDatabase(DATABASES[db]))
             idl = (QuickFakeIdl if quick else FakeIdl)(database, helper)
-            made.append(idl)
-            return idl
-
-        helper_for: Callable[[str], Any] = lambda db: ovs.db.idl.SchemaHelper(  # noqa: E731
-            location=str(DATABASES[db])
-        )
-        make.helper_for = helper_for  # type: ignore[attr-defined]
-        yield make
-    else:
-        server: OvsdbServer = request.getfixturevalue("ovsdb_server")
-
-        def make(db: str, helper: Any, quick: bool) -> Any:
+        else:
+            server: OvsdbServer = request.getfixturevalue("ovsdb_server")
             idl = (QuickInsertIdl if quick else ovs.db.idl.Idl)(server.remote, helper)
-            made.append(idl)
-            return idl
+        made.append(idl)
+        return idl
 
-        make.helper_for = lambda db: ovs.db.idl.SchemaHelper(  # type: ignore[attr-defined]
-            location=str(DATABASES[db])
-        )
-        yield make
+    yield make
     for idl in made:
         idl.close()
 
@@ -439,7 +428,7 @@ def test_quick_inserts_give_the_stock_rows_and_notices(
     from ovn_vif import register_ovs_columns, register_sb_columns
 
     rng = random.Random(f"{db}-{columns}-{seed}")
-    writer_helper = make_idl.helper_for(db)
+    writer_helper = _helper(db)
     writer_helper.register_all()
     writer = make_idl(db, writer_helper, False)
     _run_until([writer], writer.has_ever_connected)
@@ -448,7 +437,7 @@ def test_quick_inserts_give_the_stock_rows_and_notices(
 
     observers = []
     for quick in (False, True):
-        helper = make_idl.helper_for(db)
+        helper = _helper(db)
         if columns == "all":
             helper.register_all()
         else:
