@@ -21,6 +21,7 @@ Prints ``ready`` once both monitors are in place.
 
 from __future__ import annotations
 
+import codecs
 import json
 import select
 import socket
@@ -39,6 +40,8 @@ class Connection:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(remote[len("unix:") :])
         self.buffer = ""
+        # A read may end inside a multi-byte character.
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
         self.next_id = 0
 
     def send(self, method: str, params: list[Any]) -> int:
@@ -52,7 +55,7 @@ class Connection:
         data = self.sock.recv(1 << 20)
         if not data:
             raise SystemExit("floor_plugger: connection closed")
-        self.buffer += data.decode()
+        self.buffer += self.decoder.decode(data)
         messages = []
         while self.buffer:
             try:
