@@ -227,6 +227,20 @@ def _row_key(row: Mapping[str, Any]) -> str:
     return json.dumps({c: d.to_json() for c, d in row.items()}, sort_keys=True)
 
 
+def _op_columns(table: Any, op: Any) -> Any:
+    """A ``select``'s or ``wait``'s ``columns`` (default: every column,
+    ``_uuid`` and ``_version`` too), each checked as ovsdb-server does."""
+    columns = op.get("columns")
+    if columns is None:
+        columns = ["_uuid", "_version", *table.columns]
+    for name in columns:
+        if not isinstance(name, str) or not (
+            name in table.columns or name in ("_uuid", "_version")
+        ):
+            raise _OpError("syntax error", f"{name} is not a valid column name", columns)
+    return columns
+
+
 class _ParseError(Exception):
     """An operation ovsdb-server cannot parse (reported with the operation's position)."""
 
@@ -369,14 +383,7 @@ class Executor:
             raise _ParseError("Required 'where' member is missing.")
         matches = self._matches(table, rows, op["where"], symtab)
         if kind == "select":
-            columns = op.get("columns")
-            if columns is None:
-                columns = ["_uuid", "_version", *table.columns]
-            for name in columns:
-                if not isinstance(name, str) or not (
-                    name in table.columns or name in ("_uuid", "_version")
-                ):
-                    raise _OpError("syntax error", f"{name} is not a valid column name", columns)
+            columns = _op_columns(table, op)
             # Distinct rows, as ovsdb-server answers: rows equal in every
             # selected column are one row of the reply.
             selected: dict[str, Any] = {}
@@ -559,14 +566,7 @@ class Executor:
         full types (sizes and constraints; a column it omits has its default);
         the rows that match ``where`` and the expected ones are compared as sets
         of distinct values of ``columns``."""
-        columns = op.get("columns")
-        if columns is None:
-            columns = ["_uuid", "_version", *table.columns]
-        for name in columns:
-            if not isinstance(name, str) or not (
-                name in table.columns or name in ("_uuid", "_version")
-            ):
-                raise _OpError("syntax error", f"{name} is not a valid column name", columns)
+        columns = _op_columns(table, op)
         expected = set()
         for row_json in op.get("rows", []):
             given = {}
