@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
 import random
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import ovs.json
@@ -18,23 +16,6 @@ from ovn_vif.agent import Agent, AgentConfig, AgentSetupError, RemoteError
 from ovn_vif.agent._connections import split_remotes, validate_remote
 from ovn_vif.agent._json import ORIGINAL_PARSER, StreamParser, install, installed, uninstall
 from ovn_vif.cli import main
-
-
-@pytest.fixture(autouse=True)
-def _restore_ovs_json_parser() -> Iterator[None]:
-    # In-process agents swap in ovn_vif.agent._json's parser process-wide.
-    yield
-    uninstall()
-
-
-@pytest.fixture
-def root_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
 
 # -- ovsjson ---------------------------------------------------------------------
 

@@ -19,19 +19,11 @@ from typing import Any
 
 import pytest
 
-from ovn_vif.agent._json import uninstall
 from ovn_vif.sandbox import Sandbox
 
 pytestmark = pytest.mark.daemons
 
 TIMEOUT = 60.0
-
-
-@pytest.fixture(autouse=True)
-def _restore_ovs_json_parser() -> Iterator[None]:
-    # In-process agents swap in ovn_vif.agent._json's parser process-wide.
-    yield
-    uninstall()
 
 
 PLUG = ("requested-chassis=hv1", "vif-plug-type=dummy")

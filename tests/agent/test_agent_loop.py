@@ -12,7 +12,6 @@ import pytest
 
 from ovn_vif import PlugSpec, Policy, PortContext, ReconcileReport, Registry, create_sb_indexes
 from ovn_vif.agent import Agent, AgentConfig, prepare_ovs_helper, prepare_sb_helper
-from ovn_vif.agent._json import uninstall
 from ovn_vif.testing import (
     PortBindingFactory,
     add_chassis,
@@ -24,13 +23,6 @@ from ovn_vif.testing import (
 from ovn_vif_dummy import DummyProvider
 
 TIMEOUT = 30.0
-
-
-@pytest.fixture(autouse=True)
-def _restore_ovs_json_parser() -> Iterator[None]:
-    # In-process agents swap in ovn_vif.agent._json's parser process-wide.
-    yield
-    uninstall()
 
 
 class World:

@@ -3,24 +3,15 @@ a decline's retry hint makes it ask again without any database change."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
-import pytest
+from collections.abc import Sequence
 
 from ovn_vif import Decline, PlugSpec, PortContext, Registry, RestoredPort, create_sb_indexes
 from ovn_vif.agent import Agent, AgentConfig, prepare_ovs_helper, prepare_sb_helper
-from ovn_vif.agent._json import uninstall
 from ovn_vif.testing import PortBindingFactory, connect, ovs_database, sb_database
 from ovn_vif_dummy import DummyProvider
 
 TIMEOUT = 30.0
 RETRY: list[float | None] = [0.0]
-
-
-@pytest.fixture(autouse=True)
-def _restore_ovs_json_parser() -> Iterator[None]:
-    yield
-    uninstall()
 
 
 class Recording(DummyProvider):

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import io
-import logging
 import tempfile
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ovn_vif.agent._json import uninstall
 from ovn_vif.cli import main
 from ovn_vif.cli._demo import run_demo
 
@@ -31,20 +28,7 @@ ACME = textwrap.dedent(
 )
 
 
-@pytest.fixture(autouse=True)
-def _restore_ovs_json_parser() -> Iterator[None]:
-    yield
-    uninstall()
-
-
-@pytest.fixture(autouse=True)
-def _restore_root_logging() -> Iterator[None]:
-    # main() sets up the root logger's handler, as the command does.
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("root_logging")
 
 
 @pytest.fixture

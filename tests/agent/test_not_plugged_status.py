@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
-from collections.abc import Iterator
 
 import pytest
 
 from ovn_vif import Decline, PlugSpec, PortContext, Registry, VifPlugProvider
 from ovn_vif.agent import Agent, AgentConfig, default_status_file, read_agent_status
-from ovn_vif.agent._json import uninstall
 from ovn_vif.cli import main
 from ovn_vif.sandbox import Sandbox
 
-pytestmark = pytest.mark.daemons
+pytestmark = [pytest.mark.daemons, pytest.mark.usefixtures("root_logging")]
 TIMEOUT = 60.0
 SLOT = "vif-plug:acme:slot"
-
-
-@pytest.fixture(autouse=True)
-def _restore_ovs_json_parser() -> Iterator[None]:
-    yield
-    uninstall()
-
-
-@pytest.fixture(autouse=True)
-def _restore_root_logging() -> Iterator[None]:
-    # main() sets up the root logger's handler, as the command does.
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 class Acme(VifPlugProvider):
