@@ -154,9 +154,12 @@ class Reconciler:
         self._ovs_cache: _Cached | None = None
         self._sb_cache: _Cached | None = None
         self._ovs_memo = RowMemo()
-        # The (chassis, bridge, can_unplug) of the latest run that found
-        # everything in sync, else None.
-        self._quiet: tuple[str, str, bool] | None = None
+        # The latest full run that found everything in sync: its
+        # (chassis, bridge, can_unplug) and the copies of the two databases
+        # it decided on, else None. A later run may be skipped only while
+        # the copies in use are still those very copies (snapshot() makes
+        # new ones when an IDL changed, whoever calls it).
+        self._quiet: tuple[tuple[str, str, bool], _Cached, _Cached] | None = None
         self._sb_memo = RowMemo()
         # Providers told what is plugged (VifPlugProvider.restore) since the
         # start or the latest resync().
@@ -311,16 +314,16 @@ class Reconciler:
         )
         if incremental is not None:
             return incremental
-        before = (self._ovs_cache, self._sb_cache)
         ovs_view, sb_view = self.snapshot(ovs_idl, sb_idl, chassis=chassis, bridge=bridge)
         inputs = (chassis, bridge, can_unplug)
+        quiet = self._quiet
         if (
             not providers_changed
             and self._policy is Policy.RECOMMENDED
-            and self._quiet == inputs
-            and before[0] is not None
-            and before[0] is self._ovs_cache
-            and before[1] is self._sb_cache
+            and quiet is not None
+            and quiet[0] == inputs
+            and quiet[1] is self._ovs_cache
+            and quiet[2] is self._sb_cache
             and not self._batches
         ):
             return ReconcileReport()
@@ -349,8 +352,13 @@ class Reconciler:
         decisions = staged
         if plan.pending:
             self._batches.append(_Batch(txn=txn, calls=plan.pending))
-        elif not decisions and not plan.changed:
-            self._quiet = inputs
+        elif (
+            not decisions
+            and not plan.changed
+            and self._ovs_cache is not None
+            and self._sb_cache is not None
+        ):
+            self._quiet = (inputs, self._ovs_cache, self._sb_cache)
         if (
             self._policy is Policy.RECOMMENDED
             and change_log(ovs_idl) is not None
@@ -557,6 +565,9 @@ class Reconciler:
         self.incremental_runs += 1
         if not dirty:
             return ReconcileReport()
+        # Whatever this run decides, the latest full run's "all in sync"
+        # no longer describes the chassis.
+        self._quiet = None
         for lport in dirty:
             self._settled.pop(lport, None)
         ovs_view, sb_view = state.views(ovs_idl, sb_idl, sorted(dirty))
