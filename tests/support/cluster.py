@@ -61,12 +61,19 @@ class ClusterMember(Daemon):
             return
         tool = "ovsdb-tool"
         if self.join:
-            argv = [tool, "join-cluster", str(self.db_file), "OVN_Southbound",
-                    self.raft_address, *self.join]
+            argv = [
+                tool,
+                "join-cluster",
+                str(self.db_file),
+                "OVN_Southbound",
+                self.raft_address,
+                *self.join,
+            ]
         else:
             argv = [tool, "create-cluster", str(self.db_file), str(SB_SCHEMA), self.raft_address]
-        subprocess.run(argv, env=self.dir.env, check=True, capture_output=True,
-                       timeout=self.timeout)
+        subprocess.run(
+            argv, env=self.dir.env, check=True, capture_output=True, timeout=self.timeout
+        )
 
     def _command(self) -> list[str]:
         return [
@@ -82,7 +89,11 @@ class ClusterMember(Daemon):
     def appctl(self, *args: str) -> str:
         proc = subprocess.run(
             ["ovs-appctl", "-t", str(self.ctl_path), *args],
-            env=self.dir.env, capture_output=True, text=True, timeout=self.timeout, check=False,
+            env=self.dir.env,
+            capture_output=True,
+            text=True,
+            timeout=self.timeout,
+            check=False,
         )
         return proc.stdout
 
@@ -106,8 +117,9 @@ class SouthboundCluster:
         self.members: list[ClusterMember] = [first]
         for i in range(1, size):
             self.members.append(
-                ClusterMember(sandbox_dir, i + 1, ports[i], join=[first.raft_address],
-                              timeout=timeout)
+                ClusterMember(
+                    sandbox_dir, i + 1, ports[i], join=[first.raft_address], timeout=timeout
+                )
             )
         self.timeout = timeout
 
@@ -126,13 +138,22 @@ class SouthboundCluster:
 
         def healthy() -> bool:
             statuses = [m.status() for m in self.members if m.running]
-            return bool(statuses) and all(
-                "Status: cluster member" in s and "Leader: unknown" not in s
-                and "Connections:" in s for s in statuses
-            ) and any("Role: leader" in s for s in statuses)
+            return (
+                bool(statuses)
+                and all(
+                    "Status: cluster member" in s
+                    and "Leader: unknown" not in s
+                    and "Connections:" in s
+                    for s in statuses
+                )
+                and any("Role: leader" in s for s in statuses)
+            )
 
-        wait_until(healthy, self.timeout if timeout is None else timeout,
-                   what="a healthy Southbound cluster")
+        wait_until(
+            healthy,
+            self.timeout if timeout is None else timeout,
+            what="a healthy Southbound cluster",
+        )
 
     def leader(self) -> ClusterMember | None:
         for member in self.members:
@@ -152,8 +173,11 @@ class SouthboundCluster:
         return self.leader() is not None
 
     def wait_member_files(self) -> None:
-        wait_until(lambda: all(Path(m.db_file).exists() for m in self.members), self.timeout,
-                   what="cluster database files")
+        wait_until(
+            lambda: all(Path(m.db_file).exists() for m in self.members),
+            self.timeout,
+            what="cluster database files",
+        )
 
     def restart_all(self, down: float = 2.0) -> None:
         """Kill every member, wait *down* seconds, start them all again."""
