@@ -174,3 +174,93 @@ def test_bad_syslog_method_is_a_usage_error() -> None:
     assert result.stderr == (
         "ovn-vif agent: error: --syslog-method 'tcp:1.2.3.4:514': use unix:PATH or udp:HOST:PORT\n"
     )
+
+
+def _sb_with_an_unreachable_member(stack: Sandbox) -> tuple[str, str]:
+    """A Southbound remote listing a member nothing listens on, then the real server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    unreachable = f"tcp:127.0.0.1:{port}"
+    return unreachable, f"{unreachable},{stack.sb_remote}"
+
+
+def _make_the_agent_try_every_member(stack: Sandbox, log_file: Path) -> None:
+    # The session tries the members in a random order, and moves on to the
+    # next one when the connection drops: after a restart of the real
+    # server, it has tried the unreachable member in either order.
+    wait_for(
+        lambda: log_file.exists() and log_file.read_text().count("both databases in sync") == 1,
+        "sync",
+    )
+    stack.sb.restart()
+    wait_for(lambda: log_file.read_text().count("both databases in sync") == 2, "resync")
+
+
+@pytest.mark.daemons
+def test_ovs_reconnect_messages_reach_the_log(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    unreachable, remote = _sb_with_an_unreachable_member(ovn_stack)
+    log_file = tmp_path / "agent.log"
+    ctl = tmp_path / "agent.ctl"
+    agent = start_agent(
+        ovn_stack,
+        *("--ovn-remote", remote, "--log-level", "info", "--log-file", str(log_file)),
+        *("-v", "console:off", "--unixctl", str(ctl)),
+    )
+    _make_the_agent_try_every_member(ovn_stack, log_file)
+    log = log_file.read_text()
+    assert (
+        f"|WARNING|ovs.reconnect|{unreachable}: connection attempt failed (Connection refused)"
+        in log
+    )
+    assert f"|INFO|ovs.reconnect|{ovn_stack.sb_remote}: connected" in log
+    # Nothing per message at INFO.
+    assert "|ovs.jsonrpc|" not in log
+    assert "|ovs.poller|" not in log
+    listing = subprocess.run(
+        [*ovn_vif_command(), "appctl", "-t", str(ctl), "vlog/list"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    ).stdout
+    assert any(line.split() == ["ovs.reconnect", "INFO"] for line in listing.splitlines())
+    assert any(line.split() == ["ovs.jsonrpc", "INFO"] for line in listing.splitlines())
+    # Per module at run time, as for the agent's own modules.
+    changed = subprocess.run(
+        [*ovn_vif_command(), "appctl", "-t", str(ctl), "vlog/set", "ovs.jsonrpc:dbg"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    ).stdout
+    assert changed == "ovs.jsonrpc: DEBUG\n"
+    add_lsps(ovn_stack, "lsp1")
+    wait_plugged(ovn_stack, "lsp1")
+    wait_for(lambda: "|DEBUG|ovs.jsonrpc|" in log_file.read_text(), "a JSON-RPC message dump")
+    assert "|DEBUG|ovs.reconnect|" not in log_file.read_text()
+    assert agent.stop() == 0
+
+
+@pytest.mark.daemons
+@pytest.mark.parametrize("spec", ["ovs:off", "ovs.reconnect:off"])
+def test_ovs_messages_can_be_silenced(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path, spec: str
+) -> None:
+    _, remote = _sb_with_an_unreachable_member(ovn_stack)
+    log_file = tmp_path / "agent.log"
+    agent = start_agent(
+        ovn_stack,
+        *("--ovn-remote", remote, "--log-file", str(log_file), "-v", "console:off", "-v", spec),
+    )
+    _make_the_agent_try_every_member(ovn_stack, log_file)
+    assert agent.stop() == 0
+    log = log_file.read_text()
+    assert "|ovs.reconnect|" not in log
+    if spec == "ovs.reconnect:off":
+        # The other ovs modules still log (at debug, the agent's level here).
+        assert "|DEBUG|ovs.jsonrpc|" in log
+    else:
+        assert "|ovs." not in log
