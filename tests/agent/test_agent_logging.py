@@ -20,9 +20,10 @@ from tests.agent.test_agent_e2e import (
     wait_for,
     wait_plugged,
 )
+from tests.support.cluster import SouthboundCluster
 
 from ovn_vif.cli._logging import parse_verbosity
-from ovn_vif.sandbox import Sandbox
+from ovn_vif.sandbox import Sandbox, SandboxDir
 
 start_agent = e2e.start_agent  # the fixture
 
@@ -264,3 +265,32 @@ def test_ovs_messages_can_be_silenced(
         assert "|DEBUG|ovs.jsonrpc|" in log
     else:
         assert "|ovs." not in log
+
+
+@pytest.mark.daemons
+def test_a_member_out_of_its_cluster_is_logged(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    log_file = tmp_path / "agent.log"
+    with SandboxDir.create() as sandbox_dir:
+        cluster = SouthboundCluster(sandbox_dir)
+        cluster.start()
+        agent = start_agent(
+            ovn_stack,
+            *("--ovn-remote", cluster.remote, "--log-level", "info"),
+            *("--log-file", str(log_file), "-v", "console:off"),
+        )
+        wait_for(
+            lambda: log_file.exists() and "both databases in sync" in log_file.read_text(),
+            "sync",
+        )
+        *stopped, survivor = cluster.members
+        for member in stopped:
+            member.stop()
+        # The survivor loses its quorum; the agent's session leaves it.
+        line = (
+            f"|INFO|ovs.idl|{survivor.remote}: clustered database server is disconnected "
+            "from cluster; trying another server"
+        )
+        wait_for(lambda: line in log_file.read_text(), "the idl's line about the survivor")
+        assert agent.stop() == 0
