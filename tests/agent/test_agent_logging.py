@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -9,6 +10,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import ovs.reconnect
+import ovs.vlog
 import pytest
 from tests.agent import test_agent_e2e as e2e
 from tests.agent.test_agent_e2e import (
@@ -20,8 +23,10 @@ from tests.agent.test_agent_e2e import (
     wait_for,
     wait_plugged,
 )
+from tests.agent.test_agent_loop import World
 from tests.support.cluster import SouthboundCluster
 
+from ovn_vif._ovs_private import unroute_ovs_logging
 from ovn_vif.cli._logging import parse_verbosity
 from ovn_vif.sandbox import Sandbox, SandboxDir
 
@@ -294,3 +299,21 @@ def test_a_member_out_of_its_cluster_is_logged(
         )
         wait_for(lambda: line in log_file.read_text(), "the idl's line about the survivor")
         assert agent.stop() == 0
+
+
+def test_an_embedded_agent_routes_ovs_logging_at_start(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    unroute_ovs_logging()  # whatever ran before in this process
+    ovs.reconnect.vlog.warn("dropped before start()")
+    world = World()
+    try:
+        ovs.reconnect.vlog.warn("tcp:192.0.2.1:6642: connection attempt failed (Refused)")
+        ovs.reconnect.vlog.warn("x\nFORGED" + "y" * 5000)
+    finally:
+        world.close()
+    messages = [r.getMessage() for r in caplog.records if r.name == "ovs.reconnect"]
+    assert messages == [
+        "tcp:192.0.2.1:6642: connection attempt failed (Refused)",
+        "x\\nFORGED" + "y" * 1016 + "...(3984 more characters)",
+    ]
+    assert not ovs.vlog.Vlog._Vlog__inited

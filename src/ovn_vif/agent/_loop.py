@@ -69,9 +69,10 @@ from ovn_vif.agent._service import Observers
 
 LOG = logging.getLogger(__name__)
 
-#: Characters kept from one message of the ``ovs`` package (its ``DEBUG``
-#: lines quote whole JSON-RPC messages).
-OVS_LOG_LIMIT = 65536
+#: Characters kept from one message of the ``ovs`` package: its ``DEBUG``
+#: lines quote whole JSON-RPC messages, and a log line stays bounded (at
+#: most ten times this once escaped).
+OVS_LOG_LIMIT = 1024
 
 #: Where ``ovs-vswitchd``'s database listens on a standard installation.
 DEFAULT_OVS_REMOTE = "unix:/var/run/openvswitch/db.sock"
