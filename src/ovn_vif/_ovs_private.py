@@ -35,13 +35,18 @@ What is read, and why:
   :class:`QuickInsertIdl` applies inserted rows without the per-column
   default ``Datum`` that ``ovs.db.idl`` builds and throws away for each of
   them, and with quicker parsers for common column types (see the class).
+* ``Vlog._Vlog__inited``, ``._Vlog__mfl`` and ``Vlog``'s logging methods:
+  :func:`route_ovs_logging` replaces the methods so that the ``ovs``
+  package's own log messages reach the standard library's logging instead
+  of being dropped until ``Vlog.init()`` (which the agent does not call).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import uuid as uuid_module
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: ``ovs`` releases against which every access here was checked.
@@ -132,6 +137,119 @@ def stream_send(stream: Any, buf: Any) -> int:
     import ovs.stream
 
     return int(ovs.stream.Stream._send(stream, buf))
+
+
+#: ``ovs.vlog`` levels and the standard library's.
+VLOG_LEVELS = {
+    "emer": logging.CRITICAL,
+    "err": logging.ERROR,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "dbg": logging.DEBUG,
+}
+
+#: Prefix of the standard loggers that :func:`route_ovs_logging` logs to.
+OVS_LOGGER_PREFIX = "ovs."
+
+# The Vlog methods route_ovs_logging() replaced, to put back; the escaping
+# of messages; the standard logger of each ovs module.
+_VLOG_ORIGINALS: dict[str, Any] = {}
+_VLOG_ESCAPE: list[Callable[[str], str]] = [str]
+_VLOG_LOGGERS: dict[str, logging.Logger] = {}
+
+
+def _ovs_logger(module: str) -> logging.Logger:
+    logger = _VLOG_LOGGERS.get(module)
+    if logger is None:
+        logger = _VLOG_LOGGERS[module] = logging.getLogger(OVS_LOGGER_PREFIX + module)
+    return logger
+
+
+def route_ovs_logging(*, escape: Callable[[str], str] = str) -> bool:
+    """Send the ``ovs`` package's log messages to the standard library's logging.
+
+    Each ``ovs.vlog.Vlog`` module (``reconnect``, ``idl``, ``jsonrpc``,
+    ``stream``, ``poller``, ``unixctl_server``, ...) logs to the logger
+    ``ovs.<module>`` (``ovs.reconnect``), its levels mapped ``emer`` ->
+    ``CRITICAL``, ``err`` -> ``ERROR``, ``warn`` -> ``WARNING``, ``info`` ->
+    ``INFO``, ``dbg`` -> ``DEBUG``; ``Vlog.dbg_is_enabled()`` and the other
+    ``*_is_enabled()`` answer from that logger, so the ``jsonrpc`` module
+    builds its per-message ``DEBUG`` lines only when ``ovs.jsonrpc`` logs
+    ``DEBUG``. *escape* is applied to each message that is logged (the
+    messages quote database text). No handler is installed: the messages
+    go wherever the program's logging sends them.
+
+    Without this, ``ovs`` drops every message until ``Vlog.init()`` is
+    called; ``Vlog.init()`` is not used because it installs handlers of its
+    own and, once called, makes creating a ``Vlog`` (which ``ovs`` modules
+    do when imported) fail. A program that called ``Vlog.init()`` keeps
+    ``ovs``'s own logging: this returns ``False`` and changes nothing (and
+    a ``Vlog.init()`` after this call takes over again as well).
+
+    Idempotent; a later call only replaces *escape*. Returns whether the
+    messages go to the standard loggers.
+    """
+    import ovs.vlog
+
+    vlog = ovs.vlog.Vlog
+    if vlog._Vlog__inited:
+        return False
+    _VLOG_ESCAPE[0] = escape
+    if _VLOG_ORIGINALS:
+        return True
+
+    def is_inited() -> bool:
+        return bool(vlog._Vlog__inited)
+
+    def logs_at(level: int, original: Any) -> Any:
+        def log(self: Any, message: Any, **kwargs: Any) -> None:
+            if is_inited():
+                original(self, message, **kwargs)
+                return
+            logger = _ovs_logger(self.name)
+            if logger.isEnabledFor(level):
+                text = _VLOG_ESCAPE[0](message if isinstance(message, str) else str(message))
+                logger.log(level, "%s", text, stacklevel=2, **kwargs)
+
+        return log
+
+    def enabled_at(level: int, original: Any) -> Any:
+        def is_enabled(self: Any) -> bool:
+            if is_inited():
+                return bool(original(self))
+            return _ovs_logger(self.name).isEnabledFor(level)
+
+        return is_enabled
+
+    init = vlog.__init__
+
+    def create(self: Any, name: str) -> None:
+        init(self, name)
+        if not is_inited():
+            _ovs_logger(self.name)
+
+    replacements: dict[str, Any] = {"__init__": create}
+    for name, level in VLOG_LEVELS.items():
+        replacements[name] = logs_at(level, getattr(vlog, name))
+        enabled = f"{name}_is_enabled"
+        replacements[enabled] = enabled_at(level, getattr(vlog, enabled))
+    for name, replacement in replacements.items():
+        _VLOG_ORIGINALS[name] = vlog.__dict__[name]
+        setattr(vlog, name, replacement)
+    # The modules already imported, for ``vlog/list``.
+    for module in list(vlog._Vlog__mfl):
+        _ovs_logger(module)
+    return True
+
+
+def unroute_ovs_logging() -> None:
+    """Undo :func:`route_ovs_logging` (for tests)."""
+    import ovs.vlog
+
+    for name, original in _VLOG_ORIGINALS.items():
+        setattr(ovs.vlog.Vlog, name, original)
+    _VLOG_ORIGINALS.clear()
+    _VLOG_ESCAPE[0] = str
 
 
 def __getattr__(name: str) -> Any:

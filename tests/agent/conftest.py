@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ovn_vif._ovs_private import unroute_ovs_logging
 from ovn_vif.agent._json import uninstall
 
 
@@ -15,6 +16,13 @@ def _restore_ovs_json_parser() -> Iterator[None]:
     # In-process agents swap in ovn_vif.agent._json's parser process-wide.
     yield
     uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _restore_ovs_logging() -> Iterator[None]:
+    # In-process agents route the ovs package's logging process-wide.
+    yield
+    unroute_ovs_logging()
 
 
 @pytest.fixture

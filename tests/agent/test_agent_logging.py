@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -9,6 +10,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import ovs.reconnect
+import ovs.vlog
 import pytest
 from tests.agent import test_agent_e2e as e2e
 from tests.agent.test_agent_e2e import (
@@ -20,9 +23,12 @@ from tests.agent.test_agent_e2e import (
     wait_for,
     wait_plugged,
 )
+from tests.agent.test_agent_loop import World
+from tests.support.cluster import SouthboundCluster
 
+from ovn_vif._ovs_private import unroute_ovs_logging
 from ovn_vif.cli._logging import parse_verbosity
-from ovn_vif.sandbox import Sandbox
+from ovn_vif.sandbox import Sandbox, SandboxDir
 
 start_agent = e2e.start_agent  # the fixture
 
@@ -174,3 +180,140 @@ def test_bad_syslog_method_is_a_usage_error() -> None:
     assert result.stderr == (
         "ovn-vif agent: error: --syslog-method 'tcp:1.2.3.4:514': use unix:PATH or udp:HOST:PORT\n"
     )
+
+
+def _sb_with_an_unreachable_member(stack: Sandbox) -> tuple[str, str]:
+    """A Southbound remote listing a member nothing listens on, then the real server."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    unreachable = f"tcp:127.0.0.1:{port}"
+    return unreachable, f"{unreachable},{stack.sb_remote}"
+
+
+def _make_the_agent_try_every_member(stack: Sandbox, log_file: Path) -> None:
+    # The session tries the members in a random order, and moves on to the
+    # next one when the connection drops: after a restart of the real
+    # server, it has tried the unreachable member in either order.
+    wait_for(
+        lambda: log_file.exists() and log_file.read_text().count("both databases in sync") == 1,
+        "sync",
+    )
+    stack.sb.restart()
+    wait_for(lambda: log_file.read_text().count("both databases in sync") == 2, "resync")
+
+
+@pytest.mark.daemons
+def test_ovs_reconnect_messages_reach_the_log(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    unreachable, remote = _sb_with_an_unreachable_member(ovn_stack)
+    log_file = tmp_path / "agent.log"
+    ctl = tmp_path / "agent.ctl"
+    agent = start_agent(
+        ovn_stack,
+        *("--ovn-remote", remote, "--log-level", "info", "--log-file", str(log_file)),
+        *("-v", "console:off", "--unixctl", str(ctl)),
+    )
+    _make_the_agent_try_every_member(ovn_stack, log_file)
+    log = log_file.read_text()
+    assert (
+        f"|WARNING|ovs.reconnect|{unreachable}: connection attempt failed (Connection refused)"
+        in log
+    )
+    assert f"|INFO|ovs.reconnect|{ovn_stack.sb_remote}: connected" in log
+    # Nothing per message at INFO.
+    assert "|ovs.jsonrpc|" not in log
+    assert "|ovs.poller|" not in log
+    listing = subprocess.run(
+        [*ovn_vif_command(), "appctl", "-t", str(ctl), "vlog/list"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    ).stdout
+    assert any(line.split() == ["ovs.reconnect", "INFO"] for line in listing.splitlines())
+    assert any(line.split() == ["ovs.jsonrpc", "INFO"] for line in listing.splitlines())
+    # Per module at run time, as for the agent's own modules.
+    changed = subprocess.run(
+        [*ovn_vif_command(), "appctl", "-t", str(ctl), "vlog/set", "ovs.jsonrpc:dbg"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=True,
+    ).stdout
+    assert changed == "ovs.jsonrpc: DEBUG\n"
+    add_lsps(ovn_stack, "lsp1")
+    wait_plugged(ovn_stack, "lsp1")
+    wait_for(lambda: "|DEBUG|ovs.jsonrpc|" in log_file.read_text(), "a JSON-RPC message dump")
+    assert "|DEBUG|ovs.reconnect|" not in log_file.read_text()
+    assert agent.stop() == 0
+
+
+@pytest.mark.daemons
+@pytest.mark.parametrize("spec", ["ovs:off", "ovs.reconnect:off"])
+def test_ovs_messages_can_be_silenced(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path, spec: str
+) -> None:
+    _, remote = _sb_with_an_unreachable_member(ovn_stack)
+    log_file = tmp_path / "agent.log"
+    agent = start_agent(
+        ovn_stack,
+        *("--ovn-remote", remote, "--log-file", str(log_file), "-v", "console:off", "-v", spec),
+    )
+    _make_the_agent_try_every_member(ovn_stack, log_file)
+    assert agent.stop() == 0
+    log = log_file.read_text()
+    assert "|ovs.reconnect|" not in log
+    if spec == "ovs.reconnect:off":
+        # The other ovs modules still log (at debug, the agent's level here).
+        assert "|DEBUG|ovs.jsonrpc|" in log
+    else:
+        assert "|ovs." not in log
+
+
+@pytest.mark.daemons
+def test_a_member_out_of_its_cluster_is_logged(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    log_file = tmp_path / "agent.log"
+    with SandboxDir.create() as sandbox_dir:
+        cluster = SouthboundCluster(sandbox_dir)
+        cluster.start()
+        agent = start_agent(
+            ovn_stack,
+            *("--ovn-remote", cluster.remote, "--log-level", "info"),
+            *("--log-file", str(log_file), "-v", "console:off"),
+        )
+        wait_for(
+            lambda: log_file.exists() and "both databases in sync" in log_file.read_text(),
+            "sync",
+        )
+        *stopped, survivor = cluster.members
+        for member in stopped:
+            member.stop()
+        # The survivor loses its quorum; the agent's session leaves it.
+        line = (
+            f"|INFO|ovs.idl|{survivor.remote}: clustered database server is disconnected "
+            "from cluster; trying another server"
+        )
+        wait_for(lambda: line in log_file.read_text(), "the idl's line about the survivor")
+        assert agent.stop() == 0
+
+
+def test_an_embedded_agent_routes_ovs_logging_at_start(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    unroute_ovs_logging()  # whatever ran before in this process
+    ovs.reconnect.vlog.warn("dropped before start()")
+    world = World()
+    try:
+        ovs.reconnect.vlog.warn("tcp:192.0.2.1:6642: connection attempt failed (Refused)")
+        ovs.reconnect.vlog.warn("x\nFORGED" + "y" * 5000)
+    finally:
+        world.close()
+    messages = [r.getMessage() for r in caplog.records if r.name == "ovs.reconnect"]
+    assert messages == [
+        "tcp:192.0.2.1:6642: connection attempt failed (Refused)",
+        "x\\nFORGED" + "y" * 1016 + "...(3984 more characters)",
+    ]
+    assert not ovs.vlog.Vlog._Vlog__inited

@@ -8,12 +8,19 @@ moves one of these attributes fails here, not in the engine.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import ovs.db.idl
+import ovs.jsonrpc
 import ovs.poller
+import ovs.reconnect
 import ovs.stream
+import ovs.unixctl.server
+import ovs.vlog
 import pytest
 
 from ovn_vif._ovs_private import (
@@ -24,12 +31,14 @@ from ovn_vif._ovs_private import (
     helper_registered,
     helper_registers_all,
     idl_schema_name,
+    route_ovs_logging,
     session_connected,
     session_name,
     set_session,
     ssl_open,
     stream_recv,
     stream_send,
+    unroute_ovs_logging,
 )
 from ovn_vif.sandbox import DATABASES, OvsdbServer, SandboxDir
 
@@ -162,3 +171,152 @@ def test_stream_recv_and_send_use_the_socket() -> None:
     finally:
         stream.close()
         theirs.close()
+
+
+@pytest.fixture
+def routed() -> Iterator[None]:
+    assert route_ovs_logging(escape=lambda text: text.replace("\n", "\\n"))
+    yield
+    unroute_ovs_logging()
+    for name in ("ovs", "ovs.reconnect", "ovs.jsonrpc"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+@pytest.mark.usefixtures("routed")
+def test_ovs_messages_go_to_the_standard_loggers(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="ovs")
+    vlog = ovs.reconnect.vlog
+    vlog.emer("e")
+    vlog.err("r")
+    vlog.warn("unix:/nonexistent: connection attempt failed (Connection refused)")
+    vlog.info("unix:/x: connecting...\nforged line")
+    vlog.dbg("d")
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        ("ovs.reconnect", logging.CRITICAL, "e"),
+        ("ovs.reconnect", logging.ERROR, "r"),
+        (
+            "ovs.reconnect",
+            logging.WARNING,
+            "unix:/nonexistent: connection attempt failed (Connection refused)",
+        ),
+        ("ovs.reconnect", logging.INFO, "unix:/x: connecting...\\nforged line"),
+        ("ovs.reconnect", logging.DEBUG, "d"),
+    ]
+    # The record names the ovs code that logged, not the bridge.
+    assert {r.pathname for r in caplog.records} == {__file__}
+    caplog.clear()
+    try:
+        1 / 0  # noqa: B018
+    except ZeroDivisionError:
+        vlog.exception("failed")
+    (record,) = caplog.records
+    assert (record.levelno, record.getMessage()) == (logging.ERROR, "failed")
+    assert record.exc_info is not None
+
+
+@pytest.mark.usefixtures("routed")
+def test_levels_and_enabled_checks_follow_the_standard_loggers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="ovs")
+    vlog = ovs.jsonrpc.vlog
+    assert not vlog.dbg_is_enabled()
+    assert vlog.info_is_enabled()
+    vlog.dbg("a message dump")
+    assert caplog.records == []
+    logging.getLogger("ovs.jsonrpc").setLevel(logging.DEBUG)
+    assert vlog.dbg_is_enabled()
+    assert not ovs.reconnect.vlog.dbg_is_enabled()
+    logging.getLogger("ovs").setLevel(logging.CRITICAL + 10)  # -v ovs:off
+    assert not ovs.reconnect.vlog.emer_is_enabled()
+    ovs.reconnect.vlog.emer("silenced")
+    assert vlog.dbg_is_enabled()  # a module's own level wins
+    assert [r.name for r in caplog.records] == []
+    for name, level in (("err", logging.ERROR), ("warn", logging.WARNING)):
+        logging.getLogger("ovs").setLevel(level)
+        assert getattr(ovs.reconnect.vlog, f"{name}_is_enabled")()
+        assert not ovs.reconnect.vlog.info_is_enabled()
+
+
+def test_the_jsonrpc_message_dump_is_built_only_for_debug(
+    routed: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Counted(ovs.jsonrpc.Message):  # type: ignore[misc]
+        shown = 0
+
+        def __str__(self) -> str:
+            Counted.shown += 1
+            return "request"
+
+    caplog.set_level(logging.DEBUG, logger="ovs")
+    jsonrpc_logger = logging.getLogger("ovs.jsonrpc")
+    jsonrpc_logger.setLevel(logging.INFO)
+    ours, theirs = socket.socketpair()
+    connection = ovs.jsonrpc.Connection(ovs.stream.Stream(ours, "unix:test", 0))
+    try:
+        connection.send(Counted(ovs.jsonrpc.Message.T_NOTIFY, "echo", [], None, None, None))
+        assert Counted.shown == 0
+        jsonrpc_logger.setLevel(logging.DEBUG)
+        connection.send(Counted(ovs.jsonrpc.Message.T_NOTIFY, "echo", [], None, None, None))
+        assert Counted.shown == 1
+        assert caplog.messages == ["unix:test: send request"]
+    finally:
+        connection.close()
+        theirs.close()
+
+
+@pytest.mark.usefixtures("routed")
+def test_ovs_modules_still_import_and_create_vlogs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ovs")
+    # A module first imported after the routing (in a fresh interpreter).
+    script = (
+        "import logging, sys\n"
+        "logging.basicConfig(stream=sys.stdout, format='%(name)s|%(message)s')\n"
+        "from ovn_vif._ovs_private import route_ovs_logging\n"
+        "assert route_ovs_logging()\n"
+        "import ovs.unixctl.server\n"
+        "ovs.unixctl.server.vlog.warn('imported after')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stdout) == (0, "ovs.unixctl_server|imported after\n"), (
+        result.stderr
+    )
+    created = ovs.vlog.Vlog("ovn_vif_test_module")
+    assert "ovs.ovn_vif_test_module" in logging.root.manager.loggerDict
+    created.info("from a new module")
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("ovs.ovn_vif_test_module", "from a new module")
+    ]
+    assert not ovs.vlog.Vlog._Vlog__inited
+    # Routing again changes nothing: one line per message.
+    assert route_ovs_logging(escape=str)
+    caplog.clear()
+    ovs.unixctl.server.vlog.warn("once")
+    assert caplog.messages == ["once"]
+    # The modules imported before are listed (vlog/list).
+    for module in ("reconnect", "idl", "jsonrpc", "stream", "poller", "unixctl_server"):
+        assert f"ovs.{module}" in logging.root.manager.loggerDict
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # in ovs's own formatting
+def test_a_program_that_called_vlog_init_keeps_its_logging(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    # Vlog.init() itself cannot be undone in a test process: its flag is.
+    monkeypatch.setattr(ovs.vlog.Vlog, "_Vlog__inited", True)
+    warn = ovs.vlog.Vlog.warn
+    try:
+        assert not route_ovs_logging()
+        assert ovs.vlog.Vlog.warn is warn
+        monkeypatch.setattr(ovs.vlog.Vlog, "_Vlog__inited", False)
+        assert route_ovs_logging()
+        # Vlog.init() after routing: ovs logs its own way again.
+        monkeypatch.setattr(ovs.vlog.Vlog, "_Vlog__inited", True)
+        ovs.reconnect.vlog.warn("to ovs's own destinations")
+        assert not [r for r in caplog.records if r.name.startswith("ovs.")]
+        assert "to ovs's own destinations" in caplog.text  # through its "console" logger
+    finally:
+        unroute_ovs_logging()

@@ -130,8 +130,8 @@ class PolicyRun:
         self.updates: list[IfaceUpdate] = []
         self.removes: list[RemovePort] = []
         self.pending: list[PendingCall] = []
-        # Names of ports created / removed by this run.
-        self.names_created: set[str] = set()
+        # Names of ports created (and the lport each is for) / removed by this run.
+        self.names_created: dict[str, str] = {}
         self.names_removed: set[str] = set()
         self.ports_removed: set[uuid.UUID] = set()
         # The lport being decided, for the log line of an engine failure.
@@ -209,7 +209,7 @@ class PolicyRun:
         """Drop what was decided and staged after *mark*; release its specs."""
         decisions, creates, updates, removes, pending = mark
         for create in self.creates[creates:]:
-            self.names_created.discard(create.name)
+            self.names_created.pop(create.name, None)
         for remove in self.removes[removes:]:
             self.ports_removed.discard(remove.port)
             self.names_removed.discard(remove.name)
@@ -496,8 +496,9 @@ class PolicyRun:
         Interface of that name, the Port holding only it), or a sentence
         describing the foreign row otherwise.
         """
-        if name in self.names_created:
-            return f"another lport plugs a port named {name} in this transaction"
+        holder = self.names_created.get(name)
+        if holder is not None:
+            return f"lport {holder} plugs a port named {name} in this transaction"
         port = self.ovs.port_by_name.get(name)
         iface = self.ovs.iface_by_name.get(name)
         if port is not None and port.uuid in self.ports_removed:
@@ -518,6 +519,15 @@ class PolicyRun:
             and self.ovs.sole_port(iface) == port
         ):
             return iface
+        if (
+            iface is not None
+            and iface.plugged_by is not None
+            and iface.iface_id not in (None, lport)
+        ):
+            return (
+                f"port {name} is plugged for lport {iface.iface_id} "
+                f"(ovn-plugged={iface.plugged_by})"
+            )
         if iface is not None:
             return (
                 f"an Interface named {name} exists that was not plugged for lport {lport} "
@@ -533,9 +543,10 @@ class PolicyRun:
         if isinstance(owner, str):
             self.log.warning(
                 ("name-collision", lport),
-                "Not plugging lport %s as port %s: %s",
+                "Not plugging lport %s as port %s for VIF plug provider %s: %s",
                 lport,
                 name,
+                plug_type,
                 owner,
             )
             raise self.refuse(lport, Reason.NAME_COLLISION, owner, plug_type=plug_type, port=name)
@@ -555,7 +566,7 @@ class PolicyRun:
     ) -> None:
         lport = binding.logical_port
         self.touched.add(lport)
-        self.names_created.add(spec.name)
+        self.names_created[spec.name] = lport
         self.creates.append(
             CreatePort(
                 lport=lport,

@@ -60,7 +60,7 @@ from ovn_vif._engine.incremental import change_log, track_changes
 from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Outcome, Policy, ReconcileReport
 from ovn_vif._errors import AgentSetupError, RemoteError
-from ovn_vif._ovs_private import QuickInsertIdl, session_name
+from ovn_vif._ovs_private import QuickInsertIdl, route_ovs_logging, session_name
 from ovn_vif.agent import _json as ovsjson
 from ovn_vif.agent import _tls
 from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
@@ -68,6 +68,11 @@ from ovn_vif.agent._notplugged import StatusWriter, default_status_file
 from ovn_vif.agent._service import Observers
 
 LOG = logging.getLogger(__name__)
+
+#: Characters kept from one message of the ``ovs`` package: its ``DEBUG``
+#: lines quote whole JSON-RPC messages, and a log line stays bounded (at
+#: most ten times this once escaped).
+OVS_LOG_LIMIT = 1024
 
 #: Where ``ovs-vswitchd``'s database listens on a standard installation.
 DEFAULT_OVS_REMOTE = "unix:/var/run/openvswitch/db.sock"
@@ -238,6 +243,11 @@ class Agent:
         :func:`ovn_vif.create_sb_indexes`;
         the agent sets the Southbound conditions itself.
 
+        The ``ovs`` package's own log messages (reconnections, cluster
+        member changes, ...) go to the standard loggers ``ovs.<module>``
+        (``ovs.reconnect``, ``ovs.idl``, ...) from here on, unless the
+        program called ``ovs.vlog.Vlog.init()``; no handler is added.
+
         :raises AgentSetupError: bad remote, no system-id or ovn-remote in
             the local database (and no override), unknown or no provider.
         """
@@ -247,6 +257,7 @@ class Agent:
             raise AgentSetupError("pass both ovs_idl and sb_idl, or neither")
         self._started = True
         self._owns_idls = ovs_idl is None
+        route_ovs_logging(escape=lambda text: log_safe(text, limit=OVS_LOG_LIMIT))
         if self.config.fast_json and ovsjson.install():
             LOG.debug("using the standard library's JSON decoder for OVSDB messages")
         if self._owns_registry:
