@@ -20,22 +20,33 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from ovn_vif.sandbox import Sandbox
 from tests.agent.test_agent_e2e import AgentProcess, add_lsps, plugged, wait_for
 from tests.support.faultproxy import FaultProxy
+
+from ovn_vif.sandbox import Sandbox
 
 pytestmark = pytest.mark.daemons
 
 IN_SYNC = "both databases in sync: unplugging enabled"
 
 
-def _case(name: str, direction: str, method: str, action: str, **kw: Any) -> Any:  # pytest.param
-    return pytest.param(direction, method, action, kw, id=name)
+@dataclass(frozen=True)
+class Fault:
+    """Which message to break, and how (see :meth:`FaultProxy.on`)."""
+
+    direction: str
+    method: str
+    action: str
+    kw: dict[str, Any]
+
+
+def _case(name: str, direction: str, method: str, action: str, **kw: Any) -> Any:
+    return pytest.param(Fault(direction, method, action, kw), id=name)
 
 
 # The Southbound exchange, in the order python-ovs makes it on (re)connection,
@@ -103,15 +114,7 @@ def _converged(stack: Sandbox, want: set[str]) -> Callable[[], bool]:
     return check
 
 
-def _run_case(
-    stack: Sandbox,
-    proxy: FaultProxy,
-    log: Path,
-    direction: str,
-    method: str,
-    action: str,
-    kw: dict[str, Any],
-) -> None:
+def _run_case(stack: Sandbox, proxy: FaultProxy, log: Path, fault: Fault) -> None:
     add_lsps(stack, "lsp1")
     wait_for(_converged(stack, {"lsp1"}), "lsp1 plugged")
     # One plain reconnection, whose full run finds everything in sync.
@@ -119,14 +122,14 @@ def _run_case(
     proxy.disconnect_all()
     wait_for(lambda: _syncs(log) > syncs, "the agent in sync again")
 
-    rule = proxy.on(direction, method, action, **kw)  # type: ignore[arg-type]
-    if method in HANDSHAKE:
+    rule = proxy.on(fault.direction, fault.method, fault.action, **fault.kw)  # type: ignore[arg-type]
+    if fault.method in HANDSHAKE:
         proxy.disconnect_all()
         want = {"lsp1"}
     else:
         add_lsps(stack, "lsp2")
         want = {"lsp1", "lsp2"}
-    wait_for(lambda: rule.fired, f"the fault on {method}")
+    wait_for(lambda: rule.fired, f"the fault on {fault.method}")
     # What changed meanwhile must be done, whatever happened to that message.
     add_lsps(stack, "lsp3")
     stack.nbctl("lsp-del", "lsp1")
@@ -137,37 +140,28 @@ def _run_case(
     wait_for(_converged(stack, want | {"lsp4"}), "lsp4 plugged", timeout=30)
 
 
-@pytest.mark.parametrize(("direction", "method", "action", "kw"), SB_CASES)
+@pytest.mark.parametrize("fault", SB_CASES)
 def test_southbound_handshake_fault(
-    ovn_stack: Sandbox,
-    agent_log: Path,
-    tmp_path: Path,
-    direction: str,
-    method: str,
-    action: str,
-    kw: dict[str, Any],
+    ovn_stack: Sandbox, agent_log: Path, tmp_path: Path, fault: Fault
 ) -> None:
-    with FaultProxy(tmp_path / "sb.sock", ovn_stack.sb.socket_path) as proxy:
-        with _agent(ovn_stack, agent_log, "--ovn-remote", proxy.remote):
-            wait_for(lambda: _syncs(agent_log), "the agent in sync")
-            _run_case(ovn_stack, proxy, agent_log, direction, method, action, kw)
+    with (
+        FaultProxy(tmp_path / "sb.sock", ovn_stack.sb.socket_path) as proxy,
+        _agent(ovn_stack, agent_log, "--ovn-remote", proxy.remote),
+    ):
+        wait_for(lambda: _syncs(agent_log), "the agent in sync")
+        _run_case(ovn_stack, proxy, agent_log, fault)
 
 
-@pytest.mark.parametrize(("direction", "method", "action", "kw"), OVS_CASES)
+@pytest.mark.parametrize("fault", OVS_CASES)
 def test_local_database_handshake_fault(
-    ovn_stack: Sandbox,
-    agent_log: Path,
-    tmp_path: Path,
-    direction: str,
-    method: str,
-    action: str,
-    kw: dict[str, Any],
+    ovn_stack: Sandbox, agent_log: Path, tmp_path: Path, fault: Fault
 ) -> None:
-    with FaultProxy(tmp_path / "ovs.sock", ovn_stack.vswitch.ovsdb.socket_path) as proxy:
-        # The agent reads its settings through the proxy too.
-        with _agent(
-            ovn_stack, agent_log, "--ovs-remote", proxy.remote, "--ovn-remote",
-            ovn_stack.sb_remote,
-        ):  # fmt: skip
-            wait_for(lambda: _syncs(agent_log), "the agent in sync")
-            _run_case(ovn_stack, proxy, agent_log, direction, method, action, kw)
+    # The agent reads its settings through the proxy too.
+    with (
+        FaultProxy(tmp_path / "ovs.sock", ovn_stack.vswitch.ovsdb.socket_path) as proxy,
+        _agent(
+            ovn_stack, agent_log, "--ovs-remote", proxy.remote, "--ovn-remote", ovn_stack.sb_remote
+        ),
+    ):
+        wait_for(lambda: _syncs(agent_log), "the agent in sync")
+        _run_case(ovn_stack, proxy, agent_log, fault)
