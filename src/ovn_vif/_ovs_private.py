@@ -24,7 +24,11 @@ What is read, and why:
   talks to the in-memory server.
 * ``Idl._db``: the schema the ``Idl`` was built with (its name).
 * ``Idl._session.get_name()``: the remote (cluster member) the session
-  uses now, for the agent's status.
+  uses now, for the agent's status and self-audit.
+* ``Idl.last_id`` (written) and ``IdlTable.condition_state``: the agent's
+  self-audit makes a diverged IDL reload every row
+  (:func:`force_full_resync`) and watches for condition changes the server
+  never acknowledged (:func:`conditions_pending`).
 * ``SSLStream._open``, ``Stream._recv`` and ``Stream._send``: the agent's
   ``ssl:`` stream (``ovn_vif.agent._tls``) subclasses ``SSLStream``, the
   extension point ``ovs.stream`` offers (``Stream.register_method``), and
@@ -104,6 +108,27 @@ def set_session(idl: Any, session: Any) -> None:
 def idl_schema_name(idl: Any) -> str:
     """The name of the database schema *idl* was built with."""
     return str(idl._db.name)
+
+
+def force_full_resync(idl: Any) -> None:
+    """Reconnect *idl* and make it reload every row, not only what changed.
+
+    ``Idl.last_id`` is the last transaction the IDL saw; ``monitor_cond_since``
+    asks the server for what changed since then. Forgetting it makes the
+    server answer with everything (``found`` false), and the IDL drop its
+    rows first: nothing of a copy that may have diverged survives.
+    """
+    idl.last_id = str(uuid_module.UUID(int=0))
+    idl.force_reconnect()
+
+
+def conditions_pending(idl: Any, tables: Any) -> bool:
+    """Whether a monitor condition set on one of *tables* is not acknowledged yet."""
+    for name in tables:
+        state = idl.tables[name].condition_state
+        if state.new is not None or state.requested is not None:
+            return True
+    return False
 
 
 def session_name(idl: Any) -> str | None:

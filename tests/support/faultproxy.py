@@ -55,11 +55,17 @@ class Rule:
     forward: bool = False
     seconds: float = 0.0
     times: int = 1
+    #: Only messages whose JSON text contains this.
+    contains: str | None = None
     #: How often it fired so far.
     fired: int = 0
 
-    def matches(self, direction: Direction, method: str | None, database: str | None) -> bool:
+    def matches(
+        self, direction: Direction, method: str | None, database: str | None, raw: bytes
+    ) -> bool:
         if self.fired >= self.times or direction != self.direction or method != self.method:
+            return False
+        if self.contains is not None and self.contains.encode() not in raw:
             return False
         return self.database is None or self.database == database
 
@@ -177,9 +183,10 @@ class FaultProxy:
         forward: bool = False,
         seconds: float = 0.0,
         times: int = 1,
+        contains: str | None = None,
     ) -> Rule:
         """Add a rule; it fires on the next *times* matching messages."""
-        rule = Rule(direction, method, action, database, forward, seconds, times)
+        rule = Rule(direction, method, action, database, forward, seconds, times, contains)
         with self._lock:
             self.rules.append(rule)
         return rule
@@ -341,7 +348,9 @@ class FaultProxy:
         now = time.monotonic()
         with self._lock:
             self.seen.append(Seen(pair.number, direction, method, kind, database, now))
-            rule = next((r for r in self.rules if r.matches(direction, method, database)), None)
+            rule = next(
+                (r for r in self.rules if r.matches(direction, method, database, raw)), None
+            )
             if rule is not None:
                 rule.fired += 1
         if rule is None:

@@ -94,6 +94,7 @@ class ControlServer(Observer):
         self.add("status", "[--json]", 0, 1, self._status)
         self.add("connection-status", "", 0, 0, self._connection_status)
         self.add("recompute", "", 0, 0, self._recompute)
+        self.add("audit", "", 0, 0, self._audit)
         self.add("coverage/show", "", 0, 0, lambda argv: self.status.coverage())
         self.add("exit", "", 0, 0, self._exit)
         LOG.info("control socket: %s", self.path)
@@ -120,6 +121,11 @@ class ControlServer(Observer):
     def _recompute(self, argv: list[str]) -> str:
         LOG.info("recompute requested through the control socket")
         self.agent.recompute()
+        return ""
+
+    def _audit(self, argv: list[str]) -> str:
+        LOG.info("self-audit requested through the control socket")
+        self.agent.audit_now()
         return ""
 
     def _exit(self, argv: list[str]) -> str:

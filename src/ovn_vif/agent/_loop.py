@@ -60,9 +60,15 @@ from ovn_vif._engine.incremental import change_log, track_changes
 from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Outcome, Policy, ReconcileReport
 from ovn_vif._errors import AgentSetupError, RemoteError
-from ovn_vif._ovs_private import QuickInsertIdl, route_ovs_logging, session_name
+from ovn_vif._ovs_private import (
+    QuickInsertIdl,
+    conditions_pending,
+    force_full_resync,
+    route_ovs_logging,
+    session_name,
+)
+from ovn_vif.agent import _audit, _tls
 from ovn_vif.agent import _json as ovsjson
-from ovn_vif.agent import _tls
 from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
 from ovn_vif.agent._notplugged import StatusWriter, default_status_file
 from ovn_vif.agent._service import Observers
@@ -85,6 +91,8 @@ _SLOW_READ = 0.02
 # Seconds before trying again a new Southbound remote that failed.
 _SWITCH_RETRY = 30.0
 _TXN = ovs.db.idl.Transaction
+# What a run does to a port (as opposed to leaving it as it is).
+_CHANGES = frozenset({Outcome.PLUGGED, Outcome.UNPLUGGED, Outcome.UPDATED, Outcome.REPLACED})
 
 
 def _providers_converter(value: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -134,6 +142,10 @@ class AgentConfig:
     #: CA certificate that signs the servers' certificates (``-C``);
     #: ``None``: from the ``SSL`` table.
     ca_cert: str | None = None
+    #: Seconds between two self-audits (see :mod:`ovn_vif.agent._audit`
+    #: and ``docs/agent.rst``); one also follows every (re)connection to
+    #: the Southbound database. 0 disables them.
+    audit_interval: float = _audit.DEFAULT_INTERVAL
 
 
 @attrs.frozen
@@ -223,6 +235,19 @@ class Agent:
         self._ovs_was_up = False
         cfg = self.config
         self._tls = _tls.TlsSettings(_tls.TlsFiles(cfg.private_key, cfg.certificate, cfg.ca_cert))
+        # The self-audit: the Southbound check, whether the next full run
+        # is the engine check (and what the databases looked like when it
+        # was asked for), since when a condition change is unacknowledged,
+        # and what was found so far.
+        self._audit = _audit.SouthboundAudit(self.config.audit_interval)
+        self._engine_check: tuple[int, int, bool, str, str] | None = None
+        self._engine_check_at: float | None = None
+        self._cond_pending_since: float | None = None
+        #: Divergences found by the self-audit since start, by check
+        #: (``southbound``, ``engine``, ``conditions``).
+        self.divergences: dict[str, int] = {"southbound": 0, "engine": 0, "conditions": 0}
+        #: The latest engine check: (``time.time()``, lports it had to change).
+        self.last_engine_check: tuple[float, tuple[str, ...]] | None = None
         #: Hooks of the service layer (control socket, metrics, systemd);
         #: see :mod:`ovn_vif.agent._service`.
         self.observers = Observers()
@@ -454,6 +479,7 @@ class Agent:
         if self._closed:
             return
         self._closed = True
+        self._audit.close()
         try:
             self._drain_txn()
         finally:
@@ -584,6 +610,7 @@ class Agent:
         self._follow_tls()
         self._set_sb_conditions(self._sb)
         self._update_sync()
+        self._self_audit()
         retry_later = False
         if self._txn is not None:
             status = self._txn.commit()
@@ -659,10 +686,15 @@ class Agent:
             if self._link_up:
                 LOG.info("a database is (re)connecting: unplugging paused until it is in sync")
             self._announce_sync = True
+            self._audit.cancel()
         if synced and not self._synced:
             if self._announce_sync:
                 LOG.info("both databases in sync: unplugging enabled")
                 self._announce_sync = False
+                # After a (re)connection: decide for every lport, and check
+                # the new view against the server.
+                self._full = self._dirty = True
+                self._audit.soon()
             else:
                 LOG.debug("Southbound monitor conditions acknowledged: unplugging enabled again")
         self._link_up = link_up
@@ -767,6 +799,10 @@ class Agent:
             or change_log(self._ovs) is None
             or change_log(self._sb) is None
         )
+        # The engine check (see _self_audit): a full run on databases that
+        # did not change since the loop was idle must change nothing.
+        engine_check = full and self._engine_check == self._seen
+        self._engine_check = None
         self._dirty = False
         self._full = False
         self._retry_at = None
@@ -791,6 +827,8 @@ class Agent:
             self._rl.exception("reconcile", "the plugging engine failed; retrying later", exc=exc)
             self._schedule_retry()
             return
+        if engine_check:
+            self._check_engine(report)
         if report.skipped is not None:
             self._rl.warning(("skipped", report.skipped), "nothing plugged: %s", report.skipped)
         if report.faults:
@@ -815,6 +853,151 @@ class Agent:
         )
         if status != _TXN.INCOMPLETE:
             self._finish_txn(status)
+
+    # -- self-audit (see ovn_vif.agent._audit) ----------------------------------
+
+    @property
+    def last_audit(self) -> _audit.AuditResult | None:
+        """The latest Southbound audit, if one finished."""
+        return self._audit.last
+
+    def audit_now(self) -> None:
+        """Run the self-audit at the next iteration (``ovn-vif appctl audit``)."""
+        self._audit.soon()
+        self._engine_check_at = time.monotonic()
+        self.wake()
+
+    def _cond_bound(self) -> float:
+        return max(1.0, min(30.0, self.config.audit_interval))
+
+    def _audit_wakeups(self) -> list[float | None]:
+        if not self._audit.enabled:
+            return []
+        cond = self._cond_pending_since
+        return [
+            self._audit.next_wakeup(),
+            self._engine_check_at,
+            None if cond is None else cond + self._cond_bound(),
+        ]
+
+    def _self_audit(self) -> None:
+        """Check the Southbound view, the engine and the condition changes when due."""
+        audit = self._audit
+        if not audit.enabled or self._sb is None:
+            return
+        now = time.monotonic()
+        self._check_conditions(now)
+        if not self._synced:
+            return
+        chassis = self._chassis_row(self._sb)
+        if chassis is None:
+            return
+        if audit.due(now):
+            member = session_name(self._sb)
+            if member:
+                audit.start(member, chassis.uuid)
+                if self._engine_check_at is None:
+                    self._engine_check_at = now
+        if audit.querying:
+            sb = self._sb
+            result = audit.run(lambda: _audit.view_rows(sb, chassis.uuid))
+            if result is not None:
+                self._audited(result)
+        at = self._engine_check_at
+        # Not while a retry is pending: the full run would retry early.
+        if at is not None and now >= at and self.idle and self._retry_at is None:
+            # The loop is idle: everything seen has been decided. The next
+            # run is a full one; if the databases are still as they are
+            # now, it must find nothing to do.
+            self._engine_check_at = None
+            self._engine_check = self._observed()
+            self._full = self._dirty = True
+
+    def _audited(self, result: _audit.AuditResult) -> None:
+        if result.outcome == "diverged":
+            self.divergences["southbound"] += 1
+            LOG.error(
+                "self-audit: the Southbound view differs from what %s answers: %s; "
+                "reloading the Southbound database and deciding for every lport",
+                log_safe(result.member),
+                result.divergence.describe(),
+            )
+            self._resync_sb()
+        elif result.outcome == "failed":
+            self._rl.warning(
+                ("audit-failed", result.member),
+                "self-audit: %s",
+                result.describe(),
+            )
+        elif result.outcome == "unconfirmed":
+            LOG.debug("self-audit: %s; looking again", result.divergence.describe())
+        else:
+            LOG.debug("self-audit via %s: %s", log_safe(result.member), result.describe())
+        if self.observers:
+            self.observers.call("audited", self, result)
+        if self._settings is not None:
+            record = {**result.as_dict(), "divergences": dict(self.divergences)}
+            try:
+                self._status.record_audit(self._settings.chassis, record)
+            except OSError as exc:
+                self._rl.warning(
+                    ("status-file", self._status.path),
+                    "cannot write the status file %s: %s",
+                    self._status.path,
+                    exc,
+                )
+
+    def _check_conditions(self, now: float) -> None:
+        sb = self._sb
+        stuck = (
+            idl_connected(sb)
+            and sb.state == ovs.db.idl.Idl.IDL_S_MONITORING
+            and conditions_pending(sb, _SB_MONITORED)
+        )
+        if not stuck:
+            self._cond_pending_since = None
+            return
+        if self._cond_pending_since is None:
+            self._cond_pending_since = now
+            return
+        waited = now - self._cond_pending_since
+        if waited < self._cond_bound():
+            return
+        self.divergences["conditions"] += 1
+        LOG.error(
+            "self-audit: a Southbound monitor condition change has not been acknowledged by "
+            "%s for %.0f s; reloading the Southbound database",
+            log_safe(session_name(sb) or "the server"),
+            waited,
+        )
+        self._resync_sb()
+
+    def _check_engine(self, report: ReconcileReport) -> None:
+        changed = tuple(sorted(d.lport for d in report if d.outcome in _CHANGES))
+        self.last_engine_check = (time.time(), changed)
+        if not changed:
+            LOG.debug("self-audit: a full run found every lport as the incremental runs left it")
+            return
+        self.divergences["engine"] += 1
+        shown = ", ".join(log_safe(x) for x in changed[:10])
+        more = f" and {len(changed) - 10} more" if len(changed) > 10 else ""
+        LOG.error(
+            "self-audit: a full run had to change %d lport(s) the incremental runs had left "
+            "as they were (%s%s): an engine bug, or a provider whose answers changed without "
+            "its run() reporting it; repaired by this run",
+            len(changed),
+            shown,
+            more,
+        )
+
+    def _resync_sb(self) -> None:
+        """A fresh Southbound connection that reloads every row, then a full run."""
+        force_full_resync(self._sb)
+        self._audit.cancel()
+        self._cond_pending_since = None
+        self._pb_condition = None
+        self.reconciler.recompute()
+        self._full = self._dirty = True
 
     def _schedule_retry(self) -> None:
         self._retry_at = time.monotonic() + self._retry_backoff
@@ -904,7 +1087,8 @@ class Agent:
         poller.fd_wait(self._wake_r, ovs.poller.POLLIN)
         if self._ready() and self._txn is None and self._needs_reconcile(False):
             poller.immediate_wake()
-        wakeups = [deadline, self._retry_at]
+        wakeups = [deadline, self._retry_at, *self._audit_wakeups()]
+        self._audit.wait(poller)
         if self.observers:
             self.observers.call("wait", poller)
             wakeups.append(self.observers.next_wakeup())

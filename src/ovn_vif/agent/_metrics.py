@@ -18,6 +18,7 @@ from ovn_vif.agent._service import Observer
 
 if TYPE_CHECKING:
     from ovn_vif._engine.report import ReconcileReport
+    from ovn_vif.agent._audit import AuditResult
     from ovn_vif.agent._loop import Agent
 
 LOG = logging.getLogger(__name__)
@@ -112,6 +113,23 @@ class Metrics(Observer):
         self.iterations = pc.Counter(
             "ovn_vif_loop_iterations", "Iterations of the agent's loop", registry=r
         )
+        self.audits = pc.Counter(
+            "ovn_vif_self_audits",
+            "Self-audits of the Southbound view, by outcome (ok, unconfirmed, diverged, failed)",
+            ["outcome"],
+            registry=r,
+        )
+        self.divergences = pc.Counter(
+            "ovn_vif_self_audit_divergences",
+            "Divergences the self-audit found and repaired, by check (southbound: the view "
+            "differed from the server; engine: a full run had to change what incremental runs "
+            "left; conditions: a monitor condition change was never acknowledged)",
+            ["check"],
+            registry=r,
+        )
+        for check in ("southbound", "engine", "conditions"):
+            self.divergences.labels(check)
+        self._divergences: dict[str, int] = {}
         self._seen_seqno: int | None = None
         self._providers: set[str] = set()
         self._server: Any = None
@@ -141,6 +159,11 @@ class Metrics(Observer):
         self.connected.labels("southbound").set(idl_connected(agent.sb_idl))
         self.in_sync.set(agent.synced)
         self.in_flight.set(agent.in_flight)
+        for check, n in agent.divergences.items():
+            new = n - self._divergences.get(check, 0)
+            if new > 0:
+                self.divergences.labels(check).inc(new)
+            self._divergences[check] = n
         seqno = agent.ovs_idl.change_seqno
         if seqno != self._seen_seqno:
             self._seen_seqno = seqno
@@ -179,6 +202,9 @@ class Metrics(Observer):
             elif d.outcome in _NOT_DONE:
                 reason = d.reason.value if d.reason is not None else d.outcome.value
                 self.declines.labels(d.outcome.value, reason, provider).inc()
+
+    def audited(self, agent: Agent, result: AuditResult) -> None:
+        self.audits.labels(result.outcome).inc()
 
     def close(self) -> None:
         if self._server is not None:

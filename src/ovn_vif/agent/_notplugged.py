@@ -126,6 +126,10 @@ class AgentStatus:
     pid: int
     #: The not-plugged lports.
     not_plugged: tuple[NotPlugged, ...]
+    #: The latest self-audit of the Southbound view (``time``, ``member``,
+    #: ``outcome``, ``rows``, ``differences``, ``error``) and the
+    #: divergences found since start (``divergences``), if any audit ran.
+    audit: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -135,6 +139,7 @@ class AgentStatus:
             "written_at": self.written_at,
             "pid": self.pid,
             "not_plugged": [n.as_dict() for n in self.not_plugged],
+            "self_audit": self.audit,
         }
 
 
@@ -185,11 +190,13 @@ def read_agent_status(path: str) -> AgentStatus | None:
             )
             for e in data["not_plugged"]
         )
+        audit = data.get("self_audit")
         return AgentStatus(
             chassis=str(data["chassis"]),
             written_at=float(data["written_at"]),
             pid=int(data["pid"]),
             not_plugged=entries,
+            audit=audit if isinstance(audit, dict) else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
@@ -201,6 +208,7 @@ class StatusWriter:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self._last: tuple[str, tuple[NotPlugged, ...]] | None = None
+        self._audit: dict[str, Any] | None = None
         self.error: OSError | None = None
 
     def update(self, chassis: str, decisions: Iterable[Decision]) -> bool:
@@ -213,11 +221,30 @@ class StatusWriter:
         entries = not_plugged(decisions)
         if self._last == (chassis, entries):
             return False
+        self._write(chassis, entries)
+        return True
+
+    def record_audit(self, chassis: str, audit: dict[str, Any]) -> None:
+        """Write the latest self-audit (with the not-plugged lports last written).
+
+        :raises OSError: writing failed.
+        """
+        self._audit = audit
+        if self.path is None:
+            return
+        entries = self._last[1] if self._last is not None and self._last[0] == chassis else ()
+        self._write(chassis, entries)
+
+    def _write(self, chassis: str, entries: tuple[NotPlugged, ...]) -> None:
+        assert self.path is not None
         write_status(
             self.path,
             AgentStatus(
-                chassis=chassis, written_at=time.time(), pid=os.getpid(), not_plugged=entries
+                chassis=chassis,
+                written_at=time.time(),
+                pid=os.getpid(),
+                not_plugged=entries,
+                audit=self._audit,
             ),
         )
         self._last = (chassis, entries)
-        return True

@@ -17,6 +17,7 @@ from ovn_vif._contract.ratelimit import RateLimitedLogger
 
 if TYPE_CHECKING:
     from ovn_vif._engine.report import ReconcileReport
+    from ovn_vif.agent._audit import AuditResult
     from ovn_vif.agent._loop import Agent
 
 LOG = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ class Observer:
 
     def committed(self, agent: Agent, report: ReconcileReport, status: str, seconds: float) -> None:
         """The transaction of *report* ended with *status* after *seconds*."""
+
+    def audited(self, agent: Agent, result: AuditResult) -> None:
+        """A self-audit of the Southbound view finished (see :mod:`ovn_vif.agent._audit`)."""
 
     def close(self) -> None:
         """The agent is closing."""

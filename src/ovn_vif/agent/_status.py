@@ -20,6 +20,7 @@ from ovn_vif.agent._service import Observer
 
 if TYPE_CHECKING:
     from ovn_vif._engine.report import Decision, ReconcileReport
+    from ovn_vif.agent._audit import AuditResult
     from ovn_vif.agent._loop import Agent
 
 #: Lports whose latest decision is kept (the oldest are forgotten first).
@@ -35,6 +36,52 @@ def _stamp(wall: float | None) -> str | None:
 def printable(text: object) -> str:
     """*text* escaped and bounded (:func:`log_safe`): DB-sourced names cannot forge lines."""
     return log_safe(text)
+
+
+def audit_status(agent: Agent) -> dict[str, Any]:
+    """What the self-audit found so far, as plain data (``status --json``)."""
+    last = agent.last_audit
+    engine = agent.last_engine_check
+    return {
+        "interval": agent.config.audit_interval,
+        "divergences": dict(agent.divergences),
+        "last": None if last is None else {**last.as_dict(), "time": _stamp(last.time)},
+        "last_engine_check": None
+        if engine is None
+        else {"time": _stamp(engine[0]), "changed": list(engine[1])},
+    }
+
+
+def audit_lines(audit: dict[str, Any]) -> list[str]:
+    """The self-audit in the text status."""
+    if audit["interval"] <= 0:
+        return ["self-audit: disabled"]
+    found = audit["divergences"]
+    total = sum(found.values())
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(found.items()))
+    lines = [f"self-audit: every {audit['interval']:g} s; divergences found: {total} ({counts})"]
+    last = audit["last"]
+    if last is None:
+        lines.append("  last Southbound check: none yet")
+    else:
+        d = last["differences"]
+        if last["outcome"] == "failed":
+            what = f"could not ask: {printable(last['error'])}"
+        elif last["outcome"] == "ok":
+            what = f"ok, {last['rows']} Port_Binding(s) requesting this chassis"
+        else:
+            what = (
+                f"{last['outcome']}: {len(d['missing'])} missing, {len(d['extra'])} extra, "
+                f"{len(d['changed'])} changed"
+            )
+        via = printable(last["member"])
+        lines.append(f"  last Southbound check: {last['time']} via {via}: {what}")
+    engine = audit["last_engine_check"]
+    if engine is not None:
+        changed = engine["changed"]
+        what = "nothing to change" if not changed else f"had to change {len(changed)} lport(s)"
+        lines.append(f"  last engine check: {engine['time']}: {what}")
+    return lines
 
 
 class LoopStatus(Observer):
@@ -75,6 +122,10 @@ class LoopStatus(Observer):
             if d.reason is not None:
                 self.counters[f"lport_{d.outcome.value}_{d.reason.value}"] += 1
             self._remember(d, status, now)
+
+    def audited(self, agent: Agent, result: AuditResult) -> None:
+        self.counters["audits"] += 1
+        self.counters[f"audit_{result.outcome}"] += 1
 
     def _remember(self, d: Decision, status: str, now: float) -> None:
         entry = {
@@ -137,6 +188,7 @@ class LoopStatus(Observer):
             "last_reconcile": stamped(self.last_reconcile),
             "last_commit": stamped(self.last_commit),
             "plugged": plugged,
+            "self_audit": audit_status(agent),
             "lports": [stamped(e) for e in self.lports.values()],
         }
 
@@ -184,6 +236,7 @@ class LoopStatus(Observer):
                 f"{c['seconds'] * 1000:.1f} ms"
             )
         lines.append(f"plugged here: {len(s['plugged'])}")
+        lines += audit_lines(s["self_audit"])
         lines.append("")
         if not s["lports"]:
             lines.append("no decision yet")

@@ -118,6 +118,16 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # -- agent ------------------------------------------------------------------
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0: {text!r}")
+    return value
+
+
 def _cmd_agent(args: argparse.Namespace) -> int:
     from ovn_vif._engine.report import Policy
     from ovn_vif.agent import Agent, AgentConfig, AgentSetupError
@@ -135,6 +145,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         private_key=args.private_key,
         certificate=args.certificate,
         ca_cert=args.ca_cert,
+        audit_interval=args.audit_interval,
     )
     agent = Agent(config)
     log_setup: LogSetup = args.log_setup
@@ -247,6 +258,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
                 "status_file": status_file,
                 "agent_status_written_at": None if agent is None else agent.written_at,
                 "not_plugged": [] if agent is None else [n.as_dict() for n in agent.not_plugged],
+                "self_audit": None if agent is None else agent.audit,
             }
         )
         return EXIT_OK
@@ -265,7 +277,33 @@ def _cmd_status(args: argparse.Namespace) -> int:
         for n in agent.not_plugged:
             # Lport names and reasons come from the databases and providers.
             print(f"  {log_safe(n.headline, limit=1024)}")
+    if agent is not None:
+        print(_audit_line(agent.audit))
     return EXIT_OK
+
+
+def _audit_line(audit: dict[str, Any] | None) -> str:
+    """When the agent last checked its Southbound view against the server, and what it found."""
+    if audit is None:
+        return "self-audit: none yet"
+    try:
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(audit["time"])))
+        outcome = str(audit["outcome"])
+        found = audit.get("divergences") or {}
+        total = sum(int(v) for v in found.values())
+        diff = audit.get("differences") or {}
+        if outcome == "failed":
+            what = f"could not ask the server: {log_safe(audit.get('error'))}"
+        elif outcome == "ok":
+            what = f"ok, {int(audit['rows'])} Port_Binding(s) requesting this chassis"
+        else:
+            kinds = ("missing", "extra", "changed")
+            counts = ", ".join(f"{len(diff.get(k) or ())} {k}" for k in kinds)
+            what = f"{log_safe(outcome)} ({counts})"
+        via = log_safe(audit.get("member"))
+        return f"self-audit: last at {when} via {via}: {what}; divergences since start: {total}"
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return "self-audit: (unreadable record)"
 
 
 def _age(written_at: float) -> str:
@@ -451,6 +489,14 @@ def _parser() -> argparse.ArgumentParser:
         default=30.0,
         metavar="SECONDS",
         help="how long to keep trying to reach a database at start-up (default: %(default)s)",
+    )
+    agent.add_argument(
+        "--audit-interval",
+        type=_non_negative,
+        default=60.0,
+        metavar="SECONDS",
+        help="check the agent's Southbound view against the server, and the engine against a "
+        "full run, this often and after every reconnection; 0 disables (default: %(default)s)",
     )
     tls = agent.add_argument_group(
         "TLS (ssl: remotes)",
