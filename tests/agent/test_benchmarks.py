@@ -57,3 +57,13 @@ def test_json_framing_decodes_the_same_both_ways() -> None:
     doc = _run("json_framing.py", "-n", "300", "--repeat", "1")
     assert set(doc["median_ms"]) == {"agent", "token_scan_only"}
     assert doc["message_chars"] > 300 * 100
+
+
+def test_audit_cost_measures_the_audit_and_a_reconnection() -> None:
+    # The benchmark raises if either operation reads the wrong rows.
+    doc = _run("audit_cost.py", "--chassis", "20", "--per-chassis", "3", "--repeat", "2")
+    assert set(doc["results"]) == {"audit", "reconnect"}
+    assert doc["port_bindings"] == 60
+    for figures in doc["results"].values():
+        assert figures["latency_ms_median"] > 0
+        assert figures["server_cpu_ms_per_op"] >= 0
