@@ -395,29 +395,12 @@ class Reconciler:
         todo = [p for p in current if not any(p is done for done in self._restored)]
         if not todo:
             return
-        by_type: dict[str, list[RestoredPort]] = {}
-        for iface in ovs_view.bridge_ifaces:
-            plug_type, lport = iface.plugged_by, iface.iface_id
-            if plug_type is None or lport is None:
-                continue
-            binding = sb_view.bindings.get(lport)
-            by_type.setdefault(plug_type, []).append(
-                RestoredPort(
-                    lport_name=lport,
-                    lport_options=None if binding is None else binding.options,
-                    name=iface.name,
-                    type=iface.type,
-                    options=iface.options,
-                    external_ids=iface.external_ids,
-                    mtu_request=iface.mtu_request,
-                    ofport=iface.ofport,
-                )
-            )
+        by_type = restored_ports(ovs_view, sb_view)
         for provider in todo:
             self._restored.append(provider)
-            ports = sorted(by_type.get(provider.type, ()), key=lambda p: (p.lport_name, p.name))
+            ports = by_type.get(provider.type, ())
             try:
-                provider.restore(tuple(ports))
+                provider.restore(ports)
             except Exception as exc:
                 self._log.log(
                     logging.ERROR,
@@ -821,6 +804,33 @@ class Reconciler:
             )
             return False
         return True
+
+
+def restored_ports(ovs_view: OvsView, sb_view: SbView) -> dict[str, tuple[RestoredPort, ...]]:
+    """What :meth:`VifPlugProvider.restore` gets, by plug type: the
+    OVN-plugged Interfaces on the bridge, sorted by lport and name."""
+    by_type: dict[str, list[RestoredPort]] = {}
+    for iface in ovs_view.bridge_ifaces:
+        plug_type, lport = iface.plugged_by, iface.iface_id
+        if plug_type is None or lport is None:
+            continue
+        binding = sb_view.bindings.get(lport)
+        by_type.setdefault(plug_type, []).append(
+            RestoredPort(
+                lport_name=lport,
+                lport_options=None if binding is None else binding.options,
+                name=iface.name,
+                type=iface.type,
+                options=iface.options,
+                external_ids=iface.external_ids,
+                mtu_request=iface.mtu_request,
+                ofport=iface.ofport,
+            )
+        )
+    return {
+        plug_type: tuple(sorted(ports, key=lambda p: (p.lport_name, p.name)))
+        for plug_type, ports in by_type.items()
+    }
 
 
 def _updated(key: IfaceKey, update: IfaceUpdate | None) -> IfaceKey:
