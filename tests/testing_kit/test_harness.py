@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
-from ovn_vif import Outcome, PlugSpec, Policy, PortContext, VifPlugProvider
+from ovn_vif import (
+    Outcome,
+    PlugSpec,
+    Policy,
+    PortContext,
+    RestoredPort,
+    VifPlugProvider,
+)
 from ovn_vif.testing import ProviderHarness
 from ovn_vif_dummy import DummyProvider
 
@@ -97,3 +104,82 @@ def test_plug_type_must_be_given_with_several_providers() -> None:
         h.add_lport("lsp1", plug_type="other")
         h.iterate()
         assert h.plugged()["lsp1"].name == "o1"
+
+
+class Discovering(DummyProvider):
+    """Counts its ``run()`` calls, and notes how many came before each ``prepare_create``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs = 0
+        self.runs_before_create: list[int] = []
+        self.restored: list[tuple[RestoredPort, ...]] = []
+
+    def run(self) -> bool:
+        self.runs += 1
+        return self.runs == 1
+
+    def prepare_create(self, ctx: PortContext) -> PlugSpec:
+        self.runs_before_create.append(self.runs)
+        return super().prepare_create(ctx)
+
+    def restore(self, ports: Sequence[RestoredPort]) -> None:
+        self.restored.append(tuple(ports))
+
+
+def test_run_providers_then_iterate_without_running_again() -> None:
+    provider = Discovering()
+    with ProviderHarness(provider) as h:
+        h.add_lport("lsp1")
+        assert h.run_providers() is True
+        assert h.run_providers() is False
+        assert h.iterate(run=False).outcomes == {"lsp1": (Outcome.PLUGGED,)}
+        assert provider.runs_before_create == [2]
+        h.iterate()
+        assert provider.runs == 3
+
+
+class OtherDiscovering(Discovering):
+    type = "other"
+
+
+def test_restored_ports_are_what_restore_gets_after_a_restart() -> None:
+    with ProviderHarness(DummyProvider(), OtherDiscovering()) as h:
+        h.add_lport("lsp2", {"vif-plug-mtu-request": "1400"}, plug_type="dummy")
+        h.add_lport("lsp1", plug_type="dummy")
+        h.add_lport("lsp3", plug_type="other")
+        h.converge()
+        ports = h.restored_ports("dummy")
+        assert [(p.lport_name, p.name, p.mtu_request) for p in ports] == [
+            ("lsp1", "lsp1", None),
+            ("lsp2", "lsp2", 1400),
+        ]
+        assert ports[1].lport_options is not None
+        assert ports[1].lport_options["vif-plug-mtu-request"] == "1400"
+        assert [p.lport_name for p in h.restored_ports("other")] == ["lsp3"]
+        assert h.restored_ports("nobody") == ()
+        with pytest.raises(ValueError, match="pass plug_type="):
+            h.restored_ports()
+        h.delete_lport("lsp1")  # the binding is gone, the Interface not yet
+        assert h.restored_ports("dummy")[0].lport_options is None
+        fresh = Discovering()
+        h.restart(fresh)
+        h.iterate(can_unplug=False)
+        assert fresh.restored == [h.restored_ports()]
+
+
+def test_a_provider_whose_init_fails_leaves_no_connection_open() -> None:
+    closed: list[ProviderHarness] = []
+
+    class Harness(ProviderHarness):
+        def close(self) -> None:
+            closed.append(self)
+            super().close()
+
+    class Failing(DummyProvider):
+        def init(self) -> None:
+            raise OSError("no such device")
+
+    with pytest.raises(OSError, match="no such device"):
+        Harness(Failing())
+    assert len(closed) == 1

@@ -31,11 +31,12 @@ import attrs
 from ovs.db.idl import Transaction
 
 from ovn_vif._contract.frozenmap import FrozenMap, freeze
-from ovn_vif._contract.provider import VifPlugProvider
+from ovn_vif._contract.provider import RestoredPort, VifPlugProvider
 from ovn_vif._contract.registry import Registry
 from ovn_vif._engine.columns import create_sb_indexes, register_ovs_columns, register_sb_columns
-from ovn_vif._engine.reconciler import Reconciler
+from ovn_vif._engine.reconciler import Reconciler, restored_ports
 from ovn_vif._engine.report import CompletionReport, Outcome, Policy, ReconcileReport
+from ovn_vif._engine.snapshot import read_ovs, read_sb
 from ovn_vif._memdb.idl import FakeIdl
 from ovn_vif._memdb.server import COMMIT_OUTCOMES, FakeDatabase
 from ovn_vif._memdb.topology import (
@@ -146,8 +147,12 @@ class ProviderHarness:
             self.sb_db, register_sb_columns, before_connect=create_sb_indexes
         )
         self.registry = Registry()
-        for provider in providers:
-            self.registry.register(provider)
+        try:
+            for provider in providers:
+                self.registry.register(provider)
+        except BaseException:
+            self.close()  # no harness to close it for the caller
+            raise
         self.reconciler = Reconciler(self.registry, policy=policy)
         self.iterations: list[Iteration] = []
 
@@ -165,6 +170,14 @@ class ProviderHarness:
             raise LookupError(f"no Chassis {name!r}; pass it in other_chassis")
         return found[0]
 
+    def _plug_type(self, plug_type: str | None) -> str:
+        if plug_type is not None:
+            return plug_type
+        types = self.registry.types()
+        if len(types) != 1:
+            raise ValueError(f"pass plug_type= (registered: {', '.join(types) or 'none'})")
+        return types[0]
+
     def add_lport(
         self,
         lport: str,
@@ -179,14 +192,9 @@ class ProviderHarness:
         *chassis* (``requested-chassis``) to this chassis. *options* are the
         provider's own keys (``vif-plug:<type>:...``, ``vif-plug-mtu-request``).
         """
-        if plug_type is None:
-            types = self.registry.types()
-            if len(types) != 1:
-                raise ValueError(f"pass plug_type= (registered: {', '.join(types) or 'none'})")
-            plug_type = types[0]
         self._bindings(
             lport,
-            plug_type=plug_type,
+            plug_type=self._plug_type(plug_type),
             options=dict(options or {}),
             requested_chassis=chassis or self.chassis,
         )
@@ -230,12 +238,27 @@ class ProviderHarness:
 
     # -- the agent's side ------------------------------------------------
 
+    def run_providers(self) -> bool:
+        """Call every provider's ``run()``, as the agent's loop does at the
+        start of an iteration (:meth:`ovn_vif.Registry.run_all`: a provider
+        that raises is logged and counts as unchanged).
+
+        :meth:`iterate` calls it for you; call it yourself to run the
+        providers without reconciling (a provider that finishes work in
+        ``run()``), or to look at them between ``run()`` and the engine's
+        calls, then ``iterate(run=False)``.
+
+        :returns: whether any provider reported a change.
+        """
+        return self.registry.run_all()
+
     def iterate(
         self,
         *,
         commit: str = "success",
         can_unplug: bool = True,
         details: str | None = None,
+        run: bool = True,
     ) -> Iteration:
         """One agent iteration: read both databases, run the providers,
         reconcile, commit and tell the engine the outcome.
@@ -247,12 +270,15 @@ class ProviderHarness:
             whatever is scripted.
         :param can_unplug: passed to the engine (``False`` = start-up delay).
         :param details: the error text of a scripted ``"error"``.
+        :param run: call :meth:`run_providers` first; ``False`` when the
+            test has just called it itself.
         """
         if commit not in COMMIT_OUTCOMES:
             raise ValueError(f"commit must be one of {COMMIT_OUTCOMES}, not {commit!r}")
         self.ovs_idl.run()
         self.sb_idl.run()
-        self.registry.run_all()
+        if run:
+            self.run_providers()
         txn = Transaction(self.ovs_idl)
         report = self.reconciler.reconcile(
             self.ovs_idl,
@@ -333,6 +359,29 @@ class ProviderHarness:
                 ofport=_single(row["ofport"]),
             )
         return dict(sorted(result.items()))
+
+    def restored_ports(self, plug_type: str | None = None) -> tuple[RestoredPort, ...]:
+        """What :meth:`~ovn_vif.VifPlugProvider.restore` of a provider of
+        *plug_type* would get now: the engine's own list, read from both
+        databases (the Interfaces plugged for that type, each with its
+        lport's current options).
+
+        Give it to another instance of your provider to check that it
+        rebuilds, from the rows alone, what the instance that plugged them
+        holds in memory -- without a :meth:`restart`, so that the two can
+        be compared::
+
+            second = AcmeProvider()
+            second.restore(h.restored_ports())
+
+        *plug_type* defaults to the type of the only registered provider.
+        """
+        wanted = self._plug_type(plug_type)
+        self.ovs_idl.run()
+        self.sb_idl.run()
+        ovs_view = read_ovs(self.ovs_idl, self.bridge)
+        sb_view = read_sb(self.sb_idl, self.chassis, ovs_view.plugged_lports)
+        return restored_ports(ovs_view, sb_view).get(wanted, ())
 
     def add_foreign_port(self, name: str, **external_ids: str) -> None:
         """Add a Port and Interface to the bridge that ovn-vif did not plug
