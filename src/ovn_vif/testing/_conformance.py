@@ -33,7 +33,9 @@ The life cycle (each stage is one or more agent iterations):
 
 ``run``, ``wait_fds`` and ``next_wakeup`` are called every iteration, as an
 agent's loop does, and ``outstanding`` (when the provider implements it)
-after every one.
+after every one. The iterations are a :class:`~ovn_vif.testing.ProviderHarness`'s;
+the engine sees the provider through :class:`_Spy`, which records, times
+and checks every call.
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 import attrs
-from ovs.db.idl import Transaction
 
 from ovn_vif._contract.frozenmap import FrozenMap
 from ovn_vif._contract.netdev import netdev_name_problem
@@ -58,19 +59,10 @@ from ovn_vif._contract.provider import (
     RestoredPort,
     VifPlugProvider,
 )
-from ovn_vif._contract.registry import Registry
-from ovn_vif._engine.columns import (
-    create_sb_indexes,
-    register_ovs_columns,
-    register_sb_columns,
-)
 from ovn_vif._engine.reconciler import LOG as RECONCILER_LOG
-from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Decision, Outcome, Reason, ReconcileReport
 from ovn_vif._errors import DeclineError, ProviderCheckError, ProviderUnavailableError
-from ovn_vif._memdb.server import FakeDatabase
-from ovn_vif._memdb.topology import PortBindingFactory, connect, ovs_database, sb_database
-from ovn_vif.testing._harness import assign_ofports
+from ovn_vif.testing._harness import Iteration, ProviderHarness
 
 #: Seconds a single provider call may take before the kit calls it blocking.
 #: Hooks run inside the agent's loop; anything slower belongs in ``init`` or
@@ -254,7 +246,6 @@ class _Spy(VifPlugProvider):
         self.declines: dict[str, Decline | None] = {}
         self.released: list[str] = []
         self.finished: list[str] = []
-        self.restored: list[tuple[RestoredPort, ...]] = []
 
     def call(self, hook: str, *args: Any, lport: str | None = None) -> Any:
         __tracebackhide__ = True
@@ -306,7 +297,6 @@ class _Spy(VifPlugProvider):
         return bool(result)
 
     def restore(self, ports: Sequence[RestoredPort]) -> None:
-        self.restored.append(tuple(ports))
         self.call("restore", tuple(ports))
 
     def wait_fds(self) -> Any:
@@ -612,62 +602,17 @@ class _DropInjected(logging.Filter):
             return True
 
 
-class _World:
-    """Fake OVS and SB databases, their IDLs and one engine, like an agent has."""
-
-    def __init__(self, kit: _Kit, spy: _Spy) -> None:
-        self.kit = kit
-        self.ovs_db: FakeDatabase = ovs_database(system_id=CHASSIS, bridge=BRIDGE)
-        self.sb_db: FakeDatabase = sb_database(chassis=CHASSIS)
-        self.ports = PortBindingFactory(self.sb_db, chassis=CHASSIS)
-        self.ovs_idl = connect(self.ovs_db, register_ovs_columns)
-        self.sb_idl = connect(self.sb_db, register_sb_columns, before_connect=create_sb_indexes)
-        self.registry = Registry()
-        self.attach(spy)
-
-    def attach(self, spy: _Spy) -> None:
-        self.spy = spy
-        self.registry = Registry()
-        self.registry.register(spy)
-        self.reconciler = Reconciler(self.registry)
-
-    def add(self, lport: str, plug_type: str) -> None:
-        self.ports(lport, plug_type=plug_type, options=self.kit.options_for(lport))
-
-    def delete(self, lport: str) -> None:
-        for row in self.sb_db.find("Port_Binding", logical_port=lport):
-            self.sb_db.delete("Port_Binding", row)
-
-    def plugged(self) -> set[str]:
-        return {
-            r["external_ids"]["iface-id"]
-            for r in self.ovs_db.rows("Interface").values()
-            if "ovn-plugged" in r["external_ids"] and "iface-id" in r["external_ids"]
-        }
-
-    def iterate(self, *, fail: bool = False) -> tuple[ReconcileReport, str]:
-        """One agent loop iteration: run, reconcile, commit, complete."""
-        __tracebackhide__ = True
-        self.registry.run_all()
-        self.spy.wait_fds()
-        self.spy.next_wakeup()
-        self.ovs_idl.run()
-        self.sb_idl.run()
-        txn = Transaction(self.ovs_idl)
-        report = self.reconciler.reconcile(
-            self.ovs_idl, self.sb_idl, txn, chassis=CHASSIS, bridge=BRIDGE, can_unplug=True
-        )
-        if fail and report.changed:
-            self.ovs_db.script_commit("error", details=_INJECTED)
-        status = txn.commit_block()
-        self.reconciler.complete(status, txn=txn)
-        assign_ofports(self.ovs_db)
-        self.kit.check_leaks(self.spy.provider, f"after the {self.kit.stage} stage")
-        return report, status
-
-    def close(self) -> None:
-        for idl in (self.ovs_idl, self.sb_idl):
-            idl.close()
+def _iterate(kit: _Kit, harness: ProviderHarness, spy: _Spy, *, fail: bool = False) -> Iteration:
+    """One agent loop iteration: run, reconcile, commit, complete; then look for leaks."""
+    __tracebackhide__ = True
+    harness.run_providers()
+    # Right after run(), before the engine's calls: where the report's
+    # call record has always had them.
+    spy.wait_fds()
+    spy.next_wakeup()
+    step = harness.iterate(commit="error" if fail else "success", details=_INJECTED, run=False)
+    kit.check_leaks(spy.provider, f"after the {kit.stage} stage")
+    return step
 
 
 def _make(kit: _Kit, label: str) -> VifPlugProvider | None:
@@ -690,7 +635,7 @@ def _run(kit: _Kit) -> str:
         return "?"
     spy = _Spy(kit, provider, "")
     try:
-        world = _World(kit, spy)
+        harness = ProviderHarness(spy, chassis=CHASSIS, other_chassis=(), bridge=BRIDGE)
     except ProviderUnavailableError as exc:
         kit.violate(
             "unavailable",
@@ -707,10 +652,10 @@ def _run(kit: _Kit) -> str:
     log_filter = _DropInjected()
     RECONCILER_LOG.addFilter(log_filter)
     try:
-        _lifecycle(kit, world, provider.type)
+        _lifecycle(kit, harness, spy, provider.type)
     finally:
         RECONCILER_LOG.removeFilter(log_filter)
-        world.close()
+        harness.close()
     return provider.type
 
 
@@ -727,12 +672,16 @@ def _declined_message(kit: _Kit, spy: _Spy, lport: str, plug_type: str) -> None:
     )
 
 
-def _lifecycle(kit: _Kit, world: _World, plug_type: str) -> None:
-    spy = world.spy
+def _add(kit: _Kit, harness: ProviderHarness, lport: str, plug_type: str) -> None:
+    harness.add_lport(lport, kit.options_for(lport), plug_type=plug_type)
+
+
+def _lifecycle(kit: _Kit, harness: ProviderHarness, spy: _Spy, plug_type: str) -> None:
     # 1. CREATE, commit succeeds: finish, then release.
     with kit.at("create"):
-        world.add(LPORT_CREATE, plug_type)
-        report, status = world.iterate()
+        _add(kit, harness, LPORT_CREATE, plug_type)
+        step = _iterate(kit, harness, spy)
+        report, status = step.report, step.status
     kit.check_decisions(report, [LPORT_CREATE])
     outcomes = report.outcomes().get(LPORT_CREATE, ())
     if not spy.created:
@@ -747,7 +696,7 @@ def _lifecycle(kit: _Kit, world: _World, plug_type: str) -> None:
 
     # 2. Stability: nothing changed, so the answer must not either.
     with kit.at("stability"):
-        report, _ = world.iterate()
+        report = _iterate(kit, harness, spy).report
         for d in report.for_lport(LPORT_CREATE):
             if d.outcome in (Outcome.REPLACED, Outcome.UPDATED, Outcome.DECLINED):
                 kit.violate(
@@ -762,16 +711,16 @@ def _lifecycle(kit: _Kit, world: _World, plug_type: str) -> None:
 
     # 3. Two ports whose commit fails: release alone; the retry succeeds.
     with kit.at("commit-failed"):
-        world.add(LPORT_FAIL, plug_type)
-        world.add(LPORT_FAIL_TOO, plug_type)
-        report, _ = world.iterate(fail=True)
+        _add(kit, harness, LPORT_FAIL, plug_type)
+        _add(kit, harness, LPORT_FAIL_TOO, plug_type)
+        report = _iterate(kit, harness, spy, fail=True).report
         kit.check_decisions(report, [LPORT_FAIL, LPORT_FAIL_TOO])
     with kit.at("retry"):
-        report, _ = world.iterate()
+        report = _iterate(kit, harness, spy).report
         kit.check_decisions(report, [LPORT_FAIL, LPORT_FAIL_TOO])
         for lport in (LPORT_FAIL, LPORT_FAIL_TOO):
             if (
-                lport not in world.plugged()
+                lport not in harness.plugged()
                 and not any(
                     v.rule == "not-plugged" and v.message.startswith(lport) for v in kit.violations
                 )
@@ -781,31 +730,28 @@ def _lifecycle(kit: _Kit, world: _World, plug_type: str) -> None:
 
     # 4. One option changes: an update in place.
     with kit.at("update"):
-        row = world.sb_db.find("Port_Binding", logical_port=LPORT_CREATE)[0]
-        options = dict(world.sb_db.get("Port_Binding", row)["options"])
-        options["vif-plug-mtu-request"] = "1400"
-        world.sb_db.update("Port_Binding", row, options=options)
-        report, _ = world.iterate()
+        harness.set_options(LPORT_CREATE, {"vif-plug-mtu-request": "1400"})
+        report = _iterate(kit, harness, spy).report
         kit.check_decisions(report, [LPORT_CREATE])
 
     # 5. Removal by the same instance.
     with kit.at("remove"):
-        world.delete(LPORT_FAIL)
-        world.iterate()
+        harness.delete_lport(LPORT_FAIL)
+        _iterate(kit, harness, spy)
 
     # 6. Removal by a fresh instance, as after an agent restart.
     with kit.at("destroy"):
-        world.registry.unregister(plug_type)
+        harness.registry.unregister(plug_type)
     fresh = _make(kit, "a second")
     if fresh is None:
         return
     with kit.at("restart"):
         fresh_spy = _Spy(kit, fresh, "fresh")
-        world.attach(fresh_spy)
+        harness.restart(fresh_spy)
         kit.restarted = True
-        world.delete(LPORT_CREATE)
-        world.delete(LPORT_FAIL_TOO)
-        report, status = world.iterate()
+        harness.delete_lport(LPORT_CREATE)
+        harness.delete_lport(LPORT_FAIL_TOO)
+        report = _iterate(kit, harness, fresh_spy).report
         if Outcome.VETOED in report.outcomes().get(LPORT_CREATE, ()):
             kit.violate(
                 "remove-needs-create-state",
@@ -814,11 +760,11 @@ def _lifecycle(kit: _Kit, world: _World, plug_type: str) -> None:
                 "memory (after an agent restart only the database and PortContext are known)",
             )
     with kit.at("leak-after-lifecycle"):
-        world.iterate()
+        _iterate(kit, harness, fresh_spy)
 
     # 7. Churn: plug and unplug one port, every other commit failing.
     with kit.at("churn"):
-        _churn(kit, world, fresh_spy, plug_type)
+        _churn(kit, harness, fresh_spy, plug_type)
 
     # 8. Option fuzzing, on the fresh instance.
     with kit.at("fuzz"):
@@ -826,7 +772,7 @@ def _lifecycle(kit: _Kit, world: _World, plug_type: str) -> None:
         kit.check_leaks(fresh, "after the option fuzzing (every PlugSpec was released)")
 
     with kit.at("destroy"):
-        world.registry.unregister(plug_type)
+        harness.registry.unregister(plug_type)
 
 
 def _same_answer_twice(kit: _Kit, spy: _Spy, ctx: PortContext) -> None:
@@ -853,13 +799,13 @@ def _same_answer_twice(kit: _Kit, spy: _Spy, ctx: PortContext) -> None:
         )
 
 
-def _churn(kit: _Kit, world: _World, spy: _Spy, plug_type: str) -> None:
+def _churn(kit: _Kit, harness: ProviderHarness, spy: _Spy, plug_type: str) -> None:
     accepted = False
     for cycle in range(CHURN_CYCLES):
-        world.add(LPORT_CHURN, plug_type)
-        report, _ = world.iterate(fail=cycle % 2 == 1)
+        _add(kit, harness, LPORT_CHURN, plug_type)
+        report = _iterate(kit, harness, spy, fail=cycle % 2 == 1).report
         if cycle % 2 == 1:
-            report, _ = world.iterate()
+            report = _iterate(kit, harness, spy).report
         outcomes = report.outcomes().get(LPORT_CHURN, ())
         if Outcome.PLUGGED in outcomes:
             accepted = True
@@ -872,16 +818,16 @@ def _churn(kit: _Kit, world: _World, spy: _Spy, plug_type: str) -> None:
                 "resources are not coming back; release() must give back what prepare_create() "
                 "reserved, and finish() of a removal what a plug kept",
             )
-            world.delete(LPORT_CHURN)
-            world.iterate()
+            harness.delete_lport(LPORT_CHURN)
+            _iterate(kit, harness, spy)
             return
-        elif not outcomes or LPORT_CHURN not in world.plugged():
-            world.delete(LPORT_CHURN)
-            world.iterate()
+        elif not outcomes or LPORT_CHURN not in harness.plugged():
+            harness.delete_lport(LPORT_CHURN)
+            _iterate(kit, harness, spy)
             return
-        world.delete(LPORT_CHURN)
-        report, _ = world.iterate()
-        if LPORT_CHURN in world.plugged():
+        harness.delete_lport(LPORT_CHURN)
+        _iterate(kit, harness, spy)
+        if LPORT_CHURN in harness.plugged():
             return  # vetoed: reported elsewhere if it matters
 
 
