@@ -20,13 +20,13 @@ from ovn_vif.agent._loop import (
     prepare_ovs_helper,
     prepare_sb_helper,
 )
-from ovn_vif.agent._notplugged import (
+from ovn_vif.agent._plugged import PluggedPort, plugged_ports, read_plugged_ports
+from ovn_vif.agent._status_file import (
     AgentStatus,
     NotPlugged,
     default_status_file,
     read_agent_status,
 )
-from ovn_vif.agent._plugged import PluggedPort, plugged_ports, read_plugged_ports
 
 __all__ = [
     "DEFAULT_OVS_REMOTE",

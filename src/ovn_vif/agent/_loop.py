@@ -70,8 +70,8 @@ from ovn_vif._ovs_private import (
 from ovn_vif.agent import _audit, _tls
 from ovn_vif.agent import _json as ovsjson
 from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
-from ovn_vif.agent._notplugged import StatusWriter, default_status_file
-from ovn_vif.agent._service import Observers
+from ovn_vif.agent._observers import Observers
+from ovn_vif.agent._status_file import StatusWriter, default_status_file
 
 LOG = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ class Agent:
         #: The latest engine check: (``time.time()``, lports it had to change).
         self.last_engine_check: tuple[float, tuple[str, ...]] | None = None
         #: Hooks of the service layer (control socket, metrics, systemd);
-        #: see :mod:`ovn_vif.agent._service`.
+        #: see :mod:`ovn_vif.agent._observers`.
         self.observers = Observers()
 
     # -- life cycle --------------------------------------------------------
