@@ -402,7 +402,7 @@ def _add_plugin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from ovn_vif import __version__
-    from ovn_vif.agent._loop import DEFAULT_OVS_REMOTE
+    from ovn_vif.agent._config import DEFAULT_OVS_REMOTE
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
