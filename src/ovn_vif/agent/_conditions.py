@@ -8,10 +8,11 @@ its memory and traffic do not grow with other chassis' ports: those whose
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ovn_vif._engine.reconciler import Reconciler
-from ovn_vif.agent._settings import ChassisSettings
+if TYPE_CHECKING:
+    from ovn_vif._engine.reconciler import Reconciler
+    from ovn_vif.agent._settings import ChassisSettings
 
 #: The Southbound tables the agent monitors, each under a condition.
 MONITORED = ("Chassis", "Port_Binding")

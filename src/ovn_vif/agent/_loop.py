@@ -56,10 +56,7 @@ from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Outcome, ReconcileReport
 from ovn_vif._errors import AgentSetupError
 from ovn_vif._ovs_private import (
-    conditions_pending,
-    force_full_resync,
     route_ovs_logging,
-    session_name,
 )
 from ovn_vif.agent import _audit
 from ovn_vif.agent import _json as ovsjson
@@ -81,8 +78,6 @@ OVS_LOG_LIMIT = 1024
 # Reading the IDLs for longer than this (seconds) is worth a debug line.
 _SLOW_READ = 0.02
 _TXN = ovs.db.idl.Transaction
-# What a run does to a port (as opposed to leaving it as it is).
-_CHANGES = frozenset({Outcome.PLUGGED, Outcome.UNPLUGGED, Outcome.UPDATED, Outcome.REPLACED})
 
 
 class Agent:
@@ -147,19 +142,14 @@ class Agent:
             wake_fd=self._wake_r,
             block=self._block,
         )
-        # The self-audit: the Southbound check, whether the next full run
-        # is the engine check (and what the databases looked like when it
-        # was asked for), since when a condition change is unacknowledged,
-        # and what was found so far.
-        self._audit = _audit.SouthboundAudit(self.config.audit_interval)
-        self._engine_check: tuple[int, int, bool, str, str] | None = None
-        self._engine_check_at: float | None = None
-        self._cond_pending_since: float | None = None
-        #: Divergences found by the self-audit since start, by check
-        #: (``southbound``, ``engine``, ``conditions``).
-        self.divergences: dict[str, int] = {"southbound": 0, "engine": 0, "conditions": 0}
-        #: The latest engine check: (``time.time()``, lports it had to change).
-        self.last_engine_check: tuple[float, tuple[str, ...]] | None = None
+        # The self-audit decides when to check; the loop recovers.
+        self._audit = _audit.SelfAudit(
+            self.config.audit_interval,
+            self._rl,
+            reload=self._reload_sb,
+            decide_all=self._decide_all,
+            audited=self._audited,
+        )
         #: Hooks of the service layer (control socket, metrics, systemd);
         #: see :mod:`ovn_vif.agent._observers`.
         self.observers = Observers()
@@ -390,7 +380,13 @@ class Agent:
         self._db.follow_tls(self.settings.ovn_remote)
         self._conditions.update(self._db.sb, self._db.ovs, self.settings)
         self._update_sync()
-        self._self_audit()
+        self._audit.run(
+            self._db.sb,
+            self.settings.chassis,
+            synced=self._synced,
+            quiet=lambda: self.idle and self._retry_at is None,
+            observed=self._observed,
+        )
         retry_later = False
         if self._txn is not None:
             status = self._txn.commit()
@@ -449,7 +445,7 @@ class Agent:
                 # After a (re)connection: decide for every lport, and check
                 # the new view against the server.
                 self._full = self._dirty = True
-                self._audit.soon()
+                self._audit.after_reconnection()
             else:
                 LOG.debug("Southbound monitor conditions acknowledged: unplugging enabled again")
         self._link_up = link_up
@@ -510,10 +506,9 @@ class Agent:
             or change_log(self._db.ovs) is None
             or change_log(self._db.sb) is None
         )
-        # The engine check (see _self_audit): a full run on databases that
+        # The engine check (see SelfAudit.run): a full run on databases that
         # did not change since the loop was idle must change nothing.
-        engine_check = full and self._engine_check == self._seen
-        self._engine_check = None
+        engine_check = self._audit.take_engine_check(self._seen) and full
         self._dirty = False
         self._full = False
         self._retry_at = None
@@ -539,7 +534,7 @@ class Agent:
             self._schedule_retry()
             return
         if engine_check:
-            self._check_engine(report)
+            self._audit.check_engine(report)
         if report.skipped is not None:
             self._rl.warning(("skipped", report.skipped), "nothing plugged: %s", report.skipped)
         if report.faults:
@@ -572,78 +567,32 @@ class Agent:
         """The latest Southbound audit, if one finished."""
         return self._audit.last
 
+    @property
+    def divergences(self) -> dict[str, int]:
+        """Divergences found by the self-audit since start, by check
+        (``southbound``, ``engine``, ``conditions``)."""
+        return self._audit.divergences
+
+    @property
+    def last_engine_check(self) -> tuple[float, tuple[str, ...]] | None:
+        """The latest engine check: (``time.time()``, lports it had to change)."""
+        return self._audit.last_engine_check
+
     def audit_now(self) -> None:
         """Run the self-audit at the next iteration (``ovn-vif appctl audit``)."""
-        self._audit.soon()
-        self._engine_check_at = time.monotonic()
+        self._audit.check_now()
         self.wake()
 
-    def _cond_bound(self) -> float:
-        return max(1.0, min(30.0, self.config.audit_interval))
+    def _reload_sb(self) -> None:
+        """The Southbound IDL reloads every row: send the conditions again, decide for all."""
+        self._conditions.forget()
+        self.reconciler.recompute()
+        self._full = self._dirty = True
 
-    def _audit_wakeups(self) -> list[float | None]:
-        if not self._audit.enabled:
-            return []
-        cond = self._cond_pending_since
-        return [
-            self._audit.next_wakeup(),
-            self._engine_check_at,
-            None if cond is None else cond + self._cond_bound(),
-        ]
-
-    def _self_audit(self) -> None:
-        """Check the Southbound view, the engine and the condition changes when due."""
-        audit = self._audit
-        if not audit.enabled or self._db.sb is None:
-            return
-        now = time.monotonic()
-        self._check_conditions(now)
-        if not self._synced:
-            return
-        chassis = chassis_row(self._db.sb, self.settings.chassis)
-        if chassis is None:
-            return
-        if audit.due(now):
-            member = session_name(self._db.sb)
-            if member:
-                audit.start(member, chassis.uuid)
-                if self._engine_check_at is None:
-                    self._engine_check_at = now
-        if audit.querying:
-            sb = self._db.sb
-            result = audit.run(lambda: _audit.view_rows(sb, chassis.uuid))
-            if result is not None:
-                self._audited(result)
-        at = self._engine_check_at
-        # Not while a retry is pending: the full run would retry early.
-        if at is not None and now >= at and self.idle and self._retry_at is None:
-            # The loop is idle: everything seen has been decided. The next
-            # run is a full one; if the databases are still as they are
-            # now, it must find nothing to do.
-            self._engine_check_at = None
-            self._engine_check = self._observed()
-            self._full = self._dirty = True
+    def _decide_all(self) -> None:
+        self._full = self._dirty = True
 
     def _audited(self, result: _audit.AuditResult) -> None:
-        if result.outcome == "diverged":
-            self.divergences["southbound"] += 1
-            LOG.error(
-                "self-audit: the Southbound view differs from what %s answers: %s; "
-                "reloading the Southbound database and deciding for every lport",
-                log_safe(result.member),
-                result.divergence.describe(),
-            )
-            self._resync_sb()
-        elif result.outcome == "failed":
-            self._rl.warning(
-                ("audit-failed", result.member),
-                "self-audit: %s",
-                result.describe(),
-            )
-        elif result.outcome == "unconfirmed":
-            LOG.debug("self-audit: %s; looking again", result.divergence.describe())
-        else:
-            LOG.debug("self-audit via %s: %s", log_safe(result.member), result.describe())
         if self.observers:
             self.observers.call("audited", self, result)
         if self._settings is not None:
@@ -657,58 +606,6 @@ class Agent:
                     self._status.path,
                     exc,
                 )
-
-    def _check_conditions(self, now: float) -> None:
-        sb = self._db.sb
-        stuck = (
-            idl_connected(sb)
-            and sb.state == ovs.db.idl.Idl.IDL_S_MONITORING
-            and conditions_pending(sb, MONITORED)
-        )
-        if not stuck:
-            self._cond_pending_since = None
-            return
-        if self._cond_pending_since is None:
-            self._cond_pending_since = now
-            return
-        waited = now - self._cond_pending_since
-        if waited < self._cond_bound():
-            return
-        self.divergences["conditions"] += 1
-        LOG.error(
-            "self-audit: a Southbound monitor condition change has not been acknowledged by "
-            "%s for %.0f s; reloading the Southbound database",
-            log_safe(session_name(sb) or "the server"),
-            waited,
-        )
-        self._resync_sb()
-
-    def _check_engine(self, report: ReconcileReport) -> None:
-        changed = tuple(sorted(d.lport for d in report if d.outcome in _CHANGES))
-        self.last_engine_check = (time.time(), changed)
-        if not changed:
-            LOG.debug("self-audit: a full run found every lport as the incremental runs left it")
-            return
-        self.divergences["engine"] += 1
-        shown = ", ".join(log_safe(x) for x in changed[:10])
-        more = f" and {len(changed) - 10} more" if len(changed) > 10 else ""
-        LOG.error(
-            "self-audit: a full run had to change %d lport(s) the incremental runs had left "
-            "as they were (%s%s): an engine bug, or a provider whose answers changed without "
-            "its run() reporting it; repaired by this run",
-            len(changed),
-            shown,
-            more,
-        )
-
-    def _resync_sb(self) -> None:
-        """A fresh Southbound connection that reloads every row, then a full run."""
-        force_full_resync(self._db.sb)
-        self._audit.cancel()
-        self._cond_pending_since = None
-        self._conditions.forget()
-        self.reconciler.recompute()
-        self._full = self._dirty = True
 
     def _schedule_retry(self) -> None:
         self._retry_at = time.monotonic() + self._retry_backoff
@@ -798,7 +695,7 @@ class Agent:
         poller.fd_wait(self._wake_r, ovs.poller.POLLIN)
         if self._ready() and self._txn is None and self._needs_reconcile(False):
             poller.immediate_wake()
-        wakeups = [deadline, self._retry_at, *self._audit_wakeups()]
+        wakeups = [deadline, self._retry_at, *self._audit.wakeups()]
         self._audit.wait(poller)
         if self.observers:
             self.observers.call("wait", poller)
