@@ -35,10 +35,7 @@ Embedding::
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -50,7 +47,7 @@ import ovs.poller
 
 from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.ratelimit import RateLimitedLogger
-from ovn_vif._contract.registry import Registry, installed_providers
+from ovn_vif._contract.registry import Registry
 from ovn_vif._engine.incremental import change_log
 from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Outcome, ReconcileReport
@@ -65,8 +62,12 @@ from ovn_vif.agent._config import AgentConfig
 from ovn_vif.agent._connections import idl_connected, idl_synced
 from ovn_vif.agent._databases import Databases
 from ovn_vif.agent._observers import Observers
+from ovn_vif.agent._providers import load_providers, require_providers
+from ovn_vif.agent._retry import Backoff
 from ovn_vif.agent._settings import ChassisSettings, follow_settings, read_settings
-from ovn_vif.agent._status_file import StatusWriter, default_status_file
+from ovn_vif.agent._status_file import StatusFile, default_status_file
+from ovn_vif.agent._sync import SyncGate
+from ovn_vif.agent._wakeup import WakePipe
 
 LOG = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class Agent:
         self._stopping = False
         self._started = False
         self._closed = False
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wake = WakePipe()
         self._rl = RateLimitedLogger(LOG)
         # What the last reconcile saw, to reconcile only when it changed.
         self._seen: tuple[int, int, bool, str, str] | None = None
@@ -120,26 +121,19 @@ class Agent:
         # or a setting changed, a retry): otherwise, on IDLs the agent
         # tracks, the engine decides only for lports whose rows changed.
         self._full = True
-        self._retry_at: float | None = None
-        self._retry_backoff = 1.0
-        self._synced = False
-        # Both sessions connected and monitoring (conditions aside), and
-        # whether the next "in sync" is worth an INFO line (after a start or
-        # a reconnection, not after each acknowledged condition change).
-        self._link_up = False
-        self._announce_sync = True
+        self._retry = Backoff()
+        self._gate = SyncGate(LOG)
         self._iterations = 0
         self._reconciles = 0
         self._txn_started = 0.0
-        self._status: StatusWriter = StatusWriter(None)
-        self._ovs_was_up = False
+        self._status = StatusFile(None, self._rl)
         self._conditions = SouthboundConditions(self.reconciler)
         self._db = Databases(
             lambda: self.config,
             self._conditions,
             self._rl,
             stopping=lambda: self._stopping,
-            wake_fd=self._wake_r,
+            wake_fd=self._wake.fd,
             block=self._block,
         )
         # The self-audit decides when to check; the loop recovers.
@@ -187,17 +181,13 @@ class Agent:
         if self.config.fast_json and ovsjson.install():
             LOG.debug("using the standard library's JSON decoder for OVSDB messages")
         if self._owns_registry:
-            self._load_providers()
-        if not self.registry.has_providers():
-            raise AgentSetupError(
-                "no VIF plug provider is registered; installed: "
-                + (", ".join(p.name for p in installed_providers()) or "none")
-            )
+            load_providers(self.registry, self.config.providers, LOG)
+        require_providers(self.registry)
         self._db.open_local(ovs_idl)
         status_file = self.config.status_file
         if status_file is None and ovs_idl is None:
             status_file = default_status_file(self.config.ovs_remote)
-        self._status = StatusWriter(status_file or None)
+        self._status = StatusFile(status_file or None, self._rl)
         self._settings = read_settings(self._db.ovs, self.config, need_remote=sb_idl is None)
         if sb_idl is None:
             self._db.tls.start([self.config.ovs_remote, self._settings.ovn_remote], self._db.ovs)
@@ -211,33 +201,10 @@ class Agent:
         )
         self._db.open_southbound(self._settings, sb_idl)
 
-    def _load_providers(self) -> None:
-        wanted = self.config.providers
-        installed = {p.name for p in installed_providers()}
-        if wanted is not None:
-            unknown = sorted(set(wanted) - installed)
-            if unknown:
-                raise AgentSetupError(
-                    f"unknown VIF plug provider type(s): {', '.join(unknown)}; installed: "
-                    + (", ".join(sorted(installed)) or "none")
-                )
-            if not wanted:
-                raise AgentSetupError(
-                    "no VIF plug provider enabled; installed: "
-                    + (", ".join(sorted(installed)) or "none")
-                )
-        report = self.registry.load_entry_points(only=wanted)
-        if wanted is not None and report.failed:
-            reasons = "; ".join(f"{f.name}: {f.reason}" for f in report.failed)
-            raise AgentSetupError(f"cannot enable VIF plug provider(s): {reasons}")
-        for failure in report.failed:
-            LOG.warning("VIF plug provider %s is not available: %s", failure.name, failure.reason)
-
     def stop(self) -> None:
         """Ask :meth:`run` to return. Safe to call from a signal handler or a thread."""
         self._stopping = True
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._wake_w, b"x")
+        self._wake.wake()
 
     @property
     def stopping(self) -> bool:
@@ -262,8 +229,7 @@ class Agent:
             if self.observers:
                 self.observers.call("close")
             self._db.close()
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+            self._wake.close()
 
     def _drain_txn(self) -> None:
         if self._txn is None:
@@ -314,7 +280,7 @@ class Agent:
         Port_Bindings) acknowledged by the server. Plugging does not wait
         for it.
         """
-        return self._synced
+        return self._gate.synced
 
     @property
     def idle(self) -> bool:
@@ -383,8 +349,8 @@ class Agent:
         self._audit.run(
             self._db.sb,
             self.settings.chassis,
-            synced=self._synced,
-            quiet=lambda: self.idle and self._retry_at is None,
+            synced=self._gate.synced,
+            quiet=lambda: self.idle and self._retry.at is None,
             observed=self._observed,
         )
         retry_later = False
@@ -415,41 +381,27 @@ class Agent:
         self.reconciler.recompute()
         self._full = True
         self._dirty = True
-        self._retry_at = None
+        self._retry.clear()
         self.wake()
 
     def wake(self) -> None:
         """Make a blocked :meth:`run` do one more iteration. Signal- and thread-safe."""
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._wake_w, b"x")
+        self._wake.wake()
 
     def _update_sync(self) -> None:
         """Recompute the unplug gate from the IDLs' state (see :attr:`synced`)."""
-        ovs_up = idl_synced(self._db.ovs)
-        if ovs_up and not self._ovs_was_up and self._iterations > 1:
+        change = self._gate.update(self._db.ovs, self._db.sb)
+        if change.local_back and self._iterations > 1:
             # The local database came back: it may have lost or changed
             # rows meanwhile, so the providers hear again what is plugged.
             self.reconciler.resync()
-        self._ovs_was_up = ovs_up
-        link_up = ovs_up and idl_synced(self._db.sb)
-        synced = link_up and idl_synced(self._db.sb, MONITORED)
-        if not link_up:
-            if self._link_up:
-                LOG.info("a database is (re)connecting: unplugging paused until it is in sync")
-            self._announce_sync = True
+        if change.link_down:
             self._audit.cancel()
-        if synced and not self._synced:
-            if self._announce_sync:
-                LOG.info("both databases in sync: unplugging enabled")
-                self._announce_sync = False
-                # After a (re)connection: decide for every lport, and check
-                # the new view against the server.
-                self._full = self._dirty = True
-                self._audit.after_reconnection()
-            else:
-                LOG.debug("Southbound monitor conditions acknowledged: unplugging enabled again")
-        self._link_up = link_up
-        self._synced = synced
+        if change.reconnected:
+            # After a (re)connection: decide for every lport, and check
+            # the new view against the server.
+            self._full = self._dirty = True
+            self._audit.after_reconnection()
 
     def _follow_settings(self) -> None:
         """Pick up changes of system-id, ovn-remote and ovn-bridge at run time."""
@@ -487,13 +439,13 @@ class Agent:
             return False
         if self._dirty:
             return True
-        if self._retry_at is not None and time.monotonic() >= self._retry_at:
+        if self._retry.due(time.monotonic()):
             return True
         return self._seen != self._observed()
 
     def _observed(self) -> tuple[int, int, bool, str, str]:
         s, db = self.settings, self._db
-        return (db.ovs.change_seqno, db.sb.change_seqno, self._synced, s.chassis, s.bridge)
+        return (db.ovs.change_seqno, db.sb.change_seqno, self.synced, s.chassis, s.bridge)
 
     def _reconcile(self) -> None:
         s = self.settings
@@ -502,7 +454,7 @@ class Agent:
         # a full one, as before incremental runs existed.
         full = (
             self._full
-            or self._retry_at is not None
+            or self._retry.at is not None
             or change_log(self._db.ovs) is None
             or change_log(self._db.sb) is None
         )
@@ -511,7 +463,7 @@ class Agent:
         engine_check = self._audit.take_engine_check(self._seen) and full
         self._dirty = False
         self._full = False
-        self._retry_at = None
+        self._retry.clear()
         self._reconciles += 1
         started = time.monotonic()
         txn = _TXN(self._db.ovs)
@@ -522,7 +474,7 @@ class Agent:
                 txn,
                 chassis=s.chassis,
                 bridge=s.bridge,
-                can_unplug=self._synced,
+                can_unplug=self.synced,
                 providers_changed=full,
             )
         except Exception as exc:
@@ -531,7 +483,7 @@ class Agent:
             self.reconciler.complete(_TXN.ABORTED, txn=txn)
             self.reconciler.recompute()
             self._rl.exception("reconcile", "the plugging engine failed; retrying later", exc=exc)
-            self._schedule_retry()
+            self._retry.schedule()
             return
         if engine_check:
             self._audit.check_engine(report)
@@ -541,7 +493,7 @@ class Agent:
             # Lports skipped because something failed for them (logged by the
             # engine): decided again after a pause, growing while they fail,
             # even if nothing else changes.
-            self._schedule_retry()
+            self._retry.schedule()
         self._txn = txn
         self._txn_report = report
         self._txn_started = started
@@ -597,19 +549,7 @@ class Agent:
             self.observers.call("audited", self, result)
         if self._settings is not None:
             record = {**result.as_dict(), "divergences": dict(self.divergences)}
-            try:
-                self._status.record_audit(self._settings.chassis, record)
-            except OSError as exc:
-                self._rl.warning(
-                    ("status-file", self._status.path),
-                    "cannot write the status file %s: %s",
-                    self._status.path,
-                    exc,
-                )
-
-    def _schedule_retry(self) -> None:
-        self._retry_at = time.monotonic() + self._retry_backoff
-        self._retry_backoff = min(30.0, self._retry_backoff * 2)
+            self._status.audited(self._settings.chassis, record)
 
     def _finish_txn(self, status: str) -> None:
         txn, report = self._txn, self._txn_report
@@ -624,7 +564,7 @@ class Agent:
         self.reconciler.complete(status, txn=txn)
         if status in (_TXN.SUCCESS, _TXN.UNCHANGED):
             if report is None or not report.faults:
-                self._retry_backoff = 1.0
+                self._retry.reset()
         elif status == _TXN.TRY_AGAIN:
             # Retried on the next iteration, with whatever run() brought in.
             LOG.debug("transaction must be retried")
@@ -635,33 +575,19 @@ class Agent:
         else:  # ERROR, NOT_LOCKED: the engine has logged it, naming the lports.
             detail = txn.get_error() if txn is not None else status
             LOG.debug("transaction failed (%s): %s; retrying later", status, detail)
-            self._schedule_retry()
+            self._retry.schedule()
         if report is not None:
             self._log_report(report, status)
-            self._record_status(report)
+            if self._settings is not None:
+                self._status.decided(self._settings.chassis, report)
             if report.retry_after is not None:
                 # A provider declined and asked to be asked again by then.
-                at = time.monotonic() + report.retry_after
-                self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
+                self._retry.sooner(time.monotonic() + report.retry_after)
             if self._on_report is not None:
                 self._on_report(report, status)
             if self.observers:
                 seconds = time.monotonic() - self._txn_started
                 self.observers.call("committed", self, report, status, seconds)
-
-    def _record_status(self, report: ReconcileReport) -> None:
-        if report.skipped is not None or self._settings is None:
-            return
-        try:
-            self._status.update(self._settings.chassis, report.decisions)
-        except OSError as exc:
-            self._rl.warning(
-                ("status-file", self._status.path),
-                "cannot write the status file %s (ovn-vif status will not show why lports "
-                "are not plugged): %s",
-                self._status.path,
-                exc,
-            )
 
     @property
     def status_file(self) -> str | None:
@@ -692,10 +618,10 @@ class Agent:
             idl.wait(poller)
         if txn is not None:
             txn.wait(poller)
-        poller.fd_wait(self._wake_r, ovs.poller.POLLIN)
+        poller.fd_wait(self._wake.fd, ovs.poller.POLLIN)
         if self._ready() and self._txn is None and self._needs_reconcile(False):
             poller.immediate_wake()
-        wakeups = [deadline, self._retry_at, *self._audit.wakeups()]
+        wakeups = [deadline, self._retry.at, *self._audit.wakeups()]
         self._audit.wait(poller)
         if self.observers:
             self.observers.call("wait", poller)
@@ -710,12 +636,4 @@ class Agent:
         if soonest is not None:
             poller.timer_wait(max(0.0, (soonest - now) * 1000.0))
         poller.block()
-        self._drain_wake()
-
-    def _drain_wake(self) -> None:
-        try:
-            while os.read(self._wake_r, 512):
-                pass
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
-                raise
+        self._wake.drain()
