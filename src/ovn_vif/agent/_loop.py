@@ -1,4 +1,4 @@
-"""The reference plugging agent: the engine driven by real OVSDB connections.
+"""The reference plugging agent's loop: the engine driven by real OVSDB connections.
 
 :class:`Agent` does what ``ovn-controller``'s VIF plug code does, as a
 standalone process (``ovn-vif agent``) or embedded in a program:
@@ -22,6 +22,17 @@ standalone process (``ovn-vif agent``) or embedded in a program:
 * on :meth:`Agent.stop` it lets an in-flight transaction finish (or
   abandons it after a bound), destroys the providers it loaded and leaves
   every plugged port in place.
+
+:class:`Agent` is the loop: it iterates, reconciles, commits and finishes
+the transaction, blocks, stops and closes. It asks the modules beside it
+for the rest: :mod:`~ovn_vif.agent._databases` for the connections,
+:mod:`~ovn_vif.agent._settings` for the chassis settings,
+:mod:`~ovn_vif.agent._conditions` for what the Southbound database sends,
+:mod:`~ovn_vif.agent._sync` for the unplug gate,
+:mod:`~ovn_vif.agent._retry` for when to try again,
+:mod:`~ovn_vif.agent._audit` for the self-audit,
+:mod:`~ovn_vif.agent._status_file` for the status file and
+:mod:`~ovn_vif.agent._observers` for the service layer's hooks.
 
 Embedding::
 
@@ -52,9 +63,7 @@ from ovn_vif._engine.incremental import change_log
 from ovn_vif._engine.reconciler import Reconciler
 from ovn_vif._engine.report import Outcome, ReconcileReport
 from ovn_vif._errors import AgentSetupError
-from ovn_vif._ovs_private import (
-    route_ovs_logging,
-)
+from ovn_vif._ovs_private import route_ovs_logging
 from ovn_vif.agent import _audit
 from ovn_vif.agent import _json as ovsjson
 from ovn_vif.agent._conditions import MONITORED, SouthboundConditions, chassis_row
