@@ -1,4 +1,4 @@
-"""The agent's two database connections: made, waited for, and switched.
+"""The agent's two database connections: made, waited for, read, and switched.
 
 :class:`Databases` holds the IDLs of the local ``Open_vSwitch`` database and
 of the Southbound database. It fetches each schema from its server (never
@@ -31,6 +31,8 @@ from ovn_vif.agent._settings import ChassisSettings
 
 # Seconds before trying again a new Southbound remote that failed.
 _SWITCH_RETRY = 30.0
+# Reading the IDLs for longer than this (seconds) is worth a debug line.
+_SLOW_READ = 0.02
 
 
 def prepare_ovs_helper(helper: Any) -> None:
@@ -169,6 +171,22 @@ class Databases:
         return idl
 
     # -- at run time ---------------------------------------------------------
+
+    def run(self) -> None:
+        """Read what both servers sent (``Idl.run()``), the local database first."""
+        started = time.monotonic()
+        self.ovs.run()
+        read_ovs = time.monotonic()
+        self.sb.run()
+        read_sb = time.monotonic()
+        if read_sb - started > _SLOW_READ:
+            self._rl.logger.debug(
+                "read the databases in %.1f ms (local %.1f ms, Southbound %.1f ms: %d bindings)",
+                (read_sb - started) * 1000,
+                (read_ovs - started) * 1000,
+                (read_sb - read_ovs) * 1000,
+                len(self.sb.tables["Port_Binding"].rows),
+            )
 
     def switch_southbound(self, settings: ChassisSettings, old_remote: str) -> bool:
         """Connect to the new Southbound remote of *settings*; ``False`` (staying on

@@ -85,8 +85,6 @@ LOG = logging.getLogger(__name__)
 #: most ten times this once escaped).
 OVS_LOG_LIMIT = 1024
 
-# Reading the IDLs for longer than this (seconds) is worth a debug line.
-_SLOW_READ = 0.02
 _TXN = ovs.db.idl.Transaction
 
 
@@ -334,23 +332,10 @@ class Agent:
     def iterate(self) -> None:
         """One loop iteration: read both databases, run providers, reconcile, commit."""
         self._iterations += 1
-        started = time.monotonic()
-        self._db.ovs.run()
-        read_ovs = time.monotonic()
-        self._db.sb.run()
-        read_sb = time.monotonic()
-        if read_sb - started > _SLOW_READ:
-            LOG.debug(
-                "read the databases in %.1f ms (local %.1f ms, Southbound %.1f ms: %d bindings)",
-                (read_sb - started) * 1000,
-                (read_ovs - started) * 1000,
-                (read_sb - read_ovs) * 1000,
-                len(self._db.sb.tables["Port_Binding"].rows),
-            )
+        self._db.run()
         provider_changed = self.registry.run_all()
         if provider_changed:
-            self._dirty = True
-            self._full = True
+            self._decide_all()
         self._follow_settings()
         self._db.follow_tls(self.settings.ovn_remote)
         self._conditions.update(self._db.sb, self._db.ovs, self.settings)
@@ -388,8 +373,7 @@ class Agent:
         :doc:`/provider-contract`).
         """
         self.reconciler.recompute()
-        self._full = True
-        self._dirty = True
+        self._decide_all()
         self._retry.clear()
         self.wake()
 
@@ -409,7 +393,7 @@ class Agent:
         if change.reconnected:
             # After a (re)connection: decide for every lport, and check
             # the new view against the server.
-            self._full = self._dirty = True
+            self._decide_all()
             self._audit.after_reconnection()
 
     def _follow_settings(self) -> None:
@@ -426,8 +410,7 @@ class Agent:
         if switch and not self._db.switch_southbound(new, old.ovn_remote):
             self._settings = attrs.evolve(new, ovn_remote=old.ovn_remote)
             return
-        self._dirty = True
-        self._full = True
+        self._decide_all()
 
     def _ready(self) -> bool:
         return self._db.ovs is not None and self._db.sb is not None and self._settings is not None
@@ -548,9 +531,10 @@ class Agent:
         """The Southbound IDL reloads every row: send the conditions again, decide for all."""
         self._conditions.forget()
         self.reconciler.recompute()
-        self._full = self._dirty = True
+        self._decide_all()
 
     def _decide_all(self) -> None:
+        """Make the next run a full one: it decides for every lport."""
         self._full = self._dirty = True
 
     def _audited(self, result: _audit.AuditResult) -> None:
@@ -577,8 +561,7 @@ class Agent:
         elif status == _TXN.TRY_AGAIN:
             # Retried on the next iteration, with whatever run() brought in.
             LOG.debug("transaction must be retried")
-            self._dirty = True
-            self._full = True
+            self._decide_all()
         elif status == _TXN.ABORTED:
             pass
         else:  # ERROR, NOT_LOCKED: the engine has logged it, naming the lports.
