@@ -57,8 +57,6 @@ from ovn_vif.agent._connections import idl_connected
 
 LOG = logging.getLogger(__name__)
 
-#: Default seconds between two audits (``--audit-interval``).
-DEFAULT_INTERVAL = 60.0
 #: Seconds between a difference and the second look that confirms it.
 DEFAULT_CONFIRM = 2.0
 #: How long one ``select`` may take before the audit gives up on it.

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 import attrs
 
 from ovn_vif._engine.report import Policy
-from ovn_vif.agent import _audit
 
 #: Where ``ovs-vswitchd``'s database listens on a standard installation.
 DEFAULT_OVS_REMOTE = "unix:/var/run/openvswitch/db.sock"
+#: Default seconds between two self-audits (``--audit-interval``).
+DEFAULT_AUDIT_INTERVAL = 60.0
 
 
 def _providers_converter(value: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -68,4 +69,4 @@ class AgentConfig:
     #: Seconds between two self-audits (see :mod:`ovn_vif.agent._audit`
     #: and ``docs/agent.rst``); one also follows every (re)connection to
     #: the Southbound database. 0 disables them.
-    audit_interval: float = _audit.DEFAULT_INTERVAL
+    audit_interval: float = DEFAULT_AUDIT_INTERVAL
