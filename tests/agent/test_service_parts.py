@@ -13,10 +13,10 @@ import pytest
 from ovn_vif import Registry, create_sb_indexes
 from ovn_vif.agent import Agent, AgentConfig, AgentSetupError, prepare_ovs_helper, prepare_sb_helper
 from ovn_vif.agent._json import uninstall
+from ovn_vif.agent._loop_status import LoopStatus, printable
 from ovn_vif.agent._metrics import parse_address
 from ovn_vif.agent._notify import SystemdNotifier, watchdog_interval
-from ovn_vif.agent._service import Observer
-from ovn_vif.agent._status import LoopStatus, printable
+from ovn_vif.agent._observers import Observer
 from ovn_vif.cli._daemon import Pidfile
 from ovn_vif.cli._logging import JournalFormatter
 from ovn_vif.testing import PortBindingFactory, connect, ovs_database, sb_database

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ovn_vif import Decision, Outcome, Reason
 from ovn_vif.agent import read_agent_status
-from ovn_vif.agent._notplugged import StatusWriter
+from ovn_vif.agent._status_file import StatusWriter
 
 
 def test_written_only_when_it_changes_and_read_back(tmp_path: Path) -> None:

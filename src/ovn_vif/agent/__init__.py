@@ -12,21 +12,17 @@ the engine with their own IDLs; :func:`plugged_ports` and
 from __future__ import annotations
 
 from ovn_vif._errors import AgentSetupError, RemoteError
-from ovn_vif.agent._loop import (
-    DEFAULT_OVS_REMOTE,
-    Agent,
-    AgentConfig,
-    ChassisSettings,
-    prepare_ovs_helper,
-    prepare_sb_helper,
-)
-from ovn_vif.agent._notplugged import (
+from ovn_vif.agent._config import DEFAULT_OVS_REMOTE, AgentConfig
+from ovn_vif.agent._databases import prepare_ovs_helper, prepare_sb_helper
+from ovn_vif.agent._loop import Agent
+from ovn_vif.agent._plugged import PluggedPort, plugged_ports, read_plugged_ports
+from ovn_vif.agent._settings import ChassisSettings
+from ovn_vif.agent._status_file import (
     AgentStatus,
     NotPlugged,
     default_status_file,
     read_agent_status,
 )
-from ovn_vif.agent._plugged import PluggedPort, plugged_ports, read_plugged_ports
 
 __all__ = [
     "DEFAULT_OVS_REMOTE",

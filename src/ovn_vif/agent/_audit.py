@@ -27,8 +27,9 @@ then every ``audit_interval`` seconds, it checks three things:
   fresh connection.
 
 Each audit's outcome goes to the agent's observers (``status``, metrics).
-This module holds the checks and their bookkeeping; the agent's loop
-decides when to call them and carries out the recovery.
+This module holds the checks, their bookkeeping and :class:`SelfAudit`,
+which the agent's loop asks at fixed points whether a check is due; the
+loop carries out the recovery it asks for.
 """
 
 from __future__ import annotations
@@ -41,23 +42,29 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
+import ovs.db.idl
 import ovs.jsonrpc
 import ovs.poller
 import ovs.stream
 
 from ovn_vif._contract.logsafe import log_safe
+from ovn_vif._contract.ratelimit import RateLimitedLogger
+from ovn_vif._engine.report import Outcome, ReconcileReport
+from ovn_vif._ovs_private import conditions_pending, force_full_resync, session_name
 from ovn_vif.agent import _tls
+from ovn_vif.agent._conditions import MONITORED, chassis_row
+from ovn_vif.agent._connections import idl_connected
 
 LOG = logging.getLogger(__name__)
 
-#: Default seconds between two audits (``--audit-interval``).
-DEFAULT_INTERVAL = 60.0
 #: Seconds between a difference and the second look that confirms it.
 DEFAULT_CONFIRM = 2.0
 #: How long one ``select`` may take before the audit gives up on it.
 QUERY_TIMEOUT = 10.0
 #: Lports named in one log line at most (the rest are counted).
 _NAMED = 10
+# What a run does to a port (as opposed to leaving it as it is).
+_CHANGES = frozenset({Outcome.PLUGGED, Outcome.UNPLUGGED, Outcome.UPDATED, Outcome.REPLACED})
 
 #: What the audit compares for each Port_Binding: (logical_port, options).
 Rows = Mapping[uuid.UUID, tuple[str, Mapping[str, str]]]
@@ -379,3 +386,214 @@ class SouthboundAudit:
 
     def close(self) -> None:
         self.cancel()
+
+
+class SelfAudit:
+    """When the agent checks itself, what it found, and the recovery it asks for.
+
+    The loop asks it at fixed points: :meth:`run` once an iteration has
+    read the databases, :meth:`take_engine_check` and :meth:`check_engine`
+    around each reconcile, :meth:`wakeups` and :meth:`wait` before blocking,
+    :meth:`after_reconnection` and :meth:`cancel` as the Southbound
+    connection comes and goes. The loop carries out the recovery through
+    callbacks:
+
+    :param interval: seconds between audits; 0 or less disables them.
+    :param rl: the agent's (rate-limited) logger: the self-audit's lines
+        are the agent's, under its logger.
+    :param reload: the Southbound IDL was made to reload every row: the
+        loop forgets the conditions it sent and decides for every lport.
+    :param decide_all: the next run must be a full one (the engine check).
+    :param audited: a Southbound audit finished (for the observers and the
+        status file).
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        rl: RateLimitedLogger,
+        *,
+        reload: Callable[[], None],
+        decide_all: Callable[[], None],
+        audited: Callable[[AuditResult], None],
+    ) -> None:
+        #: The Southbound check.
+        self.southbound = SouthboundAudit(interval)
+        self._rl = rl
+        self._reload = reload
+        self._decide_all = decide_all
+        self._audited = audited
+        # Whether the next full run is the engine check (what the databases
+        # looked like when it was armed), when to arm it, and since when a
+        # condition change is unacknowledged.
+        self._engine_check: object | None = None
+        self._engine_check_at: float | None = None
+        self._cond_pending_since: float | None = None
+        #: Divergences found since start, by check (``southbound``,
+        #: ``engine``, ``conditions``).
+        self.divergences: dict[str, int] = {"southbound": 0, "engine": 0, "conditions": 0}
+        #: The latest engine check: (``time.time()``, lports it had to change).
+        self.last_engine_check: tuple[float, tuple[str, ...]] | None = None
+
+    @property
+    def last(self) -> AuditResult | None:
+        """The latest Southbound audit, if one finished."""
+        return self.southbound.last
+
+    def check_now(self) -> None:
+        """Every check at the next iteration (``ovn-vif appctl audit``)."""
+        self.southbound.soon()
+        self._engine_check_at = time.monotonic()
+
+    def after_reconnection(self) -> None:
+        """The databases are in sync after a (re)connection: check the new view."""
+        self.southbound.soon()
+
+    def cancel(self) -> None:
+        """A database is (re)connecting: drop the query in flight."""
+        self.southbound.cancel()
+
+    def _cond_bound(self) -> float:
+        return max(1.0, min(30.0, self.southbound.interval))
+
+    def wakeups(self) -> list[float | None]:
+        """When (``time.monotonic()``) the loop must wake up for a check."""
+        if not self.southbound.enabled:
+            return []
+        cond = self._cond_pending_since
+        return [
+            self.southbound.next_wakeup(),
+            self._engine_check_at,
+            None if cond is None else cond + self._cond_bound(),
+        ]
+
+    def wait(self, poller: Any) -> None:
+        self.southbound.wait(poller)
+
+    def run(
+        self,
+        sb_idl: Any,
+        chassis: str,
+        *,
+        synced: bool,
+        quiet: Callable[[], bool],
+        observed: Callable[[], object],
+    ) -> None:
+        """Check the Southbound view, the engine and the condition changes when due.
+
+        *synced* is the loop's unplug gate; *quiet* whether the loop is idle
+        with no retry pending; *observed* what the databases look like now
+        (as the loop compares them between runs).
+        """
+        audit = self.southbound
+        if not audit.enabled or sb_idl is None:
+            return
+        now = time.monotonic()
+        self._check_conditions(sb_idl, now)
+        if not synced:
+            return
+        row = chassis_row(sb_idl, chassis)
+        if row is None:
+            return
+        if audit.due(now):
+            member = session_name(sb_idl)
+            if member:
+                audit.start(member, row.uuid)
+                if self._engine_check_at is None:
+                    self._engine_check_at = now
+        if audit.querying:
+            result = audit.run(lambda: view_rows(sb_idl, row.uuid))
+            if result is not None:
+                self._report(sb_idl, result)
+        at = self._engine_check_at
+        # Not while a retry is pending: the full run would retry early.
+        if at is not None and now >= at and quiet():
+            # The loop is idle: everything seen has been decided. The next
+            # run is a full one; if the databases are still as they are
+            # now, it must find nothing to do.
+            self._engine_check_at = None
+            self._engine_check = observed()
+            self._decide_all()
+
+    def _report(self, sb_idl: Any, result: AuditResult) -> None:
+        log = self._rl.logger
+        if result.outcome == "diverged":
+            self.divergences["southbound"] += 1
+            log.error(
+                "self-audit: the Southbound view differs from what %s answers: %s; "
+                "reloading the Southbound database and deciding for every lport",
+                log_safe(result.member),
+                result.divergence.describe(),
+            )
+            self._resync(sb_idl)
+        elif result.outcome == "failed":
+            self._rl.warning(
+                ("audit-failed", result.member),
+                "self-audit: %s",
+                result.describe(),
+            )
+        elif result.outcome == "unconfirmed":
+            log.debug("self-audit: %s; looking again", result.divergence.describe())
+        else:
+            log.debug("self-audit via %s: %s", log_safe(result.member), result.describe())
+        self._audited(result)
+
+    def _check_conditions(self, sb_idl: Any, now: float) -> None:
+        stuck = (
+            idl_connected(sb_idl)
+            and sb_idl.state == ovs.db.idl.Idl.IDL_S_MONITORING
+            and conditions_pending(sb_idl, MONITORED)
+        )
+        if not stuck:
+            self._cond_pending_since = None
+            return
+        if self._cond_pending_since is None:
+            self._cond_pending_since = now
+            return
+        waited = now - self._cond_pending_since
+        if waited < self._cond_bound():
+            return
+        self.divergences["conditions"] += 1
+        self._rl.logger.error(
+            "self-audit: a Southbound monitor condition change has not been acknowledged by "
+            "%s for %.0f s; reloading the Southbound database",
+            log_safe(session_name(sb_idl) or "the server"),
+            waited,
+        )
+        self._resync(sb_idl)
+
+    def take_engine_check(self, observed: object) -> bool:
+        """Whether the run about to start is the engine check (the databases
+        are as they were when it was armed); disarms it either way."""
+        armed, self._engine_check = self._engine_check, None
+        return armed is not None and armed == observed
+
+    def check_engine(self, report: ReconcileReport) -> None:
+        """The engine check's full run ended with *report*: it must have changed nothing."""
+        changed = tuple(sorted(d.lport for d in report if d.outcome in _CHANGES))
+        self.last_engine_check = (time.time(), changed)
+        log = self._rl.logger
+        if not changed:
+            log.debug("self-audit: a full run found every lport as the incremental runs left it")
+            return
+        self.divergences["engine"] += 1
+        shown = ", ".join(log_safe(x) for x in changed[:_NAMED])
+        more = f" and {len(changed) - _NAMED} more" if len(changed) > _NAMED else ""
+        log.error(
+            "self-audit: a full run had to change %d lport(s) the incremental runs had left "
+            "as they were (%s%s): an engine bug, or a provider whose answers changed without "
+            "its run() reporting it; repaired by this run",
+            len(changed),
+            shown,
+            more,
+        )
+
+    def _resync(self, sb_idl: Any) -> None:
+        """A fresh Southbound connection that reloads every row, then a full run."""
+        force_full_resync(sb_idl)
+        self.southbound.cancel()
+        self._cond_pending_since = None
+        self._reload()
+
+    def close(self) -> None:
+        self.southbound.close()

@@ -25,8 +25,8 @@ import ovs.unixctl
 import ovs.unixctl.server
 
 from ovn_vif._errors import AgentSetupError
-from ovn_vif.agent._service import Observer
-from ovn_vif.agent._status import LoopStatus
+from ovn_vif.agent._loop_status import LoopStatus
+from ovn_vif.agent._observers import Observer
 
 if TYPE_CHECKING:
     from ovn_vif.agent._loop import Agent

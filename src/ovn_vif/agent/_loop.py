@@ -1,4 +1,4 @@
-"""The reference plugging agent: the engine driven by real OVSDB connections.
+"""The reference plugging agent's loop: the engine driven by real OVSDB connections.
 
 :class:`Agent` does what ``ovn-controller``'s VIF plug code does, as a
 standalone process (``ovn-vif agent``) or embedded in a program:
@@ -23,6 +23,17 @@ standalone process (``ovn-vif agent``) or embedded in a program:
   abandons it after a bound), destroys the providers it loaded and leaves
   every plugged port in place.
 
+:class:`Agent` is the loop: it iterates, reconciles, commits and finishes
+the transaction, blocks, stops and closes. It asks the modules beside it
+for the rest: :mod:`~ovn_vif.agent._databases` for the connections,
+:mod:`~ovn_vif.agent._settings` for the chassis settings,
+:mod:`~ovn_vif.agent._conditions` for what the Southbound database sends,
+:mod:`~ovn_vif.agent._sync` for the unplug gate,
+:mod:`~ovn_vif.agent._retry` for when to try again,
+:mod:`~ovn_vif.agent._audit` for the self-audit,
+:mod:`~ovn_vif.agent._status_file` for the status file and
+:mod:`~ovn_vif.agent._observers` for the service layer's hooks.
+
 Embedding::
 
     agent = Agent(AgentConfig(ovs_remote="unix:/run/openvswitch/db.sock"))
@@ -35,10 +46,7 @@ Embedding::
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -50,28 +58,25 @@ import ovs.poller
 
 from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.ratelimit import RateLimitedLogger
-from ovn_vif._contract.registry import Registry, installed_providers
-from ovn_vif._engine.columns import (
-    create_sb_indexes,
-    register_ovs_columns,
-    register_sb_columns,
-)
-from ovn_vif._engine.incremental import change_log, track_changes
+from ovn_vif._contract.registry import Registry
+from ovn_vif._engine.incremental import change_log
 from ovn_vif._engine.reconciler import Reconciler
-from ovn_vif._engine.report import Outcome, Policy, ReconcileReport
-from ovn_vif._errors import AgentSetupError, RemoteError
-from ovn_vif._ovs_private import (
-    QuickInsertIdl,
-    conditions_pending,
-    force_full_resync,
-    route_ovs_logging,
-    session_name,
-)
-from ovn_vif.agent import _audit, _tls
+from ovn_vif._engine.report import Outcome, ReconcileReport
+from ovn_vif._errors import AgentSetupError
+from ovn_vif._ovs_private import route_ovs_logging
+from ovn_vif.agent import _audit
 from ovn_vif.agent import _json as ovsjson
-from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
-from ovn_vif.agent._notplugged import StatusWriter, default_status_file
-from ovn_vif.agent._service import Observers
+from ovn_vif.agent._conditions import MONITORED, SouthboundConditions, chassis_row
+from ovn_vif.agent._config import AgentConfig
+from ovn_vif.agent._connections import idl_connected, idl_synced
+from ovn_vif.agent._databases import Databases
+from ovn_vif.agent._observers import Observers
+from ovn_vif.agent._providers import load_providers, require_providers
+from ovn_vif.agent._retry import Backoff
+from ovn_vif.agent._settings import ChassisSettings, follow_settings, read_settings
+from ovn_vif.agent._status_file import StatusFile, default_status_file
+from ovn_vif.agent._sync import SyncGate
+from ovn_vif.agent._wakeup import WakePipe
 
 LOG = logging.getLogger(__name__)
 
@@ -80,98 +85,7 @@ LOG = logging.getLogger(__name__)
 #: most ten times this once escaped).
 OVS_LOG_LIMIT = 1024
 
-#: Where ``ovs-vswitchd``'s database listens on a standard installation.
-DEFAULT_OVS_REMOTE = "unix:/var/run/openvswitch/db.sock"
-#: The integration bridge when ``external_ids:ovn-bridge`` is not set.
-DEFAULT_BRIDGE = "br-int"
-
-_SB_MONITORED = ("Chassis", "Port_Binding")
-# Reading the IDLs for longer than this (seconds) is worth a debug line.
-_SLOW_READ = 0.02
-# Seconds before trying again a new Southbound remote that failed.
-_SWITCH_RETRY = 30.0
 _TXN = ovs.db.idl.Transaction
-# What a run does to a port (as opposed to leaving it as it is).
-_CHANGES = frozenset({Outcome.PLUGGED, Outcome.UNPLUGGED, Outcome.UPDATED, Outcome.REPLACED})
-
-
-def _providers_converter(value: Iterable[str] | None) -> tuple[str, ...] | None:
-    return None if value is None else tuple(value)
-
-
-@attrs.frozen(kw_only=True)
-class AgentConfig:
-    """What an :class:`Agent` connects to and what it serves.
-
-    Every ``None`` means "read it from the local database, like
-    ovn-controller".
-    """
-
-    #: OVSDB remote of the local ``Open_vSwitch`` database.
-    ovs_remote: str = DEFAULT_OVS_REMOTE
-    #: Chassis name; overrides ``external_ids:system-id``.
-    chassis: str | None = None
-    #: Southbound remote(s); overrides ``external_ids:ovn-remote``.
-    ovn_remote: str | None = None
-    #: Integration bridge; overrides ``external_ids:ovn-bridge``.
-    bridge: str | None = None
-    #: Provider types to load from entry points; ``None`` loads every
-    #: installed one. Ignored when the agent is given a registry.
-    providers: tuple[str, ...] | None = attrs.field(default=None, converter=_providers_converter)
-    #: Decision policy handed to the engine.
-    policy: Policy = Policy.RECOMMENDED
-    #: Seconds to keep trying to reach a database at start-up.
-    connect_timeout: float = 30.0
-    #: Seconds :meth:`Agent.close` waits for an in-flight transaction.
-    shutdown_timeout: float = 5.0
-    #: Where the agent writes why lports are not plugged (read by
-    #: ``ovn-vif status``): ``None`` means ``ovn-vif.status.json`` next to
-    #: the local database socket when the agent connects to a ``unix:``
-    #: remote itself (nowhere when it is given IDLs or a TCP remote);
-    #: ``""`` writes no file.
-    status_file: str | None = None
-    #: Replace ``ovs.json``'s pure-Python parser, process-wide, with
-    #: :class:`ovn_vif.agent._json.StreamParser` (several times faster; no
-    #: effect when ``ovs`` has its C extension). See ``docs/performance.rst``.
-    fast_json: bool = True
-    #: TLS private key for ``ssl:`` remotes (``-p``); ``None`` reads the
-    #: local database's ``SSL`` table (``ovs-vsctl set-ssl``), like ovn-controller.
-    private_key: str | None = None
-    #: TLS certificate (``-c``); ``None``: from the ``SSL`` table.
-    certificate: str | None = None
-    #: CA certificate that signs the servers' certificates (``-C``);
-    #: ``None``: from the ``SSL`` table.
-    ca_cert: str | None = None
-    #: Seconds between two self-audits (see :mod:`ovn_vif.agent._audit`
-    #: and ``docs/agent.rst``); one also follows every (re)connection to
-    #: the Southbound database. 0 disables them.
-    audit_interval: float = _audit.DEFAULT_INTERVAL
-
-
-@attrs.frozen
-class ChassisSettings:
-    """The settings in effect, after overrides (see :attr:`Agent.settings`)."""
-
-    chassis: str
-    ovn_remote: str
-    bridge: str
-
-
-def prepare_ovs_helper(helper: Any) -> None:
-    """Register in an ``Open_vSwitch`` ``SchemaHelper`` what the agent reads."""
-    register_ovs_columns(helper)
-    helper.register_columns("Open_vSwitch", ["external_ids"])
-
-
-def prepare_sb_helper(helper: Any) -> None:
-    """Register in an ``OVN_Southbound`` ``SchemaHelper`` what the agent reads."""
-    register_sb_columns(helper)
-
-
-def _open_vswitch_row(idl: Any) -> Any | None:
-    for row in idl.tables["Open_vSwitch"].rows.values():
-        return row
-    return None
 
 
 class Agent:
@@ -199,16 +113,13 @@ class Agent:
         self.registry = registry if registry is not None else Registry()
         self.reconciler = Reconciler(self.registry, policy=self.config.policy)
         self._on_report = on_report
-        self._ovs: Any = None
-        self._sb: Any = None
-        self._sb_given = False
         self._settings: ChassisSettings | None = None
         self._txn: Any = None
         self._txn_report: ReconcileReport | None = None
         self._stopping = False
         self._started = False
         self._closed = False
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wake = WakePipe()
         self._rl = RateLimitedLogger(LOG)
         # What the last reconcile saw, to reconcile only when it changed.
         self._seen: tuple[int, int, bool, str, str] | None = None
@@ -217,39 +128,31 @@ class Agent:
         # or a setting changed, a retry): otherwise, on IDLs the agent
         # tracks, the engine decides only for lports whose rows changed.
         self._full = True
-        self._retry_at: float | None = None
-        self._retry_backoff = 1.0
-        self._synced = False
-        # Both sessions connected and monitoring (conditions aside), and
-        # whether the next "in sync" is worth an INFO line (after a start or
-        # a reconnection, not after each acknowledged condition change).
-        self._link_up = False
-        self._announce_sync = True
-        self._pb_condition: list[Any] | None = None
-        self._owns_idls = True
-        self._sb_switch_failed: tuple[str, float] | None = None
+        self._retry = Backoff()
+        self._gate = SyncGate(LOG)
         self._iterations = 0
         self._reconciles = 0
         self._txn_started = 0.0
-        self._status: StatusWriter = StatusWriter(None)
-        self._ovs_was_up = False
-        cfg = self.config
-        self._tls = _tls.TlsSettings(_tls.TlsFiles(cfg.private_key, cfg.certificate, cfg.ca_cert))
-        # The self-audit: the Southbound check, whether the next full run
-        # is the engine check (and what the databases looked like when it
-        # was asked for), since when a condition change is unacknowledged,
-        # and what was found so far.
-        self._audit = _audit.SouthboundAudit(self.config.audit_interval)
-        self._engine_check: tuple[int, int, bool, str, str] | None = None
-        self._engine_check_at: float | None = None
-        self._cond_pending_since: float | None = None
-        #: Divergences found by the self-audit since start, by check
-        #: (``southbound``, ``engine``, ``conditions``).
-        self.divergences: dict[str, int] = {"southbound": 0, "engine": 0, "conditions": 0}
-        #: The latest engine check: (``time.time()``, lports it had to change).
-        self.last_engine_check: tuple[float, tuple[str, ...]] | None = None
+        self._status = StatusFile(None, self._rl)
+        self._conditions = SouthboundConditions(self.reconciler)
+        self._db = Databases(
+            lambda: self.config,
+            self._conditions,
+            self._rl,
+            stopping=lambda: self._stopping,
+            wake_fd=self._wake.fd,
+            block=self._block,
+        )
+        # The self-audit decides when to check; the loop recovers.
+        self._audit = _audit.SelfAudit(
+            self.config.audit_interval,
+            self._rl,
+            reload=self._reload_sb,
+            decide_all=self._decide_all,
+            audited=self._audited,
+        )
         #: Hooks of the service layer (control socket, metrics, systemd);
-        #: see :mod:`ovn_vif.agent._service`.
+        #: see :mod:`ovn_vif.agent._observers`.
         self.observers = Observers()
 
     # -- life cycle --------------------------------------------------------
@@ -281,29 +184,20 @@ class Agent:
         if (ovs_idl is None) != (sb_idl is None):
             raise AgentSetupError("pass both ovs_idl and sb_idl, or neither")
         self._started = True
-        self._owns_idls = ovs_idl is None
         route_ovs_logging(escape=lambda text: log_safe(text, limit=OVS_LOG_LIMIT))
         if self.config.fast_json and ovsjson.install():
             LOG.debug("using the standard library's JSON decoder for OVSDB messages")
         if self._owns_registry:
-            self._load_providers()
-        if not self.registry.has_providers():
-            raise AgentSetupError(
-                "no VIF plug provider is registered; installed: "
-                + (", ".join(p.name for p in installed_providers()) or "none")
-            )
-        # ssl: remotes fail with a reason instead of raising from Idl.run().
-        _tls.install_stream()
-        if ovs_idl is None and _tls.uses_tls(self.config.ovs_remote):
-            self._tls.start([self.config.ovs_remote], None)
-        self._ovs = self._wait_local(ovs_idl) if ovs_idl is not None else self._connect_local()
+            load_providers(self.registry, self.config.providers, LOG)
+        require_providers(self.registry)
+        self._db.open_local(ovs_idl)
         status_file = self.config.status_file
         if status_file is None and ovs_idl is None:
             status_file = default_status_file(self.config.ovs_remote)
-        self._status = StatusWriter(status_file or None)
-        self._settings = self._read_settings(need_remote=sb_idl is None)
+        self._status = StatusFile(status_file or None, self._rl)
+        self._settings = read_settings(self._db.ovs, self.config, need_remote=sb_idl is None)
         if sb_idl is None:
-            self._tls.start([self.config.ovs_remote, self._settings.ovn_remote], self._ovs)
+            self._db.tls.start([self.config.ovs_remote, self._settings.ovn_remote], self._db.ovs)
         LOG.info(
             "ovn-vif agent for chassis %s: local DB %s, Southbound %s, bridge %s, providers %s",
             log_safe(self._settings.chassis),
@@ -312,159 +206,12 @@ class Agent:
             log_safe(self._settings.bridge),
             ", ".join(self.registry.types()),
         )
-        if sb_idl is not None:
-            self._sb_given = True
-            self._sb = sb_idl
-            self._set_sb_conditions(sb_idl)
-        else:
-            self._sb = self._connect_sb(self._settings.ovn_remote)
-
-    def _load_providers(self) -> None:
-        wanted = self.config.providers
-        installed = {p.name for p in installed_providers()}
-        if wanted is not None:
-            unknown = sorted(set(wanted) - installed)
-            if unknown:
-                raise AgentSetupError(
-                    f"unknown VIF plug provider type(s): {', '.join(unknown)}; installed: "
-                    + (", ".join(sorted(installed)) or "none")
-                )
-            if not wanted:
-                raise AgentSetupError(
-                    "no VIF plug provider enabled; installed: "
-                    + (", ".join(sorted(installed)) or "none")
-                )
-        report = self.registry.load_entry_points(only=wanted)
-        if wanted is not None and report.failed:
-            reasons = "; ".join(f"{f.name}: {f.reason}" for f in report.failed)
-            raise AgentSetupError(f"cannot enable VIF plug provider(s): {reasons}")
-        for failure in report.failed:
-            LOG.warning("VIF plug provider %s is not available: %s", failure.name, failure.reason)
-
-    def _fetch(self, remote: str, database: str, what: str) -> dict[str, Any]:
-        try:
-            return fetch_schema(
-                remote,
-                database,
-                timeout=self.config.connect_timeout,
-                what=what,
-                stop=lambda: self._stopping,
-                wake_fd=self._wake_r,
-            )
-        except RemoteError as exc:
-            raise AgentSetupError(str(exc)) from exc
-
-    def _connect_local(self) -> Any:
-        schema = self._fetch(self.config.ovs_remote, "Open_vSwitch", "local Open_vSwitch database")
-        helper = ovs.db.idl.SchemaHelper(schema_json=schema)
-        prepare_ovs_helper(helper)
-        if "SSL" in schema.get("tables", {}):
-            # Where ovn-controller takes its TLS files from (ovs-vsctl set-ssl).
-            helper.register_columns("Open_vSwitch", ["ssl"])
-            helper.register_columns("SSL", list(_tls.SSL_COLUMNS))
-        idl = QuickInsertIdl(self.config.ovs_remote, helper)
-        track_changes(idl)
-        try:
-            return self._wait_local(idl)
-        except AgentSetupError:
-            idl.close()
-            raise
-
-    def _wait_local(self, idl: Any) -> Any:
-        deadline = time.monotonic() + self.config.connect_timeout
-        while True:
-            idl.run()
-            if idl_synced(idl):
-                return idl
-            if self._stopping or time.monotonic() >= deadline:
-                raise AgentSetupError(
-                    f"the local Open_vSwitch database at {self.config.ovs_remote} "
-                    "did not send its contents"
-                )
-            self._block([idl], deadline)
-
-    def _read_settings(self, *, need_remote: bool = True) -> ChassisSettings:
-        row = _open_vswitch_row(self._ovs)
-        ids: dict[str, str] = dict(row.external_ids) if row is not None else {}
-        cfg = self.config
-        chassis = cfg.chassis if cfg.chassis is not None else ids.get("system-id", "")
-        if not chassis:
-            raise AgentSetupError(
-                "cannot read the chassis name: external_ids:system-id is not set in the "
-                f"Open_vSwitch table of {cfg.ovs_remote} (set it, or pass --chassis)"
-            )
-        remote = cfg.ovn_remote if cfg.ovn_remote is not None else ids.get("ovn-remote", "")
-        if not remote and need_remote:
-            raise AgentSetupError(
-                "cannot find the Southbound database: external_ids:ovn-remote is not set in "
-                f"the Open_vSwitch table of {cfg.ovs_remote} (set it, or pass --ovn-remote)"
-            )
-        bridge = cfg.bridge if cfg.bridge is not None else ids.get("ovn-bridge", DEFAULT_BRIDGE)
-        return ChassisSettings(chassis=chassis, ovn_remote=remote, bridge=bridge or DEFAULT_BRIDGE)
-
-    def _connect_sb(self, remote: str) -> Any:
-        schema = self._fetch(remote, "OVN_Southbound", "Southbound database")
-        return self._new_sb_idl(remote, schema)
-
-    def _new_sb_idl(self, remote: str, schema: dict[str, Any]) -> Any:
-        helper = ovs.db.idl.SchemaHelper(schema_json=schema)
-        prepare_sb_helper(helper)
-        # Any cluster member will do: the agent only reads the Southbound DB.
-        idl = QuickInsertIdl(remote, helper, leader_only=False)
-        create_sb_indexes(idl)
-        track_changes(idl)
-        self._pb_condition = None
-        self._set_sb_conditions(idl)
-        return idl
-
-    def _set_sb_conditions(self, idl: Any) -> None:
-        """Monitor this chassis's row, the Port_Bindings requesting it and
-        those of the ports plugged here.
-
-        The last clause keeps a plugged port's Port_Binding in view when
-        its ``requested-chassis`` is removed: without it the binding would
-        look deleted, and even the ``ovn-compatible`` policy (under which
-        ovn-controller keeps such a port) would unplug it.
-        """
-        assert self._settings is not None
-        idl.cond_change("Chassis", [["name", "==", self._settings.chassis]])
-        chassis = self._chassis_row(idl)
-        clauses: list[Any] = []
-        if chassis is not None:
-            clauses.append(["requested_chassis", "==", ["uuid", str(chassis.uuid)]])
-        clauses.extend(["logical_port", "==", lport] for lport in sorted(self._plugged_here(idl)))
-        condition: list[Any] = clauses or [False]
-        if condition != self._pb_condition:
-            idl.cond_change("Port_Binding", condition)
-            self._pb_condition = condition
-
-    def _plugged_here(self, sb_idl: Any) -> frozenset[str]:
-        """The ``iface-id`` of every ``ovn-plugged`` Interface in the local DB.
-
-        Read from the engine's copy of the databases, which the next
-        ``reconcile()`` reuses while neither IDL changes.
-        """
-        if self._ovs is None:
-            return frozenset()
-        settings = self.settings
-        ovs_view, _ = self.reconciler.snapshot(
-            self._ovs, sb_idl, chassis=settings.chassis, bridge=settings.bridge
-        )
-        return ovs_view.plugged_lports
-
-    def _chassis_row(self, idl: Any) -> Any | None:
-        assert self._settings is not None
-        name = self._settings.chassis
-        for row in idl.tables["Chassis"].rows.values():
-            if row.name == name:
-                return row
-        return None
+        self._db.open_southbound(self._settings, sb_idl)
 
     def stop(self) -> None:
         """Ask :meth:`run` to return. Safe to call from a signal handler or a thread."""
         self._stopping = True
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._wake_w, b"x")
+        self._wake.wake()
 
     @property
     def stopping(self) -> bool:
@@ -488,12 +235,8 @@ class Agent:
                     LOG.warning("VIF plug provider %s failed to stop: %s", provider_type, exc)
             if self.observers:
                 self.observers.call("close")
-            if self._owns_idls:
-                for idl in (self._sb, self._ovs):
-                    if idl is not None:
-                        idl.close()
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+            self._db.close()
+            self._wake.close()
 
     def _drain_txn(self) -> None:
         if self._txn is None:
@@ -504,10 +247,10 @@ class Agent:
             if status != _TXN.INCOMPLETE:
                 self._finish_txn(status)
                 return
-            if time.monotonic() >= deadline or not idl_connected(self._ovs):
+            if time.monotonic() >= deadline or not idl_connected(self._db.ovs):
                 break
-            self._ovs.run()
-            self._block([self._ovs], deadline, txn=self._txn, wake=False)
+            self._db.ovs.run()
+            self._block([self._db.ovs], deadline, txn=self._txn, wake=False)
         if self._txn is not None:
             LOG.warning("abandoning a transaction still in flight at exit")
             self._txn.abort()
@@ -544,7 +287,7 @@ class Agent:
         Port_Bindings) acknowledged by the server. Plugging does not wait
         for it.
         """
-        return self._synced
+        return self._gate.synced
 
     @property
     def idle(self) -> bool:
@@ -554,12 +297,12 @@ class Agent:
     @property
     def ovs_idl(self) -> Any:
         """The local database's ``ovs.db.idl.Idl`` (read it only between iterations)."""
-        return self._ovs
+        return self._db.ovs
 
     @property
     def sb_idl(self) -> Any:
         """The Southbound database's ``ovs.db.idl.Idl``."""
-        return self._sb
+        return self._db.sb
 
     # -- loop --------------------------------------------------------------
 
@@ -574,7 +317,7 @@ class Agent:
         change made by the iteration itself is never waited for). Returns
         whether *condition* became true.
         """
-        if self._ovs is None or self._sb is None:
+        if self._db.ovs is None or self._db.sb is None:
             raise AgentSetupError("call start() before run()")
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._stopping:
@@ -583,34 +326,27 @@ class Agent:
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
-            self._block([self._ovs, self._sb], deadline, txn=self._txn)
+            self._block([self._db.ovs, self._db.sb], deadline, txn=self._txn)
         return condition()
 
     def iterate(self) -> None:
         """One loop iteration: read both databases, run providers, reconcile, commit."""
         self._iterations += 1
-        started = time.monotonic()
-        self._ovs.run()
-        read_ovs = time.monotonic()
-        self._sb.run()
-        read_sb = time.monotonic()
-        if read_sb - started > _SLOW_READ:
-            LOG.debug(
-                "read the databases in %.1f ms (local %.1f ms, Southbound %.1f ms: %d bindings)",
-                (read_sb - started) * 1000,
-                (read_ovs - started) * 1000,
-                (read_sb - read_ovs) * 1000,
-                len(self._sb.tables["Port_Binding"].rows),
-            )
+        self._db.run()
         provider_changed = self.registry.run_all()
         if provider_changed:
-            self._dirty = True
-            self._full = True
+            self._decide_all()
         self._follow_settings()
-        self._follow_tls()
-        self._set_sb_conditions(self._sb)
+        self._db.follow_tls(self.settings.ovn_remote)
+        self._conditions.update(self._db.sb, self._db.ovs, self.settings)
         self._update_sync()
-        self._self_audit()
+        self._audit.run(
+            self._db.sb,
+            self.settings.chassis,
+            synced=self._gate.synced,
+            quiet=lambda: self.idle and self._retry.at is None,
+            observed=self._observed,
+        )
         retry_later = False
         if self._txn is not None:
             status = self._txn.commit()
@@ -622,31 +358,6 @@ class Agent:
             self._reconcile()
         if self.observers:
             self.observers.call("iteration", self)
-
-    def _follow_tls(self) -> None:
-        """Follow the local ``SSL`` table; say (rate-limited) why an ``ssl:`` remote fails."""
-        if self._owns_idls:
-            self._tls.follow(self._ovs, self._rl)
-        for what, idl, remote in (
-            ("local Open_vSwitch database", self._ovs, self.config.ovs_remote),
-            ("Southbound database", self._sb, self._settings.ovn_remote if self._settings else ""),
-        ):
-            if not remote or not _tls.uses_tls(remote):
-                continue
-            if idl_synced(idl):
-                # The member in use answers: its past failure is history.
-                _tls.clear_failure(session_name(idl) or "")
-                continue
-            if idl_connected(idl):
-                continue
-            for member, reason in _tls.failures(remote).items():
-                self._rl.warning(
-                    ("tls-down", member, reason),
-                    "cannot connect to the %s at %s: %s; retrying",
-                    what,
-                    member,
-                    reason,
-                )
 
     @property
     def in_flight(self) -> bool:
@@ -662,115 +373,55 @@ class Agent:
         :doc:`/provider-contract`).
         """
         self.reconciler.recompute()
-        self._full = True
-        self._dirty = True
-        self._retry_at = None
+        self._decide_all()
+        self._retry.clear()
         self.wake()
 
     def wake(self) -> None:
         """Make a blocked :meth:`run` do one more iteration. Signal- and thread-safe."""
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._wake_w, b"x")
+        self._wake.wake()
 
     def _update_sync(self) -> None:
         """Recompute the unplug gate from the IDLs' state (see :attr:`synced`)."""
-        ovs_up = idl_synced(self._ovs)
-        if ovs_up and not self._ovs_was_up and self._iterations > 1:
+        change = self._gate.update(self._db.ovs, self._db.sb)
+        if change.local_back and self._iterations > 1:
             # The local database came back: it may have lost or changed
             # rows meanwhile, so the providers hear again what is plugged.
             self.reconciler.resync()
-        self._ovs_was_up = ovs_up
-        link_up = ovs_up and idl_synced(self._sb)
-        synced = link_up and idl_synced(self._sb, _SB_MONITORED)
-        if not link_up:
-            if self._link_up:
-                LOG.info("a database is (re)connecting: unplugging paused until it is in sync")
-            self._announce_sync = True
+        if change.link_down:
             self._audit.cancel()
-        if synced and not self._synced:
-            if self._announce_sync:
-                LOG.info("both databases in sync: unplugging enabled")
-                self._announce_sync = False
-                # After a (re)connection: decide for every lport, and check
-                # the new view against the server.
-                self._full = self._dirty = True
-                self._audit.soon()
-            else:
-                LOG.debug("Southbound monitor conditions acknowledged: unplugging enabled again")
-        self._link_up = link_up
-        self._synced = synced
+        if change.reconnected:
+            # After a (re)connection: decide for every lport, and check
+            # the new view against the server.
+            self._decide_all()
+            self._audit.after_reconnection()
 
     def _follow_settings(self) -> None:
         """Pick up changes of system-id, ovn-remote and ovn-bridge at run time."""
-        assert self._settings is not None
-        try:
-            settings = self._read_settings(need_remote=not self._sb_given)
-        except AgentSetupError as exc:
-            self._rl.warning("settings", "%s; keeping the previous value", exc)
+        old = self.settings
+        given = self._db.sb_given
+        new = follow_settings(self._db.ovs, self.config, old, self._rl, need_remote=not given)
+        if new == old:
             return
-        if settings == self._settings:
+        self._settings = new
+        if new.chassis != old.chassis:
+            self._conditions.forget()
+        switch = new.ovn_remote != old.ovn_remote and not given
+        if switch and not self._db.switch_southbound(new, old.ovn_remote):
+            self._settings = attrs.evolve(new, ovn_remote=old.ovn_remote)
             return
-        old, self._settings = self._settings, settings
-        if settings.chassis != old.chassis:
-            LOG.info(
-                "chassis name changed from %s to %s",
-                log_safe(old.chassis),
-                log_safe(settings.chassis),
-            )
-            self._pb_condition = None
-        if settings.bridge != old.bridge:
-            LOG.info(
-                "integration bridge changed from %s to %s",
-                log_safe(old.bridge),
-                log_safe(settings.bridge),
-            )
-        if settings.ovn_remote != old.ovn_remote and not self._sb_given:
-            sb = self._switch_sb(settings.ovn_remote, old.ovn_remote)
-            if sb is None:
-                self._settings = attrs.evolve(settings, ovn_remote=old.ovn_remote)
-                return
-            self._sb.close()
-            self._sb = sb
-        self._dirty = True
-        self._full = True
-
-    def _switch_sb(self, remote: str, old_remote: str) -> Any:
-        """Connect to a new Southbound remote; ``None`` (keep the old one) on failure.
-
-        The schema fetch blocks the loop, so it is short, and a remote that
-        failed is tried again only after a pause.
-        """
-        now = time.monotonic()
-        failed = self._sb_switch_failed
-        if failed is not None and failed[0] == remote and now < failed[1]:
-            return None
-        LOG.info("Southbound remote changed to %s: reconnecting", log_safe(remote))
-        try:
-            schema = fetch_schema(
-                remote,
-                "OVN_Southbound",
-                timeout=min(2.0, self.config.connect_timeout),
-                what="Southbound database",
-                stop=lambda: self._stopping,
-                wake_fd=self._wake_r,
-            )
-        except RemoteError as exc:
-            LOG.error("%s; staying on %s for now", log_safe(exc), log_safe(old_remote))  # noqa: TRY400
-            self._sb_switch_failed = (remote, now + _SWITCH_RETRY)
-            return None
-        self._sb_switch_failed = None
-        return self._new_sb_idl(remote, schema)
+        self._decide_all()
 
     def _ready(self) -> bool:
-        return self._ovs is not None and self._sb is not None and self._settings is not None
+        return self._db.ovs is not None and self._db.sb is not None and self._settings is not None
 
     def _needs_reconcile(self, log_waiting: bool) -> bool:
         # ovs.db.idl answers "try again" at once to a commit made before the
         # monitor reply of the current connection: wait for it instead.
-        if not idl_synced(self._ovs):
+        if not idl_synced(self._db.ovs):
             return False
-        if self._chassis_row(self._sb) is None:
-            if log_waiting and idl_synced(self._sb, _SB_MONITORED):
+        if chassis_row(self._db.sb, self.settings.chassis) is None:
+            if log_waiting and idl_synced(self._db.sb, MONITORED):
                 self._rl.info(
                     "no-chassis",
                     "waiting for the Chassis row %r in the Southbound database "
@@ -780,13 +431,13 @@ class Agent:
             return False
         if self._dirty:
             return True
-        if self._retry_at is not None and time.monotonic() >= self._retry_at:
+        if self._retry.due(time.monotonic()):
             return True
         return self._seen != self._observed()
 
     def _observed(self) -> tuple[int, int, bool, str, str]:
-        s = self.settings
-        return (self._ovs.change_seqno, self._sb.change_seqno, self._synced, s.chassis, s.bridge)
+        s, db = self.settings, self._db
+        return (db.ovs.change_seqno, db.sb.change_seqno, self.synced, s.chassis, s.bridge)
 
     def _reconcile(self) -> None:
         s = self.settings
@@ -795,28 +446,27 @@ class Agent:
         # a full one, as before incremental runs existed.
         full = (
             self._full
-            or self._retry_at is not None
-            or change_log(self._ovs) is None
-            or change_log(self._sb) is None
+            or self._retry.at is not None
+            or change_log(self._db.ovs) is None
+            or change_log(self._db.sb) is None
         )
-        # The engine check (see _self_audit): a full run on databases that
+        # The engine check (see SelfAudit.run): a full run on databases that
         # did not change since the loop was idle must change nothing.
-        engine_check = full and self._engine_check == self._seen
-        self._engine_check = None
+        engine_check = self._audit.take_engine_check(self._seen) and full
         self._dirty = False
         self._full = False
-        self._retry_at = None
+        self._retry.clear()
         self._reconciles += 1
         started = time.monotonic()
-        txn = _TXN(self._ovs)
+        txn = _TXN(self._db.ovs)
         try:
             report = self.reconciler.reconcile(
-                self._ovs,
-                self._sb,
+                self._db.ovs,
+                self._db.sb,
                 txn,
                 chassis=s.chassis,
                 bridge=s.bridge,
-                can_unplug=self._synced,
+                can_unplug=self.synced,
                 providers_changed=full,
             )
         except Exception as exc:
@@ -825,17 +475,17 @@ class Agent:
             self.reconciler.complete(_TXN.ABORTED, txn=txn)
             self.reconciler.recompute()
             self._rl.exception("reconcile", "the plugging engine failed; retrying later", exc=exc)
-            self._schedule_retry()
+            self._retry.schedule()
             return
         if engine_check:
-            self._check_engine(report)
+            self._audit.check_engine(report)
         if report.skipped is not None:
             self._rl.warning(("skipped", report.skipped), "nothing plugged: %s", report.skipped)
         if report.faults:
             # Lports skipped because something failed for them (logged by the
             # engine): decided again after a pause, growing while they fail,
             # even if nothing else changes.
-            self._schedule_retry()
+            self._retry.schedule()
         self._txn = txn
         self._txn_report = report
         self._txn_started = started
@@ -861,147 +511,38 @@ class Agent:
         """The latest Southbound audit, if one finished."""
         return self._audit.last
 
+    @property
+    def divergences(self) -> dict[str, int]:
+        """Divergences found by the self-audit since start, by check
+        (``southbound``, ``engine``, ``conditions``)."""
+        return self._audit.divergences
+
+    @property
+    def last_engine_check(self) -> tuple[float, tuple[str, ...]] | None:
+        """The latest engine check: (``time.time()``, lports it had to change)."""
+        return self._audit.last_engine_check
+
     def audit_now(self) -> None:
         """Run the self-audit at the next iteration (``ovn-vif appctl audit``)."""
-        self._audit.soon()
-        self._engine_check_at = time.monotonic()
+        self._audit.check_now()
         self.wake()
 
-    def _cond_bound(self) -> float:
-        return max(1.0, min(30.0, self.config.audit_interval))
+    def _reload_sb(self) -> None:
+        """The Southbound IDL reloads every row: send the conditions again, decide for all."""
+        self._conditions.forget()
+        self.reconciler.recompute()
+        self._decide_all()
 
-    def _audit_wakeups(self) -> list[float | None]:
-        if not self._audit.enabled:
-            return []
-        cond = self._cond_pending_since
-        return [
-            self._audit.next_wakeup(),
-            self._engine_check_at,
-            None if cond is None else cond + self._cond_bound(),
-        ]
-
-    def _self_audit(self) -> None:
-        """Check the Southbound view, the engine and the condition changes when due."""
-        audit = self._audit
-        if not audit.enabled or self._sb is None:
-            return
-        now = time.monotonic()
-        self._check_conditions(now)
-        if not self._synced:
-            return
-        chassis = self._chassis_row(self._sb)
-        if chassis is None:
-            return
-        if audit.due(now):
-            member = session_name(self._sb)
-            if member:
-                audit.start(member, chassis.uuid)
-                if self._engine_check_at is None:
-                    self._engine_check_at = now
-        if audit.querying:
-            sb = self._sb
-            result = audit.run(lambda: _audit.view_rows(sb, chassis.uuid))
-            if result is not None:
-                self._audited(result)
-        at = self._engine_check_at
-        # Not while a retry is pending: the full run would retry early.
-        if at is not None and now >= at and self.idle and self._retry_at is None:
-            # The loop is idle: everything seen has been decided. The next
-            # run is a full one; if the databases are still as they are
-            # now, it must find nothing to do.
-            self._engine_check_at = None
-            self._engine_check = self._observed()
-            self._full = self._dirty = True
+    def _decide_all(self) -> None:
+        """Make the next run a full one: it decides for every lport."""
+        self._full = self._dirty = True
 
     def _audited(self, result: _audit.AuditResult) -> None:
-        if result.outcome == "diverged":
-            self.divergences["southbound"] += 1
-            LOG.error(
-                "self-audit: the Southbound view differs from what %s answers: %s; "
-                "reloading the Southbound database and deciding for every lport",
-                log_safe(result.member),
-                result.divergence.describe(),
-            )
-            self._resync_sb()
-        elif result.outcome == "failed":
-            self._rl.warning(
-                ("audit-failed", result.member),
-                "self-audit: %s",
-                result.describe(),
-            )
-        elif result.outcome == "unconfirmed":
-            LOG.debug("self-audit: %s; looking again", result.divergence.describe())
-        else:
-            LOG.debug("self-audit via %s: %s", log_safe(result.member), result.describe())
         if self.observers:
             self.observers.call("audited", self, result)
         if self._settings is not None:
             record = {**result.as_dict(), "divergences": dict(self.divergences)}
-            try:
-                self._status.record_audit(self._settings.chassis, record)
-            except OSError as exc:
-                self._rl.warning(
-                    ("status-file", self._status.path),
-                    "cannot write the status file %s: %s",
-                    self._status.path,
-                    exc,
-                )
-
-    def _check_conditions(self, now: float) -> None:
-        sb = self._sb
-        stuck = (
-            idl_connected(sb)
-            and sb.state == ovs.db.idl.Idl.IDL_S_MONITORING
-            and conditions_pending(sb, _SB_MONITORED)
-        )
-        if not stuck:
-            self._cond_pending_since = None
-            return
-        if self._cond_pending_since is None:
-            self._cond_pending_since = now
-            return
-        waited = now - self._cond_pending_since
-        if waited < self._cond_bound():
-            return
-        self.divergences["conditions"] += 1
-        LOG.error(
-            "self-audit: a Southbound monitor condition change has not been acknowledged by "
-            "%s for %.0f s; reloading the Southbound database",
-            log_safe(session_name(sb) or "the server"),
-            waited,
-        )
-        self._resync_sb()
-
-    def _check_engine(self, report: ReconcileReport) -> None:
-        changed = tuple(sorted(d.lport for d in report if d.outcome in _CHANGES))
-        self.last_engine_check = (time.time(), changed)
-        if not changed:
-            LOG.debug("self-audit: a full run found every lport as the incremental runs left it")
-            return
-        self.divergences["engine"] += 1
-        shown = ", ".join(log_safe(x) for x in changed[:10])
-        more = f" and {len(changed) - 10} more" if len(changed) > 10 else ""
-        LOG.error(
-            "self-audit: a full run had to change %d lport(s) the incremental runs had left "
-            "as they were (%s%s): an engine bug, or a provider whose answers changed without "
-            "its run() reporting it; repaired by this run",
-            len(changed),
-            shown,
-            more,
-        )
-
-    def _resync_sb(self) -> None:
-        """A fresh Southbound connection that reloads every row, then a full run."""
-        force_full_resync(self._sb)
-        self._audit.cancel()
-        self._cond_pending_since = None
-        self._pb_condition = None
-        self.reconciler.recompute()
-        self._full = self._dirty = True
-
-    def _schedule_retry(self) -> None:
-        self._retry_at = time.monotonic() + self._retry_backoff
-        self._retry_backoff = min(30.0, self._retry_backoff * 2)
+            self._status.audited(self._settings.chassis, record)
 
     def _finish_txn(self, status: str) -> None:
         txn, report = self._txn, self._txn_report
@@ -1016,44 +557,29 @@ class Agent:
         self.reconciler.complete(status, txn=txn)
         if status in (_TXN.SUCCESS, _TXN.UNCHANGED):
             if report is None or not report.faults:
-                self._retry_backoff = 1.0
+                self._retry.reset()
         elif status == _TXN.TRY_AGAIN:
             # Retried on the next iteration, with whatever run() brought in.
             LOG.debug("transaction must be retried")
-            self._dirty = True
-            self._full = True
+            self._decide_all()
         elif status == _TXN.ABORTED:
             pass
         else:  # ERROR, NOT_LOCKED: the engine has logged it, naming the lports.
             detail = txn.get_error() if txn is not None else status
             LOG.debug("transaction failed (%s): %s; retrying later", status, detail)
-            self._schedule_retry()
+            self._retry.schedule()
         if report is not None:
             self._log_report(report, status)
-            self._record_status(report)
+            if self._settings is not None:
+                self._status.decided(self._settings.chassis, report)
             if report.retry_after is not None:
                 # A provider declined and asked to be asked again by then.
-                at = time.monotonic() + report.retry_after
-                self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
+                self._retry.sooner(time.monotonic() + report.retry_after)
             if self._on_report is not None:
                 self._on_report(report, status)
             if self.observers:
                 seconds = time.monotonic() - self._txn_started
                 self.observers.call("committed", self, report, status, seconds)
-
-    def _record_status(self, report: ReconcileReport) -> None:
-        if report.skipped is not None or self._settings is None:
-            return
-        try:
-            self._status.update(self._settings.chassis, report.decisions)
-        except OSError as exc:
-            self._rl.warning(
-                ("status-file", self._status.path),
-                "cannot write the status file %s (ovn-vif status will not show why lports "
-                "are not plugged): %s",
-                self._status.path,
-                exc,
-            )
 
     @property
     def status_file(self) -> str | None:
@@ -1084,10 +610,10 @@ class Agent:
             idl.wait(poller)
         if txn is not None:
             txn.wait(poller)
-        poller.fd_wait(self._wake_r, ovs.poller.POLLIN)
+        poller.fd_wait(self._wake.fd, ovs.poller.POLLIN)
         if self._ready() and self._txn is None and self._needs_reconcile(False):
             poller.immediate_wake()
-        wakeups = [deadline, self._retry_at, *self._audit_wakeups()]
+        wakeups = [deadline, self._retry.at, *self._audit.wakeups()]
         self._audit.wait(poller)
         if self.observers:
             self.observers.call("wait", poller)
@@ -1102,12 +628,4 @@ class Agent:
         if soonest is not None:
             poller.timer_wait(max(0.0, (soonest - now) * 1000.0))
         poller.block()
-        self._drain_wake()
-
-    def _drain_wake(self) -> None:
-        try:
-            while os.read(self._wake_r, 512):
-                pass
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
-                raise
+        self._wake.drain()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ovn_vif._engine.report import Outcome
 from ovn_vif._errors import AgentSetupError
 from ovn_vif.agent._connections import idl_connected
-from ovn_vif.agent._service import Observer
+from ovn_vif.agent._observers import Observer
 
 if TYPE_CHECKING:
     from ovn_vif._engine.report import ReconcileReport

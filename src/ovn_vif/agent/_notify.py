@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ovn_vif.agent._connections import idl_connected
-from ovn_vif.agent._service import Observer
+from ovn_vif.agent._observers import Observer
 
 if TYPE_CHECKING:
     from ovn_vif.agent._loop import Agent

@@ -238,8 +238,8 @@ def _cmd_providers(args: argparse.Namespace) -> int:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from ovn_vif.agent import RemoteError
-    from ovn_vif.agent._notplugged import default_status_file, read_agent_status
     from ovn_vif.agent._plugged import read_plugged_ports
+    from ovn_vif.agent._status_file import default_status_file, read_agent_status
 
     try:
         system_id, ports = read_plugged_ports(args.ovs_remote, timeout=args.timeout)
@@ -402,7 +402,7 @@ def _add_plugin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     from ovn_vif import __version__
-    from ovn_vif.agent._loop import DEFAULT_OVS_REMOTE
+    from ovn_vif.agent._config import DEFAULT_OVS_REMOTE
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

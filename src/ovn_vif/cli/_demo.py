@@ -28,7 +28,8 @@ import attrs
 from ovn_vif._contract.registry import Registry
 from ovn_vif._engine.report import Decision, Outcome, ReconcileReport
 from ovn_vif._errors import OvnVifError
-from ovn_vif.agent._loop import Agent, AgentConfig
+from ovn_vif.agent._config import AgentConfig
+from ovn_vif.agent._loop import Agent
 from ovn_vif.agent._plugged import PluggedPort, plugged_ports
 
 LOG = logging.getLogger(__name__)
@@ -422,7 +423,7 @@ def _run_on_sandbox(say: _Narrator, keep: bool, story: _Story, parent: str | Non
 def _run_on_fake(say: _Narrator, story: _Story) -> bool:
     from ovn_vif._engine.columns import create_sb_indexes
     from ovn_vif._memdb.topology import add_chassis, connect, ovs_database, sb_database
-    from ovn_vif.agent._loop import prepare_ovs_helper, prepare_sb_helper
+    from ovn_vif.agent._databases import prepare_ovs_helper, prepare_sb_helper
 
     ovs_db = ovs_database(system_id=CHASSIS)
     sb_db = sb_database(chassis=CHASSIS)

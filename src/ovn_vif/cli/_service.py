@@ -1,6 +1,6 @@
 """What turns ``ovn-vif agent`` into a service: pidfile, control socket, systemd, metrics.
 
-Each part is an observer of the agent's loop (:mod:`ovn_vif.agent._service`)
+Each part is an observer of the agent's loop (:mod:`ovn_vif.agent._observers`)
 or a resource held for the process's life; :class:`AgentServices` sets them
 up around :meth:`Agent.start` and takes them down in reverse order.
 """
@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ovn_vif._errors import AgentSetupError
-from ovn_vif.agent._service import Observer
+from ovn_vif.agent._observers import Observer
 from ovn_vif.cli._daemon import Pidfile
 from ovn_vif.cli._logging import LogSetup
 
@@ -40,8 +40,8 @@ class AgentServices:
         :raises AgentSetupError: any of them cannot be set up.
         """
         from ovn_vif.agent._control import rundir
+        from ovn_vif.agent._loop_status import LoopStatus
         from ovn_vif.agent._notify import SystemdNotifier
-        from ovn_vif.agent._status import LoopStatus
 
         args, agent = self.args, self.agent
         if args.pidfile is not None:

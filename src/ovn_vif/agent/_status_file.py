@@ -27,7 +27,8 @@ from typing import Any
 
 import attrs
 
-from ovn_vif._engine.report import Decision, Outcome
+from ovn_vif._contract.ratelimit import RateLimitedLogger
+from ovn_vif._engine.report import Decision, Outcome, ReconcileReport
 
 #: Name of the status file in the local database socket's directory.
 STATUS_FILE_NAME = "ovn-vif.status.json"
@@ -248,3 +249,43 @@ class StatusWriter:
             ),
         )
         self._last = (chassis, entries)
+
+
+class StatusFile:
+    """The status file as the agent's loop keeps it: a write that fails is a
+    warning (rate-limited through *rl*), never an error; the next one tries again."""
+
+    def __init__(self, path: str | None, rl: RateLimitedLogger) -> None:
+        self._writer = StatusWriter(path)
+        self._rl = rl
+
+    @property
+    def path(self) -> str | None:
+        return self._writer.path
+
+    def decided(self, chassis: str, report: ReconcileReport) -> None:
+        """Record the lports *report* left unplugged (unless nothing was decided)."""
+        if report.skipped is not None:
+            return
+        try:
+            self._writer.update(chassis, report.decisions)
+        except OSError as exc:
+            self._rl.warning(
+                ("status-file", self.path),
+                "cannot write the status file %s (ovn-vif status will not show why lports "
+                "are not plugged): %s",
+                self.path,
+                exc,
+            )
+
+    def audited(self, chassis: str, record: dict[str, Any]) -> None:
+        """Record the latest self-audit."""
+        try:
+            self._writer.record_audit(chassis, record)
+        except OSError as exc:
+            self._rl.warning(
+                ("status-file", self.path),
+                "cannot write the status file %s: %s",
+                self.path,
+                exc,
+            )

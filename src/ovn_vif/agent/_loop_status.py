@@ -1,6 +1,6 @@
 """What the running agent is doing: its status and counters, for the control socket.
 
-:class:`LoopStatus` is an :class:`~ovn_vif.agent._service.Observer`: it
+:class:`LoopStatus` is an :class:`~ovn_vif.agent._observers.Observer`: it
 counts what the loop does (``coverage/show``) and keeps the latest decision
 about each lport with its commit outcome (``status``). It only reads the
 agent and the engine's reports; it never changes anything.
@@ -16,7 +16,7 @@ from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._ovs_private import session_name
 from ovn_vif.agent import _tls
 from ovn_vif.agent._connections import idl_connected, idl_synced
-from ovn_vif.agent._service import Observer
+from ovn_vif.agent._observers import Observer
 
 if TYPE_CHECKING:
     from ovn_vif._engine.report import Decision, ReconcileReport
