@@ -89,6 +89,7 @@ def test_control_socket_and_pidfile(
 
     text = appctl(ctl, "status").stdout
     assert re.search(r"^odd\s+refused\s+bogus\s+-\s+unknown-plug-type", text, re.M), text
+
     # The page shows the same lines (labels, columns) as the real output.
     def top_labels(block: list[str]) -> list[str]:
         # Indented lines (TLS failures, the self-audit's checks) come and go.
