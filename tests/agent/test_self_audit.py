@@ -202,3 +202,32 @@ def test_an_engine_that_misses_a_change_is_found_by_the_full_run(
         assert any("a full run had to change 1 lport(s)" in m and "(lsp1)" in m for m in errors), (
             errors
         )
+
+
+def test_a_divergence_a_reload_does_not_cure_is_not_reloaded_in_a_loop(
+    ovn_stack: Sandbox,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ovn_vif.agent import _audit
+
+    add_lsps(ovn_stack, "lsp1")
+    config = AgentConfig(ovs_remote=ovn_stack.ovs_remote, providers=["dummy"], audit_interval=1)
+    with Agent(config) as agent:
+        assert agent.run_until(lambda: _plugged_in(agent, "lsp1") and agent.synced, timeout=30)
+        # The planted divergence survives every reload: the view always lacks lsp1.
+        real = _audit.view_rows
+
+        def without_lsp1(sb_idl: Any, chassis_uuid: Any) -> Any:
+            return {u: r for u, r in real(sb_idl, chassis_uuid).items() if r[0] != "lsp1"}
+
+        monkeypatch.setattr(_audit, "view_rows", without_lsp1)
+        caplog.set_level(logging.INFO, logger="ovn_vif")
+        agent.run_until(lambda: agent.divergences["southbound"] >= 3, timeout=20)
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        reloads = [m for m in errors if "reloading the Southbound database and deciding" in m]
+        later = [m for m in errors if "still differs" in m and "reloading again in" in m]
+        assert agent.divergences["southbound"] >= 3, errors
+        assert len(reloads) == 1, errors
+        assert later, errors
+        assert all("1 missing from the agent's view (lsp1)" in m for m in reloads + later)

@@ -61,6 +61,10 @@ LOG = logging.getLogger(__name__)
 DEFAULT_CONFIRM = 2.0
 #: How long one ``select`` may take before the audit gives up on it.
 QUERY_TIMEOUT = 10.0
+#: After a reload that did not cure a divergence, seconds before the next
+#: one (doubling up to the maximum while the divergence stays).
+RELOAD_BACKOFF_MIN = 30.0
+RELOAD_BACKOFF_MAX = 600.0
 #: Lports named in one log line at most (the rest are counted).
 _NAMED = 10
 # What a run does to a port (as opposed to leaving it as it is).
@@ -429,6 +433,11 @@ class SelfAudit:
         self._engine_check: object | None = None
         self._engine_check_at: float | None = None
         self._cond_pending_since: float | None = None
+        # A reload that does not cure a divergence is not repeated at once:
+        # the next one waits, twice as long each time (up to RELOAD_BACKOFF_MAX),
+        # until a check finds the view whole again.
+        self._reload_backoff = 0.0
+        self._reload_not_before = 0.0
         #: Divergences found since start, by check (``southbound``,
         #: ``engine``, ``conditions``).
         self.divergences: dict[str, int] = {"southbound": 0, "engine": 0, "conditions": 0}
@@ -519,19 +528,39 @@ class SelfAudit:
         log = self._rl.logger
         if result.outcome == "diverged":
             self.divergences["southbound"] += 1
-            log.error(
-                "self-audit: the Southbound view differs from what %s answers: %s; "
-                "reloading the Southbound database and deciding for every lport",
-                log_safe(result.member),
-                result.divergence.describe(),
-            )
-            self._resync(sb_idl)
+            now = time.monotonic()
+            if now < self._reload_not_before:
+                self._rl.log(
+                    logging.ERROR,
+                    ("audit-diverged", result.member),
+                    "self-audit: the Southbound view still differs from what %s answers after "
+                    "a reload: %s; reloading again in %.0f s",
+                    log_safe(result.member),
+                    result.divergence.describe(),
+                    self._reload_not_before - now,
+                )
+            else:
+                log.error(
+                    "self-audit: the Southbound view differs from what %s answers: %s; "
+                    "reloading the Southbound database and deciding for every lport",
+                    log_safe(result.member),
+                    result.divergence.describe(),
+                )
+                self._reload_backoff = min(
+                    RELOAD_BACKOFF_MAX, max(RELOAD_BACKOFF_MIN, self._reload_backoff * 2)
+                )
+                self._reload_not_before = now + self._reload_backoff
+                self._resync(sb_idl)
         elif result.outcome == "failed":
             self._rl.warning(
                 ("audit-failed", result.member),
                 "self-audit: %s",
                 result.describe(),
             )
+        elif result.outcome == "ok":
+            self._reload_backoff = 0.0
+            self._reload_not_before = 0.0
+            log.debug("self-audit via %s: %s", log_safe(result.member), result.describe())
         elif result.outcome == "unconfirmed":
             log.debug("self-audit: %s; looking again", result.divergence.describe())
         else:
