@@ -24,7 +24,7 @@ a full run, which also rebuilds its copy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Any
 from uuid import UUID
@@ -32,25 +32,16 @@ from uuid import UUID
 import attrs
 
 from ovn_vif._contract.frozenmap import FrozenMap
-from ovn_vif._engine.snapshot import (
+from ovn_vif._engine.rows import IdlNames, bridge_ports, column, read_binding, read_iface, read_port
+from ovn_vif._engine.views import (
     BindingView,
     BridgeView,
     ChassisView,
-    IdlNames,
     IfaceView,
     OvsView,
     PortView,
     SbView,
-    _binding_from,
-    _column,
-    _datum_first,
-    _datum_refs,
-    _datum_str_map,
-    read_binding,
-    read_iface,
-    read_port,
 )
-from ovn_vif._ovs_private import committed_datums
 
 #: Attribute under which :func:`track_changes` hangs the log on an IDL.
 _ATTR = "ovn_vif_changes"
@@ -186,7 +177,7 @@ class IncrementalState:
         for iface in ovs.ifaces.values():
             state._add_iface(iface)
         for row in sb_idl.tables["Port_Binding"].rows.values():
-            state._set_pb(row.uuid, _column(row, "logical_port", None))
+            state._set_pb(row.uuid, column(row, "logical_port", None))
         # The full run's copies of the bindings it read are exact: reuse them.
         for lport, binding in sb.bindings.items():
             pb_uuid = state.lport_pb.get(lport)
@@ -258,15 +249,15 @@ class IncrementalState:
         for row_uuid in changed:
             if row_uuid == self.bridge.uuid:
                 row = bridges.get(row_uuid)
-                if row is None or _column(row, "name", None) != bridge_name:
+                if row is None or column(row, "name", None) != bridge_name:
                     return None
-                new_ports = frozenset(_bridge_ports(row, ports_t))
+                new_ports = frozenset(bridge_ports(row, ports_t))
                 for gone in self.bridge.ports - new_ports:
                     ports_changed.add(gone)
                 ports_changed.update(new_ports - self.bridge.ports)
                 self.bridge = BridgeView(uuid=row.uuid, name=bridge_name, ports=new_ports)
             elif row_uuid in bridges:
-                if _column(bridges[row_uuid], "name", None) == bridge_name:
+                if column(bridges[row_uuid], "name", None) == bridge_name:
                     return None  # another row took the bridge's name
             elif row_uuid in ports_t or row_uuid in self.ports:
                 ports_changed.add(row_uuid)
@@ -276,7 +267,7 @@ class IncrementalState:
             row = ports_t.get(port_uuid)
             new = None
             if row is not None and port_uuid in self.bridge.ports:
-                new = _read_port(row, ifaces_t)
+                new = read_port(row, ifaces_t)
                 self._add_port(new)
             changed.update(old_ifaces)
             if new is not None:
@@ -289,7 +280,7 @@ class IncrementalState:
                 touched.add(old_iface.iface_id)
             row = ifaces_t.get(row_uuid)
             if row is not None and row_uuid in self.port_of_iface:
-                new_iface = _read_iface(row)
+                new_iface = read_iface(row)
                 self._add_iface(new_iface)
                 if new_iface.iface_id is not None:
                     touched.add(new_iface.iface_id)
@@ -307,7 +298,7 @@ class IncrementalState:
             if old is not None:
                 touched.add(old)
             row = pbs.get(row_uuid)
-            lport = _column(row, "logical_port", None) if row is not None else None
+            lport = column(row, "logical_port", None) if row is not None else None
             self._set_pb(row_uuid, lport)
             if isinstance(lport, str):
                 touched.add(lport)
@@ -325,12 +316,7 @@ class IncrementalState:
             row = idl.tables["Port_Binding"].rows.get(pb_uuid)
             if row is None:
                 return None
-            data = committed_datums(row)
-            view = (
-                read_binding(row)
-                if data is None
-                else _binding_from(data, idl.tables["Chassis"].rows)
-            )
+            view = read_binding(row, idl.tables["Chassis"].rows)
             self._bindings[pb_uuid] = view
         if view.requested_chassis == self.chassis.uuid or any(
             i.plugged_by is not None for i in self.lport_ifaces.get(lport, {}).values()
@@ -385,40 +371,3 @@ class IncrementalState:
             bridge_ifaces_by_lport=by_lport,
         )
         return ovs, SbView(chassis=self.chassis, bindings=bindings)
-
-
-def _read_iface(row: Any) -> IfaceView:
-    """:func:`read_iface` from the row's Datums when it has no staged writes."""
-    data = committed_datums(row)
-    if data is None:
-        return read_iface(row)
-    mtu = _datum_first(data.get("mtu_request"), None)
-    ofport = _datum_first(data.get("ofport"), None)
-    return IfaceView(
-        uuid=row.uuid,
-        name=_datum_first(data.get("name"), ""),
-        type=_datum_first(data.get("type"), ""),
-        options=_datum_str_map(data.get("options")),
-        external_ids=_datum_str_map(data.get("external_ids")),
-        mtu_request=None if mtu is None else int(mtu),
-        ofport=None if ofport is None else int(ofport),
-    )
-
-
-def _read_port(row: Any, iface_rows: Mapping[UUID, Any]) -> PortView:
-    """:func:`read_port` from the row's Datums when it has no staged writes."""
-    data = committed_datums(row)
-    if data is None:
-        return read_port(row)
-    return PortView(
-        uuid=row.uuid,
-        name=_datum_first(data.get("name"), ""),
-        interfaces=tuple(sorted(_datum_refs(data.get("interfaces"), iface_rows))),
-    )
-
-
-def _bridge_ports(row: Any, port_rows: Mapping[UUID, Any]) -> list[UUID]:
-    data = committed_datums(row)
-    if data is not None:
-        return _datum_refs(data.get("ports"), port_rows)
-    return [p.uuid for p in row.ports if p is not None]

@@ -87,7 +87,8 @@ from ovn_vif._engine.report import (
     ReconcileReport,
 )
 from ovn_vif._engine.rules import decide
-from ovn_vif._engine.snapshot import OVN_PLUGGED, OvsView, RowMemo, SbView, read_ovs, read_sb
+from ovn_vif._engine.snapshot import RowMemo, read_ovs, read_sb
+from ovn_vif._engine.views import OVN_PLUGGED, OvsView, SbView
 from ovn_vif._engine.writes import IfaceUpdate, stage
 from ovn_vif._errors import StaleRowError, TransactionNotCommittedError
 
