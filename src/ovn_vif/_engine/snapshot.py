@@ -2,8 +2,10 @@
 
 A full run decides on a copy of the whole integration bridge and of the
 Port_Bindings of this chassis (:func:`read_ovs`, :func:`read_sb`, made of
-the views of :mod:`ovn_vif._engine.views` by :mod:`ovn_vif._engine.rows`);
-:class:`RowMemo` spares reading again the rows that did not change.
+the views of :mod:`ovn_vif._engine.views` by :mod:`ovn_vif._engine.rows`).
+:class:`Snapshots` keeps the latest copy of each database and makes a new
+one only when its IDL changed; :class:`RowMemo` spares reading again the
+rows that did not change.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
+
+import attrs
 
 from ovn_vif._engine.columns import OVS_COLUMNS, SB_COLUMNS
 from ovn_vif._engine.rows import (
@@ -28,7 +32,7 @@ from ovn_vif._ovs_private import committed_datums
 
 # read_iface is listed for the agent's plugged-port audit, which reads
 # Interface rows through this module.
-__all__ = ["RowMemo", "read_iface", "read_ovs", "read_sb"]
+__all__ = ["Copy", "RowMemo", "Snapshots", "read_iface", "read_ovs", "read_sb"]
 
 #: Columns each copy is made from (what the memo watches).
 IFACE_COLUMNS = tuple(OVS_COLUMNS["Interface"])
@@ -172,3 +176,71 @@ def read_sb(
     if memo is not None:
         memo.sweep(("Port_Binding",))
     return SbView(chassis=chassis_view, bindings=bindings)
+
+
+@attrs.define
+class Copy:
+    """One database's copy, and what it was made from."""
+
+    idl_id: int
+    seqno: int
+    key: Any
+    view: Any
+
+
+class Snapshots:
+    """The latest copy of each database, made again only when its IDL changed.
+
+    The IDL bumps ``change_seqno`` on every change it applies (and on
+    reconnect); an unchanged seqno means an unchanged cache, so the copy
+    from the previous run is still exact. Otherwise the row memos still
+    spare reading the rows that did not change.
+    """
+
+    def __init__(self) -> None:
+        #: The copies in use (a new object whenever one is made again).
+        self.ovs: Copy | None = None
+        self.sb: Copy | None = None
+        self._ovs_memo = RowMemo()
+        self._sb_memo = RowMemo()
+
+    def take(
+        self, ovs_idl: Any, sb_idl: Any, *, chassis: str, bridge: str
+    ) -> tuple[OvsView, SbView]:
+        """The copies of the two databases, reused where still exact."""
+        self.ovs = _reuse(
+            self.ovs, ovs_idl, bridge, lambda idl, key: read_ovs(idl, key, self._ovs_memo)
+        )
+        ovs_view: OvsView = self.ovs.view
+        # The Port_Bindings of the local OVN-plugged interfaces are needed
+        # too, wherever they are requested.
+        self.sb = _reuse(
+            self.sb,
+            sb_idl,
+            (chassis, ovs_view.plugged_lports),
+            lambda idl, key: read_sb(idl, key[0], key[1], self._sb_memo),
+        )
+        sb_view: SbView = self.sb.view
+        return ovs_view, sb_view
+
+    def forget(self) -> None:
+        """Make the next :meth:`take` copy both databases again."""
+        self.ovs = self.sb = None
+
+
+def _reuse(copy: Copy | None, idl: Any, key: Any, read: Callable[[Any, Any], Any]) -> Copy:
+    seqno = getattr(idl, "change_seqno", None)
+    if (
+        copy is not None
+        and isinstance(seqno, int)
+        and copy.idl_id == id(idl)
+        and copy.seqno == seqno
+        and copy.key == key
+    ):
+        return copy
+    return Copy(
+        idl_id=id(idl),
+        seqno=seqno if isinstance(seqno, int) else -1,
+        key=key,
+        view=read(idl, key),
+    )
