@@ -88,3 +88,52 @@ def test_the_architecture_page_names_every_part() -> None:
     for part in ALLOWED:
         name = "ovn_vif" if part == "(root)" else f"ovn_vif.{part}"
         assert name in page, name
+
+
+#: The engine's modules, from the top, and the engine modules each may
+#: import (``__init__`` holds no code).
+ENGINE: dict[str, set[str]] = {
+    "reconciler": {"incremental", "snapshot", "rules", "decision", "writes", "report", "views"},
+    "incremental": {"rows", "decision", "writes", "report", "views"},
+    "snapshot": {"rows", "columns", "views"},
+    "rows": {"columns", "views"},
+    "rules": {"compatible", "recommended", "decision", "report", "views"},
+    "compatible": {"decision", "eligibility", "report", "views"},
+    "recommended": {"decision", "eligibility", "report", "views"},
+    "decision": {"eligibility", "writes", "report", "views"},
+    "eligibility": {"views"},
+    "writes": {"views"},
+    "views": set(),
+    "columns": set(),
+    "report": set(),
+}
+
+
+def _engine_edges() -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for path in (SRC / "_engine").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            if module and module.startswith("ovn_vif._engine."):
+                edges.setdefault(path.stem, set()).add(module.split(".")[2])
+    return edges
+
+
+def test_every_engine_module_is_in_the_table() -> None:
+    modules = {p.stem for p in (SRC / "_engine").glob("*.py")} - {"__init__"}
+    assert modules == set(ENGINE)
+
+
+def test_engine_modules_import_only_those_below_them() -> None:
+    crossing = {
+        module: sorted(targets - ENGINE[module])
+        for module, targets in _engine_edges().items()
+        if targets - ENGINE[module]
+    }
+    assert not crossing
+
+
+def test_the_architecture_page_names_every_engine_module() -> None:
+    page = (SRC.parents[1] / "docs" / "architecture.rst").read_text()
+    for module in ENGINE:
+        assert f"_engine/{module}.py" in page, module
