@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from tests.agent.test_agent_e2e import (
     AgentProcess,
@@ -29,7 +30,6 @@ from tests.agent.test_agent_e2e import (
 )
 from tests.support.faultproxy import FaultProxy
 
-from ovn_vif import ReconcileReport
 from ovn_vif.agent import Agent, AgentConfig
 from ovn_vif.sandbox import Sandbox
 
@@ -179,15 +179,18 @@ def test_an_engine_that_misses_a_change_is_found_by_the_full_run(
     )
     with Agent(config) as agent:
         assert agent.run_until(lambda: agent.synced and agent.idle, timeout=30)
-        # The planted engine bug: incremental runs decide nothing.
-        real = agent.reconciler._reconcile_changed
+        # The planted engine bug: incremental runs find nothing to decide
+        # (full runs are left alone).
+        incremental = agent.reconciler._incremental
+        real = incremental.changes
 
-        def misses_changes(*args: Any, providers_changed: bool, **kwargs: Any) -> Any:
-            if providers_changed:
-                return real(*args, providers_changed=providers_changed, **kwargs)
-            return ReconcileReport()
+        def misses_changes(*args: Any, **kwargs: Any) -> Any:
+            changes = real(*args, **kwargs)
+            if changes is None:
+                return None
+            return attrs.evolve(changes, lports=frozenset(), ovs=None, sb=None)
 
-        monkeypatch.setattr(agent.reconciler, "_reconcile_changed", misses_changes)
+        monkeypatch.setattr(incremental, "changes", misses_changes)
         add_lsps(ovn_stack, "lsp1")
         caplog.set_level(logging.DEBUG, logger="ovn_vif")
         done = agent.run_until(

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ovn_vif._engine.eligibility import CanBind, can_bind, parse_mtu_request
-from ovn_vif._engine.snapshot import BindingView, ChassisView
+from ovn_vif._engine.views import BindingView, ChassisView
 from ovn_vif_representor._provider import MAX_VF_NUM, parse_function_number
 from ovn_vif_representor._table import parse_mac
 

@@ -309,8 +309,8 @@ def test_recompute_and_provider_changes_decide_everything() -> None:
 
 
 def test_rows_read_from_datums_equal_attribute_reads() -> None:
-    from ovn_vif._engine.incremental import _read_iface, _read_port
-    from ovn_vif._engine.snapshot import read_iface, read_port
+    from ovn_vif._engine.rows import _iface_from_attrs, _port_from_attrs, read_iface, read_port
+    from ovn_vif._ovs_private import committed_datums
 
     world = World()
     for i in range(len(LPORTS)):
@@ -323,6 +323,7 @@ def test_rows_read_from_datums_equal_attribute_reads() -> None:
     ifaces = world.ovs_idl.tables["Interface"].rows
     assert len(ifaces) > len(LPORTS)
     for row in ifaces.values():
-        assert _read_iface(row) == read_iface(row)
+        assert committed_datums(row) is not None
+        assert read_iface(row) == _iface_from_attrs(row)
     for row in world.ovs_idl.tables["Port"].rows.values():
-        assert _read_port(row, ifaces) == read_port(row)
+        assert read_port(row, ifaces) == _port_from_attrs(row)

@@ -326,7 +326,7 @@ def test_row_memo_copies_equal_fresh_reads(dbs: Dbs) -> None:
 
 
 def test_bindings_read_from_datums_equal_row_reads(dbs: Dbs) -> None:
-    from ovn_vif._engine.snapshot import _binding_from, read_binding
+    from ovn_vif._engine.rows import _binding_from_attrs, _binding_from_datums
     from ovn_vif._ovs_private import committed_datums
 
     registry = Registry()
@@ -349,8 +349,8 @@ def test_bindings_read_from_datums_equal_row_reads(dbs: Dbs) -> None:
         for row in rows:
             data = committed_datums(row)
             assert data is not None
-            view = _binding_from(data, chassis_rows)
-            assert view == read_binding(row)
+            view = _binding_from_datums(data, chassis_rows)
+            assert view == _binding_from_attrs(row)
             views.append(view)
         by_lport = {v.logical_port: v for v in views}
         assert by_lport["lsp3"].parent_port == "lsp1"
@@ -358,6 +358,6 @@ def test_bindings_read_from_datums_equal_row_reads(dbs: Dbs) -> None:
         assert by_lport["lsp1"].requested_additional_chassis
         assert by_lport["lsp2"].options == {}
         # A chassis the IDL does not hold resolves to nothing, either way.
-        assert _binding_from(committed_datums(rows[0]) or {}, {}).requested_chassis is None
+        assert _binding_from_datums(committed_datums(rows[0]) or {}, {}).requested_chassis is None
     finally:
         driver.close()

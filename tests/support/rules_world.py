@@ -18,7 +18,7 @@ from ovn_vif import (
     truncate_netdev_name,
 )
 from ovn_vif._engine.rules import Plan, decide
-from ovn_vif._engine.snapshot import (
+from ovn_vif._engine.views import (
     BindingView,
     BridgeView,
     ChassisView,

@@ -3,7 +3,7 @@
 A provider knows how to find, on this chassis, the network device that
 backs a logical switch port, and which Interface ``type`` and ``options``
 OVS needs for it. It never writes to a database itself: the engine
-(:func:`ovn_vif.reconcile`) asks the provider, then stages the rows in the
+(:meth:`ovn_vif.Reconciler.reconcile`) asks the provider, then stages the rows in the
 caller's transaction, and tells the provider how the commit ended.
 
 The life cycle mirrors OVN's ``struct vif_plug_class`` (see

@@ -15,7 +15,7 @@ from ovn_vif._engine.eligibility import (
     can_bind,
 )
 from ovn_vif._engine.report import Reason
-from ovn_vif._engine.snapshot import (
+from ovn_vif._engine.views import (
     BindingView,
     IfaceView,
 )

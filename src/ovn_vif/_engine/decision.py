@@ -31,7 +31,7 @@ from ovn_vif._engine.eligibility import (
     quote_option,
 )
 from ovn_vif._engine.report import Decision, Outcome, Policy, Reason
-from ovn_vif._engine.snapshot import (
+from ovn_vif._engine.views import (
     IFACE_ID,
     OVN_PLUGGED,
     BindingView,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 
-from ovn_vif._engine.snapshot import (
+from ovn_vif._engine.views import (
     BindingView,
     ChassisView,
 )

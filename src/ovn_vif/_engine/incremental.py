@@ -20,11 +20,16 @@ are not settled); the engine decides again when any of those may have
 changed. Anything it cannot explain from the changed rows (a reconnection,
 a Chassis or Bridge rename, an IDL without tracking) makes it fall back to
 a full run, which also rebuilds its copy.
+
+:class:`Incremental` keeps all of this for the
+:class:`~ovn_vif._engine.reconciler.Reconciler`; :class:`RowCopy` is its
+copy of the rows, read through :mod:`ovn_vif._engine.rows`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Any
 from uuid import UUID
@@ -32,25 +37,22 @@ from uuid import UUID
 import attrs
 
 from ovn_vif._contract.frozenmap import FrozenMap
-from ovn_vif._engine.snapshot import (
+from ovn_vif._engine.decision import Plan
+from ovn_vif._engine.report import Outcome
+from ovn_vif._engine.rows import IdlNames, bridge_ports, column, read_binding, read_iface, read_port
+from ovn_vif._engine.views import (
+    OVN_PLUGGED,
     BindingView,
     BridgeView,
     ChassisView,
-    IdlNames,
     IfaceView,
     OvsView,
     PortView,
     SbView,
-    _binding_from,
-    _column,
-    _datum_first,
-    _datum_refs,
-    _datum_str_map,
-    read_binding,
-    read_iface,
-    read_port,
 )
-from ovn_vif._ovs_private import committed_datums
+from ovn_vif._engine.writes import IfaceUpdate
+
+LOG = logging.getLogger(__name__)
 
 #: Attribute under which :func:`track_changes` hangs the log on an IDL.
 _ATTR = "ovn_vif_changes"
@@ -155,7 +157,7 @@ def iface_key(iface: IfaceView, sole: bool) -> IfaceKey:
     )
 
 
-class IncrementalState:
+class RowCopy:
     """The engine's own copy of the rows, kept up to date from changed rows."""
 
     def __init__(self, chassis: ChassisView, bridge: BridgeView) -> None:
@@ -176,7 +178,7 @@ class IncrementalState:
     # --- building ---------------------------------------------------------
 
     @classmethod
-    def from_views(cls, ovs: OvsView, sb: SbView, sb_idl: Any) -> IncrementalState:
+    def from_views(cls, ovs: OvsView, sb: SbView, sb_idl: Any) -> RowCopy:
         """Start from the views of a full run (and every Port_Binding's name)."""
         assert ovs.bridge is not None
         assert sb.chassis is not None
@@ -186,7 +188,7 @@ class IncrementalState:
         for iface in ovs.ifaces.values():
             state._add_iface(iface)
         for row in sb_idl.tables["Port_Binding"].rows.values():
-            state._set_pb(row.uuid, _column(row, "logical_port", None))
+            state._set_pb(row.uuid, column(row, "logical_port", None))
         # The full run's copies of the bindings it read are exact: reuse them.
         for lport, binding in sb.bindings.items():
             pb_uuid = state.lport_pb.get(lport)
@@ -258,15 +260,15 @@ class IncrementalState:
         for row_uuid in changed:
             if row_uuid == self.bridge.uuid:
                 row = bridges.get(row_uuid)
-                if row is None or _column(row, "name", None) != bridge_name:
+                if row is None or column(row, "name", None) != bridge_name:
                     return None
-                new_ports = frozenset(_bridge_ports(row, ports_t))
+                new_ports = frozenset(bridge_ports(row, ports_t))
                 for gone in self.bridge.ports - new_ports:
                     ports_changed.add(gone)
                 ports_changed.update(new_ports - self.bridge.ports)
                 self.bridge = BridgeView(uuid=row.uuid, name=bridge_name, ports=new_ports)
             elif row_uuid in bridges:
-                if _column(bridges[row_uuid], "name", None) == bridge_name:
+                if column(bridges[row_uuid], "name", None) == bridge_name:
                     return None  # another row took the bridge's name
             elif row_uuid in ports_t or row_uuid in self.ports:
                 ports_changed.add(row_uuid)
@@ -276,7 +278,7 @@ class IncrementalState:
             row = ports_t.get(port_uuid)
             new = None
             if row is not None and port_uuid in self.bridge.ports:
-                new = _read_port(row, ifaces_t)
+                new = read_port(row, ifaces_t)
                 self._add_port(new)
             changed.update(old_ifaces)
             if new is not None:
@@ -289,7 +291,7 @@ class IncrementalState:
                 touched.add(old_iface.iface_id)
             row = ifaces_t.get(row_uuid)
             if row is not None and row_uuid in self.port_of_iface:
-                new_iface = _read_iface(row)
+                new_iface = read_iface(row)
                 self._add_iface(new_iface)
                 if new_iface.iface_id is not None:
                     touched.add(new_iface.iface_id)
@@ -307,7 +309,7 @@ class IncrementalState:
             if old is not None:
                 touched.add(old)
             row = pbs.get(row_uuid)
-            lport = _column(row, "logical_port", None) if row is not None else None
+            lport = column(row, "logical_port", None) if row is not None else None
             self._set_pb(row_uuid, lport)
             if isinstance(lport, str):
                 touched.add(lport)
@@ -325,12 +327,7 @@ class IncrementalState:
             row = idl.tables["Port_Binding"].rows.get(pb_uuid)
             if row is None:
                 return None
-            data = committed_datums(row)
-            view = (
-                read_binding(row)
-                if data is None
-                else _binding_from(data, idl.tables["Chassis"].rows)
-            )
+            view = read_binding(row, idl.tables["Chassis"].rows)
             self._bindings[pb_uuid] = view
         if view.requested_chassis == self.chassis.uuid or any(
             i.plugged_by is not None for i in self.lport_ifaces.get(lport, {}).values()
@@ -387,38 +384,256 @@ class IncrementalState:
         return ovs, SbView(chassis=self.chassis, bindings=bindings)
 
 
-def _read_iface(row: Any) -> IfaceView:
-    """:func:`read_iface` from the row's Datums when it has no staged writes."""
-    data = committed_datums(row)
-    if data is None:
-        return read_iface(row)
-    mtu = _datum_first(data.get("mtu_request"), None)
-    ofport = _datum_first(data.get("ofport"), None)
-    return IfaceView(
-        uuid=row.uuid,
-        name=_datum_first(data.get("name"), ""),
-        type=_datum_first(data.get("type"), ""),
-        options=_datum_str_map(data.get("options")),
-        external_ids=_datum_str_map(data.get("external_ids")),
-        mtu_request=None if mtu is None else int(mtu),
-        ofport=None if ofport is None else int(ofport),
+#: The inputs of an lport that has neither a binding nor an interface.
+_NOTHING: LportKey = (None, ())
+
+
+@attrs.frozen(slots=True)
+class Changes:
+    """What an incremental run decides on: the lports to decide again and
+    views restricted to them (``None`` when there are none)."""
+
+    copy: RowCopy
+    lports: frozenset[str]
+    in_flight: frozenset[str]
+    ovs: OvsView | None = None
+    sb: SbView | None = None
+
+
+class Incremental:
+    """The incremental runs' state: the engine's copy of the rows and which
+    lports are settled on which inputs.
+
+    The :class:`~ovn_vif._engine.reconciler.Reconciler` asks it, on each
+    run, for the lports to decide (:meth:`changes`; ``None`` asks for a
+    full run), tells it what each run decided (:meth:`decided`; after a
+    full run it rebuilds the copy) and how each transaction ended
+    (:meth:`committed`).
+
+    :param enabled: whether incremental runs are allowed at all (only the
+        recommended policy may skip an lport).
+    """
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._enabled = enabled
+        # The engine's own copy of the rows and the inputs it was built for.
+        self._copy: RowCopy | None = None
+        self._inputs: tuple[Any, ...] | None = None
+        # The lports found in sync with the inputs they were decided on,
+        # those to decide again whatever changes, and what the rows of
+        # written lports should look like once committed (by transaction,
+        # then once committed).
+        self._settled: dict[str, LportKey] = {}
+        self._unsettled: set[str] = set()
+        self._expect: dict[int, dict[str, LportKey]] = {}
+        self._confirm: dict[str, LportKey] = {}
+        self._recompute = True
+
+    def recompute(self) -> None:
+        """Make the next run a full one."""
+        self._recompute = True
+
+    def drop(self) -> None:
+        """Forget the copy: the next run is a full one, which rebuilds it."""
+        self._copy = None
+        self._recompute = True
+
+    def changes(
+        self,
+        ovs_idl: Any,
+        sb_idl: Any,
+        *,
+        inputs: tuple[Any, ...],
+        bridge: str,
+        providers_changed: bool,
+        why_full: str | None,
+        in_flight: frozenset[str],
+    ) -> Changes | None:
+        """Apply the rows the IDLs changed and say which lports to decide;
+        ``None`` when a full run is needed (*why_full* says so from the
+        caller's side: no provider, a provider to restore)."""
+        ovs_log, sb_log = change_log(ovs_idl), change_log(sb_idl)
+        ovs_rows = None if ovs_log is None else ovs_log.take(ovs_idl)
+        sb_rows = None if sb_log is None else sb_log.take(sb_idl)
+        copy = self._copy
+        why = (
+            "no change tracking or not the recommended policy"
+            if not self._enabled or ovs_log is None or sb_log is None
+            else "first run or recompute requested"
+            if copy is None or self._recompute
+            else "a provider changed"
+            if providers_changed
+            else "local changes not explained by the change log"
+            if ovs_rows is None
+            else "Southbound changes not explained by the change log"
+            if sb_rows is None
+            else "chassis or bridge changed"
+            if self._inputs != inputs
+            else why_full
+        )
+        if why is not None or copy is None or ovs_rows is None or sb_rows is None:
+            LOG.debug("full run: %s", why)
+            self.drop()
+            return None
+        touched_ovs = copy.apply_ovs(ovs_idl, ovs_rows, bridge)
+        touched_sb = None if touched_ovs is None else copy.apply_sb(sb_idl, sb_rows)
+        if touched_ovs is None or touched_sb is None:
+            self.drop()
+            return None
+        dirty: set[str] = set()
+        confirmed: set[str] = set()
+        for lport in self._unsettled:
+            expected = self._confirm.pop(lport, None)
+            if (
+                lport not in in_flight
+                and expected is not None
+                and expected == copy.key(sb_idl, lport)
+            ):
+                confirmed.add(lport)
+                if expected != _NOTHING:
+                    self._settled[lport] = expected
+            else:
+                dirty.add(lport)
+        self._unsettled -= confirmed
+        for lport in touched_ovs | touched_sb:
+            if lport in dirty:
+                continue
+            settled = self._settled.get(lport)
+            if settled is None or settled != copy.key(sb_idl, lport):
+                dirty.add(lport)
+        if not dirty:
+            return Changes(copy=copy, lports=frozenset(), in_flight=in_flight)
+        for lport in dirty:
+            self._settled.pop(lport, None)
+        ovs_view, sb_view = copy.views(ovs_idl, sb_idl, sorted(dirty))
+        return Changes(
+            copy=copy, lports=frozenset(dirty), in_flight=in_flight, ovs=ovs_view, sb=sb_view
+        )
+
+    def decided(
+        self,
+        changes: Changes | None,
+        ovs_idl: Any,
+        sb_idl: Any,
+        *,
+        inputs: tuple[Any, ...],
+        views: tuple[OvsView, SbView],
+        txn: Any,
+        plan: Plan,
+        in_flight: frozenset[str],
+    ) -> None:
+        """After a run decided *plan* (staged in *txn*): note which lports
+        are in sync. After a full run (*changes* is ``None``) the copy is
+        rebuilt from its *views* first, with change tracking on both IDLs
+        (*in_flight*: the lports in flight once the run is over)."""
+        if changes is None:
+            if not self._enabled or change_log(ovs_idl) is None or change_log(sb_idl) is None:
+                return
+            ovs_view, sb_view = views
+            copy = RowCopy.from_views(ovs_view, sb_view, sb_idl)
+            self._copy = copy
+            self._inputs = inputs
+            self._settled = {}
+            self._unsettled = set()
+            self._confirm = {}
+            self._recompute = False
+            lports = frozenset(sb_view.bindings) | frozenset(copy.lport_ifaces)
+            changes = Changes(copy=copy, lports=lports, in_flight=in_flight, sb=sb_view)
+        self._settle(changes, sb_idl, txn, plan)
+
+    def _settle(self, changes: Changes, sb_idl: Any, txn: Any, plan: Plan) -> None:
+        """Note which of the decided lports are in sync, and what the
+        written ones should look like once *txn* is committed."""
+        copy = changes.copy
+        acted = {d.lport for d in plan.decisions}
+        acted.update(c.lport for c in plan.pending)
+        written = {c.lport for c in plan.creates} | {r.lport for r in plan.removes}
+        written.update(u.lport for u in plan.updates)
+        acted |= written
+        for lport in changes.lports:
+            if lport in changes.in_flight or lport in acted:
+                self._settled.pop(lport, None)
+                self._unsettled.add(lport)
+            else:
+                key = copy.key(sb_idl, lport)
+                # An lport with neither binding nor interface (deleted) is
+                # forgotten: anything that appears for it is a change.
+                if key == _NOTHING:
+                    self._settled.pop(lport, None)
+                else:
+                    self._settled[lport] = key
+                self._unsettled.discard(lport)
+        assert changes.sb is not None
+        expected = _expected(copy, plan, changes.sb)
+        if expected:
+            self._expect[id(txn)] = expected
+
+    def committed(self, txn: Any, *, finished: bool) -> None:
+        """*txn* ended (*finished*: its writes are in the database); the
+        rows it wrote are checked against what was expected on a later run."""
+        expected = self._expect.pop(id(txn), None)
+        if expected is not None and finished:
+            self._confirm.update(expected)
+
+
+def _expected(copy: RowCopy, plan: Plan, sb_view: SbView) -> dict[str, LportKey]:
+    """What the inputs of the lports this plan plugs or unplugs will be
+    once it is committed (lports with other outcomes are decided again
+    instead)."""
+    if not plan.changed:
+        return {}
+    simple = {Outcome.PLUGGED, Outcome.UNPLUGGED, Outcome.REPLACED, Outcome.UPDATED}
+    other = {d.lport for d in plan.decisions if d.outcome not in simple}
+    removed: dict[str, set[UUID]] = {}
+    for remove in plan.removes:
+        removed.setdefault(remove.lport, set()).update(remove.ifaces)
+    created = {c.lport: c for c in plan.creates}
+    updated = {u.iface: u for u in plan.updates}
+    expected: dict[str, LportKey] = {}
+    written = set(removed) | set(created) | {u.lport for u in plan.updates}
+    for lport in written - other:
+        gone = removed.get(lport, set())
+        keys = [
+            _updated(copy.iface_key(i), updated.get(i.uuid))
+            for i in copy.bridge_ifaces(lport)
+            if i.uuid not in gone
+        ]
+        create = created.get(lport)
+        if create is not None:
+            keys.append(
+                IfaceKey(
+                    name=create.name,
+                    type=create.type or "",
+                    options=create.options,
+                    external_ids=create.external_ids,
+                    mtu_request=create.mtu_request,
+                    foreign_ofport=None,
+                    sole=True,
+                )
+            )
+        binding = sb_view.bindings.get(lport)
+        plugged = any(k.external_ids.get(OVN_PLUGGED) is not None for k in keys)
+        if binding is not None and not (binding.requested_chassis == copy.chassis.uuid or plugged):
+            binding = None
+        expected[lport] = (binding, tuple(sorted(keys, key=lambda k: (k.name, k.type))))
+    return expected
+
+
+def _updated(key: IfaceKey, update: IfaceUpdate | None) -> IfaceKey:
+    """*key* as it will be once *update* is committed."""
+    if update is None:
+        return key
+    options = {k: v for k, v in key.options.items() if k not in update.del_options}
+    options.update(update.set_options)
+    mtu = key.mtu_request
+    if update.set_mtu_request is not None:
+        mtu = update.set_mtu_request
+    elif update.clear_mtu_request:
+        mtu = None
+    return attrs.evolve(
+        key,
+        type=key.type if update.set_type is None else update.set_type,
+        options=FrozenMap(options),
+        external_ids=FrozenMap({**key.external_ids, **update.set_external_ids}),
+        mtu_request=mtu,
     )
-
-
-def _read_port(row: Any, iface_rows: Mapping[UUID, Any]) -> PortView:
-    """:func:`read_port` from the row's Datums when it has no staged writes."""
-    data = committed_datums(row)
-    if data is None:
-        return read_port(row)
-    return PortView(
-        uuid=row.uuid,
-        name=_datum_first(data.get("name"), ""),
-        interfaces=tuple(sorted(_datum_refs(data.get("interfaces"), iface_rows))),
-    )
-
-
-def _bridge_ports(row: Any, port_rows: Mapping[UUID, Any]) -> list[UUID]:
-    data = committed_datums(row)
-    if data is not None:
-        return _datum_refs(data.get("ports"), port_rows)
-    return [p.uuid for p in row.ports if p is not None]

@@ -62,22 +62,15 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from uuid import UUID
 
 import attrs
 
-from ovn_vif._contract.frozenmap import FrozenMap
 from ovn_vif._contract.provider import RestoredPort, VifPlugProvider
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._contract.registry import Registry, default_registry
-from ovn_vif._engine.decision import LOG as RULES_LOG
+from ovn_vif._engine.decision import LOG as DECISION_LOG
 from ovn_vif._engine.decision import PendingCall, Plan
-from ovn_vif._engine.incremental import (
-    IfaceKey,
-    IncrementalState,
-    LportKey,
-    change_log,
-)
+from ovn_vif._engine.incremental import Incremental
 from ovn_vif._engine.report import (
     CompletionReport,
     Decision,
@@ -87,8 +80,9 @@ from ovn_vif._engine.report import (
     ReconcileReport,
 )
 from ovn_vif._engine.rules import decide
-from ovn_vif._engine.snapshot import OVN_PLUGGED, OvsView, RowMemo, SbView, read_ovs, read_sb
-from ovn_vif._engine.writes import IfaceUpdate, stage
+from ovn_vif._engine.snapshot import Copy, Snapshots
+from ovn_vif._engine.views import OvsView, SbView
+from ovn_vif._engine.writes import stage
 from ovn_vif._errors import StaleRowError, TransactionNotCommittedError
 
 LOG = logging.getLogger(__name__)
@@ -102,8 +96,6 @@ COMMIT_FAILED = frozenset({"try again", "error", "not locked", "aborted"})
 #: The commit is still in progress.
 COMMIT_PENDING = "incomplete"
 _UNCOMMITTED = "uncommitted"
-#: The inputs of an lport that has neither a binding nor an interface.
-_NOTHING: LportKey = (None, ())
 
 
 @attrs.define
@@ -112,14 +104,6 @@ class _Batch:
 
     txn: Any
     calls: tuple[PendingCall, ...]
-
-
-@attrs.define
-class _Cached:
-    idl_id: int
-    seqno: int
-    key: Any
-    view: Any
 
 
 class Reconciler:
@@ -147,36 +131,23 @@ class Reconciler:
         self._policy = policy
         self._batches: list[_Batch] = []
         self._last_txn: Any = None
-        # Decisions are logged by ovn_vif._engine.rules, commits by ovn_vif._engine.reconciler;
-        # the limiters live here so that limits hold across runs.
-        self._rules_log = RateLimitedLogger(RULES_LOG)
+        # Decisions are logged by ovn_vif._engine.decision, commits by
+        # ovn_vif._engine.reconciler; the limiters live here so that limits
+        # hold across runs.
+        self._rules_log = RateLimitedLogger(DECISION_LOG)
         self._log = RateLimitedLogger(LOG)
-        self._ovs_cache: _Cached | None = None
-        self._sb_cache: _Cached | None = None
-        self._ovs_memo = RowMemo()
+        self._snapshots = Snapshots()
         # The latest full run that found everything in sync: its
         # (chassis, bridge, can_unplug) and the copies of the two databases
         # it decided on, else None. A later run may be skipped only while
         # the copies in use are still those very copies (snapshot() makes
         # new ones when an IDL changed, whoever calls it).
-        self._quiet: tuple[tuple[str, str, bool], _Cached, _Cached] | None = None
-        self._sb_memo = RowMemo()
+        self._quiet: tuple[tuple[str, str, bool], Copy, Copy] | None = None
         # Providers told what is plugged (VifPlugProvider.restore) since the
         # start or the latest resync().
         self._restored: list[VifPlugProvider] = []
-        # Incremental runs (see ovn_vif._engine.incremental): the engine's
-        # own copy of the rows, the inputs it was built for, the lports
-        # found in sync with the inputs they were decided on, those to
-        # decide again whatever changes, and what the rows of written
-        # lports should look like once committed (by transaction, then
-        # once committed).
-        self._inc: IncrementalState | None = None
-        self._inc_inputs: tuple[Any, ...] | None = None
-        self._settled: dict[str, LportKey] = {}
-        self._unsettled: set[str] = set()
-        self._expect: dict[int, dict[str, LportKey]] = {}
-        self._confirm: dict[str, LportKey] = {}
-        self._recompute = True
+        # What incremental runs need (see ovn_vif._engine.incremental).
+        self._incremental = Incremental(enabled=policy is Policy.RECOMMENDED)
         #: Runs that decided for every lport / only for changed ones
         #: (for tests and benchmarks).
         self.full_runs = 0
@@ -200,7 +171,7 @@ class Reconciler:
         changed: for instance after a provider's state changed in a way its
         ``run()`` did not report. Safe to call at any time between runs.
         """
-        self._recompute = True
+        self._incremental.recompute()
         self._quiet = None
 
     @property
@@ -216,50 +187,12 @@ class Reconciler:
 
     # --- reconcile ------------------------------------------------------------
 
-    def _view(self, cache: _Cached | None, idl: Any, key: Any, read: Any) -> _Cached:
-        # The IDL bumps change_seqno on every change it applies (and on
-        # reconnect); an unchanged seqno means an unchanged cache, so the
-        # copy from the previous run is still exact. Otherwise the row memo
-        # still spares reading the rows that did not change.
-        seqno = getattr(idl, "change_seqno", None)
-        if (
-            cache is not None
-            and isinstance(seqno, int)
-            and cache.idl_id == id(idl)
-            and cache.seqno == seqno
-            and cache.key == key
-        ):
-            return cache
-        return _Cached(
-            idl_id=id(idl),
-            seqno=seqno if isinstance(seqno, int) else -1,
-            key=key,
-            view=read(idl, key),
-        )
-
     def snapshot(
         self, ovs_idl: Any, sb_idl: Any, *, chassis: str, bridge: str
     ) -> tuple[OvsView, SbView]:
         """Copy what the engine reads from the two IDLs (reused while an
         IDL's ``change_seqno`` does not move)."""
-        self._ovs_cache = self._view(
-            self._ovs_cache,
-            ovs_idl,
-            bridge,
-            lambda idl, key: read_ovs(idl, key, self._ovs_memo),
-        )
-        ovs_view: OvsView = self._ovs_cache.view
-        # The Port_Bindings of the local OVN-plugged interfaces are needed
-        # too, wherever they are requested.
-        lports = ovs_view.plugged_lports
-        self._sb_cache = self._view(
-            self._sb_cache,
-            sb_idl,
-            (chassis, lports),
-            lambda idl, key: read_sb(idl, key[0], key[1], self._sb_memo),
-        )
-        sb_view: SbView = self._sb_cache.view
-        return ovs_view, sb_view
+        return self._snapshots.take(ovs_idl, sb_idl, chassis=chassis, bridge=bridge)
 
     def reconcile(
         self,
@@ -303,27 +236,87 @@ class Reconciler:
         if getattr(ovs_idl, "txn", txn) is not txn:
             raise ValueError("txn must be the open transaction of ovs_idl")
         self._last_txn = txn
-        incremental = self._reconcile_changed(
+        in_flight = self.in_flight_lports
+        inputs = (id(ovs_idl), id(sb_idl), chassis, bridge)
+        changes = self._incremental.changes(
             ovs_idl,
             sb_idl,
-            txn,
-            inputs=(id(ovs_idl), id(sb_idl), chassis, bridge),
+            inputs=inputs,
             bridge=bridge,
-            can_unplug=can_unplug,
             providers_changed=providers_changed,
+            why_full=self._why_full(),
+            in_flight=in_flight,
         )
-        if incremental is not None:
-            return incremental
-        ovs_view, sb_view = self.snapshot(ovs_idl, sb_idl, chassis=chassis, bridge=bridge)
-        inputs = (chassis, bridge, can_unplug)
+        if changes is None:
+            ovs_view, sb_view = self._snapshots.take(
+                ovs_idl, sb_idl, chassis=chassis, bridge=bridge
+            )
+            skipped = self._skip_full_run(
+                ovs_view,
+                sb_view,
+                chassis=chassis,
+                bridge=bridge,
+                can_unplug=can_unplug,
+                providers_changed=providers_changed,
+            )
+            if skipped is not None:
+                return skipped
+            self._restore(ovs_view, sb_view)
+            self.full_runs += 1
+        else:
+            self.incremental_runs += 1
+            if changes.ovs is None or changes.sb is None:
+                return ReconcileReport()
+            # Whatever this run decides, the latest full run's "all in sync"
+            # no longer describes the chassis.
+            self._quiet = None
+            ovs_view, sb_view = changes.ovs, changes.sb
+        plan = self._decide_and_stage(
+            ovs_idl, txn, ovs_view, sb_view, can_unplug=can_unplug, in_flight=in_flight
+        )
+        if isinstance(plan, ReconcileReport):
+            return plan
+        if changes is None:
+            ovs_copy, sb_copy = self._snapshots.ovs, self._snapshots.sb
+            if ovs_copy is None or sb_copy is None:
+                # A stale row was found (see _drop_stale): the copies are
+                # read afresh next time, nothing is remembered.
+                return ReconcileReport(decisions=plan.decisions, changed=plan.changed)
+            if not plan.pending and not plan.decisions and not plan.changed:
+                self._quiet = ((chassis, bridge, can_unplug), ovs_copy, sb_copy)
+        self._incremental.decided(
+            changes,
+            ovs_idl,
+            sb_idl,
+            inputs=inputs,
+            views=(ovs_view, sb_view),
+            txn=txn,
+            plan=plan,
+            in_flight=self.in_flight_lports,
+        )
+        return ReconcileReport(decisions=plan.decisions, changed=plan.changed)
+
+    def _skip_full_run(
+        self,
+        ovs_view: OvsView,
+        sb_view: SbView,
+        *,
+        chassis: str,
+        bridge: str,
+        can_unplug: bool,
+        providers_changed: bool,
+    ) -> ReconcileReport | None:
+        """The report of a full run that decides nothing (quiet, or no
+        chassis, bridge or provider), else ``None`` (and the latest quiet
+        run is forgotten: this one decides)."""
         quiet = self._quiet
         if (
             not providers_changed
             and self._policy is Policy.RECOMMENDED
             and quiet is not None
-            and quiet[0] == inputs
-            and quiet[1] is self._ovs_cache
-            and quiet[2] is self._sb_cache
+            and quiet[0] == (chassis, bridge, can_unplug)
+            and quiet[1] is self._snapshots.ovs
+            and quiet[2] is self._snapshots.sb
             and not self._batches
         ):
             return ReconcileReport()
@@ -334,40 +327,36 @@ class Reconciler:
             return ReconcileReport(skipped=f"bridge {bridge} does not exist")
         if not self._registry.has_providers():
             return ReconcileReport(skipped="no VIF plug provider is registered")
-        self._restore(ovs_view, sb_view)
+        return None
+
+    def _decide_and_stage(
+        self,
+        ovs_idl: Any,
+        txn: Any,
+        ovs_view: OvsView,
+        sb_view: SbView,
+        *,
+        can_unplug: bool,
+        in_flight: frozenset[str],
+    ) -> Plan | ReconcileReport:
+        """Decide on the views, leave out the lports whose rows went, stage
+        the writes in *txn*; the plan staged, or the report of an aborted run."""
         plan = decide(
             ovs=ovs_view,
             sb=sb_view,
             registry=self._registry,
             policy=self._policy,
             can_unplug=can_unplug,
-            in_flight=self.in_flight_lports,
+            in_flight=in_flight,
             log=self._rules_log,
         )
-        self.full_runs += 1
         plan = self._drop_stale(ovs_idl, ovs_view, plan)
-        staged = self._stage_or_abort(ovs_idl, txn, ovs_view, plan)
-        if isinstance(staged, ReconcileReport):
-            return staged
-        decisions = staged
+        aborted = self._stage_or_abort(ovs_idl, txn, ovs_view, plan)
+        if aborted is not None:
+            return aborted
         if plan.pending:
             self._batches.append(_Batch(txn=txn, calls=plan.pending))
-        elif (
-            not decisions
-            and not plan.changed
-            and self._ovs_cache is not None
-            and self._sb_cache is not None
-        ):
-            self._quiet = (inputs, self._ovs_cache, self._sb_cache)
-        if (
-            self._policy is Policy.RECOMMENDED
-            and change_log(ovs_idl) is not None
-            and change_log(sb_idl) is not None
-            and self._ovs_cache is not None  # no stale row found (see _drop_stale)
-        ):
-            self._settle_all(ovs_view, sb_view, sb_idl, txn, plan)
-            self._inc_inputs = (id(ovs_idl), id(sb_idl), chassis, bridge)
-        return ReconcileReport(decisions=decisions, changed=plan.changed)
+        return plan
 
     def resync(self) -> None:
         """Tell every provider again which Interfaces it plugged
@@ -381,13 +370,15 @@ class Reconciler:
         """
         self._restored.clear()
         self._quiet = None
-        self._recompute = True
+        self._incremental.recompute()
 
-    def _unrestored(self) -> bool:
-        """Whether a registered provider has not been given ``restore`` yet."""
-        return any(
-            not any(p is done for done in self._restored) for p in self._registry.providers()
-        )
+    def _why_full(self) -> str | None:
+        """Why the next run must be a full one, as far as the providers go."""
+        if not self._registry.has_providers():
+            return "no provider is registered"
+        if any(not any(p is done for done in self._restored) for p in self._registry.providers()):
+            return "a provider is to be told what it plugged"
+        return None
 
     def _restore(self, ovs_view: OvsView, sb_view: SbView) -> None:
         current = self._registry.providers()
@@ -412,9 +403,9 @@ class Reconciler:
                 )
 
     def _forget_views(self) -> None:
-        self._ovs_cache = self._sb_cache = None
+        self._snapshots.forget()
         self._quiet = None
-        self._drop_incremental()
+        self._incremental.drop()
 
     def _release(self, calls: Any) -> None:
         for call in calls:
@@ -476,219 +467,9 @@ class Reconciler:
             pending=tuple(c for c in plan.pending if c.lport not in stale),
         )
 
-    # --- incremental runs -------------------------------------------------
-
-    def _reconcile_changed(
-        self,
-        ovs_idl: Any,
-        sb_idl: Any,
-        txn: Any,
-        *,
-        inputs: tuple[Any, ...],
-        bridge: str,
-        can_unplug: bool,
-        providers_changed: bool,
-    ) -> ReconcileReport | None:
-        """Decide only for the lports whose inputs changed; ``None`` when a
-        full run is needed."""
-        ovs_log, sb_log = change_log(ovs_idl), change_log(sb_idl)
-        ovs_rows = None if ovs_log is None else ovs_log.take(ovs_idl)
-        sb_rows = None if sb_log is None else sb_log.take(sb_idl)
-        state = self._inc
-        why = (
-            "no change tracking or not the recommended policy"
-            if self._policy is not Policy.RECOMMENDED or ovs_log is None or sb_log is None
-            else "first run or recompute requested"
-            if state is None or self._recompute
-            else "a provider changed"
-            if providers_changed
-            else "local changes not explained by the change log"
-            if ovs_rows is None
-            else "Southbound changes not explained by the change log"
-            if sb_rows is None
-            else "chassis or bridge changed"
-            if self._inc_inputs != inputs
-            else "no provider is registered"
-            if not self._registry.has_providers()
-            else "a provider is to be told what it plugged"
-            if self._unrestored()
-            else None
-        )
-        if why is not None or state is None or ovs_rows is None or sb_rows is None:
-            LOG.debug("full run: %s", why)
-            self._drop_incremental()
-            return None
-        touched_ovs = state.apply_ovs(ovs_idl, ovs_rows, bridge)
-        touched_sb = None if touched_ovs is None else state.apply_sb(sb_idl, sb_rows)
-        if touched_ovs is None or touched_sb is None:
-            self._drop_incremental()
-            return None
-        in_flight = self.in_flight_lports
-        dirty: set[str] = set()
-        confirmed: set[str] = set()
-        for lport in self._unsettled:
-            expected = self._confirm.pop(lport, None)
-            if (
-                lport not in in_flight
-                and expected is not None
-                and expected == state.key(sb_idl, lport)
-            ):
-                confirmed.add(lport)
-                if expected != _NOTHING:
-                    self._settled[lport] = expected
-            else:
-                dirty.add(lport)
-        self._unsettled -= confirmed
-        for lport in touched_ovs | touched_sb:
-            if lport in dirty:
-                continue
-            settled = self._settled.get(lport)
-            if settled is None or settled != state.key(sb_idl, lport):
-                dirty.add(lport)
-        self.incremental_runs += 1
-        if not dirty:
-            return ReconcileReport()
-        # Whatever this run decides, the latest full run's "all in sync"
-        # no longer describes the chassis.
-        self._quiet = None
-        for lport in dirty:
-            self._settled.pop(lport, None)
-        ovs_view, sb_view = state.views(ovs_idl, sb_idl, sorted(dirty))
-        plan = decide(
-            ovs=ovs_view,
-            sb=sb_view,
-            registry=self._registry,
-            policy=self._policy,
-            can_unplug=can_unplug,
-            in_flight=in_flight,
-            log=self._rules_log,
-        )
-        plan = self._drop_stale(ovs_idl, ovs_view, plan)
-        staged = self._stage_or_abort(ovs_idl, txn, ovs_view, plan)
-        if isinstance(staged, ReconcileReport):
-            return staged
-        decisions = staged
-        if plan.pending:
-            self._batches.append(_Batch(txn=txn, calls=plan.pending))
-        self._settle(
-            state=state,
-            sb_idl=sb_idl,
-            lports=dirty,
-            in_flight=in_flight,
-            txn=txn,
-            plan=plan,
-            sb_view=sb_view,
-        )
-        return ReconcileReport(decisions=decisions, changed=plan.changed)
-
-    def _drop_incremental(self) -> None:
-        self._inc = None
-        self._recompute = True
-
-    def _settle_all(
-        self, ovs_view: OvsView, sb_view: SbView, sb_idl: Any, txn: Any, plan: Plan
-    ) -> None:
-        """After a full run: rebuild the engine's copy and note which lports
-        are in sync."""
-        state = IncrementalState.from_views(ovs_view, sb_view, sb_idl)
-        self._inc = state
-        self._settled = {}
-        self._unsettled = set()
-        self._confirm = {}
-        self._recompute = False
-        lports = set(sb_view.bindings) | set(state.lport_ifaces)
-        self._settle(
-            state=state,
-            sb_idl=sb_idl,
-            lports=lports,
-            in_flight=self.in_flight_lports,
-            txn=txn,
-            plan=plan,
-            sb_view=sb_view,
-        )
-
-    def _settle(
-        self,
-        *,
-        state: IncrementalState,
-        sb_idl: Any,
-        lports: set[str],
-        in_flight: frozenset[str],
-        txn: Any,
-        plan: Plan,
-        sb_view: SbView,
-    ) -> None:
-        acted = {d.lport for d in plan.decisions}
-        acted.update(c.lport for c in plan.pending)
-        written = {c.lport for c in plan.creates} | {r.lport for r in plan.removes}
-        written.update(u.lport for u in plan.updates)
-        acted |= written
-        for lport in lports:
-            if lport in in_flight or lport in acted:
-                self._settled.pop(lport, None)
-                self._unsettled.add(lport)
-            else:
-                key = state.key(sb_idl, lport)
-                # An lport with neither binding nor interface (deleted) is
-                # forgotten: anything that appears for it is a change.
-                if key == _NOTHING:
-                    self._settled.pop(lport, None)
-                else:
-                    self._settled[lport] = key
-                self._unsettled.discard(lport)
-        expected = self._expected(state, plan, sb_view)
-        if expected:
-            self._expect[id(txn)] = expected
-
-    def _expected(
-        self, state: IncrementalState, plan: Plan, sb_view: SbView
-    ) -> dict[str, LportKey]:
-        """What the inputs of the lports this plan plugs or unplugs will be
-        once it is committed (lports with other outcomes are decided again
-        instead)."""
-        if not plan.changed:
-            return {}
-        simple = {Outcome.PLUGGED, Outcome.UNPLUGGED, Outcome.REPLACED, Outcome.UPDATED}
-        other = {d.lport for d in plan.decisions if d.outcome not in simple}
-        removed: dict[str, set[UUID]] = {}
-        for remove in plan.removes:
-            removed.setdefault(remove.lport, set()).update(remove.ifaces)
-        created = {c.lport: c for c in plan.creates}
-        updated = {u.iface: u for u in plan.updates}
-        expected: dict[str, LportKey] = {}
-        written = set(removed) | set(created) | {u.lport for u in plan.updates}
-        for lport in written - other:
-            gone = removed.get(lport, set())
-            keys = [
-                _updated(state.iface_key(i), updated.get(i.uuid))
-                for i in state.bridge_ifaces(lport)
-                if i.uuid not in gone
-            ]
-            create = created.get(lport)
-            if create is not None:
-                keys.append(
-                    IfaceKey(
-                        name=create.name,
-                        type=create.type or "",
-                        options=create.options,
-                        external_ids=create.external_ids,
-                        mtu_request=create.mtu_request,
-                        foreign_ofport=None,
-                        sole=True,
-                    )
-                )
-            binding = sb_view.bindings.get(lport)
-            plugged = any(k.external_ids.get(OVN_PLUGGED) is not None for k in keys)
-            if binding is not None and not (
-                binding.requested_chassis == state.chassis.uuid or plugged
-            ):
-                binding = None
-            expected[lport] = (binding, tuple(sorted(keys, key=lambda k: (k.name, k.type))))
-        return expected
-
     def _stage_or_abort(
         self, idl: Any, txn: Any, ovs_view: OvsView, plan: Plan
-    ) -> tuple[Decision, ...] | ReconcileReport:
+    ) -> ReconcileReport | None:
         """Stage *plan*; if a row vanishes while staging, abort the whole run.
 
         :meth:`_drop_stale` checked every row first, so this takes a row
@@ -696,8 +477,16 @@ class Reconciler:
         transaction is aborted: its ``commit()`` answers "aborted"), and the
         report says which lports are decided again on the next run.
         """
+        assert ovs_view.bridge is not None
         try:
-            return self._stage(idl, txn, ovs_view, plan)
+            stage(
+                idl,
+                txn,
+                ovs_view.bridge.uuid,
+                removes=plan.removes,
+                updates=plan.updates,
+                creates=plan.creates,
+            )
         except StaleRowError as exc:
             txn.abort()
             self._forget_views()
@@ -713,18 +502,7 @@ class Reconciler:
                     for lport in sorted({d.lport for d in plan.decisions})
                 ),
             )
-
-    def _stage(self, idl: Any, txn: Any, ovs_view: OvsView, plan: Plan) -> tuple[Decision, ...]:
-        assert ovs_view.bridge is not None
-        stage(
-            idl,
-            txn,
-            ovs_view.bridge.uuid,
-            removes=plan.removes,
-            updates=plan.updates,
-            creates=plan.creates,
-        )
-        return plan.decisions
+        return None
 
     # --- complete ---------------------------------------------------------
 
@@ -750,9 +528,7 @@ class Reconciler:
             raise ValueError(f"unknown transaction status {status!r}")
         txn = self._last_txn if txn is None else txn
         if status != COMMIT_PENDING:
-            expected = self._expect.pop(id(txn), None)
-            if expected is not None and status in COMMIT_FINISHED:
-                self._confirm.update(expected)
+            self._incremental.committed(txn, finished=status in COMMIT_FINISHED)
         batch = next((b for b in self._batches if b.txn is txn), None)
         if batch is None:
             return CompletionReport(status=status, pending=status == COMMIT_PENDING)
@@ -831,23 +607,3 @@ def restored_ports(ovs_view: OvsView, sb_view: SbView) -> dict[str, tuple[Restor
         plug_type: tuple(sorted(ports, key=lambda p: (p.lport_name, p.name)))
         for plug_type, ports in by_type.items()
     }
-
-
-def _updated(key: IfaceKey, update: IfaceUpdate | None) -> IfaceKey:
-    """*key* as it will be once *update* is committed."""
-    if update is None:
-        return key
-    options = {k: v for k, v in key.options.items() if k not in update.del_options}
-    options.update(update.set_options)
-    mtu = key.mtu_request
-    if update.set_mtu_request is not None:
-        mtu = update.set_mtu_request
-    elif update.clear_mtu_request:
-        mtu = None
-    return attrs.evolve(
-        key,
-        type=key.type if update.set_type is None else update.set_type,
-        options=FrozenMap(options),
-        external_ids=FrozenMap({**key.external_ids, **update.set_external_ids}),
-        mtu_request=mtu,
-    )

@@ -1,6 +1,6 @@
 """The decision rules: which lports to plug, update and unplug, and how.
 
-:func:`decide` takes plain snapshots (:mod:`ovn_vif._engine.snapshot`), the provider
+:func:`decide` takes plain views (:mod:`ovn_vif._engine.views`), the provider
 registry and the policy, asks the providers (``prepare_create``,
 ``prepare_remove``, ``maintained_iface_options``) and returns a
 :class:`Plan`: the decisions to report, the row operations to stage
@@ -28,7 +28,7 @@ from ovn_vif._engine.compatible import OvnCompatibleRun
 from ovn_vif._engine.decision import LOG, Plan
 from ovn_vif._engine.recommended import RecommendedRun
 from ovn_vif._engine.report import Policy
-from ovn_vif._engine.snapshot import (
+from ovn_vif._engine.views import (
     OvsView,
     SbView,
 )

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 
 from ovn_vif._contract.frozenmap import FrozenMap, freeze
-from ovn_vif._engine.snapshot import IfaceView
+from ovn_vif._engine.views import IfaceView
 from ovn_vif._errors import StaleRowError
 from ovn_vif._ovs_private import committed_datums
 
