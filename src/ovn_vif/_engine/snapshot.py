@@ -30,9 +30,7 @@ from ovn_vif._engine.rows import (
 from ovn_vif._engine.views import BindingView, BridgeView, IfaceView, OvsView, PortView, SbView
 from ovn_vif._ovs_private import committed_datums
 
-# read_iface is listed for the agent's plugged-port audit, which reads
-# Interface rows through this module.
-__all__ = ["Copy", "RowMemo", "Snapshots", "read_iface", "read_ovs", "read_sb"]
+__all__ = ["Copy", "RowMemo", "Snapshots", "read_ovs", "read_sb"]
 
 #: Columns each copy is made from (what the memo watches).
 IFACE_COLUMNS = tuple(OVS_COLUMNS["Interface"])

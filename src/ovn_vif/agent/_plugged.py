@@ -17,7 +17,7 @@ import ovs.db.idl
 import ovs.poller
 
 from ovn_vif._engine.columns import register_ovs_columns
-from ovn_vif._engine.snapshot import read_iface
+from ovn_vif._engine.rows import read_iface
 from ovn_vif._errors import RemoteError
 from ovn_vif.agent._connections import fetch_schema, idl_synced
 
