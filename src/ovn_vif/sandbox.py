@@ -160,9 +160,10 @@ def missing_binaries(
     The result lists program names not found on *search_path* (default:
     :func:`default_search_path`) and schema files that do not exist, in a
     stable order; it is empty when everything is installed. With *chroot*,
-    programs and schemas are looked up in that tree instead (on
-    :data:`CHROOT_SEARCH_PATH`), and missing ones are named by their path in
-    it; ``chroot`` itself must then be on *search_path*.
+    programs and schemas are looked up in that tree instead (programs on
+    :data:`CHROOT_SEARCH_PATH`); a missing program is then listed as
+    ``"<program> in <tree>"`` and a schema by its path on the host, and
+    ``chroot`` itself must be on *search_path*.
 
     >>> missing_binaries(["ovsdb-server"])  # doctest: +SKIP
     []
@@ -401,7 +402,7 @@ class SandboxDir:
         return {d.name: d.log_path for d in self._daemons}
 
     def run(self, *argv: str, timeout: float = _DEFAULT_TIMEOUT) -> str:
-        """Run a program (looked up on :attr:`search_path`) with :attr:`env`.
+        """Run a program (see :meth:`program`) with :attr:`env`.
 
         Returns its stdout; raises :class:`CommandError` (with stderr) when
         it exits non-zero.
