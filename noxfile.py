@@ -9,11 +9,14 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+from collections.abc import Callable
 
 import nox
 
 nox.options.sessions = [
     "tests",
+    "side-by-side-23.03",
+    "side-by-side-25.03",
     "constraints-2025.1",
     "constraints-master",
     "unit-3.12",
@@ -45,6 +48,21 @@ UNIT_TIER = ("-m", "not daemons")
 #: What must also pass under each OpenStack pin set: the representor
 #: provider (its daemon tests too) and the ovsdbapp integration.
 OPENSTACK_TESTS = ("tests/providers/representor", "tests/engine/test_ovsdbapp.py")
+#: The side-by-side comparison with the real ovn-controller; ``tests`` leaves
+#: it to the ``side-by-side-*`` sessions, one per reference.
+SIDE_BY_SIDE = "tests/engine/test_side_by_side.py"
+#: What also runs against each reference: the rest of what compares with the
+#: real ovn-controller, and the sandbox's tests of a tree's daemons (skipped
+#: on the host's).
+REFERENCE_TESTS = (
+    SIDE_BY_SIDE,
+    "tests/engine/test_hostile_mtu.py::test_compatible_writes_what_ovn_controller_writes",
+    "tests/testing_kit/test_sandbox_chroot.py",
+)
+#: OVN series -> OVN_VIF_REFERENCE: 23.03 is the host's Debian 12 packages,
+#: 25.03 a Debian trixie tree that scripts/reference-tree builds once into
+#: the cache (~/.cache/ovn-vif/trixie-ovn).
+REFERENCES = {"23.03": "host", "25.03": "trixie"}
 #: OpenStack series -> (constraints file, Python the session runs on).
 PIN_SETS = {
     "2025.1": ("constraints/openstack-2025.1.txt", "3.10"),
@@ -78,9 +96,30 @@ def _interpreter(version: str) -> str:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real OVS/OVN daemons included; see README)."""
+    """Run the test suite with real OVS/OVN daemons, except the side-by-side module."""
     _install(session, "tests")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", f"--ignore={SIDE_BY_SIDE}", *session.posargs)
+
+
+def _side_by_side(series: str) -> Callable[[nox.Session], None]:
+    reference = REFERENCES[series]
+
+    def session_func(session: nox.Session) -> None:
+        if reference != "host":
+            # Builds the tree on first use (as root or through sudo); cached.
+            session.run("bash", "scripts/reference-tree", external=True)
+        _install(session, "tests")
+        session.run(
+            "pytest", *REFERENCE_TESTS, *session.posargs, env={"OVN_VIF_REFERENCE": reference}
+        )
+
+    where = "the host's packages" if reference == "host" else f"a Debian {reference} tree"
+    session_func.__doc__ = f"The engine side by side with ovn-controller {series} ({where})."
+    return session_func
+
+
+for _series in REFERENCES:
+    nox.session(name=f"side-by-side-{_series}")(_side_by_side(_series))
 
 
 def _unit(session: nox.Session) -> None:

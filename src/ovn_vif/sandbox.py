@@ -17,6 +17,11 @@ sockets are used.
 ...     sb.nbctl("ls-add", "sw0")
 ...     sb.sbctl("--bare", "--columns=name", "list", "Chassis")
 
+``Sandbox(..., chroot=TREE)`` runs another system's OVS/OVN instead (say
+OVN 25.03 from a Debian trixie tree on a Debian 12 host): every program runs
+as ``chroot TREE program ...`` and the directory is bind-mounted at the same
+path inside the tree, so the host's clients reach the same sockets.
+
 The building blocks (:class:`SandboxDir`, :class:`OvsdbServer`,
 :class:`OvsVswitchd`, :class:`LocalVswitch`, :class:`OvnNorthd`,
 :class:`OvnController`) can be used on their own, for example one
@@ -52,6 +57,7 @@ from ovn_vif._errors import (
 )
 
 __all__ = [
+    "CHROOT_SEARCH_PATH",
     "COMPONENTS",
     "DATABASES",
     "CommandError",
@@ -144,19 +150,31 @@ def default_search_path() -> str:
 
 
 def missing_binaries(
-    components: Iterable[str] = tuple(COMPONENTS), *, search_path: str | None = None
+    components: Iterable[str] = tuple(COMPONENTS),
+    *,
+    search_path: str | None = None,
+    chroot: str | os.PathLike[str] | None = None,
 ) -> list[str]:
     """Return what is missing to run *components* (names from :data:`COMPONENTS`).
 
     The result lists program names not found on *search_path* (default:
     :func:`default_search_path`) and schema files that do not exist, in a
-    stable order; it is empty when everything is installed.
+    stable order; it is empty when everything is installed. With *chroot*,
+    programs and schemas are looked up in that tree instead (programs on
+    :data:`CHROOT_SEARCH_PATH`); a missing program is then listed as
+    ``"<program> in <tree>"`` and a schema by its path on the host, and
+    ``chroot`` itself must be on *search_path*.
 
     >>> missing_binaries(["ovsdb-server"])  # doctest: +SKIP
     []
     """
     path = default_search_path() if search_path is None else search_path
     missing: list[str] = []
+    tree = None if chroot is None else Path(chroot).absolute()
+    if tree is not None:
+        if shutil.which("chroot", path=path) is None:
+            missing.append("chroot")
+        path = _tree_search_path(tree)
     for component in components:
         try:
             programs = COMPONENTS[component]
@@ -167,16 +185,43 @@ def missing_binaries(
         missing.extend(
             p for p in programs if p not in missing and shutil.which(p, path=path) is None
         )
-        missing.extend(
-            str(f) for f in _COMPONENT_FILES[component] if str(f) not in missing and not f.exists()
-        )
+        files = [f if tree is None else _in_tree(tree, f) for f in _COMPONENT_FILES[component]]
+        missing.extend(str(f) for f in files if str(f) not in missing and not f.exists())
+    if tree is not None:
+        names = {p for c in components for p in COMPONENTS[c]}
+        missing = [f"{m} in {tree}" if m in names else m for m in missing]
     return missing
 
 
-def _require(components: Iterable[str], search_path: str) -> None:
-    missing = missing_binaries(components, search_path=search_path)
+#: ``PATH`` of programs run in a tree (:class:`SandboxDir` with *chroot*).
+CHROOT_SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _in_tree(tree: Path, path: Path | str) -> Path:
+    """*path* (absolute, as the tree's programs see it) seen from the host."""
+    return tree / Path(path).relative_to("/")
+
+
+def _tree_search_path(tree: Path) -> str:
+    return os.pathsep.join(str(_in_tree(tree, p)) for p in CHROOT_SEARCH_PATH.split(os.pathsep))
+
+
+def _require(
+    components: Iterable[str], search_path: str, chroot: str | os.PathLike[str] | None = None
+) -> None:
+    missing = missing_binaries(components, search_path=search_path, chroot=chroot)
     if missing:
         raise SandboxUnavailableError(missing)
+
+
+def _program(name: str, search_path: str, chroot: Path | None) -> list[str]:
+    if chroot is None:
+        return [_which(name, search_path)]
+    found = shutil.which(name, path=_tree_search_path(chroot))
+    if found is None:
+        raise SandboxUnavailableError([f"{name} in {chroot}"])
+    inner = "/" + str(Path(found).relative_to(chroot))
+    return [_which("chroot", search_path), str(chroot), inner]
 
 
 def _which(program: str, search_path: str) -> str:
@@ -261,13 +306,22 @@ class SandboxDir:
     """
 
     def __init__(
-        self, root: Path | str, *, keep: bool = False, search_path: str | None = None
+        self,
+        root: Path | str,
+        *,
+        keep: bool = False,
+        search_path: str | None = None,
+        chroot: str | os.PathLike[str] | None = None,
     ) -> None:
         self.root = Path(root).absolute()
         #: Keep the directory (logs, databases) after :meth:`close`.
         self.keep = keep
-        #: Where programs are looked up (a ``PATH``-style string).
+        #: Where programs are looked up (a ``PATH``-style string); with
+        #: :attr:`chroot`, only ``chroot`` itself is.
         self.search_path = default_search_path() if search_path is None else search_path
+        #: The root of another system's tree whose programs run here (``chroot
+        #: TREE program ...``), or ``None`` for the host's programs.
+        self.chroot = None if chroot is None else Path(chroot).absolute()
         self.run_dir = self.root / "run"
         self.log_dir = self.root / "log"
         self.db_dir = self.root / "db"
@@ -276,20 +330,50 @@ class SandboxDir:
             d.mkdir(parents=True, exist_ok=True)
         self._daemons: list[Daemon] = []
         self._closed = False
+        self._mount: _BindMount | None = None
+        if self.chroot is not None:
+            # The tree's programs see the directory at the same path, so
+            # sockets, pidfiles and logs are shared with the host's clients.
+            self._mount = _BindMount(self.root, _in_tree(self.chroot, self.root))
         _open_dirs.add(self)
 
     @classmethod
     def create(
-        cls, *, keep: bool = False, search_path: str | None = None, parent: str = "/tmp"
+        cls,
+        *,
+        keep: bool = False,
+        search_path: str | None = None,
+        parent: str = "/tmp",
+        chroot: str | os.PathLike[str] | None = None,
     ) -> SandboxDir:
         """Create a new, empty sandbox directory under *parent*.
 
         The default parent is ``/tmp`` (not ``$TMPDIR``) to keep socket paths
-        short.
+        short. With *chroot*, the directory is also bind-mounted at the same
+        path in that tree (see :attr:`chroot`).
         """
-        return cls(
-            tempfile.mkdtemp(prefix="ovnvif-", dir=parent), keep=keep, search_path=search_path
-        )
+        root = tempfile.mkdtemp(prefix="ovnvif-", dir=parent)
+        try:
+            return cls(root, keep=keep, search_path=search_path, chroot=chroot)
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+
+    def program(self, name: str) -> list[str]:
+        """The command that runs program *name*: its path on :attr:`search_path`,
+        or ``chroot TREE <its path in the tree>`` with :attr:`chroot`.
+
+        Raises :class:`SandboxUnavailableError` if it is not installed.
+        """
+        return _program(name, self.search_path, self.chroot)
+
+    def file(self, path: Path | str) -> Path:
+        """Where the host finds *path* as the programs see it (in :attr:`chroot`, if any)."""
+        return Path(path) if self.chroot is None else _in_tree(self.chroot, path)
+
+    def missing_binaries(self, components: Iterable[str]) -> list[str]:
+        """:func:`missing_binaries` for the programs this directory runs."""
+        return missing_binaries(components, search_path=self.search_path, chroot=self.chroot)
 
     @property
     def env(self) -> dict[str, str]:
@@ -300,7 +384,7 @@ class SandboxDir:
         developer's ``OVN_NB_DB``), which could point outside the sandbox.
         """
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OVS_", "OVN_"))}
-        env["PATH"] = self.search_path
+        env["PATH"] = self.search_path if self.chroot is None else CHROOT_SEARCH_PATH
         for prefix in ("OVS", "OVN"):
             env[f"{prefix}_RUNDIR"] = str(self.run_dir)
             env[f"{prefix}_LOGDIR"] = str(self.log_dir)
@@ -318,13 +402,12 @@ class SandboxDir:
         return {d.name: d.log_path for d in self._daemons}
 
     def run(self, *argv: str, timeout: float = _DEFAULT_TIMEOUT) -> str:
-        """Run a program (looked up on :attr:`search_path`) with :attr:`env`.
+        """Run a program (see :meth:`program`) with :attr:`env`.
 
         Returns its stdout; raises :class:`CommandError` (with stderr) when
         it exits non-zero.
         """
-        program = _which(argv[0], self.search_path)
-        return _run([program, *argv[1:]], self.env, timeout)
+        return _run([*self.program(argv[0]), *argv[1:]], self.env, timeout)
 
     def _register(self, daemon: Daemon) -> None:
         if self._closed:
@@ -347,6 +430,13 @@ class SandboxDir:
                 errors.append(exc)
         self._closed = True
         _open_dirs.discard(self)
+        if self._mount is not None:
+            # After the daemons: none holds a file in the tree any more (if one
+            # could not be stopped, the mount is detached lazily).
+            try:
+                self._mount.release()
+            except Exception as exc:
+                errors.append(exc)
         if self.keep:
             LOG.info("keeping sandbox directory %s", self.root)
         else:
@@ -367,6 +457,53 @@ class SandboxDir:
 
     def __repr__(self) -> str:
         return f"SandboxDir({str(self.root)!r})"
+
+
+class _BindMount:
+    """*source* bind-mounted on *target* (created, with its missing parents).
+
+    :meth:`release` unmounts it (lazily if it is busy) and removes the
+    directories it created; only empty directories are ever removed, so the
+    tree cannot lose a file, even if unmounting failed.
+    """
+
+    def __init__(self, source: Path, target: Path) -> None:
+        self.target = target
+        self._created: list[Path] = []
+        missing = [p for p in (target, *target.parents) if not p.exists()]
+        for path in reversed(missing):
+            path.mkdir()
+            self._created.append(path)
+        self._mounted = False
+        try:
+            self._mount_tool("mount", "--bind", str(source), str(target))
+            self._mounted = True
+            # Keep it out of other mount namespaces' views (a shared /).
+            self._mount_tool("mount", "--make-private", str(target))
+        except BaseException:
+            self.release()
+            raise
+
+    @staticmethod
+    def _mount_tool(*argv: str) -> None:
+        tool = _which(argv[0], default_search_path())
+        _run([tool, *argv[1:]], os.environ, _DEFAULT_TIMEOUT)
+
+    def release(self) -> None:
+        """Unmount and remove the created directories. Safe to call more than once."""
+        if self._mounted:
+            try:
+                self._mount_tool("umount", str(self.target))
+            except CommandError:
+                LOG.warning("%s is busy, unmounting it lazily", self.target)
+                self._mount_tool("umount", "--lazy", str(self.target))
+            self._mounted = False
+        if os.path.ismount(self.target):
+            raise SandboxError(f"{self.target} is still mounted")
+        for path in reversed(self._created):
+            with contextlib.suppress(OSError):
+                path.rmdir()  # never rmtree: only an empty directory goes
+        self._created = []
 
 
 _open_dirs: set[SandboxDir] = set()
@@ -489,7 +626,9 @@ class Daemon:
         """Start the daemon and wait until it is ready. No-op if it is running."""
         if self.running:
             return
-        _require(self.components, self.dir.search_path)
+        missing = self.dir.missing_binaries(self.components)
+        if missing:
+            raise SandboxUnavailableError(missing)
         self._prepare()
         argv = [
             *self._command(),
@@ -640,21 +779,22 @@ class OvsdbServer(Daemon):
         return f"unix:{self.socket_path}"
 
     def _prepare(self) -> None:
-        schemas = [DATABASES[db] for db in self.databases]
+        # The schemas of the programs that run (the tree's, with a chroot).
+        schemas = [self.dir.file(DATABASES[db]) for db in self.databases]
         missing = [str(schema) for schema in schemas if not schema.exists()]
         if missing:
             raise SandboxUnavailableError(missing)
-        tool = _which("ovsdb-tool", self.dir.search_path)
+        tool = self.dir.program("ovsdb-tool")
         for db, path in self.db_files.items():
             if path.exists():
                 continue
-            _run([tool, "create", str(path), str(DATABASES[db])], self.dir.env, self.timeout)
+            _run([*tool, "create", str(path), str(DATABASES[db])], self.dir.env, self.timeout)
             txn = f'["{db}", {{"op": "insert", "table": "{_ROOT_TABLES[db]}", "row": {{}}}}]'
-            _run([tool, "transact", str(path), txn], self.dir.env, self.timeout)
+            _run([*tool, "transact", str(path), txn], self.dir.env, self.timeout)
 
     def _command(self) -> list[str]:
         return [
-            _which("ovsdb-server", self.dir.search_path),
+            *self.dir.program("ovsdb-server"),
             f"--remote=punix:{self.socket_path}",
             f"--unixctl={self.ctl_path}",
             *(str(p) for p in self.db_files.values()),
@@ -691,7 +831,7 @@ class OvsVswitchd(Daemon):
 
     def _command(self) -> list[str]:
         return [
-            _which("ovs-vswitchd", self.dir.search_path),
+            *self.dir.program("ovs-vswitchd"),
             f"--enable-dummy={self.dummy}",
             f"--unixctl={self.ctl_path}",
             self.ovsdb.remote,
@@ -702,8 +842,8 @@ class OvsVswitchd(Daemon):
 
     def appctl(self, *args: str) -> str:
         """Run ``ovs-appctl -t <this vswitchd> <args>``."""
-        tool = _which("ovs-appctl", self.dir.search_path)
-        return _run([tool, "-t", str(self.ctl_path), *args], self.dir.env, self.timeout)
+        tool = self.dir.program("ovs-appctl")
+        return _run([*tool, "-t", str(self.ctl_path), *args], self.dir.env, self.timeout)
 
 
 class OvnNorthd(Daemon):
@@ -728,7 +868,7 @@ class OvnNorthd(Daemon):
 
     def _command(self) -> list[str]:
         return [
-            _which("ovn-northd", self.dir.search_path),
+            *self.dir.program("ovn-northd"),
             f"--unixctl={self.ctl_path}",
             f"--ovnnb-db={self.nb.remote}",
             f"--ovnsb-db={self.sb.remote}",
@@ -772,7 +912,7 @@ class OvnController(Daemon):
 
     def _command(self) -> list[str]:
         return [
-            _which("ovn-controller", self.dir.search_path),
+            *self.dir.program("ovn-controller"),
             "--enable-dummy-vif-plug",
             self.ovsdb.remote,
         ]
@@ -791,8 +931,8 @@ class OvnController(Daemon):
         path = self.ctl_path
         if path is None:
             raise DaemonError(f"{self.name} is not running", self.log_tail())
-        tool = _which("ovn-appctl", self.dir.search_path)
-        return _run([tool, "-t", str(path), *args], self.dir.env, self.timeout)
+        tool = self.dir.program("ovn-appctl")
+        return _run([*tool, "-t", str(path), *args], self.dir.env, self.timeout)
 
     def ignore_startup_delay(self) -> None:
         """Let ovn-controller unplug VIFs at once (``debug/ignore-startup-delay``).
@@ -881,8 +1021,8 @@ class LocalVswitch:
 
         With ``wait=False`` it passes ``--no-wait`` (do not wait for vswitchd).
         """
-        tool = _which("ovs-vsctl", self.dir.search_path)
-        argv = [tool, f"--db={self.remote}", f"--timeout={max(1, round(self.timeout))}"]
+        tool = self.dir.program("ovs-vsctl")
+        argv = [*tool, f"--db={self.remote}", f"--timeout={max(1, round(self.timeout))}"]
         if not wait:
             argv.append("--no-wait")
         return _run([*argv, *args], self.env, self.timeout + 5)
@@ -952,9 +1092,12 @@ class Sandbox:
         search_path: str | None = None,
         timeout: float = _DEFAULT_TIMEOUT,
         parent: str | os.PathLike[str] | None = None,
+        chroot: str | os.PathLike[str] | None = None,
     ) -> None:
         #: The chassis name (``system-id`` and ``hostname``).
         self.chassis = chassis
+        #: The tree whose OVS/OVN programs run (``None``: the host's).
+        self.chroot = None if chroot is None else Path(chroot).absolute()
         #: Where the sandbox directory is created (``None``: ``/tmp``).
         self.parent = None if parent is None else os.fspath(parent)
         self.bridge = bridge
@@ -977,7 +1120,17 @@ class Sandbox:
 
     def missing_binaries(self) -> list[str]:
         """What is missing to start this sandbox (see :func:`missing_binaries`)."""
-        return missing_binaries(self.components, search_path=self._search_path)
+        return missing_binaries(self.components, search_path=self._search_path, chroot=self.chroot)
+
+    def ovn_version(self) -> str:
+        """The version of the OVN programs this sandbox runs, e.g. ``"25.03.0"``.
+
+        Read from ``ovn-northd --version`` (the host's, or the tree's with
+        *chroot*); the sandbox need not be started.
+        """
+        argv = [*_program("ovn-northd", self._search_path, self.chroot), "--version"]
+        env = {"PATH": CHROOT_SEARCH_PATH if self.chroot else self._search_path}
+        return _run(argv, env, self.timeout).split()[1]
 
     # -- parts (valid after start())
 
@@ -1002,10 +1155,13 @@ class Sandbox:
         """
         if self._dir is not None:
             raise SandboxError("the sandbox is already started")
-        _require(self.components, self._search_path)
+        _require(self.components, self._search_path, self.chroot)
         t0 = time.monotonic()
         d = SandboxDir.create(
-            keep=self.keep, search_path=self._search_path, parent=self.parent or "/tmp"
+            keep=self.keep,
+            search_path=self._search_path,
+            parent=self.parent or "/tmp",
+            chroot=self.chroot,
         )
         self._dir = d
         try:
@@ -1133,8 +1289,12 @@ class Sandbox:
         return self.vswitch.vsctl(*args, wait=wait)
 
     def _ctl(self, program: str, remote: str, args: Sequence[str]) -> str:
-        tool = _which(program, self._search_path)
-        argv = [tool, f"--db={remote}", f"--timeout={max(1, round(self.timeout))}", *args]
+        argv = [
+            *self.dir.program(program),
+            f"--db={remote}",
+            f"--timeout={max(1, round(self.timeout))}",
+            *args,
+        ]
         return _run(argv, self.env, self.timeout + 5)
 
     def add_chassis(

@@ -142,6 +142,7 @@ EXPECTED_SUBMODULES = {
         "vf_port",
     },
     "ovn_vif.sandbox": {
+        "CHROOT_SEARCH_PATH",
         "COMPONENTS",
         "CommandError",
         "DATABASES",
