@@ -57,6 +57,9 @@ class ClusterMember(Daemon):
         return f"unix:{self.socket_path}"
 
     def _prepare(self) -> None:
+        # A killed member leaves its socket behind: without this, readiness
+        # (the socket exists) would be seen before the new process listens.
+        self.socket_path.unlink(missing_ok=True)
         if self.db_file.exists():
             return
         tool = "ovsdb-tool"
@@ -184,3 +187,37 @@ class SouthboundCluster:
         self.stop_all()
         time.sleep(down)
         self.start_all()
+
+
+class ClusterNorthd(Daemon):
+    """``ovn-northd`` between an NB ``ovsdb-server`` and a clustered Southbound.
+
+    :class:`ovn_vif.sandbox.OvnNorthd` takes one SB server; this one is
+    given the cluster's comma-separated remote (northd writes to the leader).
+    """
+
+    components = ("ovn-northd",)
+
+    def __init__(
+        self,
+        sandbox_dir: SandboxDir,
+        nb_remote: str,
+        cluster: SouthboundCluster,
+        *,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(sandbox_dir, "ovn-northd", timeout=timeout)
+        self.nb_remote = nb_remote
+        self.cluster = cluster
+        self.ctl_path = sandbox_dir.run_dir / "ovn-northd.ctl"
+
+    def _command(self) -> list[str]:
+        return [
+            "ovn-northd",
+            f"--unixctl={self.ctl_path}",
+            f"--ovnnb-db={self.nb_remote}",
+            f"--ovnsb-db={self.cluster.remote}",
+        ]
+
+    def _wait_ready(self) -> None:
+        wait_until(self.ctl_path.is_socket, self.timeout, what=f"{self.ctl_path}")
