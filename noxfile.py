@@ -63,6 +63,8 @@ REFERENCE_TESTS = (
 #: 25.03 a Debian trixie tree that scripts/reference-tree builds once into
 #: the cache (~/.cache/ovn-vif/trixie-ovn).
 REFERENCES = {"23.03": "host", "25.03": "trixie"}
+#: Test modules held to mypy --strict too (the rest of tests/ is not, yet).
+CHAOS_MODULES = ("tests/support/chaos.py", "tests/support/cluster.py", "tests/agent/test_chaos.py")
 #: OpenStack series -> (constraints file, Python the session runs on).
 PIN_SETS = {
     "2025.1": ("constraints/openstack-2025.1.txt", "3.10"),
@@ -171,9 +173,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on src/."""
+    """mypy --strict on src/ and on the chaos soak's test modules."""
     _install(session, "typecheck")
     session.run("mypy", "--strict", "src")
+    session.run("mypy", "--strict", "--explicit-package-bases", *CHAOS_MODULES)
 
 
 @nox.session
@@ -211,3 +214,20 @@ def fakediff(session: nox.Session) -> None:
     _install(session, "tests")
     args = session.posargs or ["--profile", "long", "--keep-going"]
     session.run("python", "-m", "tests.testing_kit.fakediff", *args)
+
+
+@nox.session(default=False)
+def chaos(session: nox.Session) -> None:
+    """The agent's chaos soak, long profile: 300 faults against a RAFT Southbound.
+
+    The CI profile (30 faults) runs in ``tests``. ``OVN_VIF_CHAOS_SEED=<n>``
+    replays a seed, ``OVN_VIF_CHAOS_PROFILE=ci`` picks the short profile and
+    ``OVN_VIF_CHAOS_FAULTS=<n>`` any number of faults; extra arguments go to pytest.
+    """
+    _install(session, "tests")
+    session.run(
+        "pytest",
+        "tests/agent/test_chaos.py",
+        *session.posargs,
+        env={"OVN_VIF_CHAOS_PROFILE": os.environ.get("OVN_VIF_CHAOS_PROFILE", "long")},
+    )
