@@ -307,6 +307,17 @@ class AgentProcess:
         """``None`` while it runs, else how it ended."""
         return None if self.proc is None else self.proc.poll()
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the current process so far, 0 if it is gone."""
+        if self.proc is None:
+            return 0.0
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        except OSError:
+            return 0.0
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -737,6 +748,7 @@ class Soak:
                 self._step = step
                 started = time.monotonic()
                 self.history.append(str(step))
+                pid, cpu = self.agent.pids[-1], self.agent.cpu_seconds()
                 self.apply(step.before)
                 with busy_loops(step.fault.hogs):
                     self.watch(step.fault.lead)
@@ -747,8 +759,11 @@ class Soak:
                 self.check_foreign()
                 self.converge_times.append(took)
                 self.step_times.append(time.monotonic() - started)
+                # Busy-looping shows here (the agent restarted: its new process's time).
+                used = self.agent.cpu_seconds() - (cpu if self.agent.pids[-1] == pid else 0.0)
                 self.history[-1] += (
                     f" -> SB caught up in {caught_up:.2f} s, agent converged in {took:.2f} s"
+                    f" (agent CPU {used:.2f} s)"
                 )
                 self.say(self.history[-1])
         except Violation as exc:
