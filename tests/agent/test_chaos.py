@@ -35,7 +35,10 @@ def test_schedule_is_a_function_of_the_seed() -> None:
 
 @pytest.mark.daemons
 def test_chaos_soak(sandbox_dir: SandboxDir, capsys: pytest.CaptureFixture[str]) -> None:
-    profile = PROFILES[os.environ.get("OVN_VIF_CHAOS_PROFILE", "ci")]
+    name = os.environ.get("OVN_VIF_CHAOS_PROFILE", "ci")
+    if name not in PROFILES:
+        pytest.fail(f"OVN_VIF_CHAOS_PROFILE={name!r}: known profiles are {', '.join(PROFILES)}")
+    profile = PROFILES[name]
     if os.environ.get("OVN_VIF_CHAOS_FAULTS"):
         profile = dataclasses.replace(profile, faults=int(os.environ["OVN_VIF_CHAOS_FAULTS"]))
     seed = _seed()
