@@ -19,6 +19,7 @@ being in sync.
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,10 @@ from typing import Any
 
 import pytest
 from tests.agent.test_agent_e2e import AgentProcess, add_lsps, plugged, wait_for
+from tests.support.cluster import ClusterNorthd, SouthboundCluster
 from tests.support.faultproxy import FaultProxy
 
-from ovn_vif.sandbox import Sandbox
+from ovn_vif.sandbox import LocalVswitch, OvsdbServer, Sandbox, SandboxDir
 
 pytestmark = pytest.mark.daemons
 
@@ -165,3 +167,125 @@ def test_local_database_handshake_fault(
     ):
         wait_for(lambda: _syncs(agent_log), "the agent in sync")
         _run_case(ovn_stack, proxy, agent_log, fault)
+
+
+class ClusterStack:
+    """NB, a 3-member Southbound cluster with a fault proxy in front of each
+    member, ovn-northd, the local daemons and chassis ``hv1``: the parts of a
+    :class:`Sandbox` the helpers above use (``nbctl``, ``vsctl``, ``ovs_remote``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = SandboxDir.create()
+        d = self.dir
+        self.nb = OvsdbServer(d, ["OVN_Northbound"], name="ovnnb_db")
+        self.cluster = SouthboundCluster(d)
+        self.northd = ClusterNorthd(d, self.nb.remote, self.cluster)
+        self.vswitch = LocalVswitch(d, external_ids={"system-id": "hv1", "hostname": "hv1"})
+        self.proxies = [
+            FaultProxy(root / f"m{m.index}.sock", m.socket_path) for m in self.cluster.members
+        ]
+
+    @property
+    def ovs_remote(self) -> str:
+        return self.vswitch.remote
+
+    @property
+    def proxied_remote(self) -> str:
+        return ",".join(p.remote for p in self.proxies)
+
+    def start(self) -> None:
+        self.nb.start()
+        self.cluster.start()
+        self.northd.start()
+        self.vswitch.start()
+        for proxy in self.proxies:
+            proxy.start()
+        self.sbctl("--may-exist", "chassis-add", "hv1", "geneve", "127.0.0.1")
+        self.nbctl("--wait=sb", "sync")
+
+    def _ctl(self, program: str, remote: str, *args: str) -> str:
+        return subprocess.run(
+            [program, f"--db={remote}", "--timeout=20", *args],
+            env=self.dir.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+
+    def nbctl(self, *args: str) -> str:
+        return self._ctl("ovn-nbctl", self.nb.remote, *args)
+
+    def sbctl(self, *args: str) -> str:
+        return self._ctl("ovn-sbctl", self.cluster.remote, *args)
+
+    def vsctl(self, *args: str, wait: bool = True) -> str:
+        return self.vswitch.vsctl(*args, wait=wait)
+
+    def close(self) -> None:
+        for proxy in self.proxies:
+            proxy.close()
+        self.dir.close()
+
+
+class AnyMember:
+    """The same fault on each member's proxy (the agent may be on any of them)."""
+
+    def __init__(self, stack: ClusterStack) -> None:
+        self.stack = stack
+
+    def on(self, *args: Any, **kwargs: Any) -> Any:
+        rules = [p.on(*args, **kwargs) for p in self.stack.proxies]
+
+        class Fired:
+            @property
+            def fired(self) -> int:
+                return sum(r.fired for r in rules)
+
+        return Fired()
+
+    def disconnect_all(self) -> None:
+        for proxy in self.stack.proxies:
+            proxy.disconnect_all()
+
+
+CLUSTER_CASES = [
+    _case("server-monitor-reply-lost", "to_client", "monitor_cond", "drop", database="_Server"),
+    _case("monitor-reply-lost", "to_client", "monitor_cond_since", "drop"),
+    _case("monitor-request-served-reply-lost", "to_server", "monitor_cond_since", "drop",
+          forward=True),
+    _case("condition-change-lost", "to_server", "monitor_cond_change", "drop"),
+    _case("condition-change-reply-lost", "to_client", "monitor_cond_change", "drop"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def cluster_stack(tmp_path: Path) -> Iterator[ClusterStack]:
+    stack = ClusterStack(tmp_path)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.close()
+
+
+@pytest.mark.parametrize("fault", CLUSTER_CASES)
+def test_clustered_southbound_handshake_fault(
+    cluster_stack: ClusterStack, agent_log: Path, fault: Fault
+) -> None:
+    # The self-audit runs every second: it must be able to ask whichever
+    # member the agent is on (followers answer a select themselves).
+    with _agent(
+        cluster_stack,  # type: ignore[arg-type]
+        agent_log,
+        "--ovn-remote",
+        cluster_stack.proxied_remote,
+        "--audit-interval",
+        "1",
+    ):
+        wait_for(lambda: _syncs(agent_log), "the agent in sync")
+        _run_case(cluster_stack, AnyMember(cluster_stack), agent_log, fault)  # type: ignore[arg-type]
+        log = agent_log.read_text(errors="replace")
+        assert "self-audit: could not ask" not in log
+        assert "Port_Binding(s) requesting this chassis, as in the agent's view" in log
+        assert "|ERROR|" not in log
