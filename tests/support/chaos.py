@@ -44,6 +44,8 @@ SWITCH = "sw0"
 #: (:data:`OPERATOR_PORT`), and the agent must leave that row alone. (Not a
 #: ``vif-plug-type=dummy`` lport: the agent would refuse it on every full run,
 #: and a full run that always decides something hides a stuck "nothing to do".)
+#: Seconds between the agent's self-audits during the soak.
+AUDIT_INTERVAL = 5
 OPERATOR_LPORT = "op-vif"
 #: The operator's Interface bound to :data:`OPERATOR_LPORT` (no ``ovn-plugged``).
 OPERATOR_PORT = "op-tap"
@@ -286,6 +288,10 @@ class AgentProcess:
             str(log_path),
             "--unixctl",
             str(ctl_path),
+            # The self-audit runs often, so that a divergence it finds (or a
+            # false alarm of its own) shows within the soak.
+            "--audit-interval",
+            str(AUDIT_INTERVAL),
         ]
         path = os.environ.get("PYTHONPATH")
         self.env = {
@@ -537,6 +543,7 @@ class Soak:
         #: Whether the agent is down because a fault killed it.
         self._agent_killed = False
         self._foreign: str = ""
+        self._audit_offset = 0
         self._step: Step | None = None
 
     # -- tools
@@ -726,6 +733,19 @@ class Soak:
             f"not converged within {self.profile.converge_bound:g} s: " + "; ".join(problems)
         )
 
+    def check_audit(self) -> None:
+        """The self-audit found nothing: the agent was never silently wrong."""
+        try:
+            with self.agent.log_path.open("rb") as f:
+                f.seek(self._audit_offset)
+                new = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return
+        self._audit_offset += len(new.encode(errors="replace"))
+        found = [ln for ln in new.splitlines() if "|ERROR|" in ln and "self-audit:" in ln]
+        if found:
+            raise Violation("the self-audit found a divergence:\n" + "\n".join(found[:5]))
+
     def check_foreign(self) -> None:
         now = self._read_foreign()
         if now != self._foreign:
@@ -757,6 +777,7 @@ class Soak:
                     caught_up = self.wait_southbound()
                     took = self.wait_converged()
                 self.check_foreign()
+                self.check_audit()
                 self.converge_times.append(took)
                 self.step_times.append(time.monotonic() - started)
                 # Busy-looping shows here (the agent restarted: its new process's time).
