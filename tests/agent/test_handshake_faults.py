@@ -286,6 +286,10 @@ def test_clustered_southbound_handshake_fault(
         wait_for(lambda: _syncs(agent_log), "the agent in sync")
         _run_case(cluster_stack, AnyMember(cluster_stack), agent_log, fault)  # type: ignore[arg-type]
         log = agent_log.read_text(errors="replace")
-        assert "self-audit: could not ask" not in log
+        # A check cut by the fault is asked again at once, quietly; it never
+        # fails twice in a row.
+        assert not [
+            ln for ln in log.splitlines() if "|WARNING|" in ln and "self-audit: could not" in ln
+        ]
         assert "Port_Binding(s) requesting this chassis, as in the agent's view" in log
         assert "|ERROR|" not in log

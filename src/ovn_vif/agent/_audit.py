@@ -278,6 +278,9 @@ class AuditResult:
     rows: int = 0
     divergence: Divergence = Divergence()
     error: str | None = None
+    #: For ``"failed"``: how many audits in a row could not ask the server
+    #: (the first is often a connection going down under the audit).
+    failures: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -307,6 +310,7 @@ class SouthboundAudit:
         self._next: float | None = None
         self._query: Select | None = None
         self._suspect: Divergence | None = None
+        self._failures = 0
         #: The latest finished audit.
         self.last: AuditResult | None = None
 
@@ -320,6 +324,7 @@ class SouthboundAudit:
             return
         self.cancel()
         self._suspect = None
+        self._failures = 0
         self._next = time.monotonic()
 
     def cancel(self) -> None:
@@ -347,11 +352,21 @@ class SouthboundAudit:
         self._query = None
         now = time.monotonic()
         if query.rows is None:
-            self._next = now + min(self.interval, 10.0)
+            self._failures += 1
+            # The first failure is asked again soon: it is often the
+            # connection going down under the audit, which the reconnection
+            # then reports; later ones at the usual pace (10 s at most).
+            retry = self.confirm if self._failures == 1 else min(self.interval, 10.0)
+            self._next = now + retry
             result = AuditResult(
-                time=time.time(), member=query.member, outcome="failed", error=query.error
+                time=time.time(),
+                member=query.member,
+                outcome="failed",
+                error=query.error,
+                failures=self._failures,
             )
         else:
+            self._failures = 0
             found = compare(view(), query.rows)
             if not found:
                 self._suspect = None
@@ -551,6 +566,8 @@ class SelfAudit:
                 )
                 self._reload_not_before = now + self._reload_backoff
                 self._resync(sb_idl)
+        elif result.outcome == "failed" and result.failures < 2:
+            log.debug("self-audit: %s; asking again shortly", result.describe())
         elif result.outcome == "failed":
             self._rl.warning(
                 ("audit-failed", result.member),
