@@ -32,7 +32,9 @@ REPO = Path(__file__).parents[2]
 UNIT = REPO / "contrib" / "systemd" / "ovn-vif-agent.service"
 LOGROTATE = REPO / "contrib" / "logrotate" / "ovn-vif-agent"
 SUITE = "bookworm"
-PACKAGES = "systemd,systemd-sysv,dbus,logrotate"
+#: python3 (Debian's, for a test run by a Debian python3, whose /usr is not
+#: bound in) and libsqlite3-0 (pyroute2 imports sqlite3) besides systemd.
+PACKAGES = "systemd,systemd-sysv,dbus,logrotate,python3,libsqlite3-0"
 MIRROR = os.environ.get("OVN_VIF_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 #: Where the container sees the host sandbox's run directory (not under /tmp:
 #: the unit has PrivateTmp=yes).
@@ -217,6 +219,12 @@ def _drop_in() -> str:
     )
 
 
+def _python_dirs() -> set[str]:
+    """This Python, its venv and the repository, to bind into the container;
+    not /usr (a Debian python3: the tree has its own)."""
+    return {p for p in (sys.prefix, sys.base_prefix, str(REPO)) if p != "/usr"}
+
+
 @pytest.fixture
 def container(debian_tree: Path, ovn_stack: Sandbox, tmp_path: Path) -> Iterator[Container]:
     script = Path(sys.executable).with_name("ovn-vif")
@@ -249,7 +257,7 @@ def container(debian_tree: Path, ovn_stack: Sandbox, tmp_path: Path) -> Iterator
         "--volatile=overlay",
         f"--machine=ovnvif{os.getpid()}",
         f"--directory={debian_tree}",
-        *(f"--bind-ro={p}" for p in {sys.prefix, sys.base_prefix, str(REPO)}),
+        *(f"--bind-ro={p}" for p in _python_dirs()),
         *(f"--bind={src}:{dst}" for src, dst in binds.items()),
     ]
     console = (tmp_path / "console.log").open("wb")
