@@ -401,7 +401,11 @@ def _add_plugin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 # -- parser -----------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
+#: The commands of this distribution: running one loads no plugin command.
+BUILTIN_COMMANDS = frozenset({"agent", "providers", "status", "demo", "appctl"})
+
+
+def _parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     from ovn_vif import __version__
     from ovn_vif.agent._config import DEFAULT_OVS_REMOTE
 
@@ -632,13 +636,25 @@ def _parser() -> argparse.ArgumentParser:
     appctl.add_argument("cmd_args", nargs=argparse.REMAINDER, metavar="ARG")
     appctl.set_defaults(func=_cmd_appctl, default_log_level="warning")
 
-    _add_plugin_commands(sub, common)
+    if plugins:
+        _add_plugin_commands(sub, common)
     return parser
+
+
+def _wants_plugins(argv: Sequence[str]) -> bool:
+    """Whether parsing *argv* needs the plugin commands: not for a built-in
+    command, whose run would otherwise import every plugin's modules (the
+    representor provider's command imports pyroute2, 12 MB of the agent's
+    memory)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    return command not in BUILTIN_COMMANDS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ovn-vif`` command with *argv* (default: ``sys.argv[1:]``); return its status."""
-    args = _parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = _parser(plugins=_wants_plugins(argv)).parse_args(argv)
     try:
         args.log_setup = _setup_logging(args)
     except ValueError as exc:
