@@ -298,3 +298,28 @@ def test_demo_without_binaries_runs_on_the_fake_idl(
     last_table = text.rsplit("[5/5]", 1)[1]
     assert "web    web   internal" in last_table
     assert "cache" not in last_table
+
+
+def test_a_builtin_command_imports_no_plugin_command() -> None:
+    """`ovn-vif agent --provider dummy` does not import the representor provider's
+    command (and with it pyroute2, 12 MB of the agent's memory); `--help` and a
+    plugin's own command still see the plugin commands."""
+    code = (
+        "import sys; from ovn_vif.cli._commands import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('pyroute2' in sys.modules, 'ovn_vif_representor' in sys.modules)"
+    )
+
+    def imported(*argv: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", code, *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return result.stdout.strip().splitlines()[-1]
+
+    assert imported("agent", "--provider", "dummy", "--connect-timeout", "x") == "False False"
+    assert imported("status", "--help") == "False False"
+    assert imported("--help").endswith("True")

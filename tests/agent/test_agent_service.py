@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -239,7 +240,57 @@ def test_metrics_are_scraped(ovn_stack: Sandbox, start_agent: Callable[..., Agen
     count = re.search(r"^ovn_vif_reconcile_duration_seconds_count ([0-9.]+)$", text, re.M)
     assert count is not None
     assert float(count.group(1)) >= 2
+    # What pages someone: the lports not plugged *now* (the counter grows every reconcile).
+    assert 'ovn_vif_not_plugged_lports{outcome="refused",provider="other"} 1.0' in text
+    for stage in ("interface", "ofport"):
+        latency = re.search(
+            rf'^ovn_vif_plug_latency_seconds_count{{stage="{stage}"}} ([0-9.]+)$', text, re.M
+        )
+        assert latency is not None, stage
+        assert float(latency.group(1)) >= 2, stage
+    assert 'ovn_vif_provider_errors_total{provider="dummy"} 0.0' in text
+    assert 'ovn_vif_database_reconnects_total{database="southbound"} 0.0' in text
+    assert "ovn_vif_tls_failures_total 0.0" in text
+    assert re.search(r'^ovn_vif_build_info\{python="[0-9.]+",version="[^"]+"\} 1.0$', text, re.M)
+    assert re.search(r"^process_resident_memory_bytes [0-9.e+]+$", text, re.M)
+    assert re.search(r"^python_info\{", text, re.M)
+    _check_exposition(text)
     assert agent.stop() == 0
+
+
+def _check_exposition(text: str) -> None:
+    """Names, units and types by Prometheus' conventions: ``promtool check metrics``
+    where it is installed (Debian: prometheus), else prometheus_client's parser."""
+    promtool = shutil.which("promtool")
+    if promtool is not None:
+        result = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout + result.stderr == "", result.stdout + result.stderr
+        return
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        assert family.documentation, family.name
+        if family.type == "counter":
+            assert not family.name.endswith("_total"), family.name
+        assert "_total" not in family.name or family.type == "counter", family.name
+
+
+def test_alerting_rules_are_valid() -> None:
+    """contrib/prometheus's example rules load in Prometheus and use served metrics."""
+    rules = Path(__file__).parents[2] / "contrib" / "prometheus" / "ovn-vif-agent.rules.yml"
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian: prometheus)")
+    result = subprocess.run(
+        [promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    documented = set(re.findall(r"\bovn_vif_[a-z_]+", AGENT_PAGE.read_text()))
+    for name in set(re.findall(r"\bovn_vif_[a-z_]+", rules.read_text())):
+        assert re.sub(r"_bucket$", "", name) in documented, name
 
 
 def test_metrics_address_in_use_exits_2(ovn_stack: Sandbox) -> None:

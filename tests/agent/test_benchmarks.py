@@ -67,3 +67,14 @@ def test_audit_cost_measures_the_audit_and_a_reconnection() -> None:
     for figures in doc["results"].values():
         assert figures["latency_ms_median"] > 0
         assert figures["server_cpu_ms_per_op"] >= 0
+
+
+def test_agent_rss_measures_the_agent_and_ovn_controller() -> None:
+    """benchmarks/agent_rss.py plugs N ports with each and reads their RSS (no size assertion)."""
+    doc = _run("agent_rss.py", "-n", "5")
+    assert doc["agent_modules_at_start"] > 0
+    for impl in ("agent", "ovn-controller"):
+        entry = doc["results"][impl]
+        assert entry["plugged"] == 5
+        assert entry["rss_mb"] > 0
+        assert entry["rss_anon_mb"] > 0

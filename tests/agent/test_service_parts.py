@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from ovn_vif import Registry, create_sb_indexes
+from ovn_vif import (
+    Decision,
+    Outcome,
+    Reason,
+    ReconcileReport,
+    Registry,
+    __version__,
+    create_sb_indexes,
+)
 from ovn_vif.agent import Agent, AgentConfig, AgentSetupError, prepare_ovs_helper, prepare_sb_helper
+from ovn_vif.agent import _tls as tls
 from ovn_vif.agent._json import uninstall
 from ovn_vif.agent._loop_status import LoopStatus, printable
-from ovn_vif.agent._metrics import parse_address
+from ovn_vif.agent._metrics import Metrics, parse_address
 from ovn_vif.agent._notify import SystemdNotifier, watchdog_interval
 from ovn_vif.agent._observers import Observer
 from ovn_vif.cli._daemon import Pidfile
@@ -147,3 +159,75 @@ def test_pidfile_is_locked_and_a_stale_one_is_taken_over(tmp_path: Path) -> None
 def test_pidfile_in_a_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(AgentSetupError, match="cannot create the pidfile"):
         Pidfile(str(tmp_path / "no" / "agent.pid"))
+
+
+class _Types:
+    def types(self) -> tuple[str, ...]:
+        return ("dummy",)
+
+
+class _Session:
+    def __init__(self) -> None:
+        self.seqno = 0
+
+    def get_seqno(self) -> int:
+        return self.seqno
+
+
+def _value(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_metrics_not_plugged_now_provider_errors_and_latency() -> None:
+    """The gauge follows the latest reconcile (the counter only grows); a provider
+    error is counted; a committed plug observes the interface stage of the latency."""
+    metrics = Metrics()
+    agent: Any = SimpleNamespace(registry=_Types())
+    declined = Decision(
+        lport="lsp1", outcome=Outcome.DECLINED, reason=Reason.PROVIDER_DECLINED, plug_type="dummy"
+    )
+    failed = Decision(
+        lport="lsp2", outcome=Outcome.REFUSED, reason=Reason.PROVIDER_ERROR, plug_type="dummy"
+    )
+    plugged = Decision(lport="lsp3", outcome=Outcome.PLUGGED, plug_type="dummy")
+    report = ReconcileReport(decisions=(declined, failed, plugged), changed=True)
+    metrics.reconciled(agent, report, 0.01)
+    metrics.committed(agent, report, "success", 0.02)
+    assert _value(metrics, "ovn_vif_not_plugged_lports", outcome="declined", provider="dummy") == 1
+    assert _value(metrics, "ovn_vif_not_plugged_lports", outcome="refused", provider="dummy") == 1
+    assert _value(metrics, "ovn_vif_provider_errors_total", provider="dummy") == 1
+    assert _value(metrics, "ovn_vif_plug_latency_seconds_count", stage="interface") == 1
+    assert _value(metrics, "ovn_vif_plug_latency_seconds_count", stage="ofport") == 0
+    # Next reconcile: lsp1 is plugged after all; lsp2 still fails.
+    again = ReconcileReport(decisions=(failed,))
+    metrics.reconciled(agent, again, 0.01)
+    metrics.committed(agent, again, "unchanged", 0.0)
+    assert _value(metrics, "ovn_vif_not_plugged_lports", outcome="declined", provider="dummy") == 0
+    assert _value(metrics, "ovn_vif_provider_errors_total", provider="dummy") == 2
+    assert _value(metrics, "ovn_vif_lports_not_plugged_total", outcome="declined",
+                  reason="provider-declined", provider="dummy") == 1  # fmt: skip
+    metrics.close()
+
+
+def test_metrics_count_reconnects_and_tls_failures() -> None:
+    metrics = Metrics()
+    session = _Session()
+    idl = SimpleNamespace(_session=session)
+    metrics._count_reconnects("southbound", idl, connected=True)
+    session.seqno = 2  # disconnected, connected again
+    metrics._count_reconnects("southbound", idl, connected=True)
+    session.seqno = 3  # disconnected: not a reconnection yet
+    metrics._count_reconnects("southbound", idl, connected=False)
+    assert _value(metrics, "ovn_vif_database_reconnects_total", database="southbound") == 1
+    assert _value(metrics, "ovn_vif_build_info", version=__version__,
+                  python=platform.python_version()) == 1  # fmt: skip
+    assert _value(metrics, "process_resident_memory_bytes") is not None
+    before = _value(metrics, "ovn_vif_tls_failures_total")
+    try:
+        tls.record_failure("ssl:192.0.2.1:6642", "certificate verify failed")
+        metrics._count_tls_failures()
+        metrics._count_tls_failures()  # the same failure counts once
+        assert _value(metrics, "ovn_vif_tls_failures_total") == (before or 0) + 1
+    finally:
+        tls.clear_failure("ssl:192.0.2.1:6642")
+    metrics.close()

@@ -12,6 +12,7 @@ import pytest
 from ovn_vif.cli._commands import _parser
 
 UNIT = Path(__file__).parents[2] / "contrib" / "systemd" / "ovn-vif-agent.service"
+LOGROTATE = Path(__file__).parents[2] / "contrib" / "logrotate" / "ovn-vif-agent"
 
 
 def _service_values(key: str) -> list[str]:
@@ -48,6 +49,32 @@ def test_unit_command_line_is_accepted() -> None:
     assert args.pidfile == ""  # the default pidfile, in OVN_VIF_RUNDIR
     assert _service_values("Environment") == ["OVN_VIF_RUNDIR=/run/ovn-vif"]
     assert _service_values("PIDFile") == ["/run/ovn-vif/ovn-vif-agent.pid"]
+    assert args.log_file == "/var/log/ovn-vif/ovn-vif-agent.log"
+    assert args.status_file is None  # the default, in OVN_VIF_RUNDIR
+
+
+def test_unit_writes_only_where_it_may() -> None:
+    """Under ProtectSystem=strict the agent may write only to its RuntimeDirectory
+    and LogsDirectory: the status file (default: $OVN_VIF_RUNDIR) and the log file
+    must be there, and the log file where contrib/logrotate rotates it."""
+    from ovn_vif.agent import default_status_file
+
+    [exec_start] = _service_values("ExecStart")
+    args = _parser().parse_args([a for a in shlex.split(exec_start) if "$" not in a][1:])
+    [runtime] = _service_values("RuntimeDirectory")
+    [logs] = _service_values("LogsDirectory")
+    rundir = _service_values("Environment")[0].split("=", 1)[1]
+    assert rundir == f"/run/{runtime}"
+    status = default_status_file(args.ovs_remote, {"OVN_VIF_RUNDIR": rundir})
+    assert status == f"/run/{runtime}/ovn-vif.status.json"
+    assert Path(args.log_file).parent == Path("/var/log") / logs
+    rotated = [
+        line.split()[0]
+        for line in LOGROTATE.read_text().splitlines()
+        if line.startswith("/") and line.rstrip().endswith("{")
+    ]
+    assert rotated == [f"/var/log/{logs}/*.log"]
+    assert Path(args.log_file).match(rotated[0])
 
 
 @pytest.mark.parametrize(

@@ -49,9 +49,10 @@ class AgentConfig:
     #: Seconds :meth:`Agent.close` waits for an in-flight transaction.
     shutdown_timeout: float = 5.0
     #: Where the agent writes why lports are not plugged (read by
-    #: ``ovn-vif status``): ``None`` means ``ovn-vif.status.json`` next to
-    #: the local database socket when the agent connects to a ``unix:``
-    #: remote itself (nowhere when it is given IDLs or a TCP remote);
+    #: ``ovn-vif status``): ``None`` means ``ovn-vif.status.json`` in
+    #: ``$OVN_VIF_RUNDIR`` if that is set, else next to the local database
+    #: socket when the agent connects to a ``unix:`` remote itself (nowhere
+    #: when it is given IDLs, or a TCP remote without ``$OVN_VIF_RUNDIR``);
     #: ``""`` writes no file.
     status_file: str | None = None
     #: Replace ``ovs.json``'s pure-Python parser, process-wide, with

@@ -9,12 +9,15 @@ from its own thread and only reads them.
 from __future__ import annotations
 
 import logging
+import platform
+import time
 from typing import TYPE_CHECKING, Any
 
-from ovn_vif._engine.report import Outcome
+from ovn_vif._engine.report import Outcome, Reason
 from ovn_vif._errors import AgentSetupError
 from ovn_vif.agent._connections import idl_connected
 from ovn_vif.agent._observers import Observer
+from ovn_vif.agent._status_file import not_plugged
 
 if TYPE_CHECKING:
     from ovn_vif._engine.report import ReconcileReport
@@ -30,6 +33,21 @@ _CHANGES = {
     Outcome.REPLACED: "replace",
 }
 _NOT_DONE = (Outcome.DECLINED, Outcome.VETOED, Outcome.DEFERRED, Outcome.REFUSED)
+_PLUGS = (Outcome.PLUGGED, Outcome.REPLACED)
+#: Plug latency buckets: one loop iteration to a vswitchd that takes seconds.
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+#: How long a plug waits for its ofport before it is no longer followed.
+_OFPORT_PATIENCE = 300.0
+
+
+def _version() -> str:
+    # As ovn_vif.__version__ (the package root is above the agent's layer).
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ovn-vif")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -129,6 +147,61 @@ class Metrics(Observer):
         )
         for check in ("southbound", "engine", "conditions"):
             self.divergences.labels(check)
+        self.not_plugged_now = pc.Gauge(
+            "ovn_vif_not_plugged_lports",
+            "Lports requested for this chassis that the latest reconcile left not plugged (or "
+            "not unplugged), by outcome and provider: what ovn-vif status lists",
+            ["outcome", "provider"],
+            registry=r,
+        )
+        self.plug_latency = pc.Histogram(
+            "ovn_vif_plug_latency_seconds",
+            "Time from the reconcile that saw a Port_Binding to plug to its Interface being "
+            "created (stage=interface, the commit's success) and to vswitchd assigning it an "
+            "ofport (stage=ofport)",
+            ["stage"],
+            registry=r,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.provider_errors = pc.Counter(
+            "ovn_vif_provider_errors",
+            "Provider calls that raised (decisions with reason provider-error), per provider",
+            ["provider"],
+            registry=r,
+        )
+        self.reconnects = pc.Counter(
+            "ovn_vif_database_reconnects",
+            "Connections to a database made again after a first one (local, southbound)",
+            ["database"],
+            registry=r,
+        )
+        self.tls_failures = pc.Counter(
+            "ovn_vif_tls_failures",
+            "TLS connection failures (certificate, key, handshake) to ssl: remotes",
+            registry=r,
+        )
+        build = pc.Gauge(
+            "ovn_vif_build_info",
+            "Version of ovn-vif and of the Python running it (always 1)",
+            ["version", "python"],
+            registry=r,
+        )
+        build.labels(_version(), platform.python_version()).set(1)
+        # process_* (CPU, RSS, open fds, start time) and python_info, as the
+        # default registry has them.
+        pc.ProcessCollector(registry=r)
+        pc.PlatformCollector(registry=r)
+        for stage in ("interface", "ofport"):
+            self.plug_latency.labels(stage)
+        for database in ("local", "southbound"):
+            self.reconnects.labels(database)
+        self._sessions: dict[str, tuple[int, bool]] = {}
+        self._tls_seen: dict[str, float] = {}
+        # lport -> monotonic time the reconcile that decided its plug began,
+        # until the commit; then until its Interface has an ofport.
+        self._deciding: dict[str, float] = {}
+        self._not_plugged_keys: set[tuple[str, str]] = set()
+        self._awaiting_ofport: dict[str, float] = {}
         self._divergences: dict[str, int] = {}
         self._seen_seqno: int | None = None
         self._providers: set[str] = set()
@@ -155,8 +228,11 @@ class Metrics(Observer):
 
     def iteration(self, agent: Agent) -> None:
         self.iterations.inc()
-        self.connected.labels("local").set(idl_connected(agent.ovs_idl))
-        self.connected.labels("southbound").set(idl_connected(agent.sb_idl))
+        for database, idl in (("local", agent.ovs_idl), ("southbound", agent.sb_idl)):
+            connected = idl_connected(idl)
+            self.connected.labels(database).set(connected)
+            self._count_reconnects(database, idl, connected)
+        self._count_tls_failures()
         self.in_sync.set(agent.synced)
         self.in_flight.set(agent.in_flight)
         for check, n in agent.divergences.items():
@@ -181,17 +257,56 @@ class Metrics(Observer):
                 counts[provider] = counts.get(provider, 0) + 1
             for provider in self._providers | set(counts) | set(agent.registry.types()):
                 self.plugged.labels(provider).set(counts.get(provider, 0))
+                if provider in known:
+                    self.provider_errors.labels(provider)  # served as 0 until one raises
             self._providers |= set(counts)
+            if self._awaiting_ofport:
+                now = time.monotonic()
+                for iface in ovs_view.ifaces.values():
+                    since = self._awaiting_ofport.get(iface.iface_id or "")
+                    if since is not None and iface.has_ofport:
+                        self.plug_latency.labels("ofport").observe(now - since)
+                        del self._awaiting_ofport[iface.iface_id or ""]
+                for lport, since in list(self._awaiting_ofport.items()):
+                    if now - since > _OFPORT_PATIENCE:
+                        del self._awaiting_ofport[lport]
+
+    def _count_reconnects(self, database: str, idl: Any, connected: bool) -> None:
+        session = getattr(idl, "_session", None)
+        seqno = session.get_seqno() if session is not None else 0
+        previous = self._sessions.get(database)
+        if previous is None:
+            self._sessions[database] = (seqno, connected)
+            return
+        seen_seqno, ever = previous
+        if seqno != seen_seqno and connected and ever:
+            self.reconnects.labels(database).inc()
+        self._sessions[database] = (seqno, ever or connected)
+
+    def _count_tls_failures(self) -> None:
+        from ovn_vif.agent import _tls
+
+        with _tls._LOCK:
+            failures = dict(_tls._FAILURES)
+        for remote, (when, _reason) in failures.items():
+            if self._tls_seen.get(remote) != when:
+                self._tls_seen[remote] = when
+                self.tls_failures.inc()
 
     def reconciled(self, agent: Agent, report: ReconcileReport, seconds: float) -> None:
         self.reconcile_seconds.observe(seconds)
         self.last_reconcile.set_to_current_time()
+        began = time.monotonic() - seconds
+        for d in report:
+            if d.outcome in _PLUGS:
+                self._deciding.setdefault(d.lport, began)
 
     def committed(self, agent: Agent, report: ReconcileReport, status: str, seconds: float) -> None:
         self.commits.labels(status.replace(" ", "_")).inc()
         if report.changed:
             self.commit_seconds.observe(seconds)
         known = set(agent.registry.types())
+        now = time.monotonic()
         for d in report:
             # vif-plug-type comes from the CMS: bound the label's values.
             provider = d.plug_type if d.plug_type in known else "other"
@@ -199,9 +314,23 @@ class Metrics(Observer):
             if action is not None:
                 if status == "success":
                     self.changes.labels(action, provider).inc()
+                began = self._deciding.pop(d.lport, None)
+                if began is not None and status == "success":
+                    self.plug_latency.labels("interface").observe(now - began)
+                    self._awaiting_ofport[d.lport] = began
             elif d.outcome in _NOT_DONE:
                 reason = d.reason.value if d.reason is not None else d.outcome.value
                 self.declines.labels(d.outcome.value, reason, provider).inc()
+            if d.reason is Reason.PROVIDER_ERROR:
+                self.provider_errors.labels(provider).inc()
+        if report.skipped is None:
+            current: dict[tuple[str, str], int] = {}
+            for n in not_plugged(report.decisions):
+                key = (n.outcome, n.plug_type if n.plug_type in known else "other")
+                current[key] = current.get(key, 0) + 1
+            for key in self._not_plugged_keys | set(current):
+                self.not_plugged_now.labels(*key).set(current.get(key, 0))
+            self._not_plugged_keys |= set(current)
 
     def audited(self, agent: Agent, result: AuditResult) -> None:
         self.audits.labels(result.outcome).inc()

@@ -6,9 +6,14 @@ ovn-northd and ovn-controller, and the local Interface does not exist when
 nothing was plugged). So the agent writes, after each reconcile whose
 answer changed, a small JSON file with the lports it did not plug (or
 unplug) and why; ``ovn-vif status`` reads it next to what the local database
-says is plugged. By default the file sits next to the local database socket
-(``ovn-vif.status.json`` in the socket's directory), so that
+says is plugged. By default the file is ``ovn-vif.status.json`` in
+``$OVN_VIF_RUNDIR`` when that is set (the shipped systemd unit sets it to
+``/run/ovn-vif``, its ``RuntimeDirectory``, the one place under
+``/run`` it may write), else next to the local database socket, so that
 ``ovn-vif status --ovs-remote unix:PATH`` finds it without being told.
+``ovn-vif status`` also looks in ``/var/run/ovn-vif`` when nothing is at
+its own default, so that an administrator's shell (without the unit's
+environment) finds the file of the agent that systemd runs.
 
 The file is replaced atomically (write and rename); it reflects the latest
 reconcile of a running agent, and ``written_at`` says when that was. A
@@ -22,7 +27,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -30,8 +35,11 @@ import attrs
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._engine.report import Decision, Outcome, ReconcileReport
 
-#: Name of the status file in the local database socket's directory.
+#: Name of the status file in ``$OVN_VIF_RUNDIR`` or the socket's directory.
 STATUS_FILE_NAME = "ovn-vif.status.json"
+#: The run directory of the shipped systemd unit (``RuntimeDirectory=ovn-vif``);
+#: the same default as the control socket's.
+SERVICE_RUNDIR = "/var/run/ovn-vif"
 _FORMAT = 1
 #: Outcomes that leave an lport not plugged (or not unplugged) as requested.
 NOT_PLUGGED_OUTCOMES = frozenset(
@@ -39,20 +47,39 @@ NOT_PLUGGED_OUTCOMES = frozenset(
 )
 
 
-def default_status_file(ovs_remote: str) -> str | None:
+def default_status_file(ovs_remote: str, environ: Mapping[str, str] | None = None) -> str | None:
     """Where the agent writes its status file for the local database at
-    *ovs_remote*: ``ovn-vif.status.json`` next to a ``unix:`` socket, else
-    ``None`` (no default for a TCP or SSL remote).
+    *ovs_remote*: ``ovn-vif.status.json`` in ``$OVN_VIF_RUNDIR`` when it is
+    set (in *environ*, default ``os.environ``), else next to a ``unix:``
+    socket, else ``None`` (no default for a TCP or SSL remote).
 
-    >>> default_status_file("unix:/var/run/openvswitch/db.sock")
+    >>> default_status_file("unix:/var/run/openvswitch/db.sock", {})
     '/var/run/openvswitch/ovn-vif.status.json'
-    >>> default_status_file("tcp:127.0.0.1:6640") is None
+    >>> default_status_file("unix:/var/run/openvswitch/db.sock", {"OVN_VIF_RUNDIR": "/run/ovn-vif"})
+    '/run/ovn-vif/ovn-vif.status.json'
+    >>> default_status_file("tcp:127.0.0.1:6640", {}) is None
     True
     """
+    rundir = (os.environ if environ is None else environ).get("OVN_VIF_RUNDIR")
+    if rundir:
+        return os.path.join(rundir, STATUS_FILE_NAME)
     if not ovs_remote.startswith("unix:"):
         return None
     path = ovs_remote[len("unix:") :]
     return os.path.join(os.path.dirname(path) or ".", STATUS_FILE_NAME)
+
+
+def find_status_file(ovs_remote: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The status file ``ovn-vif status`` reads when not told: the agent's
+    :func:`default_status_file` if it exists, else the shipped unit's
+    (``/var/run/ovn-vif/ovn-vif.status.json``) if that exists, else the
+    default (which does not exist, or ``None``)."""
+    default = default_status_file(ovs_remote, environ)
+    service = os.path.join(SERVICE_RUNDIR, STATUS_FILE_NAME)
+    for candidate in (default, service):
+        if candidate is not None and os.path.exists(candidate):
+            return candidate
+    return default
 
 
 @attrs.frozen(kw_only=True)

@@ -146,6 +146,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         certificate=args.certificate,
         ca_cert=args.ca_cert,
         audit_interval=args.audit_interval,
+        status_file=args.status_file,
     )
     agent = Agent(config)
     log_setup: LogSetup = args.log_setup
@@ -239,14 +240,14 @@ def _cmd_providers(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     from ovn_vif.agent import RemoteError
     from ovn_vif.agent._plugged import read_plugged_ports
-    from ovn_vif.agent._status_file import default_status_file, read_agent_status
+    from ovn_vif.agent._status_file import find_status_file, read_agent_status
 
     try:
         system_id, ports = read_plugged_ports(args.ovs_remote, timeout=args.timeout)
     except RemoteError as exc:
         print(f"ovn-vif status: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    status_file = args.status_file or default_status_file(args.ovs_remote)
+    status_file = args.status_file or find_status_file(args.ovs_remote)
     agent = None if status_file is None else read_agent_status(status_file)
     if agent is not None and system_id is not None and agent.chassis != system_id:
         agent = None  # written for another chassis name: not this one's story
@@ -400,7 +401,11 @@ def _add_plugin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 # -- parser -----------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
+#: The commands of this distribution: running one loads no plugin command.
+BUILTIN_COMMANDS = frozenset({"agent", "providers", "status", "demo", "appctl"})
+
+
+def _parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     from ovn_vif import __version__
     from ovn_vif.agent._config import DEFAULT_OVS_REMOTE
 
@@ -523,6 +528,13 @@ def _parser() -> argparse.ArgumentParser:
         "(default FILE: $OVN_VIF_RUNDIR/ovn-vif-agent.pid)",
     )
     service.add_argument(
+        "--status-file",
+        metavar="PATH",
+        help="write why lports are not plugged here, for ovn-vif status; '' for no file "
+        "(default: $OVN_VIF_RUNDIR/ovn-vif.status.json if OVN_VIF_RUNDIR is set, else "
+        "ovn-vif.status.json next to a unix: --ovs-remote socket)",
+    )
+    service.add_argument(
         "--metrics-address",
         metavar="HOST:PORT",
         help="serve Prometheus metrics at http://HOST:PORT/metrics (needs ovn-vif[metrics])",
@@ -565,7 +577,9 @@ def _parser() -> argparse.ArgumentParser:
         "--status-file",
         metavar="PATH",
         help="the agent's status file, which says why lports are not plugged "
-        "(default: ovn-vif.status.json next to a unix: --ovs-remote socket)",
+        "(default: the agent's: $OVN_VIF_RUNDIR/ovn-vif.status.json if OVN_VIF_RUNDIR is "
+        "set, else ovn-vif.status.json next to a unix: --ovs-remote socket; if that does "
+        "not exist, /var/run/ovn-vif/ovn-vif.status.json, the systemd unit's)",
     )
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_cmd_status)
@@ -622,13 +636,25 @@ def _parser() -> argparse.ArgumentParser:
     appctl.add_argument("cmd_args", nargs=argparse.REMAINDER, metavar="ARG")
     appctl.set_defaults(func=_cmd_appctl, default_log_level="warning")
 
-    _add_plugin_commands(sub, common)
+    if plugins:
+        _add_plugin_commands(sub, common)
     return parser
+
+
+def _wants_plugins(argv: Sequence[str]) -> bool:
+    """Whether parsing *argv* needs the plugin commands: not for a built-in
+    command, whose run would otherwise import every plugin's modules (the
+    representor provider's command imports pyroute2, 12 MB of the agent's
+    memory)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    return command not in BUILTIN_COMMANDS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ovn-vif`` command with *argv* (default: ``sys.argv[1:]``); return its status."""
-    args = _parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = _parser(plugins=_wants_plugins(argv)).parse_args(argv)
     try:
         args.log_setup = _setup_logging(args)
     except ValueError as exc:
