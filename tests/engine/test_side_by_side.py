@@ -2,6 +2,7 @@
 
 Each scenario (S1..S8 below: create, MTU, moves, LSP deletion, ports not
 plugged by OVN, unknown types, orphans, a name collision and other cases;
+the option shapes OpenStack Neutron writes, during a live migration too;
 and the upstream "ovn-controller - VIF plugging" steps) drives the same
 Northbound and local changes into two sandboxes: one runs the real
 ``ovn-controller --enable-dummy-vif-plug``, the other the engine (dummy
