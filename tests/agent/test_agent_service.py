@@ -28,6 +28,7 @@ from tests.agent.test_agent_e2e import (
     wait_plugged,
 )
 
+from ovn_vif._engine.compatible import COMPATIBLE_WITH
 from ovn_vif.sandbox import Sandbox
 
 pytestmark = pytest.mark.daemons
@@ -87,6 +88,7 @@ def test_control_socket_and_pidfile(
     assert data["plugged"] == ["lsp1"]
     assert data["connections"]["southbound"]["connected"] is True
     assert data["last_reconcile"]["seconds"] >= 0
+    assert data["compatible_with"] == COMPATIBLE_WITH
 
     text = appctl(ctl, "status").stdout
     assert re.search(r"^odd\s+refused\s+bogus\s+-\s+unknown-plug-type", text, re.M), text

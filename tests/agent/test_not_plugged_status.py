@@ -8,6 +8,7 @@ import os
 import pytest
 
 from ovn_vif import Decline, PlugSpec, PortContext, Registry, VifPlugProvider
+from ovn_vif._engine.compatible import COMPATIBLE_WITH
 from ovn_vif.agent import Agent, AgentConfig, default_status_file, read_agent_status
 from ovn_vif.cli import main
 from ovn_vif.sandbox import Sandbox
@@ -63,6 +64,7 @@ def test_status_lists_declined_lports_with_the_providers_reason(
     text = capsys.readouterr().out
     assert "good" in text
     assert "acme1" in text
+    assert f"compatible policy follows: {COMPATIBLE_WITH}\n" in text
     assert (
         "  bad (acme) not plugged because declined: vif-plug:acme:slot must be a slot number, "
         "got 'x'" in text
@@ -74,6 +76,7 @@ def test_status_lists_declined_lports_with_the_providers_reason(
     assert main(["status", "--json", "--ovs-remote", ovn_stack.ovs_remote]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["status_file"] == path
+    assert data["compatible_with"] == COMPATIBLE_WITH
     bad, nobody = data["not_plugged"]
     assert (bad["lport"], bad["outcome"], bad["reason"], bad["provider_reason"]) == (
         "bad",

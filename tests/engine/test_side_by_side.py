@@ -2,6 +2,7 @@
 
 Each scenario (S1..S8 below: create, MTU, moves, LSP deletion, ports not
 plugged by OVN, unknown types, orphans, a name collision and other cases;
+the option shapes OpenStack Neutron writes, during a live migration too;
 and the upstream "ovn-controller - VIF plugging" steps) drives the same
 Northbound and local changes into two sandboxes: one runs the real
 ``ovn-controller --enable-dummy-vif-plug``, the other the engine (dummy
@@ -134,8 +135,9 @@ class Step:
     #: 23.03 on purpose (a 23.03 defect it does not reproduce).
     compatible: Rows | None = None
     #: The rows RECOMMENDED must end up with, where it differs from
-    #: OVN_COMPATIBLE on purpose.
-    recommended: Rows | None = None
+    #: OVN_COMPATIBLE on purpose (:func:`one_of` where the input itself
+    #: varies from run to run).
+    recommended: Rows | OneOf | None = None
     #: A line the reference must log.
     ref_log: str | None = None
     #: Check on the engine's decisions of this step (both policies).
@@ -155,7 +157,7 @@ class Step:
             return None
         return rows.options if isinstance(rows, OneOf) else (rows,)
 
-    def engine_rows(self, policy: Policy) -> Rows | None:
+    def engine_rows(self, policy: Policy) -> Rows | OneOf | None:
         """What the engine with *policy* must end up with."""
         compatible = self.expect if self.compatible is None else self.compatible
         if policy is Policy.RECOMMENDED and self.recommended is not None:
@@ -181,6 +183,37 @@ def _refused(reason: Reason) -> Callable[[list[Any], Policy], None]:
 
 
 LSP1 = lsp_add("lsp1", "requested-chassis=hv1", "vif-plug-type=dummy")
+
+#: The options OpenStack Neutron's OVN driver writes for a remote-managed
+#: (SmartNIC DPU) port, besides ``requested-chassis``: the plug type, the
+#: network's MTU, and the binding profile's PF MAC (as the user wrote it,
+#: upper case) and VF number (a decimal string), passed through.
+NEUTRON_OPTIONS = (
+    "vif-plug-type=dummy",
+    "vif-plug-mtu-request=1442",
+    "vif-plug:representor:pf-mac=00:53:00:AB:CD:EF",
+    "vif-plug:representor:vf-num=3",
+)
+
+
+def neutron_options(lport: str, requested_chassis: str, *extra: str) -> tuple[str, ...]:
+    """``lsp-set-options`` as Neutron sets them (it replaces all options)."""
+    return (
+        "lsp-set-options",
+        lport,
+        f"requested-chassis={requested_chassis}",
+        *NEUTRON_OPTIONS,
+        *extra,
+    )
+
+
+def _plugged_in_place(decisions: list[Any], policy: Policy) -> None:
+    """The port was taken over, not unplugged and created again."""
+    assert not {o for _, o in _outcomes(decisions)} & {Outcome.UNPLUGGED, Outcome.REPLACED}, (
+        decisions
+    )
+
+
 #: Two lport names that are the same port name once cut to 15 bytes.
 COLLIDING = ("collision-name-aaa", "collision-name-bbb")
 
@@ -458,6 +491,134 @@ SCENARIOS = (
                 nbctl=(("remove", "Logical_Switch_Port", "lsp1", "options", "requested-chassis"),),
                 expect=plugged("lsp1"),
                 recommended={},
+            ),
+        ),
+    ),
+    Scenario(
+        # This chassis is the migration's source (Neutron's live migration
+        # of a remote-managed port).
+        "cms-migration-source",
+        (
+            Step(
+                "plugged before the migration, Neutron's options",
+                add_chassis=("hv2",),
+                nbctl=(lsp_add("vm1"), neutron_options("vm1", "hv1")),
+                expect=plugged("vm1", mtu=1442),
+            ),
+            Step(
+                "migration starts: requested-chassis=hv1,hv2, activation-strategy=rarp",
+                nbctl=(neutron_options("vm1", "hv1,hv2", "activation-strategy=rarp"),),
+                expect=plugged("vm1", mtu=1442),
+            ),
+            Step(
+                "migration ends: requested-chassis=hv2",
+                nbctl=(neutron_options("vm1", "hv2"),),
+                expect={},
+                check=lambda d, p: _outcomes(d) >= {("vm1", Outcome.UNPLUGGED)},
+            ),
+        ),
+    ),
+    Scenario(
+        # This chassis is the migration's destination.
+        "cms-migration-destination",
+        (
+            Step(
+                "on the other chassis before the migration",
+                add_chassis=("hv2",),
+                nbctl=(lsp_add("vm2"), neutron_options("vm2", "hv2")),
+                expect={},
+            ),
+            Step(
+                "migration starts: requested-chassis=hv2,hv1, activation-strategy=rarp",
+                nbctl=(neutron_options("vm2", "hv2,hv1", "activation-strategy=rarp"),),
+                # An additional chassis never plugs: the representor is
+                # plugged here only once the migration ends.
+                expect={},
+            ),
+            Step(
+                "migration ends: requested-chassis=hv1",
+                nbctl=(neutron_options("vm2", "hv1"),),
+                expect=plugged("vm2", mtu=1442),
+            ),
+        ),
+    ),
+    Scenario(
+        "other-provider-type",
+        (
+            Step(
+                "an interface another provider type plugged for lsp1",
+                vsctl=(
+                    (
+                        "add-port",
+                        "br-int",
+                        "lsp1",
+                        "--",
+                        "set",
+                        "Interface",
+                        "lsp1",
+                        "type=internal",
+                        "external_ids:ovn-plugged=bogus",
+                        "external_ids:iface-id=lsp1",
+                    ),
+                ),
+                expect=plain("lsp1", type="internal", ovn_plugged="bogus", iface_id="lsp1"),
+            ),
+            Step(
+                "lsp1 asks for dummy: the interface is taken over",
+                nbctl=(LSP1,),
+                expect=plugged("lsp1"),
+                check=_plugged_in_place,
+            ),
+        ),
+    ),
+    Scenario(
+        "toggle-plug-type",
+        (
+            Step("create", nbctl=(LSP1,), expect=plugged("lsp1")),
+            *(
+                step
+                for cycle in (1, 2, 3)
+                for step in (
+                    Step(
+                        f"{cycle}: vif-plug-type removed",
+                        nbctl=(
+                            ("remove", "Logical_Switch_Port", "lsp1", "options", "vif-plug-type"),
+                        ),
+                        expect=plugged("lsp1"),
+                        recommended={},
+                    ),
+                    Step(
+                        f"{cycle}: vif-plug-type=dummy again",
+                        nbctl=(
+                            ("set", "Logical_Switch_Port", "lsp1", "options:vif-plug-type=dummy"),
+                        ),
+                        expect=plugged("lsp1"),
+                    ),
+                )
+            ),
+        ),
+    ),
+    Scenario(
+        "router-port-same-name",
+        (
+            Step("create", nbctl=(LSP1,), expect=plugged("lsp1")),
+            Step(
+                "a router port named lsp1",
+                nbctl=(
+                    ("lr-add", "lr0"),
+                    ("lrp-add", "lr0", "lsp1", "00:00:00:00:ff:01", "10.0.0.1/24"),
+                ),
+                # ovn-northd keeps one of the two ports for the Port_Binding
+                # (which one varies). If the router port takes it, the lport
+                # no longer asks for plugging: ovn-controller keeps the port,
+                # RECOMMENDED unplugs it.
+                expect=plugged("lsp1"),
+                recommended=one_of(plugged("lsp1"), {}),
+            ),
+            Step(
+                "the router port deleted",
+                nbctl=(("lrp-del", "lsp1"),),
+                expect=plugged("lsp1"),
             ),
         ),
     ),
@@ -813,7 +974,11 @@ def test_side_by_side(
             eng_rows = _stable_rows(engine_stack, None, timeout=5)
             driver.settle()
             eng_rows = switch_rows(engine_stack.vsctl)
-            assert eng_rows == step.engine_rows(policy), (
+            engine_expect = step.engine_rows(policy)
+            engine_options = (
+                engine_expect.options if isinstance(engine_expect, OneOf) else (engine_expect,)
+            )
+            assert eng_rows in engine_options, (
                 f"{policy.value} after step {step.title!r} (reference {series}: {ref_rows})"
             )
             if step.check is not None:
@@ -860,5 +1025,62 @@ def test_same_interface_row_is_updated_in_place(
         assert switch_rows(engine_stack.vsctl) == plugged("lsp1", mtu=430)
         after = {s: iface_uuid(s.vsctl, "lsp1") for s in (reference_stack, engine_stack)}
         assert after == before
+    finally:
+        driver.close()
+
+
+#: Cycles of vif-plug-type removed and set again (the reference gets them as
+#: fast as ovn-nbctl runs; the engine settles after each).
+TOGGLES_REFERENCE = 100
+TOGGLES_ENGINE = 10
+
+
+@pytest.mark.parametrize(
+    "policy", [Policy.OVN_COMPATIBLE, Policy.RECOMMENDED], ids=lambda p: p.value
+)
+def test_toggling_plug_type(
+    policy: Policy, reference_stack: Sandbox, engine_stack: Sandbox
+) -> None:
+    """A CMS toggling ``vif-plug-type`` between a provider and absent: the
+    reference (23.03 and 25.03) and OVN_COMPATIBLE keep the one Interface
+    row; RECOMMENDED unplugs and plugs it again on every cycle."""
+    registry = Registry()
+    registry.register(DummyProvider())
+    driver = EngineDriver(engine_stack.ovs_remote, engine_stack.sb_remote, registry, policy)
+    remove = ("remove", "Logical_Switch_Port", "lsp1", "options", "vif-plug-type")
+    put_back = ("set", "Logical_Switch_Port", "lsp1", "options:vif-plug-type=dummy")
+    try:
+        reference_stack.nbctl(*LSP1)
+        reference_stack.nbctl("--wait=hv", "sync")
+        wait_until(lambda: iface_uuid(reference_stack.vsctl, "lsp1"), 30)
+        before = iface_uuid(reference_stack.vsctl, "lsp1")
+        for _ in range(TOGGLES_REFERENCE):
+            reference_stack.nbctl(*remove)
+            reference_stack.nbctl(*put_back)
+        reference_stack.nbctl("--wait=hv", "sync")
+        assert _stable_rows(reference_stack, plugged("lsp1")) == plugged("lsp1")
+        assert iface_uuid(reference_stack.vsctl, "lsp1") == before
+        assert "Unplugging port lsp1" not in _reference_log(reference_stack)
+
+        engine_stack.nbctl(*LSP1)
+        engine_stack.nbctl("--wait=sb", "sync")
+        driver.settle()
+        since = len(driver.reports)
+        uuids = {iface_uuid(engine_stack.vsctl, "lsp1")}
+        for _ in range(TOGGLES_ENGINE):
+            for cmd in (remove, put_back):
+                engine_stack.nbctl(*cmd)
+                engine_stack.nbctl("--wait=sb", "sync")
+                driver.settle()
+            uuids.add(iface_uuid(engine_stack.vsctl, "lsp1"))
+        assert switch_rows(engine_stack.vsctl) == plugged("lsp1")
+        outcomes = [d.outcome for d in driver.decisions(since) if d.lport == "lsp1"]
+        if policy is Policy.RECOMMENDED:
+            assert outcomes.count(Outcome.UNPLUGGED) == TOGGLES_ENGINE, outcomes
+            assert outcomes.count(Outcome.PLUGGED) == TOGGLES_ENGINE, outcomes
+            assert len(uuids) == TOGGLES_ENGINE + 1
+        else:
+            assert Outcome.UNPLUGGED not in outcomes, outcomes
+            assert len(uuids) == 1
     finally:
         driver.close()

@@ -156,3 +156,67 @@ def test_agent_plugs_updates_and_unplugs_real_representors(
         stack.nbctl("lsp-del", "lsp-pf")
         rows = run_until(agent, stack, lambda s: not s, "everything unplugged")
         assert stack.vsctl("list-ports", "br-int").split() == []
+
+
+def test_agent_plugs_neutron_migration_shapes(
+    patched: str, nsim: Netdevsim, stack: Sandbox
+) -> None:
+    """The options Neutron's OVN driver writes for a remote-managed port, as
+    written: the PF MAC in upper case (from the binding profile), the VF
+    number as a decimal string, the network's MTU, and during a live
+    migration two chassis with ``activation-strategy=rarp``."""
+    nsim.set_numvfs(4)
+    nsim.add_pf(0)
+    nsim.set_hw_addr(nsim.pf_index(0), PF_MAC)
+    nsim.set_eswitch_mode("switchdev")
+    settle()
+    vf1, vf2 = nsim.vf_netdev(1), nsim.vf_netdev(2)
+    stack.add_chassis("hv2")
+    neutron = {
+        OPTION_PF_MAC: PF_MAC.upper(),
+        "vif-plug-mtu-request": "1442",
+        "activation-strategy": "rarp",
+    }
+    config = AgentConfig(ovs_remote=stack.ovs_remote, providers=("representor",))
+    with Agent(config) as agent:
+        # hv1 is the source of vm-src's migration and the destination of
+        # vm-dst's: only the main (first) chassis plugs.
+        add_lsp(stack, "vm-src", **neutron, **{OPTION_VF_NUM: "2", "requested-chassis": "hv1,hv2"})
+        add_lsp(stack, "vm-dst", **neutron, **{OPTION_VF_NUM: "1", "requested-chassis": "hv2,hv1"})
+        rows = run_until(
+            agent,
+            stack,
+            lambda s: "vm-src" in s and has_ofport(s["vm-src"]),
+            "the source's VF 2 plugged",
+        )
+        assert rows["vm-src"]["name"] == vf2
+        assert rows["vm-src"]["mtu_request"] == 1442
+        assert "vm-dst" not in rows  # an additional chassis does not plug
+        if KERNEL_DATAPATH:
+            mtu = Path(f"/sys/class/net/{vf2}/mtu")
+            run_until(agent, stack, lambda s: mtu.read_text().strip() == "1442", "netdev MTU")
+
+        # The migrations end: each port has one chassis again.
+        stack.nbctl(
+            "lsp-set-options", "vm-src", "requested-chassis=hv2", "vif-plug-type=representor",
+            f"{OPTION_PF_MAC}={PF_MAC.upper()}", f"{OPTION_VF_NUM}=2",
+            "vif-plug-mtu-request=1442",
+        )  # fmt: skip
+        stack.nbctl(
+            "lsp-set-options", "vm-dst", "requested-chassis=hv1", "vif-plug-type=representor",
+            f"{OPTION_PF_MAC}={PF_MAC.upper()}", f"{OPTION_VF_NUM}=1",
+            "vif-plug-mtu-request=1442",
+        )  # fmt: skip
+        rows = run_until(
+            agent,
+            stack,
+            lambda s: "vm-src" not in s and s.get("vm-dst", {}).get("name") == vf1,
+            "vm-src unplugged, vm-dst plugged",
+        )
+        assert rows["vm-dst"]["mtu_request"] == 1442
+        assert rows["vm-dst"]["external_ids"] == {
+            "iface-id": "vm-dst",
+            "ovn-plugged": "representor",
+        }
+        stack.nbctl("lsp-del", "vm-dst")
+        run_until(agent, stack, lambda s: not s, "everything unplugged")

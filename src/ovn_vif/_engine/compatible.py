@@ -20,6 +20,11 @@ from ovn_vif._engine.views import (
     IfaceView,
 )
 
+#: The ovn-controller releases whose VIF plugging ``Policy.OVN_COMPATIBLE``
+#: follows, row for row except where docs/engine.rst says otherwise; the
+#: side-by-side suite runs against both. Shown by ``ovn-vif status``.
+COMPATIBLE_WITH = "ovn-controller 23.03 and 25.03 (see docs/engine.rst)"
+
 
 class OvnCompatibleRun(PolicyRun):
     def run(self) -> None:

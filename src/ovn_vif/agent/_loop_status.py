@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ovn_vif._contract.logsafe import log_safe
+from ovn_vif._engine.compatible import COMPATIBLE_WITH
 from ovn_vif._ovs_private import session_name
 from ovn_vif.agent import _tls
 from ovn_vif.agent._connections import idl_connected, idl_synced
@@ -180,6 +181,7 @@ class LoopStatus(Observer):
             "bridge": settings.bridge,
             "providers": list(agent.registry.types()),
             "policy": agent.config.policy.value,
+            "compatible_with": COMPATIBLE_WITH,
             "started": _stamp(self.started),
             "connections": connections,
             "unplugging_enabled": agent.synced,
@@ -199,6 +201,7 @@ class LoopStatus(Observer):
         lines = [
             f"chassis: {p(s['chassis'])}   bridge: {p(s['bridge'])}   "
             f"policy: {s['policy']}   providers: {', '.join(s['providers'])}",
+            f"compatible policy follows: {s['compatible_with']}",
             f"running since: {s['started']}",
         ]
         for name, label in (("local", "local database"), ("southbound", "Southbound")):

@@ -238,6 +238,7 @@ def _cmd_providers(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from ovn_vif._engine.compatible import COMPATIBLE_WITH
     from ovn_vif.agent import RemoteError
     from ovn_vif.agent._plugged import read_plugged_ports
     from ovn_vif.agent._status_file import find_status_file, read_agent_status
@@ -255,6 +256,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         _print_json(
             {
                 "chassis": system_id,
+                "compatible_with": COMPATIBLE_WITH,
                 "ports": [p.as_dict() for p in ports],
                 "status_file": status_file,
                 "agent_status_written_at": None if agent is None else agent.written_at,
@@ -264,6 +266,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     print(f"chassis: {log_safe(system_id) if system_id else '(system-id not set)'}")
+    print(f"compatible policy follows: {COMPATIBLE_WITH}")
     if not ports:
         print("nothing is plugged")
     else:
