@@ -306,7 +306,9 @@ class VifPlugProvider(abc.ABC):
 
         Called once per loop iteration by :meth:`Registry.run_all`, before
         the engine runs. A ``True`` makes the agent reconcile again even if
-        no database changed.
+        no database changed, so return it only when something
+        :meth:`prepare_create` reads changed since the previous call
+        (always ``True`` costs a full recompute on every wake-up).
         """
         return False
 
@@ -394,10 +396,12 @@ class VifPlugProvider(abc.ABC):
         or per-lport entries of its tables.
 
         Optional; the conformance kit uses it to find leaks
-        (:func:`ovn_vif.testing.check_provider` checks it is empty once
-        every port is unplugged and after failed commits). Return one
-        short text per item (``"VF 3 reserved for lsp1"``), or ``None``
-        (the default) when the provider does not track anything.
+        (:func:`ovn_vif.testing.check_provider` checks that it is empty
+        whenever no port is plugged, and that a failed commit leaves it as
+        it was before: entries for plugged ports may stay listed while they
+        are plugged). Return one short text per item (``"VF 3 reserved for
+        lsp1"``, ``"slot 2 plugged for lsp2"``), or ``None`` (the default)
+        when the provider does not track anything.
         """
         return None
 
