@@ -23,6 +23,7 @@ from ovn_vif._contract.frozenmap import FrozenMap
 from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.netdev import netdev_name_problem, truncate_netdev_name
 from ovn_vif._contract.provider import (
+    DECLINE_REASON_LIMIT,
     Decline,
     OpType,
     PlugSpec,
@@ -37,6 +38,7 @@ from ovn_vif._contract.registry import (
     LoadFailure,
     LoadReport,
     Registry,
+    check_provider_type,
     default_registry,
     installed_providers,
 )
@@ -103,6 +105,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "DECLINE_REASON_LIMIT",
     "ENTRY_POINT_GROUP",
     "CompletionReport",
     "Decision",
@@ -132,6 +135,7 @@ __all__ = [
     "TransactionNotCommittedError",
     "VifPlugProvider",
     "__version__",
+    "check_provider_type",
     "create_sb_indexes",
     "default_registry",
     "installed_providers",

@@ -10,8 +10,12 @@ in one way -- must pass.
 from __future__ import annotations
 
 import functools
+import importlib
 import itertools
+import json
 import logging
+import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +28,7 @@ from ovn_vif import (
     PortContext,
     RestoredPort,
     VifPlugProvider,
+    default_registry,
 )
 from ovn_vif.testing import ProviderCheckReport, check_provider
 
@@ -309,6 +314,173 @@ class SlowCreate(Good):
         return super().prepare_create(ctx)
 
 
+def slot_options(lport: str) -> dict[str, str]:
+    # kit-lsp-1 ... kit-lsp-4 each ask for their own slot
+    return {PORT: lport[-1] if lport[-1].isdigit() else "9", MODE: "fast"}
+
+
+class Slotted(Good):
+    """A slot table -- which lport each plugged slot is for, rebuilt by
+    restore() -- as the tutorial's provider keeps one."""
+
+    kit_options = staticmethod(slot_options)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_use: dict[str, str] = {}  # slot -> lport
+
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
+        slot = ctx.lport_options.get(PORT, "")
+        owner = self.in_use.get(slot, ctx.lport_name)
+        if owner != ctx.lport_name:
+            return Decline(f"slot {slot} is plugged for lport {owner}")
+        return super().prepare_create(ctx)
+
+    def name(self, ctx: PortContext, port: str) -> str:
+        return f"kit{port}"
+
+    def finish(self, ctx: PortContext, spec: PlugSpec | None) -> None:
+        if spec is None:
+            for slot in [s for s, lport in self.in_use.items() if lport == ctx.lport_name]:
+                del self.in_use[slot]
+        else:
+            self.in_use[spec.name[3:]] = ctx.lport_name
+
+    def restore(self, ports: Sequence[RestoredPort]) -> None:
+        self.in_use = {p.name[3:]: p.lport_name for p in ports}
+
+
+class TableInOutstanding(Slotted):
+    """outstanding() lists the plugged-slot table too, as its docstring allows."""
+
+    def outstanding(self) -> list[str]:
+        plugged = [f"slot {s} plugged for {lport}" for s, lport in sorted(self.in_use.items())]
+        return super().outstanding() + plugged
+
+
+class ConstantClassTable(Good):
+    """A class-level table that is only read: not shared state."""
+
+    QUEUES: dict[str, str] = {"fast": "8", "slow": "1"}  # noqa: RUF012
+
+    def queues(self, ctx: PortContext) -> str | None:
+        return self.QUEUES.get(ctx.lport_options.get(MODE, "fast"))
+
+
+class RunsOnce(Good):
+    """run() reports a change once (its table was loaded), then none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = False
+
+    def run(self) -> bool:
+        changed, self.loaded = not self.loaded, True
+        return changed
+
+
+#: Correct providers the kit must pass (each close to a bug below).
+CORRECT: list[Callable[[], Any]] = [Good, Slotted, TableInOutstanding, ConstantClassTable, RunsOnce]
+
+
+# --- broken ones found by a vendor's provider, written as a new user would ----
+
+
+class DefaultsMissingPort(Good):
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
+        options = {PORT: "0", **ctx.lport_options}  # slot 0 unless told
+        return super().prepare_create(attrs.evolve(ctx, lport_options=options))
+
+
+class OverDeclared(Good):
+    def maintained_iface_options(self) -> frozenset[str]:
+        return frozenset({"kit-queues", "n_rxq"})  # n_rxq: never written
+
+
+class RestoresPortNames(Slotted):
+    def restore(self, ports: Sequence[RestoredPort]) -> None:
+        self.in_use = {p.name[3:]: p.name for p in ports}  # the port, not the lport
+
+
+class NeverFreesSlot(Slotted):
+    def finish(self, ctx: PortContext, spec: PlugSpec | None) -> None:
+        if spec is not None:
+            self.in_use[spec.name[3:]] = ctx.lport_name
+
+
+class ClassLevelTable(Slotted):
+    in_use: dict[str, str] = {}  # noqa: RUF012 - the bug
+
+    def __init__(self) -> None:
+        Good.__init__(self)  # no self.in_use: every instance shares the class's
+
+
+class AlwaysChanged(Good):
+    def run(self) -> bool:
+        return True
+
+
+class DestroyRaises(Good):
+    def destroy(self) -> None:
+        raise RuntimeError("firmware handle already closed")
+
+
+class HugeDeclineReason(Good):
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
+        result = super().prepare_create(ctx)
+        if isinstance(result, Decline):
+            return Decline(f"bad options: {dict(ctx.lport_options)!r}\x00\x1b[2J" * 2000)
+        return result
+
+
+class UmaskAtInit(Good):
+    def init(self) -> None:
+        os.umask(0)
+
+
+class LoggingAtInit(Good):
+    def init(self) -> None:
+        logging.getLogger().addHandler(logging.NullHandler())
+
+
+class RegistersItself(Good):
+    def __init__(self) -> None:
+        super().__init__()
+        if "kit-self" not in default_registry:
+            other = Good()
+            other.type = "kit-self"
+            default_registry.register(other)
+
+
+class IntOptionValue(Good):
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
+        result = super().prepare_create(ctx)
+        if isinstance(result, PlugSpec):
+            return PlugSpec(name=result.name, options={"kit-queues": 8})  # type: ignore[dict-item]
+        return result
+
+
+class SpecOrDecline(Good):
+    """`return ok and PlugSpec(...)` with a Decline as ok: fine now (falsy)."""
+
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
+        port = ctx.lport_options.get(PORT, "")
+        ok = (port.isdigit() and port.isascii()) or Decline(f"{PORT} is not a number")
+        return ok and super().prepare_create(ctx)
+
+
+CORRECT.append(SpecOrDecline)
+
+
+def umask_at_import() -> Callable[[], Any]:
+    mask = os.umask(0o022)
+    try:
+        module = importlib.import_module("tests.testing_kit.umask_at_import")
+    finally:
+        os.umask(mask)
+    return module.UmaskAtImport  # type: ignore[no-any-return]
+
+
 CLOCK = [0.0]
 
 #: (bug, factory, rule the kit must report)
@@ -363,6 +535,19 @@ BROKEN: list[tuple[str, Callable[[], Any], str]] = [
     ("restore() raises", RestoreRaises, "hook-raised"),
     ("outstanding() returns a str", OutstandingAsStr, "outstanding-result"),
     ("prepare_create blocks", SlowCreate, "blocking-call"),
+    ("defaults a missing required option", DefaultsMissingPort, "required-option"),
+    ("declares a maintained option it never writes", OverDeclared, "overdeclared-options"),
+    ("restore() rebuilds the table wrongly", RestoresPortNames, "restore-round-trip"),
+    ("never frees a slot on unplug", NeverFreesSlot, "freed-on-unplug"),
+    ("keeps its table in a class attribute", ClassLevelTable, "shared-state"),
+    ("run() always reports a change", AlwaysChanged, "run-always-changed"),
+    ("destroy() raises", DestroyRaises, "destroy-raised"),
+    ("a 64 KiB decline reason with control characters", HugeDeclineReason, "decline-reason"),
+    ("sets the umask in init()", UmaskAtInit, "global-side-effects"),
+    ("adds a root logging handler in init()", LoggingAtInit, "global-side-effects"),
+    ("registers into the default registry", RegistersItself, "global-side-effects"),
+    ("sets the umask at import", umask_at_import(), "global-side-effects"),
+    ("an int Interface option value", IntOptionValue, "spec-invalid"),
 ]
 
 
@@ -371,7 +556,11 @@ def run_kit(factory: Callable[[], Any]) -> ProviderCheckReport:
     """The kit's report on *factory* (each provider is checked once per session)."""
     CLOCK[0] = 0.0
     return check_provider(
-        factory, lport_options=kit_options, raise_on_violation=False, clock=lambda: CLOCK[0]
+        factory,
+        lport_options=getattr(factory, "kit_options", kit_options),
+        required_options=[PORT],  # the mode defaults to "fast"
+        raise_on_violation=False,
+        clock=lambda: CLOCK[0],
     )
 
 
@@ -379,6 +568,12 @@ def test_good_passes() -> None:
     report = run_kit(Good)
     assert report.ok, report.messages()
     assert report.fuzzed_options == (MODE, PORT)
+
+
+@pytest.mark.parametrize("factory", CORRECT, ids=[c.__name__ for c in CORRECT])
+def test_correct_providers_pass(factory: Callable[[], Any]) -> None:
+    report = run_kit(factory)
+    assert report.ok, report.messages()
 
 
 def test_the_bugs_are_distinct() -> None:
@@ -427,7 +622,7 @@ def test_collision_message_carries_the_engines_reason() -> None:
 
 def test_the_kits_injected_failure_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG):
-        assert check_provider(Good, lport_options=kit_options).ok
+        assert check_provider(Good, lport_options=kit_options, required_options=[PORT]).ok
     assert not [r for r in caplog.records if "injected by check_provider" in r.getMessage()]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
@@ -455,3 +650,91 @@ def test_kit_frames_are_hidden_from_pytest_tracebacks(pytester: pytest.Pytester)
     assert "[netdev-name]" in out
     assert "_conformance.py" not in out
     assert len(out.splitlines()) < 40, out
+
+
+class SleepsInCreate(Good):
+    """Really blocks (the other tests use the kit's fake clock)."""
+
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
+        time.sleep(0.15)
+        return super().prepare_create(ctx)
+
+
+def test_a_blocking_hook_is_called_once_and_the_run_stays_short() -> None:
+    start = time.monotonic()
+    report = check_provider(
+        SleepsInCreate,
+        lport_options=kit_options,
+        required_options=[PORT],
+        call_bound=0.1,
+        raise_on_violation=False,
+    )
+    elapsed = time.monotonic() - start
+    assert report.rules == ("blocking-call",), report.messages()
+    assert sum(c.endswith("prepare_create(kit-lsp-1)") for c in report.calls) == 1
+    assert "stopped calling prepare_create()" in report.messages()[0]
+    assert elapsed < 3, elapsed  # it was ~0.15 s times every call: 46 s at 0.6 s a call
+
+
+def test_a_raising_destroy_is_reported_not_raised() -> None:
+    report = run_kit(DestroyRaises)
+    [msg] = [m for m in report.messages() if m.startswith("[destroy-raised]")]
+    assert "RuntimeError: firmware handle already closed" in msg
+    with pytest.raises(AssertionError, match="destroy-raised"):
+        check_provider(DestroyRaises, lport_options=kit_options, required_options=[PORT])
+
+
+def test_an_invalid_spec_is_not_advised_to_be_declined() -> None:
+    [msg] = [m for m in run_kit(IntOptionValue).messages() if "spec-invalid" in m]
+    assert "FrozenMap holds str -> str only" in msg
+    assert "convert numbers with str()" in msg
+    assert "return a Decline" not in msg
+
+
+def test_messages_name_the_frozenmap_the_provider_sees() -> None:
+    class Serialises(Good):
+        def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:
+            json.dumps(ctx.lport_options)
+            return super().prepare_create(ctx)
+
+    messages = check_provider(
+        Serialises, lport_options=kit_options, raise_on_violation=False
+    ).messages()
+    assert any("Object of type FrozenMap is not JSON serializable" in m for m in messages)
+    assert not any("_ReadRecorder" in m for m in messages)
+
+
+def test_required_option_message_says_how_to_decline_and_how_to_name_optional_ones() -> None:
+    [msg] = [m for m in run_kit(DefaultsMissingPort).messages() if "required-option" in m]
+    assert msg.startswith(
+        "[required-option] prepare_create(kit-required) plugged 'kit0d' when option "
+        "vif-plug:kit:port was missing"
+    )
+    assert "required_options=[...]" in msg
+    # Without required_options=, every option of lport_options is required.
+    report = check_provider(Good, lport_options=kit_options, raise_on_violation=False)
+    assert report.rules == ("required-option",)
+    assert "when option vif-plug:kit:mode was missing" in report.messages()[0]
+
+
+def test_restore_round_trip_message_names_both_answers() -> None:
+    [msg] = [m for m in run_kit(RestoresPortNames).messages() if "restore-round-trip" in m]
+    assert "prepare_create(kit-lsp-1) (plugged as kit1) with Decline(" in msg
+    assert "slot 1 is plugged for lport kit1" in msg
+    assert "the first answered PlugSpec(name='kit1'" in msg
+    assert "restored_ports()" in msg
+
+
+def test_side_effects_are_reported_and_put_back() -> None:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    handlers = list(logging.getLogger().handlers)
+    [msg] = [m for m in run_kit(UmaskAtInit).messages() if "global-side-effects" in m]
+    assert "the umask (" in msg
+    assert "-> 000)" in msg
+    [msg] = [m for m in run_kit(RegistersItself).messages() if "global-side-effects" in m]
+    assert "the default registry (registered kit-self)" in msg
+    assert "kit-self" not in default_registry
+    assert os.umask(mask) == mask
+    run_kit(LoggingAtInit)
+    assert logging.getLogger().handlers == handlers

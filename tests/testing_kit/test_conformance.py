@@ -109,7 +109,7 @@ def test_options_not_declared_as_maintained() -> None:
                 name="kit7" + ctx.lport_name[-1], options={"kit-queues": "4", "kit-secret": "1"}
             )
 
-    (msg,) = messages(Undeclared)
+    (msg,) = [m for m in messages(Undeclared) if m.startswith("[undeclared-options]")]
     assert msg.startswith(
         "[undeclared-options] prepare_create(kit-lsp-1) writes Interface "
         "options kit-secret that maintained_iface_options() does not declare"

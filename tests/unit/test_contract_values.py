@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from ovn_vif import FrozenMap, OpType, PlugSpec, PortContext
+from ovn_vif import DECLINE_REASON_LIMIT, Decline, FrozenMap, OpType, PlugSpec, PortContext
 
 
 def test_port_context_copies_and_freezes_options() -> None:
@@ -49,3 +49,26 @@ def test_frozen_map_equality_and_repr() -> None:
     assert repr(m) == "FrozenMap({'a': '1'})"
     assert len(m) == 1
     assert list(m) == ["a"]
+
+
+def test_a_decline_is_falsy_like_none_and_false() -> None:
+    # `return ok and PlugSpec(...)` must not read .name of a Decline.
+    decline = Decline("no slot")
+    assert not decline
+    assert (decline and PlugSpec(name="x")) is decline
+
+
+def test_a_decline_reason_is_one_bounded_line() -> None:
+    huge = "slot busy\x00\r\n" + "\x1b[31m" * 10_000 + "x" * 65_536
+    reason = Decline(huge).reason
+    assert len(reason) == DECLINE_REASON_LIMIT
+    assert reason.startswith("slot busy [31m [31m")
+    assert reason.endswith("...")
+    assert reason.isprintable()
+    assert Decline("  two\n  lines  ").reason == "two lines"
+    assert Decline("x" * DECLINE_REASON_LIMIT).reason == "x" * DECLINE_REASON_LIMIT
+
+
+def test_a_decline_reason_of_only_control_characters_is_empty() -> None:
+    with pytest.raises(ValueError, match="must say why"):
+        Decline("\x00\n\x07")

@@ -15,6 +15,7 @@ from ovn_vif import (
     ProviderNotRegisteredError,
     Registry,
     VifPlugProvider,
+    check_provider_type,
 )
 
 
@@ -192,6 +193,18 @@ def test_destroy_all_unregisters_everything_and_reports_failures() -> None:
         ("new\nline", ValueError),
         ("nul\x00", ValueError),
         ("bell\x07", ValueError),
+        # Each of these was accepted once, and then could not be named:
+        # ':' splits MODULE:CLASS (ovn-vif demo --provider acme:v2), '=' and
+        # ',' split option lists, quotes and braces break OVSDB map syntax.
+        ("acme:v2", ValueError),
+        ("acme=v2", ValueError),
+        ("acme,v2", ValueError),
+        ("acme/v2", ValueError),
+        ('acme"', ValueError),
+        ("{acme}", ValueError),
+        ("acmé", ValueError),
+        ("-acme", ValueError),
+        ("a" * 65, ValueError),
     ],
 )
 def test_bad_provider_type_is_refused(value: object, error: type[Exception]) -> None:
@@ -200,6 +213,19 @@ def test_bad_provider_type_is_refused(value: object, error: type[Exception]) -> 
     with pytest.raises(error):
         Registry().register(provider)
     assert provider.calls == []
+
+
+@pytest.mark.parametrize("value", ["acme", "acme-v2", "vendor.nic_2", "A9", "a" * 64])
+def test_good_provider_types_are_accepted(value: str) -> None:
+    provider = Recorder()
+    provider.type = value
+    Registry().register(provider)
+    assert provider.calls == ["init"]
+
+
+def test_a_refused_type_says_which_characters_and_what_would_do() -> None:
+    with pytest.raises(ValueError, match=r"has ':'.*for example 'acme-v2'"):
+        check_provider_type("acme:v2")
 
 
 def test_missing_type_attribute_is_a_type_error() -> None:

@@ -151,12 +151,23 @@ class PlugSpec:
     options: FrozenMap = attrs.field(factory=FrozenMap, converter=freeze)
 
 
+#: The longest :attr:`Decline.reason` kept, in characters: longer reasons
+#: are cut at construction (ending with ``"..."``), so that no status file,
+#: log line or :attr:`Decision.detail <ovn_vif.Decision.detail>` carries more.
+DECLINE_REASON_LIMIT = 300
+
+
 def _reason_text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"Decline.reason must be a str, got {type(value).__name__} {value!r}")
-    text = value.strip()
+    # Written to the status file and logs once per lport: one line, bounded.
+    # Only the kept prefix is scanned, so a huge reason costs no more.
+    head = value[: 4 * DECLINE_REASON_LIMIT]
+    text = " ".join("".join(c if c.isprintable() else " " for c in head).split())
     if not text:
         raise ValueError("Decline.reason must say why (got an empty string)")
+    if len(text) > DECLINE_REASON_LIMIT or len(head) < len(value):
+        text = text[: DECLINE_REASON_LIMIT - 3].rstrip() + "..."
     return text
 
 
@@ -186,15 +197,19 @@ class Decline:
     and in a rate-limited INFO log line naming the lport and the
     provider, and the agent shows it in ``ovn-vif status``.
 
-    Fields: ``reason``, ``retry_after``.
+    Fields: ``reason``, ``retry_after``. A decline is falsy, like the
+    ``None`` and ``False`` it stands in for.
 
     >>> Decline("no VF 3 behind PF 0c:42:a1:00:00:01", retry_after=5)
     Decline(reason='no VF 3 behind PF 0c:42:a1:00:00:01', retry_after=5.0)
     """
 
     #: One human-readable sentence: why the port is not plugged (or not
-    #: unplugged) now, and if possible what would change that. Leading
-    #: and trailing whitespace is stripped; it must not be empty.
+    #: unplugged) now, and if possible what would change that. It must not
+    #: be empty. Stored as one line: control characters (newlines
+    #: included) become spaces, runs of whitespace one space, and a reason
+    #: longer than :data:`~ovn_vif.DECLINE_REASON_LIMIT` (300) characters
+    #: is cut, ending with ``"..."``.
     reason: str = attrs.field(converter=_reason_text)
     #: Seconds after which the provider wants to be asked again even if
     #: nothing in the databases changed (for example: a device that is
@@ -204,6 +219,12 @@ class Decline:
     #: :attr:`ReconcileReport.retry_after <ovn_vif.ReconcileReport.retry_after>`;
     #: the agent reconciles again by then.
     retry_after: float | None = attrs.field(default=None, converter=_retry_after)
+
+    def __bool__(self) -> bool:
+        # A decline is a "no": `return ok and PlugSpec(...)` and
+        # `if not provider.prepare_remove(ctx)` read it as one, as they
+        # would read None or False.
+        return False
 
 
 def _optional_map(value: Mapping[str, str] | None) -> FrozenMap | None:
@@ -285,7 +306,9 @@ class VifPlugProvider(abc.ABC):
 
         Called once per loop iteration by :meth:`Registry.run_all`, before
         the engine runs. A ``True`` makes the agent reconcile again even if
-        no database changed.
+        no database changed, so return it only when something
+        :meth:`prepare_create` reads changed since the previous call
+        (always ``True`` costs a full recompute on every wake-up).
         """
         return False
 
@@ -373,10 +396,12 @@ class VifPlugProvider(abc.ABC):
         or per-lport entries of its tables.
 
         Optional; the conformance kit uses it to find leaks
-        (:func:`ovn_vif.testing.check_provider` checks it is empty once
-        every port is unplugged and after failed commits). Return one
-        short text per item (``"VF 3 reserved for lsp1"``), or ``None``
-        (the default) when the provider does not track anything.
+        (:func:`ovn_vif.testing.check_provider` checks that it is empty
+        whenever no port is plugged, and that a failed commit leaves it as
+        it was before: entries for plugged ports may stay listed while they
+        are plugged). Return one short text per item (``"VF 3 reserved for
+        lsp1"``, ``"slot 2 plugged for lsp2"``), or ``None`` (the default)
+        when the provider does not track anything.
         """
         return None
 

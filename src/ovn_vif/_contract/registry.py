@@ -26,22 +26,55 @@ LOG = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "ovn_vif.providers"
 
 
+#: The characters a plug type may hold, besides ASCII letters and digits.
+#: A type is written into OVN option values (``vif-plug-type``,
+#: ``external_ids:ovn-plugged``), names entry points, and is given on the
+#: command line where ``MODULE:CLASS`` also is (``ovn-vif demo --provider``):
+#: ``:``, ``=``, ``,``, quotes, braces, slashes, whitespace and non-ASCII
+#: would each be misread by one of them.
+PROVIDER_TYPE_PUNCTUATION = "-_."
+#: The longest plug type, in characters.
+PROVIDER_TYPE_MAX_LEN = 64
+_TYPE_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + PROVIDER_TYPE_PUNCTUATION
+)
+
+
 def check_provider_type(value: object) -> str:
     """Return *value* if it can be a plug type, else raise.
 
+    A plug type is 1 to 64 ASCII letters, digits, ``-``, ``_`` and ``.``,
+    starting with a letter or a digit (``acme``, ``acme-v2``,
+    ``vendor.nic_2``): safe in an OVN option value, as an entry-point name
+    and beside ``MODULE:CLASS`` on a command line.
+
     :raises TypeError: not a ``str``.
-    :raises ValueError: empty, or holding whitespace or control characters.
+    :raises ValueError: empty, too long, or holding any other character.
     """
     if not isinstance(value, str):
         raise TypeError(f"a provider type must be a str, got {type(value).__name__}: {value!r}")
     if not value:
         raise ValueError("a provider type must not be empty")
-    for char in value:
-        if char.isspace() or not char.isprintable():
-            raise ValueError(
-                f"a provider type must not contain whitespace or control characters: {value!r}"
-            )
+    if len(value) > PROVIDER_TYPE_MAX_LEN:
+        raise ValueError(
+            f"a provider type must be at most {PROVIDER_TYPE_MAX_LEN} characters, "
+            f"got {len(value)}: {value[:PROVIDER_TYPE_MAX_LEN]!r}..."
+        )
+    bad = sorted({c for c in value if c not in _TYPE_CHARS})
+    if bad or not value[0].isalnum():
+        what = f"{''.join(bad)!r}" if bad else f"a leading {value[0]!r}"
+        raise ValueError(
+            f"provider type {value!r} has {what}: a plug type is ASCII letters, digits, "
+            f"'-', '_' and '.', starting with a letter or digit (it is written into OVN "
+            f"option values and named beside MODULE:CLASS on the command line); "
+            f"for example {_suggest_type(value)!r}"
+        )
     return value
+
+
+def _suggest_type(value: str) -> str:
+    kept = "".join(c if c in _TYPE_CHARS else "-" for c in value).strip("-_.")
+    return kept[:PROVIDER_TYPE_MAX_LEN] or "acme"
 
 
 @attrs.frozen
@@ -142,8 +175,9 @@ class Registry:
         """Initialise *provider* and make it available under ``provider.type``.
 
         :raises TypeError: *provider* is not a :class:`VifPlugProvider`.
-        :raises ValueError: its ``type`` is empty or has whitespace or
-            control characters.
+        :raises ValueError: its ``type`` is not a valid plug type (see
+            :func:`check_provider_type`: ASCII letters, digits, ``-``,
+            ``_``, ``.``).
         :raises ProviderExistsError: that type is registered already
             (``errno`` is ``EEXIST``); ``init`` is not called.
         :raises Exception: whatever ``init`` raised; not registered.

@@ -108,8 +108,96 @@ def parse_atom(base: Any, value: Any, symtab: Any = None) -> Any:
     return ovs.db.data.Atom.from_json(base, value, symtab)
 
 
+#: A UTF-16 surrogate: a str holding one alone cannot be encoded as UTF-8.
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+#: What ovsdb-server accepts as an ``uuid-name`` or a lock name (``OP_ID``).
+_ID: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def is_id(value: object) -> bool:
+    """Whether *value* is an OVSDB ``<id>`` (``uuid-name``, lock names)."""
+    return isinstance(value, str) and _ID.match(value) is not None
+
+
+def _utf8_error(text: str) -> _OpError:
+    # ovsdb-server reads the string as UTF-8: a lone surrogate is 0xed and a
+    # second byte it refuses, and it names those two bytes.
+    found = _SURROGATE.search(text)
+    assert found is not None
+    second = 0x80 | ((ord(found.group()) >> 6) & 0x3F)
+    return _OpError(
+        "constraint violation",
+        f"not a valid UTF-8 string: invalid UTF-8 sequence 0xed 0x{second:02x}",
+    )
+
+
+def _atoms_json(type_: Any, value: Any) -> tuple[int, list[tuple[Any, Any]]] | None:
+    """``(members, [(base type, atom JSON), ...])`` in the order ovsdb-server
+    parses them, or ``None`` when *value* is not shaped as a datum."""
+    if isinstance(value, list) and len(value) == 2 and value[0] in ("set", "map"):
+        if not isinstance(value[1], list):
+            return None
+        atoms: list[tuple[Any, Any]] = []
+        for member in value[1]:
+            if value[0] == "map":
+                if not (isinstance(member, list) and len(member) == 2) or type_.value is None:
+                    return len(value[1]), atoms
+                atoms += [(type_.key, member[0]), (type_.value, member[1])]
+            else:
+                atoms.append((type_.key, member))
+        return len(value[1]), atoms
+    return 1, [(type_.key, value)]
+
+
+def _first_invalid_utf8(type_: Any, value: Any, symtab: Any, failed: bool) -> _OpError | None:
+    """The UTF-8 error ovsdb-server reports for *value*, if a string atom holds a
+    lone surrogate before anything else it refuses. *failed*: whether
+    ``Datum.from_json`` refused *value* (then only atoms before the one it
+    refused count)."""
+    shaped = _atoms_json(type_, value)
+    if shaped is None:
+        return None
+    members, atoms = shaped
+    if failed and not type_.n_min <= members <= type_.n_max:
+        return None  # the member count is checked before any atom
+    for base, atom in atoms:
+        # Per atom, as ovsdb-server checks constraints: an enum first (its
+        # error quotes the value), then UTF-8, then the length.
+        if (
+            base.type == ovs.db.types.StringType
+            and isinstance(atom, str)
+            and base.enum is None
+            and _SURROGATE.search(atom)
+        ):
+            return _utf8_error(atom)
+        if failed:
+            try:
+                parse_atom(base, atom, symtab)
+            except Exception:
+                return None
+    return None
+
+
 def parse_datum(type_: Any, value: Any, symtab: Any = None) -> Any:
     """``ovs.db.data.Datum.from_json``, as strict as ovsdb-server."""
+    strings = type_.key.type == ovs.db.types.StringType or (
+        type_.value is not None and type_.value.type == ovs.db.types.StringType
+    )
+    try:
+        datum = _parse_datum(type_, value, symtab)
+    except Exception:
+        bad = _first_invalid_utf8(type_, value, symtab, True) if strings else None
+        if bad is not None:
+            raise bad from None
+        raise
+    if strings:
+        bad = _first_invalid_utf8(type_, value, symtab, False)
+        if bad is not None:
+            raise bad
+    return datum
+
+
+def _parse_datum(type_: Any, value: Any, symtab: Any) -> Any:
     if isinstance(value, list) and len(value) == 2 and value[0] in ("set", "map"):
         members = value[1] if isinstance(value[1], list) else []
         for member in members:
@@ -283,7 +371,7 @@ class Executor:
         inserted: list[tuple[str, uuid.UUID]] = []
         symtab: dict[str, uuid.UUID] = {_NO_SYMBOL: uuid.UUID(int=0)}
         for op in ops:
-            if isinstance(op, dict) and op.get("op") == "insert" and "uuid-name" in op:
+            if isinstance(op, dict) and op.get("op") == "insert" and is_id(op.get("uuid-name")):
                 symtab[op["uuid-name"]] = (
                     uuid.UUID(op["uuid"]) if "uuid" in op else self._new_uuid()
                 )
@@ -344,16 +432,28 @@ class Executor:
         if kind == "abort":
             raise _OpError("aborted", "aborted by request")
         if kind == "assert":
+            if "lock" not in op:
+                raise _ParseError("Required 'lock' member is missing.")
+            if not is_id(op["lock"]):
+                raise _ParseError("Type mismatch for member 'lock'.")
             if not holds_lock(op["lock"]):
                 raise _OpError("not owner", f"Asserted lock {op['lock']} not held.")
             return {}
         if kind not in ("insert", "select", "update", "mutate", "delete", "wait"):
+            if not is_id(kind):
+                raise _ParseError("Type mismatch for member 'op'.")
             raise _ParseError(f'No operation "{kind}"')
-        if op.get("table") not in self.schema.tables:
-            raise _ParseError(f"No table named {op.get('table')}.")
+        if "table" not in op:
+            raise _ParseError("Required 'table' member is missing.")
+        if not is_id(op["table"]):
+            raise _ParseError("Type mismatch for member 'table'.")
+        if op["table"] not in self.schema.tables:
+            raise _ParseError(f"No table named {op['table']}.")
         table = self.schema.tables[op["table"]]
         rows = work[table.name]
         if kind == "insert":
+            if "uuid-name" in op and not is_id(op["uuid-name"]):
+                raise _ParseError("Type mismatch for member 'uuid-name'.")
             if "uuid-name" in op:
                 new_uuid = symtab[op["uuid-name"]]
             elif "uuid" in op:
@@ -637,7 +737,9 @@ class Executor:
                 arg_type = ovs.db.types.Type(type_.key, type_.value, 0, n_max)
                 try:
                     arg = parse_datum(arg_type, arg_json, symtab)
-                except ovs.db.error.Error:
+                except (ovs.db.error.Error, _OpError):
+                    # A map's "delete" takes a map or a set of keys: when both
+                    # fail, ovsdb-server reports the second error.
                     if not (type_.is_map() and mutator == "delete"):
                         raise
                     arg_type = ovs.db.types.Type(type_.key, None, 0, n_max)

@@ -36,6 +36,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import threading
 import time
 import weakref
@@ -118,6 +119,20 @@ def _round_trip(msg: Any) -> Any:
     return ovs.jsonrpc.Message.from_json(_parse(ovs.json.to_string(msg.to_json())))
 
 
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _round_trip_text(msg: Any) -> tuple[Any, bool]:
+    """:func:`_round_trip`, and whether the text is valid UTF-8 (ovsdb-server
+    writes a lone surrogate it was given as is, which no client can read)."""
+    text = ovs.json.to_string(msg.to_json())
+    copy = ovs.jsonrpc.Message.from_json(_parse(text))
+    if "\\ud" not in text:  # ovs.json escapes every surrogate: none here
+        return copy, True
+    plain = json.dumps(copy.to_json(), ensure_ascii=False)
+    return copy, _LONE_SURROGATE.search(plain) is None
+
+
 def _close_fds(*fds: int) -> None:
     for fd in fds:
         with contextlib.suppress(OSError):
@@ -143,6 +158,8 @@ class FakeSession:
         self._connected = False
         self._closed = False
         self._monitor_method = "monitor_cond_since"
+        #: A message was not valid UTF-8: the next recv() drops the connection.
+        self._unreadable = False
         self._rfd, self._wfd = os.pipe()
         os.set_blocking(self._rfd, False)
         os.set_blocking(self._wfd, False)
@@ -153,9 +170,16 @@ class FakeSession:
     def _deliver(self, msg: Any) -> None:
         if self._closed or not self._connected:
             return
-        copy = _round_trip(msg)
+        copy, readable = _round_trip_text(msg)
         with self._lock:
-            self._inbox.append(copy)
+            if self._unreadable or not readable:
+                # ovsdb-server writes such text as it is (an error naming a table
+                # or column that holds a lone surrogate): not UTF-8, which the
+                # client cannot read, so it drops the connection.
+                self._unreadable = True
+                self._inbox.clear()
+            else:
+                self._inbox.append(copy)
         with contextlib.suppress(BlockingIOError):  # pipe full: the reader is awake already
             os.write(self._wfd, b"m")
 
@@ -201,9 +225,12 @@ class FakeSession:
 
     def recv(self) -> Any:
         with self._lock:
-            msg = self._inbox.popleft() if self._inbox else None
+            unreadable, self._unreadable = self._unreadable, False
+            msg = self._inbox.popleft() if self._inbox and not unreadable else None
             if not self._inbox:
                 self._drain()
+        if unreadable:
+            self.force_reconnect()
         return msg
 
     def _drain(self) -> None:
@@ -214,7 +241,7 @@ class FakeSession:
             pass
 
     def wait(self, poller: Any) -> None:
-        if self._inbox or self.database._has_held(self):
+        if self._inbox or self._unreadable or self.database._has_held(self):
             poller.immediate_wake()
         elif not self._closed:
             poller.fd_wait(self._rfd, ovs.poller.POLLIN)

@@ -11,25 +11,33 @@ breach of the provider contract with a message that says what to fix::
 
 The life cycle (each stage is one or more agent iterations):
 
+0. the provider's module is imported in a clean interpreter, to see what
+   the import changes in the process (``global-side-effects``);
 1. ``init``; ``kit-lsp-1`` requested for this chassis with ``vif-plug-type``
    = the provider's type (plus ``lport_options``): ``prepare_create``, the
    commit succeeds (``finish``, ``release``);
 2. nothing changes and the engine runs again: the answer must be the same
    (``stability``), and ``prepare_create`` called twice on one input must
-   answer the same way;
+   answer the same way; then with each required option left out it must
+   decline (``required-option``);
 3. ``kit-lsp-2`` and ``kit-lsp-3`` together; their commit fails (the kit
    injects the failure: ``release`` alone), the retry succeeds; both must
    end up plugged;
 4. one option of ``kit-lsp-1`` changes (``vif-plug-mtu-request``): an
-   update;
-5. ``kit-lsp-2`` is removed by the same instance;
+   update; a second instance given ``restore()`` of the rows must answer as
+   the first (``restore-round-trip``);
+5. ``kit-lsp-2`` is removed by the same instance, and ``kit-lsp-5`` asks
+   for its options (``freed-on-unplug``);
 6. a *fresh* instance from the factory, as after an agent restart
-   (``restore`` tells it what is plugged), removes the other ports;
+   (``restore`` tells it what is plugged), removes the other ports, and
+   ``kit-lsp-6`` asks for the options ``kit-lsp-1`` had;
 7. ``kit-lsp-4`` is plugged and unplugged several times, every other
    commit failing (reservations must come back);
 8. option fuzzing: ``prepare_create`` is called with each option the
    provider reads missing, empty, garbage, huge, non-ASCII and padded;
-9. ``destroy``.
+9. two more instances side by side must not see each other's ports
+   (``shared-state``); what the whole run showed (``run-always-changed``,
+   ``overdeclared-options``); ``destroy``.
 
 ``run``, ``wait_fds`` and ``next_wakeup`` are called every iteration, as an
 agent's loop does, and ``outstanding`` (when the provider implements it)
@@ -42,6 +50,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -52,6 +62,7 @@ import attrs
 from ovn_vif._contract.frozenmap import FrozenMap
 from ovn_vif._contract.netdev import netdev_name_problem
 from ovn_vif._contract.provider import (
+    DECLINE_REASON_LIMIT,
     Decline,
     OpType,
     PlugSpec,
@@ -62,6 +73,7 @@ from ovn_vif._contract.provider import (
 from ovn_vif._engine.reconciler import LOG as RECONCILER_LOG
 from ovn_vif._engine.report import Decision, Outcome, Reason, ReconcileReport
 from ovn_vif._errors import DeclineError, ProviderCheckError, ProviderUnavailableError
+from ovn_vif.testing import _process_state
 from ovn_vif.testing._harness import Iteration, ProviderHarness
 
 #: Seconds a single provider call may take before the kit calls it blocking.
@@ -76,6 +88,22 @@ LPORT_FAIL: Final = "kit-lsp-2"
 LPORT_FAIL_TOO: Final = "kit-lsp-3"
 LPORT_CHURN: Final = "kit-lsp-4"
 LPORT_FUZZ: Final = "kit-fuzz"
+LPORT_REUSE: Final = "kit-lsp-5"
+LPORT_REUSE_AFTER_RESTART: Final = "kit-lsp-6"
+LPORT_REQUIRED: Final = "kit-required"
+LPORT_SHARED: Final = "kit-shared"
+#: Options the CMS sets on every plugged LSP: never a provider's own.
+_CMS_OPTIONS: Final = frozenset({"vif-plug-type", "requested-chassis", "vif-plug-mtu-request"})
+#: After how many ``run()`` calls that all returned ``True`` (nothing changing)
+#: the kit calls it a provider that always claims a change.
+RUN_ALWAYS_CALLS: Final = 5
+#: What the kit answers for a hook it stopped calling because it blocked.
+_SKIPPED: Final[dict[str, Any]] = {
+    "prepare_create": Decline("check_provider stopped calling prepare_create() after it blocked"),
+    "prepare_remove": True,
+    "run": False,
+    "wait_fds": (),
+}
 #: How many plug/unplug cycles the leak stage runs.
 CHURN_CYCLES: Final = 20
 _INJECTED: Final = "commit failure injected by check_provider"
@@ -225,6 +253,11 @@ class _ReadRecorder(FrozenMap):
         return super().get(key, default)
 
 
+# The provider sees a FrozenMap, and its errors ("Object of type ... is not
+# JSON serializable") must name the class it knows, not the kit's.
+_ReadRecorder.__name__ = _ReadRecorder.__qualname__ = FrozenMap.__name__
+
+
 def _answer(result: object) -> Any:
     """What to compare when checking that two answers are the same."""
     if isinstance(result, PlugSpec):
@@ -250,12 +283,18 @@ class _Spy(VifPlugProvider):
     def call(self, hook: str, *args: Any, lport: str | None = None) -> Any:
         __tracebackhide__ = True
         kit = self._kit
-        before = [_snapshot(a) for a in args]
         name = f"{hook}({lport})" if lport else f"{hook}()"
+        if hook in kit.blocked:
+            # It blocked once: calling it again would only make the run slow.
+            return _SKIPPED.get(hook)
+        before = [_snapshot(a) for a in args]
         kit.calls.append(f"{self._label}.{name}" if self._label else name)
         start = kit.clock()
         try:
-            return getattr(self.provider, hook)(*args)
+            result = getattr(self.provider, hook)(*args)
+            if isinstance(result, Decline):
+                kit.check_decline(name, result)
+            return result
         except DeclineError:
             raise
         except Exception as exc:
@@ -263,13 +302,15 @@ class _Spy(VifPlugProvider):
             raise
         finally:
             elapsed = kit.clock() - start
-            if elapsed > kit.bound:
+            if elapsed > kit.bound and hook not in ("init", "destroy"):
+                kit.blocked.add(hook)
                 kit.violate(
                     "blocking-call",
                     key=hook,
                     message=f"{name} took {elapsed:.2f} s (bound {kit.bound:g} s): hooks run "
                     "in the agent's loop and must not block; do slow work in init() or step it "
-                    "forward in run(), and wake the loop with wait_fds()/next_wakeup()",
+                    "forward in run(), and wake the loop with wait_fds()/next_wakeup() (the kit "
+                    f"stopped calling {hook}() and ended its run early)",
                 )
             for original, arg in zip(before, args, strict=True):
                 if _snapshot(arg) != original:
@@ -282,13 +323,15 @@ class _Spy(VifPlugProvider):
                     )
 
     def init(self) -> None:
-        self.call("init")
+        with self._kit.process_kept(f"{self._label or 'the'} provider's init()", key="init"):
+            self.call("init")
 
     def destroy(self) -> None:
         self.call("destroy")
 
     def run(self) -> bool:
         result = self.call("run")
+        self._kit.run_results.append(result is True)
         if not isinstance(result, bool):
             self._kit.violate(
                 "run-result",
@@ -338,7 +381,9 @@ class _Spy(VifPlugProvider):
         try:
             spec = self.call("prepare_create", seen, lport=ctx.lport_name)
         except DeclineError as exc:
-            self.declines[ctx.lport_name] = Decline(str(exc.reason) or "DeclineError")
+            decline = Decline(str(exc.reason) or "DeclineError")
+            self._kit.check_decline(f"prepare_create({ctx.lport_name})", decline)
+            self.declines[ctx.lport_name] = decline
             raise
         if isinstance(spec, PlugSpec):
             self._kit.check_spec(ctx, spec, self.provider)
@@ -379,12 +424,15 @@ class _Kit:
     def __init__(
         self,
         factory: Callable[[], VifPlugProvider],
+        *,
         lport_options: Mapping[str, str] | Callable[[str], Mapping[str, str]],
         bound: float,
         clock: Callable[[], float],
         fuzz_options: Sequence[str] | None,
+        required_options: Collection[str] | None = None,
     ) -> None:
         self.factory = factory
+        self.required_options = None if required_options is None else tuple(required_options)
         self._lport_options = lport_options
         self.bound = bound
         self.clock = clock
@@ -398,6 +446,15 @@ class _Kit:
         self.fuzzed: tuple[str, ...] = ()
         #: Whether the fresh instance (after a "restart") is in use.
         self.restarted = False
+        #: Hooks that blocked once: the kit calls them no more.
+        self.blocked: set[str] = set()
+        #: What each run() call returned (``True`` or not).
+        self.run_results: list[bool] = []
+        #: Interface option keys of every PlugSpec the provider gave.
+        self.written: set[str] = set()
+        #: ``{"Class.attribute": repr}`` of the provider classes' mutable
+        #: class attributes, as they were before any instance ran.
+        self.class_state: dict[str, str] = {}
 
     def options_for(self, lport: str) -> dict[str, str]:
         if callable(self._lport_options):
@@ -414,8 +471,27 @@ class _Kit:
     def raised(self, hook: str, lport: str | None, exc: Exception) -> None:
         where = f"{hook}({lport})" if lport else f"{hook}()"
         what = f"{type(exc).__name__}: {exc}"
-        if hook == "prepare_create" and self.stage == "fuzz":
+        if hook == "prepare_create" and _from_contract(exc):
+            self.violate(
+                "spec-invalid",
+                key=what,
+                message=f"{where} raised {what}: PlugSpec or Decline refused what the provider "
+                "gave it (PlugSpec(name=str, type=str or None, options={str: str}), "
+                "Decline(reason=non-empty str)); convert numbers with str(), do not decline: "
+                "this is a bug in the provider, not a port to decline",
+            )
+            return
+        if hook == "prepare_create" and self.stage in ("fuzz", "required-options"):
             return  # reported by the fuzzer, with the option that did it
+        if hook == "destroy":
+            self.violate(
+                "destroy-raised",
+                key=hook,
+                message=f"{where} raised {what}; the registry then keeps the provider "
+                "registered and the agent's shutdown reports it: release what init() acquired, "
+                "log what cannot be released, and do not raise",
+            )
+            return
         if hook == "prepare_create":
             self.violate(
                 "prepare-raised",
@@ -492,18 +568,90 @@ class _Kit:
         return [str(h) for h in held]
 
     def check_leaks(self, provider: VifPlugProvider, when: str) -> None:
+        """``outstanding()`` must be empty: called when no port is plugged."""
         held = self.outstanding(provider)
         if held:
             self.violate(
                 "leak",
                 key="outstanding",
                 message=f"outstanding() still lists {', '.join(held[:5])}"
-                f"{' ...' if len(held) > 5 else ''} {when}; every reservation made in "
-                "prepare_create() must be given back by release(), which the engine calls once "
-                "per PlugSpec whether the commit succeeded, failed or was never attempted",
+                f"{' ...' if len(held) > 5 else ''} {when}, with no port plugged; every "
+                "reservation made in prepare_create() must be given back by release(), which "
+                "the engine calls once per PlugSpec whether the commit succeeded, failed or was "
+                "never attempted, and an unplug (finish() with spec None) must drop the port's "
+                "entries",
             )
 
+    def check_failed_commit(
+        self, provider: VifPlugProvider, before: Sequence[str] | None, when: str
+    ) -> None:
+        """A failed commit must leave ``outstanding()`` as it was before."""
+        after = self.outstanding(provider)
+        added = sorted(set(after or ()) - set(before or ()))
+        if added:
+            self.violate(
+                "leak",
+                key="outstanding",
+                message=f"outstanding() lists {', '.join(added[:5])}"
+                f"{' ...' if len(added) > 5 else ''} {when} that it did not list before: "
+                "release() must give back what prepare_create() reserved whether the commit "
+                "succeeded or failed (a failed commit plugs nothing)",
+            )
+
+    def check_decline(self, where: str, decline: Decline) -> None:
+        reason = decline.reason
+        if self.stage == "fuzz":
+            return  # quoting a 4096-character fuzzed value is fine: Decline cuts it
+        if len(reason) >= DECLINE_REASON_LIMIT and reason.endswith("..."):
+            self.violate(
+                "decline-reason",
+                key="long",
+                message=f"{where} declined a port with sane options, with a reason over "
+                f"{DECLINE_REASON_LIMIT} characters "
+                f"(Decline cut it: {_short(reason, 60)}); give one short sentence saying what "
+                "is wrong and what would fix it: the agent keeps it per lport in its status file "
+                "and logs",
+            )
+
+    @contextmanager
+    def process_kept(self, what: str, *, key: str) -> Iterator[None]:
+        """Report (and undo) process-wide changes made by the body."""
+        before = _process_state.snapshot()
+        try:
+            yield
+        finally:
+            changed = _process_state.differences(before, _process_state.snapshot())
+            _process_state.put_back(before)
+            if changed:
+                self.violate(
+                    "global-side-effects",
+                    key=key,
+                    message=f"{what} changed {'; '.join(changed)}: a provider runs inside the "
+                    "agent's process, beside other providers, and must leave process-wide "
+                    "state alone (an os.umask(0) made the agent's control socket 0777); "
+                    "configure nothing at import, in __init__ or init() -- the agent owns "
+                    "logging, signals and the default registry",
+                )
+
+    def note_class_state(self, provider: VifPlugProvider) -> None:
+        self.class_state = _class_state(type(provider))
+
+    def check_class_state(self, provider: VifPlugProvider) -> None:
+        now = _class_state(type(provider))
+        for name, value in self.class_state.items():
+            if now.get(name) != value:
+                self.violate(
+                    "shared-state",
+                    key=name,
+                    message=f"the class attribute {name} changed while the provider ran (was "
+                    f"{_short(value, 40)}, now {_short(now.get(name), 40)}): a mutable class "
+                    "attribute is shared by every instance, so two registries (or two types "
+                    "of one class) see each other's ports; create it in __init__ "
+                    f"(self.{name.rsplit('.', 1)[-1]} = ...)",
+                )
+
     def check_spec(self, ctx: PortContext, spec: PlugSpec, provider: VifPlugProvider) -> None:
+        self.written.update(spec.options)
         problem = netdev_name_problem(spec.name)
         if problem is not None:
             self.violate(
@@ -580,6 +728,35 @@ class _Kit:
             self.stage = previous
 
 
+def _from_contract(exc: BaseException) -> bool:
+    """Whether *exc* was raised by a contract value's checks (a PlugSpec or a
+    Decline refusing its arguments), rather than by the provider's own code."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return (
+        isinstance(exc, (TypeError, ValueError))
+        and last is not None
+        and last.replace("\\", "/").rsplit("/", 2)[-2] == "_contract"
+    )
+
+
+_MUTABLE: Final = (dict, list, set, bytearray)
+
+
+def _class_state(cls: type) -> dict[str, str]:
+    state = {}
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("ovn_vif.") or klass is object:
+            continue
+        for name, value in vars(klass).items():
+            if not name.startswith("__") and isinstance(value, _MUTABLE):
+                state[f"{klass.__name__}.{name}"] = repr(value)[:2000]
+    return state
+
+
 def _option_problem(key: str, value: str) -> str | None:
     if not key:
         return "an empty key"
@@ -610,13 +787,19 @@ def _iterate(kit: _Kit, harness: ProviderHarness, spy: _Spy, *, fail: bool = Fal
     # call record has always had them.
     spy.wait_fds()
     spy.next_wakeup()
+    held = kit.outstanding(spy.provider) if fail else None
     step = harness.iterate(commit="error" if fail else "success", details=_INJECTED, run=False)
-    kit.check_leaks(spy.provider, f"after the {kit.stage} stage")
+    if fail:
+        kit.check_failed_commit(spy.provider, held, f"after a failed commit ({kit.stage} stage)")
+    elif not harness.plugged():
+        kit.check_leaks(spy.provider, f"after the {kit.stage} stage")
+    kit.check_class_state(spy.provider)
     return step
 
 
 def _make(kit: _Kit, label: str) -> VifPlugProvider | None:
-    provider: object = kit.factory()
+    with kit.process_kept(f"creating {label} provider", key="create"):
+        provider: object = kit.factory()
     if not isinstance(provider, VifPlugProvider):
         kit.violate(
             "not-a-provider",
@@ -629,10 +812,31 @@ def _make(kit: _Kit, label: str) -> VifPlugProvider | None:
     return provider
 
 
+def _import_effects(kit: _Kit, provider: VifPlugProvider) -> None:
+    module = type(provider).__module__
+    found = sys.modules.get(module)
+    path = getattr(found, "__file__", None)
+    if module == "__main__" or not path or not os.path.exists(path):
+        return
+    changed = _process_state.import_differences(module, os.path.getmtime(path))
+    if changed:
+        kit.violate(
+            "global-side-effects",
+            key="import",
+            message=f"importing {module} changed {'; '.join(changed)}: a provider is imported "
+            "into the agent's process, beside other providers, and must leave process-wide "
+            "state alone (an os.umask(0) at import made the agent's control socket 0777); "
+            "configure nothing at import -- the agent owns logging, signals and the default "
+            "registry, and registers installed providers itself",
+        )
+
+
 def _run(kit: _Kit) -> str:
     provider = _make(kit, "the")
     if provider is None:
         return "?"
+    _import_effects(kit, provider)
+    kit.note_class_state(provider)
     spy = _Spy(kit, provider, "")
     try:
         harness = ProviderHarness(spy, chassis=CHASSIS, other_chassis=(), bridge=BRIDGE)
@@ -654,12 +858,18 @@ def _run(kit: _Kit) -> str:
     try:
         _lifecycle(kit, harness, spy, provider.type)
     finally:
+        with kit.at("destroy"):
+            for plug_type in harness.registry.types():
+                with contextlib.suppress(Exception):  # reported as destroy-raised
+                    harness.registry.unregister(plug_type)
         RECONCILER_LOG.removeFilter(log_filter)
         harness.close()
     return provider.type
 
 
 def _declined_message(kit: _Kit, spy: _Spy, lport: str, plug_type: str) -> None:
+    if kit.blocked:
+        return
     decline = spy.declines.get(lport)
     options = dict(kit.options_for(lport), **{"vif-plug-type": plug_type})
     why = "returned None" if decline is None else f"returned Decline({decline.reason!r})"
@@ -688,7 +898,7 @@ def _lifecycle(kit: _Kit, harness: ProviderHarness, spy: _Spy, plug_type: str) -
         if Outcome.DECLINED in outcomes:
             _declined_message(kit, spy, LPORT_CREATE, plug_type)
         return
-    if status != "success" or Outcome.PLUGGED not in outcomes:
+    if status != "success" or Outcome.PLUGGED not in outcomes or kit.blocked:
         return  # the spec was refused by the engine; the violation says why
     created_ctx, created = spy.created[0]
     if LPORT_CREATE not in spy.finished or LPORT_CREATE not in spy.released:
@@ -696,18 +906,25 @@ def _lifecycle(kit: _Kit, harness: ProviderHarness, spy: _Spy, plug_type: str) -
 
     # 2. Stability: nothing changed, so the answer must not either.
     with kit.at("stability"):
-        report = _iterate(kit, harness, spy).report
-        for d in report.for_lport(LPORT_CREATE):
-            if d.outcome in (Outcome.REPLACED, Outcome.UPDATED, Outcome.DECLINED):
-                kit.violate(
-                    "unstable",
-                    key="engine",
-                    message=f"asked again about {LPORT_CREATE} with nothing changed, the "
-                    f"provider answered differently ({d.outcome.value}: {d.detail}); the same "
-                    "input must get the same answer (the engine asks about every lport on every "
-                    "run)",
-                )
+        for _ in range(2):
+            report = _iterate(kit, harness, spy).report
+            for d in report.for_lport(LPORT_CREATE):
+                if kit.blocked:
+                    break
+                if d.outcome in (Outcome.REPLACED, Outcome.UPDATED, Outcome.DECLINED):
+                    kit.violate(
+                        "unstable",
+                        key="engine",
+                        message=f"asked again about {LPORT_CREATE} with nothing changed, the "
+                        f"provider answered differently ({d.outcome.value}: {d.detail}); the "
+                        "same input must get the same answer (the engine asks about every lport "
+                        "on every run)",
+                    )
         _same_answer_twice(kit, spy, created_ctx)
+    with kit.at("required-options"):
+        _required_options(kit, spy, created_ctx)
+    if kit.blocked:
+        return
 
     # 3. Two ports whose commit fails: release alone; the retry succeeds.
     with kit.at("commit-failed"):
@@ -715,6 +932,8 @@ def _lifecycle(kit: _Kit, harness: ProviderHarness, spy: _Spy, plug_type: str) -
         _add(kit, harness, LPORT_FAIL_TOO, plug_type)
         report = _iterate(kit, harness, spy, fail=True).report
         kit.check_decisions(report, [LPORT_FAIL, LPORT_FAIL_TOO])
+    if kit.blocked:
+        return
     with kit.at("retry"):
         report = _iterate(kit, harness, spy).report
         kit.check_decisions(report, [LPORT_FAIL, LPORT_FAIL_TOO])
@@ -733,21 +952,29 @@ def _lifecycle(kit: _Kit, harness: ProviderHarness, spy: _Spy, plug_type: str) -
         harness.set_options(LPORT_CREATE, {"vif-plug-mtu-request": "1400"})
         report = _iterate(kit, harness, spy).report
         kit.check_decisions(report, [LPORT_CREATE])
+    if kit.blocked:
+        return
 
-    # 5. Removal by the same instance.
+    # 4b. A second instance rebuilt from the rows must answer as the first.
+    with kit.at("restore-round-trip"):
+        _restore_round_trip(kit, harness, spy, plug_type)
+
+    # 5. Removal by the same instance; its device must be usable again.
     with kit.at("remove"):
         harness.delete_lport(LPORT_FAIL)
         _iterate(kit, harness, spy)
+    with kit.at("reuse"):
+        _reuse(kit, harness, spy, freed=LPORT_FAIL, lport=LPORT_REUSE, plug_type=plug_type)
+    if kit.blocked:
+        return
 
     # 6. Removal by a fresh instance, as after an agent restart.
-    with kit.at("destroy"):
-        harness.registry.unregister(plug_type)
     fresh = _make(kit, "a second")
     if fresh is None:
         return
     with kit.at("restart"):
         fresh_spy = _Spy(kit, fresh, "fresh")
-        harness.restart(fresh_spy)
+        harness.restart(fresh_spy)  # destroys the first instance
         kit.restarted = True
         harness.delete_lport(LPORT_CREATE)
         harness.delete_lport(LPORT_FAIL_TOO)
@@ -761,18 +988,243 @@ def _lifecycle(kit: _Kit, harness: ProviderHarness, spy: _Spy, plug_type: str) -
             )
     with kit.at("leak-after-lifecycle"):
         _iterate(kit, harness, fresh_spy)
+    with kit.at("reuse-after-restart"):
+        _reuse(
+            kit,
+            harness,
+            fresh_spy,
+            freed=LPORT_CREATE,
+            lport=LPORT_REUSE_AFTER_RESTART,
+            plug_type=plug_type,
+        )
+    if kit.blocked:
+        return
 
     # 7. Churn: plug and unplug one port, every other commit failing.
     with kit.at("churn"):
         _churn(kit, harness, fresh_spy, plug_type)
+    if kit.blocked:
+        return
 
     # 8. Option fuzzing, on the fresh instance.
     with kit.at("fuzz"):
         _fuzz(kit, fresh_spy, created_ctx)
-        kit.check_leaks(fresh, "after the option fuzzing (every PlugSpec was released)")
+        if not kit.blocked:
+            kit.check_leaks(fresh, "after the option fuzzing (every PlugSpec was released)")
 
-    with kit.at("destroy"):
-        harness.registry.unregister(plug_type)
+    # 9. Two more instances side by side; then what the whole run showed.
+    with kit.at("shared-state"):
+        _shared_state(kit, created_ctx)
+        kit.check_class_state(fresh)
+    _whole_run(kit, fresh)
+
+
+def _release_quietly(spy: _Spy, ctx: PortContext, result: object) -> None:
+    if isinstance(result, PlugSpec):
+        with contextlib.suppress(Exception):  # reported as hook-raised
+            spy.call("release", ctx, result, lport=ctx.lport_name)
+
+
+def _ask(spy: _Spy, ctx: PortContext) -> tuple[object, Any]:
+    """prepare_create, released at once: (the result, what to compare)."""
+    try:
+        result = spy.call("prepare_create", ctx, lport=ctx.lport_name)
+    except DeclineError:
+        return None, ("declined",)
+    except Exception as exc:
+        return None, ("raised", type(exc).__name__)
+    _release_quietly(spy, ctx, result)
+    return result, _answer(result)
+
+
+def _required_options(kit: _Kit, spy: _Spy, ctx: PortContext) -> None:
+    """Without an option it needs, a provider must decline, never default."""
+    carried = [k for k in kit.options_for(LPORT_CREATE) if k not in _CMS_OPTIONS]
+    keys = carried if kit.required_options is None else list(kit.required_options)
+    for key in keys:
+        options = {k: v for k, v in ctx.lport_options.items() if k != key}
+        probe = PortContext(
+            op_type=OpType.CREATE,
+            lport_name=LPORT_REQUIRED,
+            lport_options=options,
+            bridge=ctx.bridge,
+            chassis=ctx.chassis,
+        )
+        result, _ = _ask(spy, probe)
+        if isinstance(result, PlugSpec) and not kit.blocked:
+            optional = ", ".join(repr(k) for k in carried if k != key)
+            kit.violate(
+                "required-option",
+                key=key,
+                message=f"prepare_create({LPORT_REQUIRED}) plugged {result.name!r} when option "
+                f"{key} was missing (the kit's port carries it); a missing option the provider "
+                "needs must be declined (return Decline(f'option {key} is missing')), never "
+                "defaulted: an LSP that names no device would get someone else's. If the "
+                f"option is optional, name the ones the provider needs: check_provider(..., "
+                f"required_options=[...]) (the others here: {optional or 'none'})",
+            )
+
+
+def _restore_round_trip(kit: _Kit, harness: ProviderHarness, spy: _Spy, plug_type: str) -> None:
+    """A second instance given restore() of the rows the first one plugged
+    must answer every lport as the first one does."""
+    second = _make(kit, "a restored")
+    if second is None:
+        return
+    other = _Spy(kit, second, "restored")
+    try:
+        other.init()
+    except Exception:
+        return  # init-raised is reported for the first instance, if at all
+    try:
+        try:
+            other.call("restore", harness.restored_ports(plug_type))
+        except Exception:
+            return  # reported as hook-raised
+        probes: list[tuple[str, str | None, dict[str, str]]] = []
+        for lport, iface in harness.plugged().items():
+            probes.append((lport, iface.name, harness.options(lport)))
+        churn_options = dict(kit.options_for(LPORT_CHURN), **{"vif-plug-type": plug_type})
+        probes.append((LPORT_CHURN, None, churn_options))
+        for lport, current, options in probes:
+            ctx = PortContext(
+                op_type=OpType.CREATE,
+                lport_name=lport,
+                lport_options=options,
+                bridge=harness.bridge,
+                chassis=harness.chassis,
+                current_port=current,
+            )
+            original, first = _ask(spy, ctx)
+            result, restored = _ask(other, ctx)
+            if first != restored and not kit.blocked:
+                state = f"plugged as {current}" if current else "not plugged"
+                kit.violate(
+                    "restore-round-trip",
+                    key="restore",
+                    message=f"after restore() of the rows the first instance plugged, a second "
+                    f"instance answered prepare_create({lport}) ({state}) with "
+                    f"{_short(result, 120)}; the first answered {_short(original, 120)}. "
+                    "restore() must rebuild, from the "
+                    "RestoredPorts alone (ProviderHarness.restored_ports() gives them), what the "
+                    "instance that plugged them keeps in memory: after an agent restart this "
+                    "lport would be answered differently for good",
+                )
+    finally:
+        with contextlib.suppress(Exception):  # reported as destroy-raised
+            other.destroy()
+
+
+def _reuse(
+    kit: _Kit, harness: ProviderHarness, spy: _Spy, *, freed: str, lport: str, plug_type: str
+) -> None:
+    """Another lport asking for what an unplugged one had must get it."""
+    if freed in harness.plugged() or kit.blocked:
+        return  # the removal was vetoed (reported elsewhere if it matters)
+    harness.add_lport(lport, kit.options_for(freed), plug_type=plug_type)
+    report = _iterate(kit, harness, spy).report
+    misled = "restore-round-trip" in (v.rule for v in kit.violations) and kit.restarted
+    if Outcome.DECLINED in report.outcomes().get(lport, ()) and not kit.blocked and not misled:
+        decline = spy.declines.get(lport)
+        why = "None" if decline is None else f"Decline({decline.reason!r})"
+        kit.violate(
+            "freed-on-unplug",
+            key=lport,
+            message=f"{freed} was unplugged, then {lport} asked for the same options and was "
+            f"declined ({why}): whatever {freed} held (a slot, a VF) was not freed; drop the "
+            "port's entries in finish() of its removal (spec is None), or the device stays "
+            "taken until the agent restarts",
+        )
+    harness.delete_lport(lport)
+    _iterate(kit, harness, spy)
+
+
+def _shared_state(kit: _Kit, ctx: PortContext) -> None:
+    """Two instances of the class must not see each other's ports."""
+    if kit.blocked:
+        return
+    spies = []
+    for label in ("first side-by-side", "second side-by-side"):
+        provider = _make(kit, label)
+        if provider is None:
+            return
+        spy = _Spy(kit, provider, label.split()[0])
+        try:
+            spy.init()
+        except Exception:
+            return
+        spies.append(spy)
+    first, second = spies
+    mine = attrs.evolve(ctx, lport_name=LPORT_SHARED, current_port=None)
+    spec: object = None
+    try:
+        try:
+            spec = first.call("prepare_create", mine, lport=LPORT_SHARED)
+            if isinstance(spec, PlugSpec):
+                first.call("finish", mine, spec, lport=LPORT_SHARED)
+        except Exception:
+            return
+        _release_quietly(first, mine, spec)
+        if not isinstance(spec, PlugSpec):
+            return
+        theirs = attrs.evolve(mine, lport_name=LPORT_CREATE)
+        result, _ = _ask(second, theirs)
+        if not isinstance(result, PlugSpec) and not kit.blocked:
+            why = f" ({result.reason})" if isinstance(result, Decline) else ""
+            kit.violate(
+                "shared-state",
+                key="instances",
+                message=f"one instance plugged {LPORT_SHARED}; another instance, which never "
+                f"saw it, then declined {LPORT_CREATE} with the same options{why}: two "
+                "instances share state (a mutable class attribute, a module-level table), so "
+                "two registries, or two types of one class, decline each other's ports; keep "
+                "per-port state on the instance, created in __init__",
+            )
+        with contextlib.suppress(Exception):
+            first.call(
+                "finish",
+                PortContext(
+                    op_type=OpType.REMOVE,
+                    lport_name=LPORT_SHARED,
+                    bridge=ctx.bridge,
+                    chassis=ctx.chassis,
+                    iface_name=spec.name,
+                    iface_type=spec.type or "",
+                    iface_options=spec.options,
+                ),
+                None,
+                lport=LPORT_SHARED,
+            )
+    finally:
+        for spy in spies:
+            with contextlib.suppress(Exception):  # reported as destroy-raised
+                spy.destroy()
+
+
+def _whole_run(kit: _Kit, provider: VifPlugProvider) -> None:
+    """Rules about everything the provider did in the run."""
+    if kit.blocked:
+        return
+    if len(kit.run_results) >= RUN_ALWAYS_CALLS and all(kit.run_results):
+        kit.violate(
+            "run-always-changed",
+            f"run() returned True on all {len(kit.run_results)} calls while nothing changed; "
+            "True makes the agent reconcile everything again on every wake-up (about three "
+            "times the CPU): return True only when a table prepare_create() reads changed "
+            "since the previous run()",
+        )
+    maintained = kit.maintained(provider) or frozenset()
+    unwritten = sorted(maintained - kit.written)
+    if unwritten:
+        kit.violate(
+            "overdeclared-options",
+            key=",".join(unwritten),
+            message=f"maintained_iface_options() declares {', '.join(unwritten)}, which no "
+            "PlugSpec the kit saw wrote: on every update the engine removes a maintained key "
+            "that the PlugSpec lacks, so an operator's own options:"
+            f"{unwritten[0]}=... is deleted each time; declare only the keys the provider "
+            "writes (if it writes one only for some options, pass lport_options that make it)",
+        )
 
 
 def _same_answer_twice(kit: _Kit, spy: _Spy, ctx: PortContext) -> None:
@@ -809,7 +1261,7 @@ def _churn(kit: _Kit, harness: ProviderHarness, spy: _Spy, plug_type: str) -> No
         outcomes = report.outcomes().get(LPORT_CHURN, ())
         if Outcome.PLUGGED in outcomes:
             accepted = True
-        elif Outcome.DECLINED in outcomes and accepted:
+        elif Outcome.DECLINED in outcomes and accepted and not kit.blocked:
             kit.violate(
                 "leak",
                 key="churn",
@@ -840,6 +1292,8 @@ def _fuzz(kit: _Kit, spy: _Spy, ctx: PortContext) -> None:
     kit.fuzzed = tuple(sorted(keys))
     for key in kit.fuzzed:
         for value in FUZZ_VALUES:
+            if kit.blocked:
+                return
             options = dict(base)
             if value is None:
                 options.pop(key, None)
@@ -858,6 +1312,8 @@ def _fuzz(kit: _Kit, spy: _Spy, ctx: PortContext) -> None:
             except DeclineError:
                 continue
             except Exception as exc:
+                if _from_contract(exc):
+                    continue  # reported as spec-invalid
                 kit.violate(
                     "fuzz-raised",
                     key=key,
@@ -885,6 +1341,7 @@ def check_provider(
     *,
     lport_options: Mapping[str, str] | Callable[[str], Mapping[str, str]] | None = None,
     fuzz_options: Sequence[str] | None = None,
+    required_options: Collection[str] | None = None,
     call_bound: float = DEFAULT_CALL_BOUND,
     clock: Callable[[], float] = time.monotonic,
     raise_on_violation: bool = True,
@@ -902,7 +1359,14 @@ def check_provider(
     :param fuzz_options: option keys to fuzz besides those the kit discovers
         (every ``vif-plug*`` key the provider looked up, and every
         ``vif-plug:`` key of *lport_options*).
-    :param call_bound: seconds one hook may take (:data:`DEFAULT_CALL_BOUND`).
+    :param required_options: the option keys without which the provider must
+        decline (rule ``required-option``). ``None`` (the default): every
+        option of *lport_options* (except the CMS's own ``vif-plug-type``,
+        ``requested-chassis`` and ``vif-plug-mtu-request``); name them when
+        some have a default (``required_options=["vif-plug:acme:slot"]``).
+    :param call_bound: seconds one hook may take (:data:`DEFAULT_CALL_BOUND`);
+        a hook that takes longer once is not called again, and the run ends
+        early.
     :param clock: the clock calls are timed with.
     :param raise_on_violation: raise :class:`ProviderCheckError` (an
         ``AssertionError``) listing every violation; otherwise just return the report.
@@ -912,7 +1376,14 @@ def check_provider(
     failures it injects on purpose are kept out of the captured logs.
     """
     __tracebackhide__ = True
-    kit = _Kit(provider_factory, lport_options or {}, call_bound, clock, fuzz_options)
+    kit = _Kit(
+        provider_factory,
+        lport_options=lport_options or {},
+        bound=call_bound,
+        clock=clock,
+        fuzz_options=fuzz_options,
+        required_options=required_options,
+    )
     provider_type = _run(kit)
     report = ProviderCheckReport(
         provider_type=provider_type,

@@ -317,8 +317,11 @@ class ProviderHarness:
         instances (the old ones are unregistered, without ``destroy``
         errors mattering). Plugged ports stay in the database."""
         if providers:
-            for old in self.registry.types():
-                self.registry.unregister(old)
+            if self.registry.destroy_all():
+                # A destroy() raised and its provider stayed registered: the
+                # new instances get a registry of their own, as a restarted
+                # agent would.
+                self.registry = Registry()
             for provider in providers:
                 self.registry.register(provider)
         self.reconciler = Reconciler(self.registry, policy=self.policy)

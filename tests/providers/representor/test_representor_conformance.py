@@ -31,5 +31,7 @@ def test_representor_provider_keeps_the_contract(
         factory,
         # kit-lsp-N plugs VF N
         lport_options=lambda lport: {OPTION_PF_MAC: PF_MAC, OPTION_VF_NUM: lport[-1]},
+        # without vf-num it plugs the PF itself, as OVN's representor plugin does
+        required_options=[OPTION_PF_MAC],
     )
     assert set(report.fuzzed_options) >= {OPTION_PF_MAC, OPTION_VF_NUM}

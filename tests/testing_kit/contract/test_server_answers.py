@@ -7,6 +7,7 @@ what clients see, lock hand-over.  One test (or parameter) per divergence class.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -743,3 +744,201 @@ def test_lock_set_before_connecting_is_asked_for_once(backend: Backend) -> None:
     wait_for(second, lambda: second.has_lock)
     second.close()
     wait_for(third, lambda: third.has_lock)
+
+
+# 12. ------------------------------------- lone surrogates, ids, UUIDs across tables
+#: ovsdb-server reads a low surrogate escape alone (a high one alone is a JSON
+#: error: the connection drops, see 10.) as the bytes ed bf bf, and refuses
+#: them wherever a string atom is parsed.
+LONE = "\udfff"
+NOT_UTF8 = {
+    "error": "constraint violation",
+    "details": "not a valid UTF-8 string: invalid UTF-8 sequence 0xed 0xbf",
+}
+_GLOBAL = {"table": "SB_Global", "where": []}
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param({"op": "insert", "table": "Address_Set", "row": {"name": LONE}}, id="value"),
+        pytest.param(
+            {"op": "insert", "table": "Address_Set", "row": {"name": "é" + LONE + "x"}},
+            id="value-middle",
+        ),
+        pytest.param(
+            {"op": "insert", "table": "Address_Set", "row": {"name": "s", "addresses": LONE}},
+            id="set-atom",
+        ),
+        pytest.param(
+            {"op": "update", **_GLOBAL, "row": {"external_ids": ["map", [[LONE, "1"]]]}},
+            id="map-key",
+        ),
+        pytest.param(
+            {"op": "update", **_GLOBAL, "row": {"external_ids": ["map", [["k", LONE + "v"]]]}},
+            id="map-value",
+        ),
+        pytest.param(
+            {
+                "op": "mutate",
+                **_GLOBAL,
+                "mutations": [["external_ids", "insert", ["map", [["k", LONE]]]]],
+            },
+            id="mutate-insert",
+        ),
+        pytest.param(
+            {"op": "mutate", **_GLOBAL, "mutations": [["external_ids", "delete", ["set", [LONE]]]]},
+            id="mutate-delete-keys",
+        ),
+        pytest.param(
+            {"op": "select", "table": "Address_Set", "where": [["name", "==", LONE]]},
+            id="where",
+        ),
+        pytest.param(
+            {
+                "op": "mutate",
+                "table": "SB_Global",
+                "where": [["external_ids", "includes", ["map", [[LONE, "1"]]]]],
+                "mutations": [],
+            },
+            id="where-map",
+        ),
+        pytest.param(
+            {
+                "op": "wait",
+                **_GLOBAL,
+                "timeout": 0,
+                "columns": ["options"],
+                "until": "==",
+                "rows": [{"options": ["map", [["k", LONE]]]}],
+            },
+            id="wait-rows",
+        ),
+        pytest.param(
+            {
+                "op": "insert",
+                "table": "Address_Set",
+                "row": {"name": "s", "addresses": ["set", ["a", LONE, 5]]},
+            },
+            id="before-a-bad-atom",
+        ),
+    ],
+)
+def test_a_lone_surrogate_in_a_string_atom_is_refused(backend: Backend, op: Any) -> None:
+    """The fake stored these (and matched them in conditions); the server
+    refuses them as not UTF-8, each where the string is parsed."""
+    assert backend.raw(SB, op) == [NOT_UTF8]
+    assert backend.raw(SB, {"op": "select", "table": "Address_Set", "where": []}) == [{"rows": []}]
+
+
+def test_the_first_bad_atom_is_the_one_reported(backend: Backend) -> None:
+    op = {
+        "op": "insert",
+        "table": "Address_Set",
+        "row": {"name": "s", "addresses": ["set", [5, LONE]]},
+    }
+    assert backend.raw(SB, op) == [
+        {"error": "syntax error", "details": "expected string", "syntax": "5"}
+    ]
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param({"op": "select", "table": "SB_Global" + LONE, "where": []}, id="table"),
+        pytest.param({"op": "select" + LONE, **_GLOBAL}, id="op"),
+        pytest.param(
+            {"op": "insert", "table": "Address_Set", "row": {"name" + LONE: "x"}}, id="column"
+        ),
+        pytest.param({"op": "select", **_GLOBAL, "columns": [LONE]}, id="columns"),
+        pytest.param(
+            {"op": "select", "table": "SB_Global", "where": [["options" + LONE, "==", "x"]]},
+            id="where-column",
+        ),
+        pytest.param(
+            {"op": "insert", "table": "Address_Set", "uuid-name": "a" + LONE, "row": {}},
+            id="uuid-name",
+        ),
+        pytest.param({"op": "assert", "lock": LONE}, id="lock"),
+        pytest.param(
+            {"op": "insert", "table": "Encap", "row": {"type": LONE}}, id="enum-value-quoted"
+        ),
+        pytest.param(
+            {
+                "op": "mutate",
+                **_GLOBAL,
+                "mutations": [["external_ids", "delete", ["map", [["k", LONE]]]]],
+            },
+            id="map-delete-falls-back-to-keys",
+        ),
+        pytest.param(
+            {"op": "insert", "table": "Address_Set", "row": {"name": ["uuid", LONE]}},
+            id="uuid-atom",
+        ),
+    ],
+)
+def test_an_error_that_quotes_a_lone_surrogate_drops_the_connection(
+    backend: Backend, op: Any
+) -> None:
+    """The server's error names the bad text, written as is: not UTF-8, and
+    the client drops the connection (the fake answered the error)."""
+    assert backend.raw(SB, op) == "disconnected"
+
+
+def test_an_operation_without_a_table(backend: Backend) -> None:
+    assert _error(backend.raw(SB, {"op": "select", "where": []})) == {
+        "error": "syntax error",
+        "details": "Parsing ovsdb operation 1 of 1 failed: Required 'table' member is missing.",
+        "syntax": '{"op":"select","where":[]}',
+    }
+
+
+def test_a_lone_surrogate_in_a_comment_is_fine(backend: Backend) -> None:
+    assert backend.raw(SB, {"op": "comment", "comment": LONE}) == [{}]
+
+
+@pytest.mark.parametrize(
+    ("op", "member"),
+    [
+        ({"op": "insert", "table": "Address_Set", "uuid-name": "a b", "row": {}}, "uuid-name"),
+        ({"op": "insert", "table": "Address_Set", "uuid-name": "1st", "row": {}}, "uuid-name"),
+        ({"op": "assert", "lock": "a-b"}, "lock"),
+        ({"op": "select", "table": "SB Global", "where": []}, "table"),
+        ({"op": "select", "table": "SB_Global\U0001f600", "where": []}, "table"),
+        ({"op": "select", "table": 5, "where": []}, "table"),
+        ({"op": "sel ect", "table": "SB_Global", "where": []}, "op"),
+    ],
+)
+def test_uuid_names_and_locks_must_be_ids(backend: Backend, op: Any, member: str) -> None:
+    assert backend.raw(SB, op) == [
+        {
+            "error": "syntax error",
+            "details": f"Parsing ovsdb operation 1 of 1 failed: Type mismatch for member "
+            f"'{member}'.",
+            "syntax": json.dumps(op, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        }
+    ]
+
+
+def test_a_uuid_may_name_rows_of_two_tables(backend: Backend) -> None:
+    """ovsdb-server 3.1 checks an insert's UUID against its own table only
+    (and rows deleted in the same transaction): a row of another table, in
+    the database or inserted by the same transaction, does not stop it. The
+    fake does the same; the contract pins it so that neither drifts."""
+    root = _root_uuid(backend, SB, "SB_Global")
+    assert backend.raw(
+        SB, {"op": "insert", "table": "Address_Set", "uuid": root, "row": {"name": "a"}}
+    ) == [{"uuid": ["uuid", root]}]
+    both = str(uuid.uuid4())
+    assert backend.raw(
+        SB,
+        {"op": "insert", "table": "Address_Set", "uuid": both, "row": {"name": "b"}},
+        {"op": "insert", "table": "Datapath_Binding", "uuid": both, "row": {"tunnel_key": 5}},
+    ) == [{"uuid": ["uuid", both]}, {"uuid": ["uuid", both]}]
+    same = {"op": "insert", "table": "Address_Set", "uuid": both, "row": {"name": "c"}}
+    assert _error(backend.raw(SB, same)) == {
+        "error": "duplicate uuid",
+        "details": "This UUID would duplicate a UUID already present within the table or "
+        "deleted within the same transaction.",
+        "syntax": json.dumps(both),
+    }

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures += 1
                 small = fuzzer.minimise(div)
                 print(small.report(), flush=True)
-                print("reproducer: " + json.dumps(small.steps, ensure_ascii=False), flush=True)
+                print("reproducer: " + json.dumps(small.steps), flush=True)
                 if not args.keep_going:
                     break
             elapsed = time.monotonic() - start

@@ -133,6 +133,12 @@ METHODS = {"update2": ovs.db.idl.Monitor.monitor_cond}
 #: database, so each database's clients use their own name.
 LOCKS = {"Open_vSwitch": "fuzz_ovs", "OVN_Southbound": "fuzz_sb"}
 STRINGS = ["", "a", "lsp1", "lsp2", "hv1", "geneve", "x" * 300, "ünïcödé ☃", "internal"]
+#: Strings that are not valid UTF-8 text once on the wire, or that JSON text
+#: cannot carry as written: a low surrogate alone (at the start, inside, at the
+#: end), a high one alone, a NUL; and a surrogate pair, which is fine.
+BAD_STRINGS = ["\udfff", "x\udc00y", "lsp\ude00", "\ud800", "a\x00b", "\ud83d\ude00"]
+#: Texts that are not an OVSDB <id> (what uuid-name and lock names must be).
+NOT_IDS = ["a b", "1st", "a-b", "", "row\udfff"]
 INTS = [-7, -1, 0, 1, 2, 3, 7, 42, 4095, 32767, 2**63 - 1, -(2**63)]
 REALS = [0.0, 1.5, -2.25]
 
@@ -690,6 +696,11 @@ class Generator:
     invalid: float = 0.15
     counter: int = 0
     schemas: dict[str, Any] = field(default_factory=dict)
+    #: UUIDs given to inserts of the step being generated.
+    step_uuids: list[str] = field(default_factory=list)
+    #: No BAD_STRINGS now (a monitor condition with one: the client
+    #: reconnects and sends it again, for ever, on either server).
+    clean_strings: bool = False
 
     def __post_init__(self) -> None:
         self.schemas = {db: d.schema for db, d in self.fake.databases.items()}
@@ -699,6 +710,29 @@ class Generator:
 
     def existing(self, db: str, table: str) -> list[str]:
         return sorted(str(u) for u in self.fake.databases[db].rows(table))
+
+    def insert_uuid(self, db: str, idl_table: str | None = None) -> str:
+        """A UUID for an insert: mostly new; else one that collides, with a row
+        of any table of the database or with an earlier insert of this step.
+
+        For an IDL insert (*idl_table*), only with rows of other tables: the
+        Python IDL keeps a transaction's rows by UUID alone, so two inserts
+        of one UUID in one transaction, or one over a row of its own
+        replica, break the client itself, whatever the server says."""
+        rng = self.rng
+        if rng.random() < self.invalid:
+            tables = [t for t in sorted(self.schemas[db].tables) if t != idl_table]
+            choices = [u for t in tables for u in self.existing(db, t)]
+            if idl_table is None:
+                choices += self.step_uuids
+            if choices:
+                return rng.choice(choices)
+        new = self.uuid()
+        self.step_uuids.append(new)
+        return new
+
+    def bad_string(self) -> str:
+        return self.rng.choice(BAD_STRINGS)
 
     def atom(self, db: str, base: Any) -> Any:
         rng = self.rng
@@ -716,6 +750,8 @@ class Generator:
         if t == ovs.db.types.BooleanType:
             return rng.random() < 0.5
         if t == ovs.db.types.StringType:
+            if rng.random() < self.invalid / 4 and not self.clean_strings:
+                return rng.choice(BAD_STRINGS)
             if base.enum is not None and rng.random() > self.invalid:
                 return rng.choice(sorted(a.value for a in base.enum.values))
             return rng.choice(STRINGS)
@@ -776,8 +812,16 @@ class Generator:
 
         Monitor conditions leave out ``_uuid``: ovsdb-server 3.1 exits when a
         row is inserted into a table that a client monitoring every table
-        watches with ``["_uuid", "==", ...]`` (docs/testing.rst).
+        watches with ``["_uuid", "==", ...]`` (docs/testing.rst); and
+        :data:`BAD_STRINGS` (see :attr:`clean_strings`).
         """
+        self.clean_strings = monitor
+        try:
+            return self._condition(db, table, monitor=monitor)
+        finally:
+            self.clean_strings = False
+
+    def _condition(self, db: str, table: Any, *, monitor: bool) -> Any:
         rng = self.rng
         if rng.random() < 0.05:
             return rng.choice([True, False])
@@ -853,7 +897,7 @@ class Generator:
                     op["uuid-name"] = f"row{self.counter}"
                     ref = ["named-uuid", op["uuid-name"]]
             else:
-                op["uuid"] = self.uuid()
+                op["uuid"] = self.insert_uuid(db)
                 ref = ["uuid", op["uuid"]]
             op["row"] = self.row(db, table, rng.randint(0, 4))
             if ref is not None:
@@ -905,11 +949,32 @@ class Generator:
                 "row": {"_version": ["uuid", self.uuid()]},
             },
             {"op": "mutate", "table": table.name, "where": [], "mutations": [["nope", "+=", 1]]},
+            # Text that is not UTF-8 on the wire, or not an <id>, where it is
+            # not a datum: ovsdb-server quotes it back in its error.
+            {"op": "select", "table": table.name + self.bad_string(), "where": []},
+            {"op": "select" + self.bad_string(), "table": table.name, "where": []},
+            {"op": "insert", "table": table.name, "row": {"name" + self.bad_string(): "x"}},
+            {"op": "select", "table": table.name, "where": [], "columns": [self.bad_string()]},
+            {
+                "op": "select",
+                "table": table.name,
+                "where": [[rng.choice(sorted(table.columns)) + self.bad_string(), "==", "x"]],
+            },
+            {
+                "op": "mutate",
+                "table": table.name,
+                "where": [],
+                "mutations": [[self.bad_string(), "insert", ["set", []]]],
+            },
+            {"op": "insert", "table": table.name, "uuid-name": rng.choice(NOT_IDS), "row": {}},
+            {"op": "assert", "lock": rng.choice(NOT_IDS)},
+            {"op": "comment", "comment": self.bad_string()},
         ]
         return rng.choice(bad)
 
     def raw_step(self, db: str) -> Step:
         rng = self.rng
+        self.step_uuids = []
         inserted: list[tuple[str, Any]] = []
         ops = [self.op(db, inserted) for _ in range(rng.randint(1, 4))]
         # Reference some of the inserted rows from an existing row so they survive GC.
@@ -963,7 +1028,7 @@ class Generator:
                 insert = [
                     "insert",
                     table.name,
-                    self.uuid(),
+                    self.insert_uuid(db, idl_table=table.name),
                     {c: v for c, v in values.items() if c in columns},
                 ]
                 if rng.random() < 0.25:
@@ -1013,6 +1078,7 @@ class Generator:
     def step(self) -> Step:
         rng = self.rng
         db = rng.choice(sorted(ROOTS))
+        self.step_uuids = []
         n = len(CLIENTS[db])
         kind = rng.choices(["raw", "idl", "race", "cond", "reconnect"], [10, 6, 1, 2, 1])[0]
         if kind == "raw":
@@ -1062,10 +1128,21 @@ class Divergence:
 
     def report(self) -> str:
         lines = [f"seed {self.seed}: divergence at step {self.index}", "steps:"]
-        lines += [f"  {json.dumps(s, ensure_ascii=False)}" for s in self.steps[: self.index + 1]]
+        lines += [f"  {_printable(s)}" for s in self.steps[: self.index + 1]]
         lines.append("differences (fake | real):")
         lines += [f"  {path}: {f!r} | {r!r}" for path, f, r in diff(self.fake, self.real)]
         return "\n".join(lines)
+
+
+def _printable(step: Step) -> str:
+    """One step as JSON, readable, with what UTF-8 cannot carry escaped
+    (the generator writes lone surrogates on purpose)."""
+    text = json.dumps(step, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(step)
+    return text
 
 
 def diff(a: Any, b: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
