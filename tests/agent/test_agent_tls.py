@@ -192,3 +192,14 @@ def test_tls_problems_at_start_exit_2_with_one_line(
     assert result.returncode == 2, result.stderr
     line = _one_error_line(result.stderr, expected)
     assert line.startswith("ovn-vif agent: error: "), line
+
+
+def test_ssl_southbound_by_host_name(
+    tls: TlsWorld, start_agent: Callable[..., AgentProcess]
+) -> None:
+    # ssl:localhost works although the ovs package resolves no names by itself.
+    agent = start_agent(tls.stack, "--ovn-remote", f"ssl:localhost:{tls.port}", *tls.options())
+    add_lsps(tls.stack, "lsp1")
+    wait_plugged(tls.stack, "lsp1")
+    assert "Exec format error" not in agent.log()
+    assert agent.stop() == 0

@@ -24,7 +24,7 @@ import ovs.stream
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._errors import RemoteError
 from ovn_vif._ovs_private import session_connected
-from ovn_vif.agent import _tls
+from ovn_vif.agent import _resolve, _tls
 
 LOG = logging.getLogger(__name__)
 _RL = RateLimitedLogger(LOG)
@@ -64,11 +64,17 @@ def validate_remote(remote: str, what: str) -> list[str]:
         if not ovs.stream.Stream.is_valid_name(member):
             kinds = "unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT"
             raise RemoteError(f"{what} remote {member!r} is not a valid OVSDB remote (use {kinds})")
+        problem = _resolve.port_problem(member)
+        if problem is not None:
+            raise RemoteError(f"{what} remote {problem}")
     return members
 
 
 def _strerror(member: str, error: int) -> str:
-    """*error* in words; for an ``ssl:`` member, what went wrong with TLS if known."""
+    """*error* in words; what went wrong with the name or with TLS if known."""
+    unresolved = _resolve.last_failure(member)
+    if unresolved:
+        return unresolved
     if member.startswith("ssl:"):
         reason = _tls.last_failure(member)
         if reason:

@@ -23,7 +23,7 @@ from ovn_vif._engine.columns import create_sb_indexes, register_ovs_columns, reg
 from ovn_vif._engine.incremental import track_changes
 from ovn_vif._errors import AgentSetupError, RemoteError
 from ovn_vif._ovs_private import QuickInsertIdl, session_name
-from ovn_vif.agent import _tls
+from ovn_vif.agent import _resolve, _tls
 from ovn_vif.agent._conditions import SouthboundConditions
 from ovn_vif.agent._config import AgentConfig
 from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
@@ -229,7 +229,7 @@ class Databases:
             ("local Open_vSwitch database", self.ovs, self._config().ovs_remote),
             ("Southbound database", self.sb, ovn_remote),
         ):
-            if not remote or not _tls.uses_tls(remote):
+            if not remote:
                 continue
             if idl_synced(idl):
                 # The member in use answers: its past failure is history.
@@ -237,7 +237,8 @@ class Databases:
                 continue
             if idl_connected(idl):
                 continue
-            for member, reason in _tls.failures(remote).items():
+            problems = _resolve.failures(remote) | _tls.failures(remote)
+            for member, reason in problems.items():
                 self._rl.warning(
                     ("tls-down", member, reason),
                     "cannot connect to the %s at %s: %s; retrying",

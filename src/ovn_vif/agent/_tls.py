@@ -33,6 +33,7 @@ import ovs.stream
 
 from ovn_vif._errors import AgentSetupError
 from ovn_vif._ovs_private import ssl_open, stream_recv, stream_send
+from ovn_vif.agent import _resolve
 
 LOG = logging.getLogger(__name__)
 
@@ -157,8 +158,12 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
         if problem is not None:
             record_failure("ssl:" + suffix, problem)
             return errno.EINVAL, None
+        # The ovs package resolves names only with the optional unbound module.
+        error, literal = _resolve.literal_suffix("ssl:" + suffix)
+        if error:
+            return error, None
         try:
-            return ssl_open(suffix, dscp)
+            return ssl_open(literal, dscp)
         except (OSError, ValueError, TypeError) as exc:
             record_failure("ssl:" + suffix, _reason(exc))
             return errno.EPROTO, None
@@ -244,8 +249,10 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
 
 
 def install_stream() -> None:
-    """Make ``ssl:`` remotes use :class:`CheckedSSLStream` (process-wide, idempotent)."""
+    """Make ``ssl:`` remotes use :class:`CheckedSSLStream`, and ``tcp:`` ones
+    :class:`~ovn_vif.agent._resolve.ResolvingTCPStream` (process-wide, idempotent)."""
     ovs.stream.Stream.register_method("ssl", CheckedSSLStream)
+    _resolve.install_stream()
 
 
 def set_files(files: TlsFiles) -> None:
@@ -295,6 +302,12 @@ class TlsSettings:
         :raises AgentSetupError: a remote is ``ssl:`` and the files are
             missing, unreadable or unusable.
         """
+        for remote in remotes:
+            # A malformed remote is the first thing to say, before any TLS file.
+            for member in remote.split(","):
+                problem = _resolve.port_problem(member.strip())
+                if problem is not None:
+                    raise AgentSetupError(f"remote {problem}")
         table = ssl_row_files(ovs_idl) if ovs_idl is not None else TlsFiles()
         files = self.merged(table)
         needed = [r for r in remotes if uses_tls(r)]
