@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -263,3 +264,20 @@ def test_control_socket_that_cannot_be_created_exits_2(ovn_stack: Sandbox, tmp_p
     assert lines == [
         f"ovn-vif agent: error: cannot create the control socket {path}: No such file or directory"
     ]
+
+
+def test_control_socket_mode_is_fixed_whatever_the_umask(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    # Under umask 0 the socket used to be 0777: anyone could send "exit".
+    ctl = tmp_path / "agent.ctl"
+    old = os.umask(0)
+    try:
+        agent = start_agent(ovn_stack, "--unixctl", str(ctl))
+    finally:
+        os.umask(old)
+    wait_for(ctl.is_socket, "the control socket")
+    # The mode ovs-vswitchd's and ovsdb-server's sockets have.
+    assert stat.S_IMODE(ctl.stat().st_mode) == 0o770
+    assert appctl(ctl, "version").returncode == 0
+    assert agent.stop() == 0

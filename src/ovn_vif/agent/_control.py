@@ -72,6 +72,10 @@ def _trampoline(conn: Any, argv: list[str], name: str) -> None:
     conn.reply(reply)
 
 
+#: The control socket's mode, as ovs-vswitchd's and ovsdb-server's.
+SOCKET_MODE = 0o770
+
+
 class ControlServer(Observer):
     """Serve the control socket at *path* from the agent's loop.
 
@@ -83,7 +87,20 @@ class ControlServer(Observer):
         self.agent = agent
         self.status = status
         self.commands: dict[str, tuple[str, tuple[int, int], Command]] = {}
-        error, listener = ovs.stream.PassiveStream.open(f"punix:{self.path}")
+        # A fixed mode whatever the process's umask, as OVS daemons have
+        # (0770: owner and group may connect, hence send "exit"): the socket
+        # is never reachable by others, not even between bind and chmod.
+        old_umask = os.umask(0o077)
+        try:
+            error, listener = ovs.stream.PassiveStream.open(f"punix:{self.path}")
+            if not error:
+                try:
+                    os.chmod(self.path, SOCKET_MODE)
+                except OSError as exc:
+                    listener.close()
+                    error = exc.errno or errno.EPERM
+        finally:
+            os.umask(old_umask)
         if error:
             raise AgentSetupError(
                 f"cannot create the control socket {self.path}: {os.strerror(error)}"
