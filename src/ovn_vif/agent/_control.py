@@ -76,6 +76,15 @@ def _trampoline(conn: Any, argv: list[str], name: str) -> None:
 SOCKET_MODE = 0o770
 
 
+def list_commands() -> str:
+    """The reply of ``list-commands`` and ``help``, in OVS's format."""
+    lines = ["The available commands are:"]
+    for name in sorted(ovs.unixctl.commands):
+        usage = ovs.unixctl.commands[name].usage
+        lines.append(f"  {name:<23} {usage}" if usage else f"  {name}")
+    return "\n".join(lines) + "\n"
+
+
 class ControlServer(Observer):
     """Serve the control socket at *path* from the agent's loop.
 
@@ -114,6 +123,9 @@ class ControlServer(Observer):
         self.add("audit", "", 0, 0, self._audit)
         self.add("coverage/show", "", 0, 0, lambda argv: self.status.coverage())
         self.add("exit", "", 0, 0, self._exit)
+        # OVS daemons answer list-commands (ovs-appctl's own way to ask), and
+        # the ovs package only "help": the same reply under both names.
+        self.add("list-commands", "", 0, 0, lambda argv: list_commands())
         LOG.info("control socket: %s", self.path)
 
     def add(self, name: str, usage: str, min_args: int, max_args: int, fn: Command) -> None:
