@@ -123,7 +123,8 @@ def test_control_socket_and_pidfile(
     assert no_file.returncode == 2
     assert "there is no log file to reopen" in no_file.stderr
     bad = appctl(ctl, "vlog/set", "x:loud")
-    assert bad.returncode == 2
+    assert bad.returncode == 2, bad.stderr
+    assert "has no port" in bad.stderr
     assert "unknown log level 'loud'" in bad.stderr
 
     assert appctl(ctl, "recompute").returncode == 0
@@ -281,3 +282,47 @@ def test_control_socket_mode_is_fixed_whatever_the_umask(
     assert stat.S_IMODE(ctl.stat().st_mode) == 0o770
     assert appctl(ctl, "version").returncode == 0
     assert agent.stop() == 0
+
+
+def test_detach_monitor_and_pidfile_as_ovs_daemons(ovn_stack: Sandbox, tmp_path: Path) -> None:
+    ctl, pidfile, log_file = tmp_path / "agent.ctl", tmp_path / "agent.pid", tmp_path / "agent.log"
+    args = (
+        "--ovs-remote", ovn_stack.ovs_remote, "--unixctl", str(ctl), "--pidfile", str(pidfile),
+        "--log-file", str(log_file), "--detach", "--monitor",
+    )  # fmt: skip
+    # --detach returns once the agent is set up: pidfile and socket exist.
+    started = run_agent(*args)
+    assert started.returncode == 0, started.stderr
+    assert ctl.is_socket()
+    first = int(pidfile.read_text())
+    try:
+        assert appctl(ctl, "version").returncode == 0
+        add_lsps(ovn_stack, "lsp1")
+        wait_plugged(ovn_stack, "lsp1")
+        # A crash: the monitor starts the agent again, which writes its pid.
+        os.kill(first, signal.SIGSEGV)
+        wait_for(
+            lambda: pidfile.exists() and pidfile.read_text().strip() not in ("", str(first)),
+            "a restarted agent",
+        )
+        second = int(pidfile.read_text())
+        wait_for(lambda: appctl(ctl, "version").returncode == 0, "its control socket")
+        crash = f"monitor: the agent (pid {first}) killed by signal 11 (SIGSEGV), restarting"
+        assert crash in log_file.read_text()
+        # "exit" is not a crash: the agent and its monitor end.
+        assert appctl(ctl, "exit").returncode == 0
+        wait_for(lambda: not pidfile.exists(), "the agent gone")
+        wait_for(
+            lambda: (
+                f"monitor: the agent (pid {second}) exited with status 0; exiting"
+                in log_file.read_text()
+            ),
+            "the monitor gone",
+        )
+    finally:
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    # A bad set-up is reported by the command itself, not restarted.
+    bad = run_agent(*args, "--ovn-remote", "tcp:localhost")
+    assert bad.returncode == 2, bad.stderr
+    assert "has no port" in bad.stderr
