@@ -31,6 +31,9 @@ from ovn_vif.agent._settings import ChassisSettings
 
 # Seconds before trying again a new Southbound remote that failed.
 _SWITCH_RETRY = 30.0
+# A failure this much older than the moment a connection is seen down may
+# still be the one that brought it down (seconds).
+_OUTAGE_SLACK = 5.0
 # Reading the IDLs for longer than this (seconds) is worth a debug line.
 _SLOW_READ = 0.02
 
@@ -70,6 +73,8 @@ class Databases:
         self._config = config
         self._conditions = conditions
         self._rl = log
+        # What -> when its connection was first seen down (monotonic).
+        self._down_since: dict[str, float] = {}
         self._stopping = stopping
         self._wake_fd = wake_fd
         self._block = block
@@ -234,10 +239,14 @@ class Databases:
             if idl_synced(idl):
                 # The member in use answers: its past failure is history.
                 _tls.clear_failure(session_name(idl) or "")
+                self._down_since.pop(what, None)
                 continue
             if idl_connected(idl):
                 continue
-            problems = _resolve.failures(remote) | _tls.failures(remote)
+            # Only failures of this outage are news: another member's failure
+            # from before (fixed since, or never tried again) is not current.
+            since = self._down_since.setdefault(what, time.monotonic() - _OUTAGE_SLACK)
+            problems = _resolve.failures(remote) | _tls.failures(remote, since=since)
             for member, reason in problems.items():
                 self._rl.warning(
                     ("tls-down", member, reason),

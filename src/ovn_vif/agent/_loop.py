@@ -71,6 +71,7 @@ from ovn_vif.agent._config import AgentConfig
 from ovn_vif.agent._connections import idl_connected, idl_synced
 from ovn_vif.agent._databases import Databases
 from ovn_vif.agent._observers import Observers
+from ovn_vif.agent._outages import OutageLog
 from ovn_vif.agent._providers import load_providers, require_providers
 from ovn_vif.agent._retry import Backoff
 from ovn_vif.agent._settings import ChassisSettings, follow_settings, read_settings
@@ -130,6 +131,7 @@ class Agent:
         self._full = True
         self._retry = Backoff()
         self._gate = SyncGate(LOG)
+        self._outages = OutageLog()
         self._iterations = 0
         self._reconciles = 0
         self._txn_started = 0.0
@@ -383,6 +385,8 @@ class Agent:
 
     def _update_sync(self) -> None:
         """Recompute the unplug gate from the IDLs' state (see :attr:`synced`)."""
+        self._outages.update("local Open_vSwitch database", self._db.ovs)
+        self._outages.update("Southbound database", self._db.sb)
         change = self._gate.update(self._db.ovs, self._db.sb)
         if change.local_back and self._iterations > 1:
             # The local database came back: it may have lost or changed

@@ -130,14 +130,16 @@ def last_failure(remote: str) -> str | None:
     return None if entry is None else entry[1]
 
 
-def failures(remote: str) -> dict[str, str]:
-    """``{member: reason}`` for the ``ssl:`` members of *remote* that last failed."""
+def failures(remote: str, since: float | None = None) -> dict[str, str]:
+    """``{member: reason}`` for the ``ssl:`` members of *remote* that last
+    failed (at or after the monotonic time *since*, if given)."""
     result = {}
     for part in remote.split(","):
         member = part.strip()
-        reason = last_failure(member) if member.startswith("ssl:") else None
-        if reason:
-            result[member] = reason
+        with _LOCK:
+            entry = _FAILURES.get(member) if member.startswith("ssl:") else None
+        if entry is not None and (since is None or entry[0] >= since):
+            result[member] = entry[1]
     return result
 
 
@@ -192,6 +194,8 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
             record_failure(self.name, f"TLS handshake failed: {_reason(exc)}", weak=True)
             return exc.errno or errno.EPROTO
         self._handshake_done = True
+        # The member answers now: an earlier failure is no longer news.
+        clear_failure(self.name)
         return 0
 
     def send(self, buf: Any) -> int:
