@@ -76,6 +76,21 @@ def _trampoline(conn: Any, argv: list[str], name: str) -> None:
 SOCKET_MODE = 0o770
 
 
+def starting_text(progress: dict[str, Any]) -> str:
+    """``status`` while :meth:`Agent.start` waits for a database."""
+    from ovn_vif.agent._loop_status import printable as p
+
+    lines = [
+        f"starting: connecting to the {progress['database']} at {p(progress['remote'])} "
+        f"since {progress['since']}"
+    ]
+    for member, reason in progress["errors"].items():
+        lines.append(f"  last error on {p(member)}: {p(reason)}")
+    if not progress["errors"]:
+        lines.append("  no error yet")
+    return "\n".join(lines) + "\n"
+
+
 def list_commands() -> str:
     """The reply of ``list-commands`` and ``help``, in OVS's format."""
     lines = ["The available commands are:"]
@@ -121,7 +136,7 @@ class ControlServer(Observer):
         self.add("connection-status", "", 0, 0, self._connection_status)
         self.add("recompute", "", 0, 0, self._recompute)
         self.add("audit", "", 0, 0, self._audit)
-        self.add("coverage/show", "", 0, 0, lambda argv: self.status.coverage())
+        self.add("coverage/show", "", 0, 0, self._coverage)
         self.add("exit", "", 0, 0, self._exit)
         # OVS daemons answer list-commands (ovs-appctl's own way to ask), and
         # the ovs package only "help": the same reply under both names.
@@ -138,6 +153,11 @@ class ControlServer(Observer):
     def _status(self, argv: list[str]) -> str:
         if argv and argv[0] != "--json":
             raise ValueError(f"unknown option {argv[0]!r} (status [--json])")
+        progress = self.agent.start_progress
+        if progress is not None:
+            if argv:
+                return json.dumps({"starting": progress}, indent=2, sort_keys=True) + "\n"
+            return starting_text(progress)
         if argv:
             return json.dumps(self.status.snapshot(self.agent), indent=2, sort_keys=True) + "\n"
         return self.status.text(self.agent)
@@ -145,17 +165,32 @@ class ControlServer(Observer):
     def _connection_status(self, argv: list[str]) -> str:
         from ovn_vif.agent._connections import idl_connected
 
+        if self.agent.start_progress is not None:
+            return "not connected\n"
         return ("connected" if idl_connected(self.agent.sb_idl) else "not connected") + "\n"
 
     def _recompute(self, argv: list[str]) -> str:
+        self._require_started()
         LOG.info("recompute requested through the control socket")
         self.agent.recompute()
         return ""
 
     def _audit(self, argv: list[str]) -> str:
+        self._require_started()
         LOG.info("self-audit requested through the control socket")
         self.agent.audit_now()
         return ""
+
+    def _coverage(self, argv: list[str]) -> str:
+        self._require_started()
+        return self.status.coverage()
+
+    def _require_started(self) -> None:
+        progress = self.agent.start_progress
+        if progress is not None:
+            raise ValueError(
+                f"the agent is starting (connecting to the {progress['database']}); try later"
+            )
 
     def _exit(self, argv: list[str]) -> str:
         LOG.info("exit requested through the control socket: plugged ports stay plugged")
@@ -171,6 +206,12 @@ class ControlServer(Observer):
     def iteration(self, agent: Agent) -> None:
         if self._server is not None:
             self._server.run()
+
+    def starting(self, agent: Agent, poller: Any) -> None:
+        # Answer (status, version, exit, vlog/*) while a database is awaited.
+        if self._server is not None:
+            self._server.run()
+            self._server.wait(poller)
 
     def close(self) -> None:
         if self._server is None:

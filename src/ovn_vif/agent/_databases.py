@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import ovs.db.idl
+import ovs.poller
 
 from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.ratelimit import RateLimitedLogger
@@ -69,6 +70,7 @@ class Databases:
         stopping: Callable[[], bool],
         wake_fd: int,
         block: Callable[[list[Any], float], None],
+        serve: Callable[[Any], None] | None = None,
     ) -> None:
         self._config = config
         self._conditions = conditions
@@ -78,6 +80,10 @@ class Databases:
         self._stopping = stopping
         self._wake_fd = wake_fd
         self._block = block
+        self._serve = serve
+        #: While a schema is being fetched at start-up: what, where, since
+        #: when, and each member's last error (``status`` shows it).
+        self.connecting: dict[str, Any] | None = None
         #: The local database's IDL, once :meth:`open_local` returned.
         self.ovs: Any = None
         #: The Southbound database's IDL, once :meth:`open_southbound` returned.
@@ -121,6 +127,13 @@ class Databases:
             self.sb = self._new_sb_idl(settings, schema)
 
     def _fetch(self, remote: str, database: str, what: str) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        self.connecting = {
+            "database": what,
+            "remote": remote,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "errors": errors,
+        }
         try:
             return fetch_schema(
                 remote,
@@ -129,9 +142,13 @@ class Databases:
                 what=what,
                 stop=self._stopping,
                 wake_fd=self._wake_fd,
+                serve=self._serve,
+                failed=errors.__setitem__,
             )
         except RemoteError as exc:
             raise AgentSetupError(str(exc)) from exc
+        finally:
+            self.connecting = None
 
     def _connect_local(self) -> Any:
         remote = self._config().ovs_remote
@@ -162,6 +179,9 @@ class Databases:
                     f"the local Open_vSwitch database at {config.ovs_remote} "
                     "did not send its contents"
                 )
+            if self._serve is not None:
+                # Answer the control socket; _block waits on its descriptors.
+                self._serve(ovs.poller.Poller())
             self._block([idl], deadline)
 
     def _new_sb_idl(self, settings: ChassisSettings, schema: dict[str, Any]) -> Any:

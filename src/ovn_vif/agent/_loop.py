@@ -144,6 +144,7 @@ class Agent:
             stopping=lambda: self._stopping,
             wake_fd=self._wake.fd,
             block=self._block,
+            serve=lambda poller: self.observers.call("starting", self, poller),
         )
         # The self-audit decides when to check; the loop recovers.
         self._audit = _audit.SelfAudit(
@@ -300,6 +301,15 @@ class Agent:
     def ovs_idl(self) -> Any:
         """The local database's ``ovs.db.idl.Idl`` (read it only between iterations)."""
         return self._db.ovs
+
+    @property
+    def start_progress(self) -> dict[str, Any] | None:
+        """While :meth:`start` waits for a database: ``{"database", "remote",
+        "since", "errors": {member: last error}}``; otherwise ``None``."""
+        connecting = self._db.connecting
+        if connecting is None:
+            return None
+        return {**connecting, "errors": dict(connecting["errors"])}
 
     @property
     def sb_idl(self) -> Any:
