@@ -13,6 +13,8 @@ import errno
 import json
 import logging
 import os
+import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -236,38 +238,50 @@ def call(target: str, command: str, args: list[str], timeout: float) -> tuple[in
     """Send one command to the control socket *target*; return (exit status, text).
 
     Exit statuses as ``ovs-appctl``: 0 with the reply, 2 with the server's
-    error, 1 when the socket cannot be reached.
+    error, 1 when the socket cannot be reached or does not answer within
+    *timeout* seconds (the whole exchange, not each read).
+
+    The reply is read with plain socket reads and decoded once by the
+    standard library's JSON decoder: ``ovs.jsonrpc`` parses it character by
+    character in Python (tens of seconds for the ``status --json`` of a
+    busy chassis) and checked its deadline only between reads.
     """
-    error, stream = ovs.stream.Stream.open_block(
-        ovs.stream.Stream.open(f"unix:{target}"), int(timeout * 1000)
-    )
-    if error:
-        return 1, f"cannot connect to {target}: {os.strerror(error)}"
-    conn = ovs.jsonrpc.Connection(stream)
-    try:
-        request = ovs.jsonrpc.Message.create_request(command, args)
-        error = conn.send(request)
-        deadline = ovs.timeval.msec() + timeout * 1000
-        while not error:
-            error, reply = conn.recv()
-            if error == errno.EAGAIN:
-                if ovs.timeval.msec() >= deadline:
-                    return 1, f"{target}: no reply to {command!r} within {timeout:g} s"
-                conn.run()
-                poller = ovs.poller.Poller()
-                conn.wait(poller)
-                conn.recv_wait(poller)
-                poller.timer_wait_until(deadline)
-                poller.block()
-                error = 0
+    deadline = time.monotonic() + timeout
+    late = f"{target}: no reply to {command!r} within {timeout:g} s"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(max(timeout, 0.001))
+        try:
+            sock.connect(target)
+            sock.sendall(json.dumps({"method": command, "params": args, "id": 0}).encode())
+        except TimeoutError:
+            return 1, late
+        except OSError as exc:
+            return 1, f"cannot connect to {target}: {exc.strerror or exc}"
+        buf = bytearray()
+        decoder = json.JSONDecoder()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return 1, late
+            sock.settimeout(remaining)
+            try:
+                chunk = sock.recv(1 << 20)
+            except TimeoutError:
+                return 1, late
+            except OSError as exc:
+                return 1, f"{target}: {exc.strerror or exc}"
+            if not chunk:
+                return 1, f"{target}: connection closed"
+            buf += chunk
+            if not chunk.rstrip().endswith(b"}"):
                 continue
-            if error:
-                break
-            if reply.id != request.id:
+            try:
+                reply, end = decoder.raw_decode(buf.decode())
+            except (ValueError, UnicodeDecodeError):
+                continue  # a "}" inside the reply; more is coming
+            if not isinstance(reply, dict) or reply.get("id") != 0:
+                del buf[: len(buf.decode()[:end].encode())]
                 continue
-            if reply.error is not None:
-                return 2, str(reply.error)
-            return 0, str(reply.result)
-        return 1, f"{target}: {os.strerror(error) if error > 0 else 'connection closed'}"
-    finally:
-        conn.close()
+            if reply.get("error") is not None:
+                return 2, str(reply["error"])
+            return 0, str(reply.get("result"))
