@@ -57,7 +57,7 @@ import ovs.db.idl
 import ovs.poller
 
 from ovn_vif._contract.logsafe import log_safe
-from ovn_vif._contract.ratelimit import RateLimitedLogger
+from ovn_vif._contract.ratelimit import BUDGET, RateLimitedLogger
 from ovn_vif._contract.registry import Registry
 from ovn_vif._engine.incremental import change_log
 from ovn_vif._engine.reconciler import Reconciler
@@ -370,6 +370,8 @@ class Agent:
             self._reconcile()
         if self.observers:
             self.observers.call("iteration", self)
+        # How many warnings the shared budget suppressed, once it allows a line.
+        BUDGET.report()
 
     @property
     def in_flight(self) -> bool:
@@ -627,7 +629,7 @@ class Agent:
         poller.fd_wait(self._wake.fd, ovs.poller.POLLIN)
         if self._ready() and self._txn is None and self._needs_reconcile(False):
             poller.immediate_wake()
-        wakeups = [deadline, self._retry.at, *self._audit.wakeups()]
+        wakeups = [deadline, self._retry.at, *self._audit.wakeups(), BUDGET.report_due()]
         self._audit.wait(poller)
         if self.observers:
             self.observers.call("wait", poller)
