@@ -39,6 +39,11 @@ What is read, and why:
   :class:`QuickInsertIdl` applies inserted rows without the per-column
   default ``Datum`` that ``ovs.db.idl`` builds and throws away for each of
   them, and with quicker parsers for common column types (see the class).
+* ``Idl._session.reconnect`` (the session's ``ovs.reconnect.Reconnect``),
+  its ``state`` and ``disconnected()``: :func:`watch_disconnects` wraps that
+  method on the instance to remember why the session last lost (or failed
+  to make) a connection, which ``ovs`` logs but keeps nowhere
+  (:func:`last_disconnect`).
 * ``Vlog._Vlog__inited``, ``._Vlog__mfl`` and ``Vlog``'s logging methods:
   :func:`route_ovs_logging` replaces the methods so that the ``ovs``
   package's own log messages reach the standard library's logging instead
@@ -136,6 +141,47 @@ def session_name(idl: Any) -> str | None:
     session = getattr(idl, "_session", None)
     get_name = getattr(session, "get_name", None)
     return None if get_name is None else str(get_name())
+
+
+def watch_disconnects(idl: Any) -> None:
+    """Remember, from now on, why *idl*'s session loses connections (idempotent)."""
+    fsm = getattr(getattr(idl, "_session", None), "reconnect", None)
+    if fsm is None or "_ovn_vif_last" in vars(fsm):
+        return
+    original = fsm.disconnected
+    fsm._ovn_vif_last = None
+
+    def disconnected(now: Any, error: int) -> Any:
+        state = getattr(getattr(fsm, "state", None), "name", "")
+        fsm._ovn_vif_last = (str(fsm.get_name()), error, state)
+        return original(now, error)
+
+    fsm.disconnected = disconnected
+
+
+def last_disconnect(idl: Any) -> tuple[str, str] | None:
+    """``(member, cause in words)`` of *idl*'s last lost connection or failed
+    attempt since :func:`watch_disconnects`, or ``None``."""
+    import os
+
+    import ovs.util
+
+    fsm = getattr(getattr(idl, "_session", None), "reconnect", None)
+    last = getattr(fsm, "_ovn_vif_last", None) if fsm is not None else None
+    if last is None:
+        return None
+    member, error, state = last
+    if error > 0:
+        cause = os.strerror(error)
+    elif error == ovs.util.EOF:
+        cause = "connection closed by peer"
+    elif state == "IDLE":
+        cause = "no response to inactivity probe"
+    elif state == "CONNECTING":
+        cause = "connection attempt timed out"
+    else:
+        cause = "connection dropped"
+    return member, cause
 
 
 def ssl_open(suffix: str, dscp: int) -> tuple[int, Any]:

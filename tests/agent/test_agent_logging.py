@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -317,3 +318,64 @@ def test_an_embedded_agent_routes_ovs_logging_at_start(caplog: pytest.LogCapture
         "x\\nFORGED" + "y" * 1016 + "...(3984 more characters)",
     ]
     assert not ovs.vlog.Vlog._Vlog__inited
+
+
+@pytest.mark.daemons
+def test_vlog_and_list_commands_behave_as_in_ovs(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    log_file = tmp_path / "agent.log"
+    ctl = tmp_path / "agent.ctl"
+    agent = start_agent(
+        ovn_stack,
+        *("--log-level", "info", "--log-file", str(log_file), "--unixctl", str(ctl)),
+    )
+
+    def appctl(*argv: str, tool: str = "ovn-vif") -> subprocess.CompletedProcess[str]:
+        cmd = ["ovs-appctl"] if tool == "ovs-appctl" else [*ovn_vif_command(), "appctl"]
+        return subprocess.run(
+            [*cmd, "-t", str(ctl), *argv],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+
+    wait_for(ctl.is_socket, "the control socket")
+    # ovs-appctl's list-commands, in OVS's format, same as help.
+    listed = appctl("list-commands", tool="ovs-appctl")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("The available commands are:\n")
+    assert "\n  list-commands\n" in listed.stdout
+    assert re.search(r"^  vlog/set {16}\S", listed.stdout, re.M)
+    assert listed.stdout == appctl("help").stdout
+
+    # An unknown module is an error naming it.
+    bad = appctl("vlog/set", "nosuchmodule:dbg")
+    assert bad.returncode == 2
+    assert 'no destination, level, or module "nosuchmodule"' in bad.stderr
+
+    def level_of(module: str) -> str:
+        for line in appctl("vlog/list").stdout.splitlines():
+            if line.split()[:1] == [module]:
+                return line.split()[1]
+        raise AssertionError(module)
+
+    # "vlog/set info" sets every module, including one raised to DEBUG before.
+    assert appctl("vlog/set", "ovn_vif.agent._loop:dbg").returncode == 0
+    assert level_of("ovn_vif.agent._loop") == "DEBUG"
+    assert appctl("vlog/set", "info").returncode == 0
+    assert level_of("ovn_vif.agent._loop") == "INFO"
+    mark = len(log_file.read_text())
+    add_lsps(ovn_stack, "lsp1")
+    wait_plugged(ovn_stack, "lsp1")
+    assert "|DEBUG|" not in log_file.read_text()[mark:]
+
+    # ANY:file:dbg: every module's debug messages to the file, not the console.
+    assert appctl("vlog/set", "ANY:file:dbg").returncode == 0
+    mark, console = len(log_file.read_text()), len(agent.log())
+    add_lsps(ovn_stack, "lsp2")
+    wait_plugged(ovn_stack, "lsp2")
+    wait_for(lambda: "|DEBUG|ovn_vif" in log_file.read_text()[mark:], "debug lines in the file")
+    assert "|DEBUG|" not in agent.log()[console:]
+    assert agent.stop() == 0

@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -316,3 +317,117 @@ def test_control_socket_that_cannot_be_created_exits_2(ovn_stack: Sandbox, tmp_p
     assert lines == [
         f"ovn-vif agent: error: cannot create the control socket {path}: No such file or directory"
     ]
+
+
+def test_control_socket_mode_is_fixed_whatever_the_umask(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    # Under umask 0 the socket used to be 0777: anyone could send "exit".
+    ctl = tmp_path / "agent.ctl"
+    old = os.umask(0)
+    try:
+        agent = start_agent(ovn_stack, "--unixctl", str(ctl))
+    finally:
+        os.umask(old)
+    wait_for(ctl.is_socket, "the control socket")
+    # The mode ovs-vswitchd's and ovsdb-server's sockets have.
+    assert stat.S_IMODE(ctl.stat().st_mode) == 0o770
+    assert appctl(ctl, "version").returncode == 0
+    assert agent.stop() == 0
+
+
+def test_detach_monitor_and_pidfile_as_ovs_daemons(ovn_stack: Sandbox, tmp_path: Path) -> None:
+    ctl, pidfile, log_file = tmp_path / "agent.ctl", tmp_path / "agent.pid", tmp_path / "agent.log"
+    args = (
+        "--ovs-remote", ovn_stack.ovs_remote, "--unixctl", str(ctl), "--pidfile", str(pidfile),
+        "--log-file", str(log_file), "--detach", "--monitor",
+    )  # fmt: skip
+    # --detach returns once the agent is set up: pidfile and socket exist.
+    started = run_agent(*args)
+    assert started.returncode == 0, started.stderr
+    assert ctl.is_socket()
+    first = int(pidfile.read_text())
+    try:
+        assert appctl(ctl, "version").returncode == 0
+        add_lsps(ovn_stack, "lsp1")
+        wait_plugged(ovn_stack, "lsp1")
+        # A crash: the monitor starts the agent again, which writes its pid.
+        os.kill(first, signal.SIGSEGV)
+        wait_for(
+            lambda: pidfile.exists() and pidfile.read_text().strip() not in ("", str(first)),
+            "a restarted agent",
+        )
+        second = int(pidfile.read_text())
+        wait_for(lambda: appctl(ctl, "version").returncode == 0, "its control socket")
+        crash = f"monitor: the agent (pid {first}) killed by signal 11 (SIGSEGV), restarting"
+        assert crash in log_file.read_text()
+        # "exit" is not a crash: the agent and its monitor end.
+        assert appctl(ctl, "exit").returncode == 0
+        wait_for(lambda: not pidfile.exists(), "the agent gone")
+        wait_for(
+            lambda: (
+                f"monitor: the agent (pid {second}) exited with status 0; exiting"
+                in log_file.read_text()
+            ),
+            "the monitor gone",
+        )
+    finally:
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    # A bad set-up is reported by the command itself, not restarted.
+    bad = run_agent(*args, "--ovn-remote", "tcp:localhost")
+    assert bad.returncode == 2, bad.stderr
+    assert "has no port" in bad.stderr
+
+
+def test_control_socket_answers_while_the_southbound_is_unreachable(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    from tests.agent.test_agent_remotes import free_port, serve_sb
+
+    port = free_port()
+    member = f"tcp:127.0.0.1:{port}"
+    ctl = tmp_path / "agent.ctl"
+    agent = start_agent(
+        ovn_stack, "--ovn-remote", member, "--unixctl", str(ctl), "--connect-timeout", "120"
+    )
+    wait_for(ctl.is_socket, "the control socket before any Southbound connection")
+
+    def starting() -> str:
+        out = appctl(ctl, "status").stdout
+        return out if "last error" in out else ""
+
+    text = wait_for(starting, "the start-up status")
+    assert text.startswith(f"starting: connecting to the Southbound database at {member} since ")
+    assert f"  last error on {member}: Connection refused" in text
+    data = json.loads(appctl(ctl, "status", "--json").stdout)
+    assert data["starting"]["errors"] == {member: "Connection refused"}
+    assert appctl(ctl, "connection-status").stdout == "not connected\n"
+    assert appctl(ctl, "version").returncode == 0
+    assert appctl(ctl, "vlog/set", "info").returncode == 0
+    busy = appctl(ctl, "recompute")
+    assert busy.returncode == 2
+    assert "the agent is starting" in busy.stderr
+    # The Southbound comes up: the agent goes on as usual.
+    serve_sb(ovn_stack, ("127.0.0.1", port))
+    add_lsps(ovn_stack, "lsp1")
+    wait_plugged(ovn_stack, "lsp1")
+    wait_for(lambda: appctl(ctl, "connection-status").stdout == "connected\n", "connected")
+    assert "starting" not in json.loads(appctl(ctl, "status", "--json").stdout)
+    assert agent.stop() == 0
+
+
+def test_exit_while_the_southbound_is_unreachable(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], tmp_path: Path
+) -> None:
+    from tests.agent.test_agent_remotes import free_port
+
+    ctl = tmp_path / "agent.ctl"
+    agent = start_agent(
+        ovn_stack,
+        *("--ovn-remote", f"tcp:127.0.0.1:{free_port()}", "--unixctl", str(ctl)),
+        *("--connect-timeout", "120"),
+    )
+    wait_for(ctl.is_socket, "the control socket")
+    assert appctl(ctl, "exit").returncode == 0
+    assert agent.proc.wait(timeout=30) == 0

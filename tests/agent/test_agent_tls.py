@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,7 +121,8 @@ def test_ssl_files_from_the_ssl_table_are_followed(
 ) -> None:
     tls.set_ssl(tls.client)
     tls.stack.vsctl("set", "Open_vSwitch", ".", f'external_ids:ovn-remote="{tls.remote}"')
-    agent = start_agent(tls.stack)
+    ctl = tls.stack.root / "agent.ctl"
+    agent = start_agent(tls.stack, "--unixctl", str(ctl))
     add_lsps(tls.stack, "lsp1")
     wait_plugged(tls.stack, "lsp1")
 
@@ -147,6 +149,14 @@ def test_ssl_files_from_the_ssl_table_are_followed(
     tls.set_ssl(tls.client)
     add_lsps(tls.stack, "lsp2")
     wait_plugged(tls.stack, "lsp2")
+    # The old failure is history once a connection succeeds: neither logged
+    # again as if current nor kept in the status.
+    mark = len(agent.log())
+    status = json.loads(appctl(ctl, "status", "--json").stdout)
+    assert status["connections"]["southbound"]["tls_failures"] == {}
+    assert "last TLS failure" not in appctl(ctl, "status").stdout
+    time.sleep(2)
+    assert "cannot connect to the Southbound database" not in agent.log()[mark:]
     log = agent.log()
     assert "Traceback" not in log
     assert "Unplugging" not in log
@@ -192,3 +202,14 @@ def test_tls_problems_at_start_exit_2_with_one_line(
     assert result.returncode == 2, result.stderr
     line = _one_error_line(result.stderr, expected)
     assert line.startswith("ovn-vif agent: error: "), line
+
+
+def test_ssl_southbound_by_host_name(
+    tls: TlsWorld, start_agent: Callable[..., AgentProcess]
+) -> None:
+    # ssl:localhost works although the ovs package resolves no names by itself.
+    agent = start_agent(tls.stack, "--ovn-remote", f"ssl:localhost:{tls.port}", *tls.options())
+    add_lsps(tls.stack, "lsp1")
+    wait_plugged(tls.stack, "lsp1")
+    assert "Exec format error" not in agent.log()
+    assert agent.stop() == 0

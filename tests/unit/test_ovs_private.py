@@ -320,3 +320,29 @@ def test_a_program_that_called_vlog_init_keeps_its_logging(
         assert "to ovs's own destinations" in caplog.text  # through its "console" logger
     finally:
         unroute_ovs_logging()
+
+
+def test_last_disconnect_says_why_the_session_lost_its_connection() -> None:
+    import errno
+    import types
+
+    import ovs.reconnect
+    import ovs.util
+
+    from ovn_vif._ovs_private import last_disconnect, watch_disconnects
+
+    fsm = ovs.reconnect.Reconnect(0)
+    fsm.set_name("tcp:192.0.2.1:6642")
+    fsm.set_quiet(True)
+    idl = types.SimpleNamespace(_session=types.SimpleNamespace(reconnect=fsm))
+    watch_disconnects(idl)
+    watch_disconnects(idl)  # idempotent
+    assert last_disconnect(idl) is None
+    fsm.enable(0)
+    fsm.connecting(0)
+    fsm.connect_failed(1, errno.ECONNREFUSED)
+    assert last_disconnect(idl) == ("tcp:192.0.2.1:6642", "Connection refused")
+    fsm.connecting(2)
+    fsm.connected(3)
+    fsm.disconnected(4, ovs.util.EOF)
+    assert last_disconnect(idl) == ("tcp:192.0.2.1:6642", "connection closed by peer")

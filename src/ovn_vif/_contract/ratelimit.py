@@ -5,6 +5,12 @@ token bucket refilled at *rate* messages per minute, holding at most
 *burst*. When a message is let through after others were dropped, the
 number dropped is reported with it.
 
+Besides, all the rate-limited warnings of the process share one budget
+(:class:`Budget`, :data:`BUDGET`): a flood over many keys (95 lports
+refused at once, each at 5 lines a minute, made 460 lines a minute) is cut
+to the budget's rate, and the next line let through is preceded by one
+saying how many were suppressed meanwhile. Errors are not counted.
+
 Every line goes through :func:`~ovn_vif._contract.logsafe.log_safe`: the
 message and each ``str`` or exception argument are escaped and bounded, so
 that database-sourced text can neither split a line nor flood the log.
@@ -31,6 +37,91 @@ class _Bucket:
     first_drop: float = 0.0
 
 
+LOG = logging.getLogger(__name__)
+
+
+class Budget:
+    """A token bucket shared by rate-limited loggers: at most *rate* lines
+    a minute in all, *burst* at once.
+
+    >>> b = Budget(rate=60, burst=1, clock=lambda: 0.0)
+    >>> b.take()
+    (True, 0, 0.0)
+    >>> b.take()
+    (False, 0, 0.0)
+    """
+
+    def __init__(
+        self, rate: float = 60.0, burst: int = 30, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._stamp = clock()
+        self._suppressed = 0
+        self._since = 0.0
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Full again, nothing suppressed (for tests)."""
+        with self._lock:
+            self._tokens = float(self.burst)
+            self._stamp = self._clock()
+            self._suppressed = 0
+
+    def report_due(self) -> float | None:
+        """When (clock time) :meth:`report` can say something, if it has anything to say."""
+        with self._lock:
+            if not self._suppressed:
+                return None
+            return self._stamp + max(0.0, 1.0 - self._tokens) * 60.0 / self.rate
+
+    def report(self) -> None:
+        """Log how many lines were suppressed, if any and the budget allows a
+        line (a loop calls this, so that the count is not left waiting for
+        the next warning)."""
+        allowed, suppressed, seconds = self.take_for_report()
+        if allowed and suppressed:
+            self.log_summary(suppressed, seconds)
+
+    def take_for_report(self) -> tuple[bool, int, float]:
+        with self._lock:
+            if not self._suppressed:
+                return False, 0, 0.0
+        return self.take()
+
+    def log_summary(self, suppressed: int, seconds: float) -> None:
+        LOG.warning(
+            "... and %d more similar warnings suppressed in the last %.0f s "
+            "(at most %g a minute in all)",
+            suppressed,
+            seconds,
+            self.rate,
+        )
+
+    def take(self) -> tuple[bool, int, float]:
+        """Take a token: (allowed, lines suppressed before, over how many seconds)."""
+        now = self._clock()
+        with self._lock:
+            refill = (now - self._stamp) * self.rate / 60.0
+            self._tokens = min(float(self.burst), self._tokens + refill)
+            self._stamp = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                suppressed, self._suppressed = self._suppressed, 0
+                return True, suppressed, (now - self._since) if suppressed else 0.0
+            if self._suppressed == 0:
+                self._since = now
+            self._suppressed += 1
+            return False, 0, 0.0
+
+
+#: The budget every :class:`RateLimitedLogger` shares unless given another:
+#: 60 warnings a minute in all, 30 at once.
+BUDGET = Budget()
+
+
 class RateLimitedLogger:
     """Log through *logger*, at most *rate* lines per minute and per key.
 
@@ -44,17 +135,21 @@ class RateLimitedLogger:
     A key names what repeats (for example ``("unknown-type", lport)``), so
     that a flood about one lport does not hide a first message about
     another. The default matches OVN's ``vif_plug`` limits (5/min, burst 1).
+    Warnings and lower also take a token from *budget* (the process-wide
+    :data:`BUDGET` by default; ``None`` for none).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0917
         self,
         logger: logging.Logger,
         rate: float = 5.0,
         burst: int = 1,
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = 4096,
+        budget: Budget | None = BUDGET,
     ) -> None:
         self.logger = logger
+        self.budget = budget
         self.rate = rate
         self.burst = burst
         self._clock = clock
@@ -104,6 +199,12 @@ class RateLimitedLogger:
         allowed, dropped = self.allow(key)
         if not allowed:
             return False
+        if self.budget is not None and level <= logging.WARNING:
+            allowed, suppressed, seconds = self.budget.take()
+            if not allowed:
+                return False
+            if suppressed:
+                self.budget.log_summary(suppressed, seconds)
         msg = log_safe(msg, limit=len(msg))
         if dropped:
             msg = f"{msg} (dropped {dropped} similar message(s))"

@@ -51,7 +51,7 @@ from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._engine.report import Outcome, ReconcileReport
 from ovn_vif._ovs_private import conditions_pending, force_full_resync, session_name
-from ovn_vif.agent import _tls
+from ovn_vif.agent import _resolve, _tls
 from ovn_vif.agent._conditions import MONITORED, chassis_row
 from ovn_vif.agent._connections import idl_connected
 
@@ -183,7 +183,7 @@ class Select:
         ]
         err, self._stream = ovs.stream.Stream.open(member)
         if err:
-            self._fail(_tls.last_failure(member) or _strerror(err))
+            self._fail(_resolve.last_failure(member) or _tls.last_failure(member) or _strerror(err))
 
     @property
     def done(self) -> bool:

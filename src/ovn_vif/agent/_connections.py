@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ import ovs.stream
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._errors import RemoteError
 from ovn_vif._ovs_private import session_connected
-from ovn_vif.agent import _tls
+from ovn_vif.agent import _resolve, _tls
 
 LOG = logging.getLogger(__name__)
 _RL = RateLimitedLogger(LOG)
@@ -64,11 +65,17 @@ def validate_remote(remote: str, what: str) -> list[str]:
         if not ovs.stream.Stream.is_valid_name(member):
             kinds = "unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT"
             raise RemoteError(f"{what} remote {member!r} is not a valid OVSDB remote (use {kinds})")
+        problem = _resolve.port_problem(member)
+        if problem is not None:
+            raise RemoteError(f"{what} remote {problem}")
     return members
 
 
 def _strerror(member: str, error: int) -> str:
-    """*error* in words; for an ``ssl:`` member, what went wrong with TLS if known."""
+    """*error* in words; what went wrong with the name or with TLS if known."""
+    unresolved = _resolve.last_failure(member)
+    if unresolved:
+        return unresolved
     if member.startswith("ssl:"):
         reason = _tls.last_failure(member)
         if reason:
@@ -77,7 +84,7 @@ def _strerror(member: str, error: int) -> str:
 
 
 def _fetch_one(
-    member: str, database: str, deadline: float, wake_fd: int | None
+    member: str, database: str, deadline: float, wake_fd: int | None, serve: Serve | None = None
 ) -> tuple[dict[str, Any] | None, str]:
     """Ask one server for *database*'s schema; return (schema, failure reason)."""
     error, stream = ovs.stream.Stream.open(member)
@@ -93,7 +100,7 @@ def _fetch_one(
             poller = ovs.poller.Poller()
             stream.run_wait(poller)
             stream.connect_wait(poller)
-            _wait(poller, deadline, wake_fd)
+            _wait(poller, deadline, wake_fd, serve)
         if error:
             return None, _strerror(member, error)
         conn = ovs.jsonrpc.Connection(stream)
@@ -108,7 +115,7 @@ def _fetch_one(
                 poller = ovs.poller.Poller()
                 conn.wait(poller)
                 conn.recv_wait(poller)
-                _wait(poller, deadline, wake_fd)
+                _wait(poller, deadline, wake_fd, serve)
                 error = 0
                 continue
             if error:
@@ -129,7 +136,14 @@ def _fetch_one(
         stream.close()
 
 
-def _wait(poller: Any, deadline: float, wake_fd: int | None) -> None:
+#: Called with the poller before each blocking wait of :func:`fetch_schema`
+#: (the agent's start-up serves its control socket from there).
+Serve = Callable[[Any], None]
+
+
+def _wait(poller: Any, deadline: float, wake_fd: int | None, serve: Serve | None = None) -> None:
+    if serve is not None:
+        serve(poller)
     if wake_fd is not None:
         poller.fd_wait(wake_fd, ovs.poller.POLLIN)
     poller.timer_wait(max(0.0, (deadline - time.monotonic()) * 1000.0))
@@ -144,6 +158,8 @@ def fetch_schema(
     what: str,
     stop: Callable[[], bool] = lambda: False,
     wake_fd: int | None = None,
+    serve: Serve | None = None,
+    failed: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
     """Fetch *database*'s schema from the server (``get_schema``), never from a file.
 
@@ -151,6 +167,8 @@ def fetch_schema(
     back-off of up to two seconds between rounds) until *timeout* seconds
     have passed or *stop* returns true. *wake_fd* (readable) interrupts the
     waits early, so that a signal handler can make the caller give up.
+    *serve* is called with the poller before each wait, *failed* with each
+    member and why it failed.
 
     :raises RemoteError: the remote is malformed, or no member answered
         with that schema in time.
@@ -162,10 +180,12 @@ def fetch_schema(
     while True:
         for member in members:
             attempt_deadline = min(deadline, time.monotonic() + max(1.0, timeout / len(members)))
-            schema, reason = _fetch_one(member, database, attempt_deadline, wake_fd)
+            schema, reason = _fetch_one(member, database, attempt_deadline, wake_fd, serve)
             if schema is not None:
                 return schema
             reasons[member] = reason
+            if failed is not None:
+                failed(member, reason)
             LOG.debug("get_schema %s from %s failed: %s", database, member, reason)
             if stop():
                 break
@@ -180,8 +200,13 @@ def fetch_schema(
             remote,
             "; ".join(reasons.values()),
         )
-        poller = ovs.poller.Poller()
-        _wait(poller, min(deadline, now + backoff), wake_fd)
+        until = min(deadline, now + backoff)
+        while time.monotonic() < until and not stop():
+            poller = ovs.poller.Poller()
+            _wait(poller, until, wake_fd, serve)
+            if wake_fd is not None and select.select([wake_fd], [], [], 0)[0]:
+                break  # woken on purpose; a control socket request waits on
+
         backoff = min(2.0, backoff * 2)
 
 

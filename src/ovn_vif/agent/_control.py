@@ -13,6 +13,8 @@ import errno
 import json
 import logging
 import os
+import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +74,34 @@ def _trampoline(conn: Any, argv: list[str], name: str) -> None:
     conn.reply(reply)
 
 
+#: The control socket's mode, as ovs-vswitchd's and ovsdb-server's.
+SOCKET_MODE = 0o770
+
+
+def starting_text(progress: dict[str, Any]) -> str:
+    """``status`` while :meth:`Agent.start` waits for a database."""
+    from ovn_vif.agent._loop_status import printable as p
+
+    lines = [
+        f"starting: connecting to the {progress['database']} at {p(progress['remote'])} "
+        f"since {progress['since']}"
+    ]
+    for member, reason in progress["errors"].items():
+        lines.append(f"  last error on {p(member)}: {p(reason)}")
+    if not progress["errors"]:
+        lines.append("  no error yet")
+    return "\n".join(lines) + "\n"
+
+
+def list_commands() -> str:
+    """The reply of ``list-commands`` and ``help``, in OVS's format."""
+    lines = ["The available commands are:"]
+    for name in sorted(ovs.unixctl.commands):
+        usage = ovs.unixctl.commands[name].usage
+        lines.append(f"  {name:<23} {usage}" if usage else f"  {name}")
+    return "\n".join(lines) + "\n"
+
+
 class ControlServer(Observer):
     """Serve the control socket at *path* from the agent's loop.
 
@@ -83,7 +113,20 @@ class ControlServer(Observer):
         self.agent = agent
         self.status = status
         self.commands: dict[str, tuple[str, tuple[int, int], Command]] = {}
-        error, listener = ovs.stream.PassiveStream.open(f"punix:{self.path}")
+        # A fixed mode whatever the process's umask, as OVS daemons have
+        # (0770: owner and group may connect, hence send "exit"): the socket
+        # is never reachable by others, not even between bind and chmod.
+        old_umask = os.umask(0o077)
+        try:
+            error, listener = ovs.stream.PassiveStream.open(f"punix:{self.path}")
+            if not error:
+                try:
+                    os.chmod(self.path, SOCKET_MODE)
+                except OSError as exc:
+                    listener.close()
+                    error = exc.errno or errno.EPERM
+        finally:
+            os.umask(old_umask)
         if error:
             raise AgentSetupError(
                 f"cannot create the control socket {self.path}: {os.strerror(error)}"
@@ -95,8 +138,11 @@ class ControlServer(Observer):
         self.add("connection-status", "", 0, 0, self._connection_status)
         self.add("recompute", "", 0, 0, self._recompute)
         self.add("audit", "", 0, 0, self._audit)
-        self.add("coverage/show", "", 0, 0, lambda argv: self.status.coverage())
+        self.add("coverage/show", "", 0, 0, self._coverage)
         self.add("exit", "", 0, 0, self._exit)
+        # OVS daemons answer list-commands (ovs-appctl's own way to ask), and
+        # the ovs package only "help": the same reply under both names.
+        self.add("list-commands", "", 0, 0, lambda argv: list_commands())
         LOG.info("control socket: %s", self.path)
 
     def add(self, name: str, usage: str, min_args: int, max_args: int, fn: Command) -> None:
@@ -109,6 +155,11 @@ class ControlServer(Observer):
     def _status(self, argv: list[str]) -> str:
         if argv and argv[0] != "--json":
             raise ValueError(f"unknown option {argv[0]!r} (status [--json])")
+        progress = self.agent.start_progress
+        if progress is not None:
+            if argv:
+                return json.dumps({"starting": progress}, indent=2, sort_keys=True) + "\n"
+            return starting_text(progress)
         if argv:
             return json.dumps(self.status.snapshot(self.agent), indent=2, sort_keys=True) + "\n"
         return self.status.text(self.agent)
@@ -116,17 +167,32 @@ class ControlServer(Observer):
     def _connection_status(self, argv: list[str]) -> str:
         from ovn_vif.agent._connections import idl_connected
 
+        if self.agent.start_progress is not None:
+            return "not connected\n"
         return ("connected" if idl_connected(self.agent.sb_idl) else "not connected") + "\n"
 
     def _recompute(self, argv: list[str]) -> str:
+        self._require_started()
         LOG.info("recompute requested through the control socket")
         self.agent.recompute()
         return ""
 
     def _audit(self, argv: list[str]) -> str:
+        self._require_started()
         LOG.info("self-audit requested through the control socket")
         self.agent.audit_now()
         return ""
+
+    def _coverage(self, argv: list[str]) -> str:
+        self._require_started()
+        return self.status.coverage()
+
+    def _require_started(self) -> None:
+        progress = self.agent.start_progress
+        if progress is not None:
+            raise ValueError(
+                f"the agent is starting (connecting to the {progress['database']}); try later"
+            )
 
     def _exit(self, argv: list[str]) -> str:
         LOG.info("exit requested through the control socket: plugged ports stay plugged")
@@ -142,6 +208,12 @@ class ControlServer(Observer):
     def iteration(self, agent: Agent) -> None:
         if self._server is not None:
             self._server.run()
+
+    def starting(self, agent: Agent, poller: Any) -> None:
+        # Answer (status, version, exit, vlog/*) while a database is awaited.
+        if self._server is not None:
+            self._server.run()
+            self._server.wait(poller)
 
     def close(self) -> None:
         if self._server is None:
@@ -166,38 +238,50 @@ def call(target: str, command: str, args: list[str], timeout: float) -> tuple[in
     """Send one command to the control socket *target*; return (exit status, text).
 
     Exit statuses as ``ovs-appctl``: 0 with the reply, 2 with the server's
-    error, 1 when the socket cannot be reached.
+    error, 1 when the socket cannot be reached or does not answer within
+    *timeout* seconds (the whole exchange, not each read).
+
+    The reply is read with plain socket reads and decoded once by the
+    standard library's JSON decoder: ``ovs.jsonrpc`` parses it character by
+    character in Python (tens of seconds for the ``status --json`` of a
+    busy chassis) and checked its deadline only between reads.
     """
-    error, stream = ovs.stream.Stream.open_block(
-        ovs.stream.Stream.open(f"unix:{target}"), int(timeout * 1000)
-    )
-    if error:
-        return 1, f"cannot connect to {target}: {os.strerror(error)}"
-    conn = ovs.jsonrpc.Connection(stream)
-    try:
-        request = ovs.jsonrpc.Message.create_request(command, args)
-        error = conn.send(request)
-        deadline = ovs.timeval.msec() + timeout * 1000
-        while not error:
-            error, reply = conn.recv()
-            if error == errno.EAGAIN:
-                if ovs.timeval.msec() >= deadline:
-                    return 1, f"{target}: no reply to {command!r} within {timeout:g} s"
-                conn.run()
-                poller = ovs.poller.Poller()
-                conn.wait(poller)
-                conn.recv_wait(poller)
-                poller.timer_wait_until(deadline)
-                poller.block()
-                error = 0
+    deadline = time.monotonic() + timeout
+    late = f"{target}: no reply to {command!r} within {timeout:g} s"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(max(timeout, 0.001))
+        try:
+            sock.connect(target)
+            sock.sendall(json.dumps({"method": command, "params": args, "id": 0}).encode())
+        except TimeoutError:
+            return 1, late
+        except OSError as exc:
+            return 1, f"cannot connect to {target}: {exc.strerror or exc}"
+        buf = bytearray()
+        decoder = json.JSONDecoder()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return 1, late
+            sock.settimeout(remaining)
+            try:
+                chunk = sock.recv(1 << 20)
+            except TimeoutError:
+                return 1, late
+            except OSError as exc:
+                return 1, f"{target}: {exc.strerror or exc}"
+            if not chunk:
+                return 1, f"{target}: connection closed"
+            buf += chunk
+            if not chunk.rstrip().endswith(b"}"):
                 continue
-            if error:
-                break
-            if reply.id != request.id:
+            try:
+                reply, end = decoder.raw_decode(buf.decode())
+            except (ValueError, UnicodeDecodeError):
+                continue  # a "}" inside the reply; more is coming
+            if not isinstance(reply, dict) or reply.get("id") != 0:
+                del buf[: len(buf.decode()[:end].encode())]
                 continue
-            if reply.error is not None:
-                return 2, str(reply.error)
-            return 0, str(reply.result)
-        return 1, f"{target}: {os.strerror(error) if error > 0 else 'connection closed'}"
-    finally:
-        conn.close()
+            if reply.get("error") is not None:
+                return 2, str(reply["error"])
+            return 0, str(reply.get("result"))

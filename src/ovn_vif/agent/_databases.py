@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import ovs.db.idl
+import ovs.poller
 
 from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.ratelimit import RateLimitedLogger
@@ -23,7 +24,7 @@ from ovn_vif._engine.columns import create_sb_indexes, register_ovs_columns, reg
 from ovn_vif._engine.incremental import track_changes
 from ovn_vif._errors import AgentSetupError, RemoteError
 from ovn_vif._ovs_private import QuickInsertIdl, session_name
-from ovn_vif.agent import _tls
+from ovn_vif.agent import _resolve, _tls
 from ovn_vif.agent._conditions import SouthboundConditions
 from ovn_vif.agent._config import AgentConfig
 from ovn_vif.agent._connections import fetch_schema, idl_connected, idl_synced
@@ -31,6 +32,9 @@ from ovn_vif.agent._settings import ChassisSettings
 
 # Seconds before trying again a new Southbound remote that failed.
 _SWITCH_RETRY = 30.0
+# A failure this much older than the moment a connection is seen down may
+# still be the one that brought it down (seconds).
+_OUTAGE_SLACK = 5.0
 # Reading the IDLs for longer than this (seconds) is worth a debug line.
 _SLOW_READ = 0.02
 
@@ -66,13 +70,20 @@ class Databases:
         stopping: Callable[[], bool],
         wake_fd: int,
         block: Callable[[list[Any], float], None],
+        serve: Callable[[Any], None] | None = None,
     ) -> None:
         self._config = config
         self._conditions = conditions
         self._rl = log
+        # What -> when its connection was first seen down (monotonic).
+        self._down_since: dict[str, float] = {}
         self._stopping = stopping
         self._wake_fd = wake_fd
         self._block = block
+        self._serve = serve
+        #: While a schema is being fetched at start-up: what, where, since
+        #: when, and each member's last error (``status`` shows it).
+        self.connecting: dict[str, Any] | None = None
         #: The local database's IDL, once :meth:`open_local` returned.
         self.ovs: Any = None
         #: The Southbound database's IDL, once :meth:`open_southbound` returned.
@@ -116,6 +127,13 @@ class Databases:
             self.sb = self._new_sb_idl(settings, schema)
 
     def _fetch(self, remote: str, database: str, what: str) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        self.connecting = {
+            "database": what,
+            "remote": remote,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "errors": errors,
+        }
         try:
             return fetch_schema(
                 remote,
@@ -124,9 +142,13 @@ class Databases:
                 what=what,
                 stop=self._stopping,
                 wake_fd=self._wake_fd,
+                serve=self._serve,
+                failed=errors.__setitem__,
             )
         except RemoteError as exc:
             raise AgentSetupError(str(exc)) from exc
+        finally:
+            self.connecting = None
 
     def _connect_local(self) -> Any:
         remote = self._config().ovs_remote
@@ -157,6 +179,9 @@ class Databases:
                     f"the local Open_vSwitch database at {config.ovs_remote} "
                     "did not send its contents"
                 )
+            if self._serve is not None:
+                # Answer the control socket; _block waits on its descriptors.
+                self._serve(ovs.poller.Poller())
             self._block([idl], deadline)
 
     def _new_sb_idl(self, settings: ChassisSettings, schema: dict[str, Any]) -> Any:
@@ -229,15 +254,20 @@ class Databases:
             ("local Open_vSwitch database", self.ovs, self._config().ovs_remote),
             ("Southbound database", self.sb, ovn_remote),
         ):
-            if not remote or not _tls.uses_tls(remote):
+            if not remote:
                 continue
             if idl_synced(idl):
                 # The member in use answers: its past failure is history.
                 _tls.clear_failure(session_name(idl) or "")
+                self._down_since.pop(what, None)
                 continue
             if idl_connected(idl):
                 continue
-            for member, reason in _tls.failures(remote).items():
+            # Only failures of this outage are news: another member's failure
+            # from before (fixed since, or never tried again) is not current.
+            since = self._down_since.setdefault(what, time.monotonic() - _OUTAGE_SLACK)
+            problems = _resolve.failures(remote) | _tls.failures(remote, since=since)
+            for member, reason in problems.items():
                 self._rl.warning(
                     ("tls-down", member, reason),
                     "cannot connect to the %s at %s: %s; retrying",

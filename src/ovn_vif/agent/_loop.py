@@ -57,7 +57,7 @@ import ovs.db.idl
 import ovs.poller
 
 from ovn_vif._contract.logsafe import log_safe
-from ovn_vif._contract.ratelimit import RateLimitedLogger
+from ovn_vif._contract.ratelimit import BUDGET, RateLimitedLogger
 from ovn_vif._contract.registry import Registry
 from ovn_vif._engine.incremental import change_log
 from ovn_vif._engine.reconciler import Reconciler
@@ -71,6 +71,7 @@ from ovn_vif.agent._config import AgentConfig
 from ovn_vif.agent._connections import idl_connected, idl_synced
 from ovn_vif.agent._databases import Databases
 from ovn_vif.agent._observers import Observers
+from ovn_vif.agent._outages import OutageLog
 from ovn_vif.agent._providers import load_providers, require_providers
 from ovn_vif.agent._retry import Backoff
 from ovn_vif.agent._settings import ChassisSettings, follow_settings, read_settings
@@ -130,6 +131,7 @@ class Agent:
         self._full = True
         self._retry = Backoff()
         self._gate = SyncGate(LOG)
+        self._outages = OutageLog()
         self._iterations = 0
         self._reconciles = 0
         self._txn_started = 0.0
@@ -142,6 +144,7 @@ class Agent:
             stopping=lambda: self._stopping,
             wake_fd=self._wake.fd,
             block=self._block,
+            serve=lambda poller: self.observers.call("starting", self, poller),
         )
         # The self-audit decides when to check; the loop recovers.
         self._audit = _audit.SelfAudit(
@@ -300,6 +303,15 @@ class Agent:
         return self._db.ovs
 
     @property
+    def start_progress(self) -> dict[str, Any] | None:
+        """While :meth:`start` waits for a database: ``{"database", "remote",
+        "since", "errors": {member: last error}}``; otherwise ``None``."""
+        connecting = self._db.connecting
+        if connecting is None:
+            return None
+        return {**connecting, "errors": dict(connecting["errors"])}
+
+    @property
     def sb_idl(self) -> Any:
         """The Southbound database's ``ovs.db.idl.Idl``."""
         return self._db.sb
@@ -358,6 +370,8 @@ class Agent:
             self._reconcile()
         if self.observers:
             self.observers.call("iteration", self)
+        # How many warnings the shared budget suppressed, once it allows a line.
+        BUDGET.report()
 
     @property
     def in_flight(self) -> bool:
@@ -383,6 +397,8 @@ class Agent:
 
     def _update_sync(self) -> None:
         """Recompute the unplug gate from the IDLs' state (see :attr:`synced`)."""
+        self._outages.update("local Open_vSwitch database", self._db.ovs)
+        self._outages.update("Southbound database", self._db.sb)
         change = self._gate.update(self._db.ovs, self._db.sb)
         if change.local_back and self._iterations > 1:
             # The local database came back: it may have lost or changed
@@ -613,7 +629,7 @@ class Agent:
         poller.fd_wait(self._wake.fd, ovs.poller.POLLIN)
         if self._ready() and self._txn is None and self._needs_reconcile(False):
             poller.immediate_wake()
-        wakeups = [deadline, self._retry.at, *self._audit.wakeups()]
+        wakeups = [deadline, self._retry.at, *self._audit.wakeups(), BUDGET.report_due()]
         self._audit.wait(poller)
         if self.observers:
             self.observers.call("wait", poller)

@@ -26,6 +26,19 @@ if TYPE_CHECKING:
 
 #: Lports whose latest decision is kept (the oldest are forgotten first).
 MAX_LPORTS = 10_000
+#: How long the decision of an lport that left the Southbound view (deleted,
+#: or no longer requesting this chassis) stays in the status (seconds).
+FORGET_AFTER = 600.0
+#: How often the status looks for such lports (seconds).
+SWEEP_EVERY = 60.0
+
+
+def lports_in_view(sb_idl: Any) -> set[str] | None:
+    """The ``logical_port`` of every Port_Binding the agent sees, or ``None``."""
+    table = getattr(sb_idl, "tables", {}).get("Port_Binding")
+    if table is None:
+        return None
+    return {str(row.logical_port) for row in table.rows.values()}
 
 
 def _stamp(wall: float | None) -> str | None:
@@ -88,7 +101,12 @@ def audit_lines(audit: dict[str, Any]) -> list[str]:
 class LoopStatus(Observer):
     """Counters and the latest decision per lport, fed by the agent's loop."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, forget_after: float = FORGET_AFTER, sweep_every: float = SWEEP_EVERY
+    ) -> None:
+        self.forget_after = forget_after
+        self.sweep_every = sweep_every
+        self._next_sweep = time.monotonic() + sweep_every
         self.started = time.time()
         self.counters: collections.Counter[str] = collections.Counter()
         self.last_reconcile: dict[str, Any] | None = None
@@ -99,6 +117,24 @@ class LoopStatus(Observer):
 
     def iteration(self, agent: Agent) -> None:
         self.counters["loop_iterations"] += 1
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.sweep_every
+            self.forget_gone(agent)
+
+    def next_wakeup(self) -> float | None:
+        return self._next_sweep if self.lports else None
+
+    def forget_gone(self, agent: Agent) -> None:
+        """Drop the entries of lports gone from the Southbound view for a while."""
+        if not agent.synced:
+            return  # a partial view would make every lport look gone
+        known = lports_in_view(agent.sb_idl)
+        if known is None:
+            return
+        cutoff = time.time() - self.forget_after
+        for lport in [n for n, e in self.lports.items() if n not in known and e["time"] < cutoff]:
+            del self.lports[lport]
 
     def reconciled(self, agent: Agent, report: ReconcileReport, seconds: float) -> None:
         self.counters["reconciles"] += 1

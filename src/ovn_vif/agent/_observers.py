@@ -36,6 +36,10 @@ class Observer:
     def iteration(self, agent: Agent) -> None:
         """Called at the end of every loop iteration (after any reconcile)."""
 
+    def starting(self, agent: Agent, poller: Any) -> None:
+        """:meth:`Agent.start` waits for a database: do what must not wait for
+        it (answer the control socket) and add file descriptors to *poller*."""
+
     def reconciled(self, agent: Agent, report: ReconcileReport, seconds: float) -> None:
         """The engine decided (*seconds*: time spent in ``reconcile()``)."""
 

@@ -55,7 +55,8 @@ class SyncGate:
         synced = link_up and idl_synced(sb_idl, MONITORED)
         if not link_up:
             if self._link_up:
-                self._log.info(
+                # Which database, which member and why: ovn_vif.agent._outages.
+                self._log.debug(
                     "a database is (re)connecting: unplugging paused until it is in sync"
                 )
             self._announce = True

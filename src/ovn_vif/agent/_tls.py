@@ -33,6 +33,7 @@ import ovs.stream
 
 from ovn_vif._errors import AgentSetupError
 from ovn_vif._ovs_private import ssl_open, stream_recv, stream_send
+from ovn_vif.agent import _resolve
 
 LOG = logging.getLogger(__name__)
 
@@ -129,14 +130,16 @@ def last_failure(remote: str) -> str | None:
     return None if entry is None else entry[1]
 
 
-def failures(remote: str) -> dict[str, str]:
-    """``{member: reason}`` for the ``ssl:`` members of *remote* that last failed."""
+def failures(remote: str, since: float | None = None) -> dict[str, str]:
+    """``{member: reason}`` for the ``ssl:`` members of *remote* that last
+    failed (at or after the monotonic time *since*, if given)."""
     result = {}
     for part in remote.split(","):
         member = part.strip()
-        reason = last_failure(member) if member.startswith("ssl:") else None
-        if reason:
-            result[member] = reason
+        with _LOCK:
+            entry = _FAILURES.get(member) if member.startswith("ssl:") else None
+        if entry is not None and (since is None or entry[0] >= since):
+            result[member] = entry[1]
     return result
 
 
@@ -157,8 +160,12 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
         if problem is not None:
             record_failure("ssl:" + suffix, problem)
             return errno.EINVAL, None
+        # The ovs package resolves names only with the optional unbound module.
+        error, literal = _resolve.literal_suffix("ssl:" + suffix)
+        if error:
+            return error, None
         try:
-            return ssl_open(suffix, dscp)
+            return ssl_open(literal, dscp)
         except (OSError, ValueError, TypeError) as exc:
             record_failure("ssl:" + suffix, _reason(exc))
             return errno.EPROTO, None
@@ -187,6 +194,8 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
             record_failure(self.name, f"TLS handshake failed: {_reason(exc)}", weak=True)
             return exc.errno or errno.EPROTO
         self._handshake_done = True
+        # The member answers now: an earlier failure is no longer news.
+        clear_failure(self.name)
         return 0
 
     def send(self, buf: Any) -> int:
@@ -244,8 +253,10 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
 
 
 def install_stream() -> None:
-    """Make ``ssl:`` remotes use :class:`CheckedSSLStream` (process-wide, idempotent)."""
+    """Make ``ssl:`` remotes use :class:`CheckedSSLStream`, and ``tcp:`` ones
+    :class:`~ovn_vif.agent._resolve.ResolvingTCPStream` (process-wide, idempotent)."""
     ovs.stream.Stream.register_method("ssl", CheckedSSLStream)
+    _resolve.install_stream()
 
 
 def set_files(files: TlsFiles) -> None:
@@ -295,6 +306,12 @@ class TlsSettings:
         :raises AgentSetupError: a remote is ``ssl:`` and the files are
             missing, unreadable or unusable.
         """
+        for remote in remotes:
+            # A malformed remote is the first thing to say, before any TLS file.
+            for member in remote.split(","):
+                problem = _resolve.port_problem(member.strip())
+                if problem is not None:
+                    raise AgentSetupError(f"remote {problem}")
         table = ssl_row_files(ovs_idl) if ovs_idl is not None else TlsFiles()
         files = self.merged(table)
         needed = [r for r in remotes if uses_tls(r)]

@@ -131,6 +131,7 @@ def _non_negative(text: str) -> float:
 def _cmd_agent(args: argparse.Namespace) -> int:
     from ovn_vif._engine.report import Policy
     from ovn_vif.agent import Agent, AgentConfig, AgentSetupError
+    from ovn_vif.cli._daemon import Daemon
     from ovn_vif.cli._service import AgentServices, ReopenOnSighup
 
     config = AgentConfig(
@@ -148,6 +149,8 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         audit_interval=args.audit_interval,
         status_file=args.status_file,
     )
+    daemon = Daemon(detach=args.detach, monitor=args.monitor, chdir=not args.no_chdir)
+    daemon.start()  # returns in the process that runs the agent
     agent = Agent(config)
     log_setup: LogSetup = args.log_setup
     received: list[str] = []
@@ -172,6 +175,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
             services.before_start()
             agent.start()
             services.after_start()
+            daemon.ready()
         except AgentSetupError as exc:
             if agent.stopping:
                 return EXIT_OK
@@ -536,6 +540,21 @@ def _parser(*, plugins: bool = True) -> argparse.ArgumentParser:
         help="write why lports are not plugged here, for ovn-vif status; '' for no file "
         "(default: $OVN_VIF_RUNDIR/ovn-vif.status.json if OVN_VIF_RUNDIR is set, else "
         "ovn-vif.status.json next to a unix: --ovs-remote socket)",
+    )
+    service.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in the background: return once set up (pidfile and control socket made)",
+    )
+    service.add_argument(
+        "--monitor",
+        action="store_true",
+        help="start the agent again when it crashes, as OVS daemons' --monitor",
+    )
+    service.add_argument(
+        "--no-chdir",
+        action="store_true",
+        help="with --detach, stay in the current directory instead of /",
     )
     service.add_argument(
         "--metrics-address",

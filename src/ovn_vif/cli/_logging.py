@@ -12,6 +12,7 @@ no timestamp, since journald adds its own.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import logging.handlers
 import os
@@ -118,8 +119,24 @@ class ReopenableFileHandler(logging.handlers.WatchedFileHandler):
             self.release()
 
 
+def _known_module(name: str) -> bool:
+    """Whether *name* is a logger the agent has or will have (an ``ovn_vif``
+    or ``ovs`` module, or a package of them)."""
+    loggers = logging.root.manager.loggerDict
+    if name in loggers or any(n.startswith(name + ".") for n in loggers):
+        return True
+    if not name.startswith(("ovn_vif", "ovs")):
+        return False
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def parse_verbosity(spec: str) -> tuple[str | None, str | None, int]:
-    """Parse ``[MODULE:]LEVEL`` or ``DESTINATION:LEVEL``; return (module, destination, level).
+    """Parse ``[MODULE|ANY][:DESTINATION|ANY][:LEVEL]`` as OVS's ``-v`` and
+    ``vlog/set`` do (words in any order, the level ``dbg`` if none); return
+    (module, destination, level), ``None`` for ``ANY``.
 
     >>> parse_verbosity("ovn_vif.agent:debug")
     ('ovn_vif.agent', None, 10)
@@ -127,21 +144,38 @@ def parse_verbosity(spec: str) -> tuple[str | None, str | None, int]:
     (None, 'console', 30)
     >>> parse_verbosity("info")
     (None, None, 20)
+    >>> parse_verbosity("ANY:file:dbg")
+    (None, 'file', 10)
     """
-    name, _, level_name = spec.rpartition(":")
-    level = LEVELS.get(level_name.strip().lower())
-    if level is None:
+    words = [w.strip() for w in spec.split(":")]
+    module: str | None = None
+    destination: str | None = None
+    level: int | None = None
+    for i, word in enumerate(words):
+        lower = word.lower()
+        if lower in LEVELS and level is None:
+            level = LEVELS[lower]
+        elif lower in DESTINATIONS and destination is None:
+            destination = lower
+        elif lower in ("any", "root", ""):
+            continue
+        elif i == len(words) - 1 and len(words) > 1 and level is None:
+            raise ValueError(
+                f"unknown log level {word!r} in {spec!r} (use one of {', '.join(LEVELS)})"
+            )
+        elif module is None:
+            module = word
+        else:
+            raise ValueError(f"cannot parse {spec!r}: use [MODULE:]LEVEL or DESTINATION:LEVEL")
+    if module is not None and destination is not None:
         raise ValueError(
-            f"unknown log level {level_name!r} in {spec!r} (use one of {', '.join(LEVELS)})"
+            f"cannot parse {spec!r}: a module's level applies to every destination "
+            "(use MODULE:LEVEL or [ANY:]DESTINATION:LEVEL)"
         )
-    name = name.strip()
-    if not name or name.lower() in ("any", "root"):
-        return None, None, level
-    if name in DESTINATIONS:
-        return None, name, level
-    if ":" in name:
-        raise ValueError(f"cannot parse {spec!r}: use [MODULE:]LEVEL or DESTINATION:LEVEL")
-    return name, None, level
+    if module is not None and not _known_module(module):
+        # ovs-appctl's words for the same mistake.
+        raise ValueError(f'no destination, level, or module "{module}"')
+    return module, destination, logging.DEBUG if level is None else level
 
 
 class LogSetup:
@@ -183,28 +217,65 @@ class LogSetup:
         self.modules: dict[str, int] = {}
 
     def set(self, spec: str) -> str:
-        """Apply one ``-v``/``vlog/set`` *spec*; return what changed, in words."""
+        """Apply one ``-v``/``vlog/set`` *spec*; return what changed, in words.
+
+        As in OVS, a level for every module and destination (``info``,
+        ``ANY:ANY:info``) sets all of them, including modules set on their
+        own earlier; a level for one destination (``ANY:file:dbg``) lets
+        that destination receive every module's messages at that level
+        while the others keep theirs.
+        """
         module, destination, level = parse_verbosity(spec)
         name = logging.getLevelName(level) if level <= logging.CRITICAL else "OFF"
-        if destination == "file":
-            if self.file is None:
-                raise ValueError("there is no log file (start with --log-file FILE)")
-            self.file.setLevel(level)
-            return f"file: {name}"
-        if destination == "syslog":
-            if self.syslog is None:
-                raise ValueError("there is no syslog destination (start with --syslog-method)")
-            self.syslog.setLevel(level)
-            return f"syslog: {name}"
-        if destination == "console":
-            self.console.setLevel(level)
-            return f"console: {name}"
+        if destination is not None:
+            handler = self._destination(destination)
+            handler.setLevel(level)
+            if level < self.root.level:
+                # The loggers let this destination's level through; the
+                # other destinations keep what they show now.
+                threshold = self.root.level
+                for other in self._handlers():
+                    if other is not handler:
+                        other.setLevel(max(other.level, threshold))
+                self.root.setLevel(level)
+                for known in list(self.modules):
+                    if self.modules[known] > level:
+                        logging.getLogger(known).setLevel(level)
+                        self.modules[known] = level
+            return f"{destination}: {name}"
         if module is None:
             self.root.setLevel(level)
-            return f"all modules: {name}"
+            for known in self._module_loggers():
+                logging.getLogger(known).setLevel(logging.NOTSET)
+            self.modules.clear()
+            for handler in self._handlers():
+                handler.setLevel(logging.NOTSET)
+            return f"all modules and destinations: {name}"
         logging.getLogger(module).setLevel(level)
         self.modules[module] = level
         return f"{module}: {name}"
+
+    def _handlers(self) -> list[logging.Handler]:
+        return [h for h in (self.console, self.file, self.syslog) if h is not None]
+
+    def _destination(self, destination: str) -> logging.Handler:
+        if destination == "file":
+            if self.file is None:
+                raise ValueError("there is no log file (start with --log-file FILE)")
+            return self.file
+        if destination == "syslog":
+            if self.syslog is None:
+                raise ValueError("there is no syslog destination (start with --syslog-method)")
+            return self.syslog
+        return self.console
+
+    @staticmethod
+    def _module_loggers() -> list[str]:
+        return [
+            n
+            for n, lg in logging.root.manager.loggerDict.items()
+            if isinstance(lg, logging.Logger) and n.startswith(("ovn_vif", "ovs"))
+        ]
 
     def apply(self, specs: Iterable[str]) -> None:
         for spec in specs:

@@ -58,9 +58,14 @@ class AgentServices:
         self.notifier = SystemdNotifier()
         if self.notifier.enabled:
             agent.observers.add(self.notifier)
+        self._open_control()
 
     def after_start(self) -> None:
-        """The control socket (its commands need a started agent).
+        """Nothing yet: every part is set up before :meth:`Agent.start`."""
+
+    def _open_control(self) -> None:
+        """The control socket, before the first connection to a database, so
+        that ``status`` answers while the agent waits for one.
 
         :raises AgentSetupError: an explicit ``--unixctl`` cannot be created.
         """
