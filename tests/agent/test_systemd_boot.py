@@ -205,14 +205,11 @@ def _drop_in() -> str:
             f'Environment="OVN_VIF_AGENT_OPTS={opts}"',
             f"WatchdogSec={WATCHDOG}s",
             "RestartSec=1s",
-            # The test's Python may live under /home or /root (a CI runner's
-            # checkout, pyenv): ProtectHome=yes would hide it.
+            # The test's Python and checkout may live under /home or /root
+            # (pyenv, a runner's checkout), which ProtectHome=yes would hide,
+            # or under /tmp, which PrivateTmp=yes replaces: bound back in.
             "ProtectHome=tmpfs",
-            *(
-                f"BindReadOnlyPaths={p}"
-                for p in {sys.prefix, sys.base_prefix, str(REPO)}
-                if p.startswith(("/home", "/root"))
-            ),
+            *(f"BindReadOnlyPaths={p}" for p in sorted(_python_dirs())),
             f"ExecStartPre={sys.executable} /srv/netlink_check.py",
             "",
         ]

@@ -286,9 +286,7 @@ class Metrics(Observer):
     def _count_tls_failures(self) -> None:
         from ovn_vif.agent import _tls
 
-        with _tls._LOCK:
-            failures = dict(_tls._FAILURES)
-        for remote, (when, _reason) in failures.items():
+        for remote, when in _tls.failure_times().items():
             if self._tls_seen.get(remote) != when:
                 self._tls_seen[remote] = when
                 self.tls_failures.inc()

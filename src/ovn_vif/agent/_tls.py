@@ -130,6 +130,12 @@ def last_failure(remote: str) -> str | None:
     return None if entry is None else entry[1]
 
 
+def failure_times() -> dict[str, float]:
+    """When (``time.monotonic()``) each member's latest TLS failure was recorded."""
+    with _LOCK:
+        return {member: when for member, (when, _reason) in _FAILURES.items()}
+
+
 def failures(remote: str, since: float | None = None) -> dict[str, str]:
     """``{member: reason}`` for the ``ssl:`` members of *remote* that last
     failed (at or after the monotonic time *since*, if given)."""

@@ -138,6 +138,26 @@ print(json.dumps(s.differences(before, s.snapshot())))
 """
 
 
+def _import_path(module: str) -> list[str]:
+    """``sys.path`` for a fresh interpreter that must import *module* as this one did.
+
+    Under pytest's ``--import-mode=importlib`` a test package is importable
+    here only because it sits in ``sys.modules``, not through ``sys.path``:
+    the directory holding *module*'s top-level package goes first.
+    """
+    extra: list[str] = []
+    top = sys.modules.get(module.split(".", 1)[0])
+    locations = list(getattr(top, "__path__", None) or ())
+    file = getattr(top, "__file__", None)
+    if not locations and file:
+        locations = [str(file)]
+    for location in locations:
+        parent = os.path.dirname(os.path.abspath(location))
+        if parent not in extra:
+            extra.append(parent)
+    return extra + [p for p in sys.path if p not in extra]
+
+
 @functools.cache
 def import_differences(module: str, mtime: float) -> tuple[str, ...]:
     """What importing *module* changes in a fresh interpreter (one that has
@@ -146,7 +166,7 @@ def import_differences(module: str, mtime: float) -> tuple[str, ...]:
     del mtime
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _PROBE, module, json.dumps(sys.path)],
+            [sys.executable, "-c", _PROBE, module, json.dumps(_import_path(module))],
             capture_output=True,
             text=True,
             timeout=30,
