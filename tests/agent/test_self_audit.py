@@ -234,3 +234,27 @@ def test_a_divergence_a_reload_does_not_cure_is_not_reloaded_in_a_loop(
         assert len(reloads) == 1, errors
         assert later, errors
         assert all("1 missing from the agent's view (lsp1)" in m for m in reloads + later)
+
+
+def test_a_due_audit_does_not_spin_the_loop_while_the_southbound_is_down(
+    ovn_stack: Sandbox,
+) -> None:
+    config = AgentConfig(ovs_remote=ovn_stack.ovs_remote, providers=["dummy"], audit_interval=1)
+    with Agent(config) as agent:
+        assert agent.run_until(lambda: agent.synced and agent.idle, timeout=30)
+        ovn_stack.sb.stop()
+        try:
+            iterations = [0]
+
+            def count() -> bool:
+                iterations[0] += 1
+                return False
+
+            # Audits fall due while the Southbound is away; the loop must
+            # sleep until something happens (reconnection attempts with
+            # their back-off), not wake at once over and over.
+            agent.run_until(count, timeout=CONTROL_WAIT)
+            assert iterations[0] < 200, iterations[0]
+        finally:
+            ovn_stack.sb.start()
+        assert agent.run_until(lambda: agent.synced, timeout=30)

@@ -481,15 +481,23 @@ class SelfAudit:
         return max(1.0, min(30.0, self.southbound.interval))
 
     def wakeups(self) -> list[float | None]:
-        """When (``time.monotonic()``) the loop must wake up for a check."""
+        """When (``time.monotonic()``) the loop must wake up for a check.
+
+        Only times still to come: a check already due waits for what it
+        needs (the databases in sync, the loop idle), and whatever brings
+        that about wakes the loop anyway; a past time here would make the
+        loop spin until then (during a whole Southbound outage, say).
+        """
         if not self.southbound.enabled:
             return []
         cond = self._cond_pending_since
-        return [
+        now = time.monotonic()
+        times = [
             self.southbound.next_wakeup(),
             self._engine_check_at,
             None if cond is None else cond + self._cond_bound(),
         ]
+        return [t for t in times if t is not None and t > now]
 
     def wait(self, poller: Any) -> None:
         self.southbound.wait(poller)
