@@ -28,6 +28,7 @@ from tests.agent.test_agent_e2e import (
     wait_for,
     wait_plugged,
 )
+from tests.support import missing
 
 from ovn_vif._engine.compatible import COMPATIBLE_WITH
 from ovn_vif.sandbox import Sandbox
@@ -286,7 +287,7 @@ def test_alerting_rules_are_valid() -> None:
     rules = Path(__file__).parents[2] / "contrib" / "prometheus" / "ovn-vif-agent.rules.yml"
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.skip("promtool is not installed (Debian: prometheus)")
+        missing("promtool is not installed (Debian: prometheus)")
     result = subprocess.run(
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False
     )

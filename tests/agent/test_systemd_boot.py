@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.support import missing
 
 from ovn_vif.sandbox import Sandbox
 
@@ -108,15 +109,15 @@ ROOT = _as_root()
 @pytest.fixture(scope="session")
 def debian_tree() -> Path:
     if ROOT is None:
-        pytest.skip("systemd-nspawn needs root (or sudo without a password)")
+        missing("systemd-nspawn needs root (or sudo without a password)")
     for tool in ("systemd-nspawn", "nsenter"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (scripts/test installs systemd-container)")
+            missing(f"{tool} is not installed (scripts/test installs systemd-container)")
     tree = _cache() / f"{SUITE}-{PACKAGES.replace(',', '-')}"
     if (tree / "usr/lib/systemd/systemd").exists():
         return tree
     if shutil.which("debootstrap") is None:
-        pytest.skip("debootstrap is not installed (scripts/test installs it)")
+        missing("debootstrap is not installed (scripts/test installs it)")
     tmp = tree.with_name(tree.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)

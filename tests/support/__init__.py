@@ -1,1 +1,17 @@
 """Helpers shared by the test suite: daemon fixtures, an engine driver and rule worlds."""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+import pytest
+
+
+def missing(why: str) -> NoReturn:
+    """A tool a test needs is not here: skip on a developer's machine, fail in
+    CI (``CI`` set), where ``scripts/test`` installs it, so that a missing
+    install step cannot hide behind a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI must have it)")
+    pytest.skip(why)
