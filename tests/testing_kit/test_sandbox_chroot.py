@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support import missing
 from tests.support.daemons import reference_tree
 
 from ovn_vif.sandbox import (
@@ -38,7 +39,7 @@ def _mounts_under(tree: Path) -> list[str]:
 def tree() -> Iterator[Path]:
     found = reference_tree()
     if found is None:
-        pytest.skip("needs a tree: OVN_VIF_REFERENCE=trixie (nox -s side-by-side-25.03)")
+        missing("needs a tree: OVN_VIF_REFERENCE=trixie (nox -s side-by-side-25.03)")
     before = sorted(os.listdir(found / "tmp"))
     yield found
     assert _mounts_under(found) == []
