@@ -47,18 +47,18 @@ PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 UNIT_TIER = ("-m", "not daemons")
 #: What must also pass under each OpenStack pin set: the representor
 #: provider (its daemon tests too) and the ovsdbapp integration.
-OPENSTACK_TESTS = ("tests/providers/representor", "tests/engine/test_ovsdbapp.py")
+OPENSTACK_TESTS = ("tests/ovn_vif_representor", "tests/ovn_vif/test_ovsdbapp.py")
 #: The side-by-side comparison with the real ovn-controller; ``tests`` leaves
 #: it to the ``side-by-side-*`` sessions, one per reference.
-SIDE_BY_SIDE = "tests/engine/test_side_by_side.py"
+SIDE_BY_SIDE = "tests/ovn_vif/_engine/test_side_by_side.py"
 #: The sandbox's tests of a tree's daemons (a reference other than the host's).
-CHROOT_TESTS = "tests/testing_kit/test_sandbox_chroot.py"
+CHROOT_TESTS = "tests/ovn_vif/test_sandbox_chroot.py"
 #: What also runs against each reference: the rest of what compares with the
 #: real ovn-controller, and the sandbox's tests of a tree's daemons (not
 #: against the host's).
 REFERENCE_TESTS = (
     SIDE_BY_SIDE,
-    "tests/engine/test_hostile_mtu.py::test_compatible_writes_what_ovn_controller_writes",
+    "tests/ovn_vif/_engine/test_hostile_mtu.py::test_compatible_writes_what_ovn_controller_writes",
     CHROOT_TESTS,
 )
 #: OVN series -> OVN_VIF_REFERENCE: 23.03 is the host's Debian 12 packages,
@@ -66,7 +66,11 @@ REFERENCE_TESTS = (
 #: the cache (~/.cache/ovn-vif/trixie-ovn).
 REFERENCES = {"23.03": "host", "25.03": "trixie"}
 #: Test modules held to mypy --strict too (the rest of tests/ is not, yet).
-CHAOS_MODULES = ("tests/support/chaos.py", "tests/support/cluster.py", "tests/agent/test_chaos.py")
+CHAOS_MODULES = (
+    "tests/support/chaos.py",
+    "tests/support/cluster.py",
+    "tests/ovn_vif/agent/test_chaos.py",
+)
 #: OpenStack series -> (constraints file, Python the session runs on).
 PIN_SETS = {
     "2025.1": ("constraints/openstack-2025.1.txt", "3.10"),
@@ -161,7 +165,7 @@ def fuzz(session: nox.Session) -> None:
     _install(session, "tests")
     session.run(
         "pytest",
-        "tests/engine/test_fuzz.py",
+        "tests/ovn_vif/_engine/test_fuzz.py",
         "--hypothesis-show-statistics",
         *session.posargs,
         env={"HYPOTHESIS_PROFILE": "fuzz"},
@@ -193,7 +197,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def kernel(session: nox.Session) -> None:
-    """The kernel tier: tests/kernel in one qemu guest with netdevsim (scripts/kernel-tier).
+    """The kernel tier: tests/ovn_vif_representor/kernel in one qemu guest (scripts/kernel-tier).
 
     Installs qemu, Debian's 6.1 kernel with headers and source (as root or
     through sudo) and virtme-ng; extra arguments go to the guest's pytest.
@@ -218,7 +222,7 @@ def fakediff(session: nox.Session) -> None:
     """
     _install(session, "tests")
     args = session.posargs or ["--profile", "long", "--keep-going"]
-    session.run("python", "-m", "tests.testing_kit.fakediff", *args)
+    session.run("python", "-m", "tests.ovn_vif._memdb.fakediff", *args)
 
 
 @nox.session(default=False)
@@ -232,7 +236,7 @@ def chaos(session: nox.Session) -> None:
     _install(session, "tests")
     session.run(
         "pytest",
-        "tests/agent/test_chaos.py",
+        "tests/ovn_vif/agent/test_chaos.py",
         *session.posargs,
         env={"OVN_VIF_CHAOS_PROFILE": os.environ.get("OVN_VIF_CHAOS_PROFILE", "long")},
     )

@@ -3,7 +3,7 @@
 ``ovs.db.idl`` has no public accessor for a few things the engine and the
 agent need; this module is the only place in ovn-vif that reaches past the
 public API for them, each with a fallback where one exists. Each access is
-pinned by ``tests/unit/test_ovs_private.py`` against the installed ``ovs``;
+pinned by ``tests/ovn_vif/test_ovs_private.py`` against the installed ``ovs``;
 CI runs that test with every ``ovs`` release in :data:`CHECKED_VERSIONS`
 (the default install and the OpenStack constraint sets).
 
@@ -459,7 +459,7 @@ def _quick_insert_idl() -> Any:
         column, a value or default that does not parse) goes to the parent's
         own code, warnings and all. A modified row is applied by the
         parent's steps too, with the same parsers for the changed values.
-        ``tests/unit/test_quick_insert_idl.py`` compares the two on the same
+        ``tests/ovn_vif/test_quick_insert_idl.py`` compares the two on the same
         databases.
         """
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
+
+#: The repository's root (the checkout the tests run from).
+REPO = Path(__file__).resolve().parents[2]
 
 
 def missing(why: str) -> NoReturn:

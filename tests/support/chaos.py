@@ -846,7 +846,7 @@ class Soak:
         step = self._step.index if self._step else 0
         replay = (
             f"OVN_VIF_CHAOS_SEED={self.seed} OVN_VIF_CHAOS_PROFILE={self.profile.name} "
-            "python -m pytest tests/agent/test_chaos.py"
+            "python -m pytest tests/ovn_vif/agent/test_chaos.py"
         )
         lines = [
             f"chaos soak violation at step {step}/{len(self.schedule)} "

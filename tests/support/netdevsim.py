@@ -1,4 +1,4 @@
-"""netdevsim devices for the kernel tier (``tests/kernel``), inside its guest.
+"""netdevsim devices for the kernel tier (``tests/ovn_vif_representor/kernel``), inside its guest.
 
 netdevsim is the kernel's simulated NIC. Loaded as a module, it offers
 ``/sys/bus/netdevsim/new_device``; a device gets a devlink instance
@@ -7,7 +7,7 @@ once it has VFs (``sriov_numvfs``) and its eswitch is in ``switchdev`` mode,
 one PCI_VF representor port (index ``128 + vf``) per VF. The netdevs appear
 as ``ethN`` and udev renames them (``eni<ID>np1``, ``eni<ID>npf0vf<N>``).
 
-The patched module (``tests/kernel/netdevsim-pcipf.patch``) adds PCI_PF
+The patched module (``tests/ovn_vif_representor/kernel/netdevsim-pcipf.patch``) adds PCI_PF
 ports (``devlink port add ... flavour pcipf pfnum N``) and port function
 ``hw_addr``; the stock 6.1 module refuses both with ``EOPNOTSUPP``.
 

@@ -1,0 +1,348 @@
+"""Pins each read of ``ovs`` private state (``ovn_vif._ovs_private``).
+
+These run against the installed ``ovs``; the constraint sessions run them
+with the other releases in ``CHECKED_VERSIONS``. A new ``ovs`` release that
+moves one of these attributes fails here, not in the engine.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import ovs.db.idl
+import ovs.jsonrpc
+import ovs.poller
+import ovs.reconnect
+import ovs.stream
+import ovs.unixctl.server
+import ovs.vlog
+import pytest
+
+from ovn_vif._ovs_private import (
+    CHECKED_VERSIONS,
+    close_session,
+    committed_datums,
+    helper_readonly,
+    helper_registered,
+    helper_registers_all,
+    idl_schema_name,
+    route_ovs_logging,
+    session_connected,
+    session_name,
+    set_session,
+    ssl_open,
+    stream_recv,
+    stream_send,
+    unroute_ovs_logging,
+)
+from ovn_vif.sandbox import DATABASES, OvsdbServer, SandboxDir
+
+VSWITCH = str(DATABASES["Open_vSwitch"])
+
+
+def test_the_installed_ovs_is_a_series_we_checked() -> None:
+    def series(version: str) -> str:
+        return ".".join(version.split(".")[:2])
+
+    installed = importlib.metadata.version("ovs")
+    assert series(installed) in {series(v) for v in CHECKED_VERSIONS}, (
+        f"ovs {installed}: run tests/ovn_vif/test_ovs_private.py with it and add it to "
+        "ovn_vif._ovs_private.CHECKED_VERSIONS"
+    )
+
+
+def test_schema_helper_registrations() -> None:
+    helper = ovs.db.idl.SchemaHelper(location=VSWITCH)
+    assert not helper_registers_all(helper)
+    assert dict(helper_registered(helper)) == {}
+    helper.register_columns("Interface", ["name", "type"], readonly=["type"])
+    helper.register_table("Bridge")
+    assert dict(helper_registered(helper)) == {"Interface": {"name", "type"}, "Bridge": set()}
+    assert dict(helper_readonly(helper))["Interface"] == ["type"]
+    helper.register_all()
+    assert helper_registers_all(helper)
+
+
+def _run_until(idl: ovs.db.idl.Idl, condition: object) -> None:
+    for _ in range(500):
+        idl.run()
+        if callable(condition) and condition():
+            return
+        poller = ovs.poller.Poller()
+        idl.wait(poller)
+        poller.timer_wait(20)
+        poller.block()
+    raise AssertionError("the IDL did not get there")
+
+
+@pytest.mark.daemons
+def test_rows_committed_data_and_the_session(
+    ovsdb_server: OvsdbServer, sandbox_dir: SandboxDir
+) -> None:
+    sandbox_dir.run("ovs-vsctl", f"--db={ovsdb_server.remote}", "--no-wait", "add-br", "br0")
+    helper = ovs.db.idl.SchemaHelper(location=VSWITCH)
+    helper.register_columns("Bridge", ["name", "external_ids"])
+    idl = ovs.db.idl.Idl(ovsdb_server.remote, helper)
+    try:
+        assert idl_schema_name(idl) == "Open_vSwitch"
+        _run_until(idl, lambda: idl.has_ever_connected() and idl.tables["Bridge"].rows)
+        assert session_connected(idl)
+        assert session_name(idl) == ovsdb_server.remote
+        (row,) = idl.tables["Bridge"].rows.values()
+        data = committed_datums(row)
+        assert data is not None
+        assert data["name"].as_scalar() == "br0" == row.name
+        # A row with staged writes has no committed view: read it through attributes.
+        txn = ovs.db.idl.Transaction(idl)
+        row.setkey("external_ids", "k", "v")
+        assert committed_datums(row) is None
+        txn.abort()
+        assert committed_datums(object()) is None
+    finally:
+        idl.close()
+
+
+def test_a_session_can_be_replaced() -> None:
+    helper = ovs.db.idl.SchemaHelper(location=VSWITCH)
+    helper.register_all()
+    idl = ovs.db.idl.Idl("unix:/nonexistent/ovn-vif.sock", helper)
+
+    class Session:
+        closed = False
+
+        def is_connected(self) -> bool:
+            return True
+
+        def close(self) -> None:
+            self.closed = True
+
+    close_session(idl)
+    assert not session_connected(idl)
+    replacement = Session()
+    set_session(idl, replacement)
+    assert session_connected(idl)
+    idl.close()
+    assert replacement.closed
+
+
+def test_session_name_of_a_cluster_list() -> None:
+    helper = ovs.db.idl.SchemaHelper(location=VSWITCH)
+    helper.register_all()
+    idl = ovs.db.idl.Idl("unix:/nonexistent/a.sock,unix:/nonexistent/b.sock", helper)
+    try:
+        assert session_name(idl) in ("unix:/nonexistent/a.sock", "unix:/nonexistent/b.sock")
+    finally:
+        idl.close()
+
+
+@pytest.fixture
+def _no_tls_files() -> Iterator[None]:
+    yield
+    for setter in (
+        ovs.stream.Stream.ssl_set_private_key_file,
+        ovs.stream.Stream.ssl_set_certificate_file,
+        ovs.stream.Stream.ssl_set_ca_cert_file,
+    ):
+        setter(None)
+
+
+@pytest.mark.usefixtures("_no_tls_files")
+def test_ssl_open_raises_for_missing_files() -> None:
+    # What ovn_vif.agent._tls turns into an errno and a sentence.
+    ovs.stream.Stream.ssl_set_ca_cert_file("/nonexistent/cacert.pem")
+    with pytest.raises(FileNotFoundError):
+        ssl_open("127.0.0.1:9", 0)
+
+
+def test_stream_recv_and_send_use_the_socket() -> None:
+    ours, theirs = socket.socketpair()
+    stream = ovs.stream.Stream(ours, "unix:test", 0)
+    try:
+        theirs.sendall(b"hello")
+        error, data = stream_recv(stream, 16)
+        assert (error, bytes(data)) == (0, b"hello")
+        assert stream_send(stream, b"world") == 5
+        assert theirs.recv(16) == b"world"
+    finally:
+        stream.close()
+        theirs.close()
+
+
+@pytest.fixture
+def routed() -> Iterator[None]:
+    assert route_ovs_logging(escape=lambda text: text.replace("\n", "\\n"))
+    yield
+    unroute_ovs_logging()
+    for name in ("ovs", "ovs.reconnect", "ovs.jsonrpc"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+@pytest.mark.usefixtures("routed")
+def test_ovs_messages_go_to_the_standard_loggers(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="ovs")
+    vlog = ovs.reconnect.vlog
+    vlog.emer("e")
+    vlog.err("r")
+    vlog.warn("unix:/nonexistent: connection attempt failed (Connection refused)")
+    vlog.info("unix:/x: connecting...\nforged line")
+    vlog.dbg("d")
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        ("ovs.reconnect", logging.CRITICAL, "e"),
+        ("ovs.reconnect", logging.ERROR, "r"),
+        (
+            "ovs.reconnect",
+            logging.WARNING,
+            "unix:/nonexistent: connection attempt failed (Connection refused)",
+        ),
+        ("ovs.reconnect", logging.INFO, "unix:/x: connecting...\\nforged line"),
+        ("ovs.reconnect", logging.DEBUG, "d"),
+    ]
+    # The record names the ovs code that logged, not the bridge.
+    assert {r.pathname for r in caplog.records} == {__file__}
+    caplog.clear()
+    try:
+        1 / 0  # noqa: B018
+    except ZeroDivisionError:
+        vlog.exception("failed")
+    (record,) = caplog.records
+    assert (record.levelno, record.getMessage()) == (logging.ERROR, "failed")
+    assert record.exc_info is not None
+
+
+@pytest.mark.usefixtures("routed")
+def test_levels_and_enabled_checks_follow_the_standard_loggers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="ovs")
+    vlog = ovs.jsonrpc.vlog
+    assert not vlog.dbg_is_enabled()
+    assert vlog.info_is_enabled()
+    vlog.dbg("a message dump")
+    assert caplog.records == []
+    logging.getLogger("ovs.jsonrpc").setLevel(logging.DEBUG)
+    assert vlog.dbg_is_enabled()
+    assert not ovs.reconnect.vlog.dbg_is_enabled()
+    logging.getLogger("ovs").setLevel(logging.CRITICAL + 10)  # -v ovs:off
+    assert not ovs.reconnect.vlog.emer_is_enabled()
+    ovs.reconnect.vlog.emer("silenced")
+    assert vlog.dbg_is_enabled()  # a module's own level wins
+    assert [r.name for r in caplog.records] == []
+    for name, level in (("err", logging.ERROR), ("warn", logging.WARNING)):
+        logging.getLogger("ovs").setLevel(level)
+        assert getattr(ovs.reconnect.vlog, f"{name}_is_enabled")()
+        assert not ovs.reconnect.vlog.info_is_enabled()
+
+
+def test_the_jsonrpc_message_dump_is_built_only_for_debug(
+    routed: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Counted(ovs.jsonrpc.Message):  # type: ignore[misc]
+        shown = 0
+
+        def __str__(self) -> str:
+            Counted.shown += 1
+            return "request"
+
+    caplog.set_level(logging.DEBUG, logger="ovs")
+    jsonrpc_logger = logging.getLogger("ovs.jsonrpc")
+    jsonrpc_logger.setLevel(logging.INFO)
+    ours, theirs = socket.socketpair()
+    connection = ovs.jsonrpc.Connection(ovs.stream.Stream(ours, "unix:test", 0))
+    try:
+        connection.send(Counted(ovs.jsonrpc.Message.T_NOTIFY, "echo", [], None, None, None))
+        assert Counted.shown == 0
+        jsonrpc_logger.setLevel(logging.DEBUG)
+        connection.send(Counted(ovs.jsonrpc.Message.T_NOTIFY, "echo", [], None, None, None))
+        assert Counted.shown == 1
+        assert caplog.messages == ["unix:test: send request"]
+    finally:
+        connection.close()
+        theirs.close()
+
+
+@pytest.mark.usefixtures("routed")
+def test_ovs_modules_still_import_and_create_vlogs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ovs")
+    # A module first imported after the routing (in a fresh interpreter).
+    script = (
+        "import logging, sys\n"
+        "logging.basicConfig(stream=sys.stdout, format='%(name)s|%(message)s')\n"
+        "from ovn_vif._ovs_private import route_ovs_logging\n"
+        "assert route_ovs_logging()\n"
+        "import ovs.unixctl.server\n"
+        "ovs.unixctl.server.vlog.warn('imported after')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stdout) == (0, "ovs.unixctl_server|imported after\n"), (
+        result.stderr
+    )
+    created = ovs.vlog.Vlog("ovn_vif_test_module")
+    assert "ovs.ovn_vif_test_module" in logging.root.manager.loggerDict
+    created.info("from a new module")
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("ovs.ovn_vif_test_module", "from a new module")
+    ]
+    assert not ovs.vlog.Vlog._Vlog__inited
+    # Routing again changes nothing: one line per message.
+    assert route_ovs_logging(escape=str)
+    caplog.clear()
+    ovs.unixctl.server.vlog.warn("once")
+    assert caplog.messages == ["once"]
+    # The modules imported before are listed (vlog/list).
+    for module in ("reconnect", "idl", "jsonrpc", "stream", "poller", "unixctl_server"):
+        assert f"ovs.{module}" in logging.root.manager.loggerDict
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # in ovs's own formatting
+def test_a_program_that_called_vlog_init_keeps_its_logging(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    # Vlog.init() itself cannot be undone in a test process: its flag is.
+    monkeypatch.setattr(ovs.vlog.Vlog, "_Vlog__inited", True)
+    warn = ovs.vlog.Vlog.warn
+    try:
+        assert not route_ovs_logging()
+        assert ovs.vlog.Vlog.warn is warn
+        monkeypatch.setattr(ovs.vlog.Vlog, "_Vlog__inited", False)
+        assert route_ovs_logging()
+        # Vlog.init() after routing: ovs logs its own way again.
+        monkeypatch.setattr(ovs.vlog.Vlog, "_Vlog__inited", True)
+        ovs.reconnect.vlog.warn("to ovs's own destinations")
+        assert not [r for r in caplog.records if r.name.startswith("ovs.")]
+        assert "to ovs's own destinations" in caplog.text  # through its "console" logger
+    finally:
+        unroute_ovs_logging()
+
+
+def test_last_disconnect_says_why_the_session_lost_its_connection() -> None:
+    import errno
+    import types
+
+    import ovs.reconnect
+    import ovs.util
+
+    from ovn_vif._ovs_private import last_disconnect, watch_disconnects
+
+    fsm = ovs.reconnect.Reconnect(0)
+    fsm.set_name("tcp:192.0.2.1:6642")
+    fsm.set_quiet(True)
+    idl = types.SimpleNamespace(_session=types.SimpleNamespace(reconnect=fsm))
+    watch_disconnects(idl)
+    watch_disconnects(idl)  # idempotent
+    assert last_disconnect(idl) is None
+    fsm.enable(0)
+    fsm.connecting(0)
+    fsm.connect_failed(1, errno.ECONNREFUSED)
+    assert last_disconnect(idl) == ("tcp:192.0.2.1:6642", "Connection refused")
+    fsm.connecting(2)
+    fsm.connected(3)
+    fsm.disconnected(4, ovs.util.EOF)
+    assert last_disconnect(idl) == ("tcp:192.0.2.1:6642", "connection closed by peer")

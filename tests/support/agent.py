@@ -1,0 +1,178 @@
+"""The agent as a user runs it: ``ovn-vif agent`` and ``ovn-vif appctl`` as
+child processes against a :class:`~ovn_vif.sandbox.Sandbox`, and what they
+plugged read back with ``ovs-vsctl``.
+
+The ``start_agent`` fixture (``tests/ovn_vif/conftest.py``) starts
+:class:`AgentProcess` instances and kills what a test leaves running.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ovn_vif.sandbox import Sandbox
+
+TIMEOUT = 60.0
+
+
+PLUG = ("requested-chassis=hv1", "vif-plug-type=dummy")
+
+
+def ovn_vif_command() -> list[str]:
+    script = Path(sys.executable).with_name("ovn-vif")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "ovn_vif.cli"]
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class AgentProcess:
+    """``ovn-vif agent`` as a child process, logging to a file."""
+
+    def __init__(self, stack: Sandbox, log_path: Path, *extra: str) -> None:
+        self.log_path = log_path
+        argv = [
+            *ovn_vif_command(),
+            "agent",
+            "--ovs-remote",
+            stack.ovs_remote,
+            "--log-level",
+            "debug",
+            *extra,
+        ]
+        self._log = log_path.open("ab")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=self._log)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=TIMEOUT)
+        finally:
+            self._log.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def interfaces(stack: Sandbox) -> list[dict[str, Any]]:
+    """Every Interface row of the local DB, as plain values."""
+    out = stack.vsctl(
+        "--format=json",
+        "--data=json",
+        "--columns=_uuid,name,type,options,external_ids,mtu_request",
+        "list",
+        "Interface",
+    )
+    table = json.loads(out)
+    rows = []
+    for values in table["data"]:
+        row = dict(zip(table["headings"], values, strict=True))
+        for key in ("options", "external_ids"):
+            row[key] = dict(row[key][1])
+        row["_uuid"] = row["_uuid"][1]
+        mtu = row["mtu_request"]
+        row["mtu_request"] = mtu if isinstance(mtu, int) else None
+        rows.append(row)
+    return rows
+
+
+def plugged(stack: Sandbox) -> dict[str, list[dict[str, Any]]]:
+    """Plugged interfaces by lport (a list, to catch duplicates)."""
+    result: dict[str, list[dict[str, Any]]] = {}
+    for row in interfaces(stack):
+        ids = row["external_ids"]
+        if "ovn-plugged" in ids:
+            result.setdefault(ids.get("iface-id", ""), []).append(row)
+    return result
+
+
+def bridge_ports(stack: Sandbox) -> list[str]:
+    return stack.vsctl("list-ports", "br-int").split()
+
+
+def add_lsps(stack: Sandbox, *names: str, extra: tuple[str, ...] = ()) -> None:
+    argv = ["--may-exist", "ls-add", "sw0"]
+    for name in names:
+        argv += ["--", "lsp-add", "sw0", name, "--", "lsp-set-options", name, *PLUG, *extra]
+    stack.nbctl(*argv)
+
+
+def wait_plugged(stack: Sandbox, *names: str) -> dict[str, list[dict[str, Any]]]:
+    def all_there() -> dict[str, list[dict[str, Any]]] | None:
+        rows = plugged(stack)
+        return rows if all(n in rows for n in names) else None
+
+    result: dict[str, list[dict[str, Any]]] = wait_for(all_there, f"{names} plugged")
+    return result
+
+
+def wait_unplugged(stack: Sandbox, name: str) -> None:
+    wait_for(lambda: name not in plugged(stack), f"{name} unplugged")
+
+
+def run_agent(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ovn_vif_command(), "agent", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def appctl(ctl: Path, *argv: str, tool: str = "ovn-vif") -> subprocess.CompletedProcess[str]:
+    if tool == "ovs-appctl":
+        cmd = ["ovs-appctl", "-t", str(ctl), *argv]
+    else:
+        cmd = [*ovn_vif_command(), "appctl", "-t", str(ctl), *argv]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def listening(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def serve_sb(stack: Sandbox, *listeners: tuple[str, int]) -> None:
+    """(Re)start the Southbound ovsdb-server with ``ptcp:`` remotes on *listeners*."""
+    stack.sb.extra_args = tuple(
+        f"--remote=ptcp:{port}:{f'[{host}]' if ':' in host else host}" for host, port in listeners
+    )
+    stack.sb.restart()
+    for host, port in listeners:
+        wait_for(lambda h=host, p=port: listening(h, p), f"ovsdb-server on {host}:{port}")
