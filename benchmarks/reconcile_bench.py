@@ -56,6 +56,7 @@ import ovs.db.idl
 import ovs.poller
 
 from ovn_vif import (
+    Decline,
     PlugSpec,
     Policy,
     PortContext,
@@ -73,7 +74,7 @@ class CountingDummy(DummyProvider):
     def __init__(self) -> None:
         self.prepares = 0
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
         self.prepares += 1
         return super().prepare_create(ctx)
 

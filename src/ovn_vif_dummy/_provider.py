@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing_extensions import override
 
 from ovn_vif import (
+    Decline,
     OpType,
     PlugSpec,
     PortContext,
@@ -70,8 +71,10 @@ class DummyProvider(VifPlugProvider):
     def maintained_iface_options(self) -> frozenset[str]:
         return _MAINTAINED
 
+    # Typed as the hook it overrides, although this provider never declines:
+    # subclasses (test doubles that gate or decline) may.
     @override
-    def prepare_create(self, ctx: PortContext) -> PlugSpec:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
         self._reserved[ctx.lport_name] = self._reserved.get(ctx.lport_name, 0) + 1
         return PlugSpec(
             name=truncate_netdev_name(ctx.lport_name),

@@ -19,7 +19,7 @@ from ovsdbapp.backend.ovs_idl import connection
 from ovsdbapp.schema.open_vswitch import impl_idl as ovs_impl
 from ovsdbapp.schema.ovn_southbound import impl_idl as sb_impl
 
-from ovn_vif import Outcome, PlugSpec, Policy, PortContext, Registry
+from ovn_vif import Decline, Outcome, PlugSpec, Policy, PortContext, Registry
 from ovn_vif.ovsdbapp import NotifyingIdl, OvsdbappEngine
 from ovn_vif.sandbox import Sandbox
 from ovn_vif_dummy import DummyProvider
@@ -40,7 +40,7 @@ class Recording(DummyProvider):
         self.hook: Callable[[PortContext], None] | None = None
         self.finished = threading.Event()
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
         hook, self.hook = self.hook, None
         if hook is not None:
             hook(ctx)
@@ -279,7 +279,7 @@ class Gated(DummyProvider):
             return True
         return False
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec | None:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
         if self.delay is not None and self.deadline is None:
             self.deadline = time.monotonic() + self.delay
         self.asked.set()

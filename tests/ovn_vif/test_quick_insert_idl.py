@@ -270,12 +270,14 @@ class Workload:
                 )
             for iface_row in ifaces:
                 if rng.random() < 0.2:
-                    row = {
+                    update: dict[str, Any] = {
                         "external_ids": _rand_map(rng, "e"),
                         "mtu_request": ["set", rng.choice(([], [1400]))],
                     }
                     where = [["_uuid", "==", ["uuid", str(iface_row.uuid)]]]
-                    ops.append({"op": "update", "table": "Interface", "where": where, "row": row})
+                    ops.append(
+                        {"op": "update", "table": "Interface", "where": where, "row": update}
+                    )
             return ops
         chassis = list(writer.tables["Chassis"].rows.values())
         datapath = next(iter(writer.tables["Datapath_Binding"].rows.values()))

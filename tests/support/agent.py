@@ -8,6 +8,7 @@ The ``start_agent`` fixture (``tests/ovn_vif/conftest.py``) starts
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import socket
@@ -175,4 +176,4 @@ def serve_sb(stack: Sandbox, *listeners: tuple[str, int]) -> None:
     )
     stack.sb.restart()
     for host, port in listeners:
-        wait_for(lambda h=host, p=port: listening(h, p), f"ovsdb-server on {host}:{port}")
+        wait_for(functools.partial(listening, host, port), f"ovsdb-server on {host}:{port}")

@@ -33,6 +33,10 @@ from ovn_vif._engine.views import (
     SbView,
 )
 
+# decide()'s interface: what it returns, and the logger it logs to (a caller
+# passing its own ``log`` wraps this one).
+__all__ = ["LOG", "Plan", "decide"]
+
 
 def decide(
     *,

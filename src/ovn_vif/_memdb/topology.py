@@ -141,13 +141,14 @@ def connect(
     register: Callable[[Any], None] | None = None,
     *,
     idl_class: Callable[[FakeDatabase, Any], FakeIdl] = FakeIdl,
-    before_connect: Callable[[FakeIdl], None] | None = None,
+    before_connect: Callable[[FakeIdl], object] | None = None,
 ) -> FakeIdl:
     """A connected :class:`FakeIdl` on ``db``.
 
     ``register(schema_helper)`` registers tables/columns (default: all of them);
     ``before_connect(idl)`` runs before the first ``run()`` -- create indexes there,
-    as with a real Idl (an index created later is not back-filled).
+    as with a real Idl (an index created later is not back-filled); what it
+    returns is ignored.
     """
     helper = db.schema_helper()
     if register is None:

@@ -75,7 +75,7 @@ def fake_idl_factory() -> Iterator[FakeIdlFactory]:
         register: Callable[[Any], None] | None = None,
         *,
         idl_class: Callable[[FakeDatabase, Any], FakeIdl] = FakeIdl,
-        before_connect: Callable[[FakeIdl], None] | None = None,
+        before_connect: Callable[[FakeIdl], object] | None = None,
     ) -> FakeIdl:
         idl = connect(db, register, idl_class=idl_class, before_connect=before_connect)
         made.append(idl)

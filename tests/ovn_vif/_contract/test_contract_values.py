@@ -20,10 +20,10 @@ def test_port_context_copies_and_freezes_options() -> None:
 
 
 def test_op_type_accepts_the_c_values() -> None:
-    assert PortContext(op_type=1, lport_name="a").op_type is OpType.CREATE  # type: ignore[arg-type]
-    assert PortContext(op_type=2, lport_name="a").op_type is OpType.REMOVE  # type: ignore[arg-type]
+    assert PortContext(op_type=1, lport_name="a").op_type is OpType.CREATE
+    assert PortContext(op_type=2, lport_name="a").op_type is OpType.REMOVE
     with pytest.raises(ValueError):
-        PortContext(op_type=3, lport_name="a")  # type: ignore[arg-type]
+        PortContext(op_type=3, lport_name="a")
 
 
 def test_plug_spec_is_hashable_and_compares_by_value() -> None:

@@ -52,8 +52,9 @@ def test_rate_limited_logger_escapes_arguments_and_tracebacks(
     caplog.set_level(logging.DEBUG, logger="test.logsafe")
     rl = RateLimitedLogger(logging.getLogger("test.logsafe"))
     rl.warning("a", "lport %s wants MTU %d", "vm\neth0 forged", 1500)
+    empty: dict[str, str] = {}
     try:
-        {}["lsp\nforged: line"]
+        empty["lsp\nforged: line"]
     except KeyError as exc:
         rl.exception("b", "failed for %s", "x\ny", exc=exc)
     first, second = caplog.records

@@ -8,6 +8,7 @@ import pytest
 
 from ovn_vif import (
     OpType,
+    PlugSpec,
     PortContext,
     ProviderExistsError,
     ProviderNotRegisteredError,
@@ -42,7 +43,7 @@ def test_upstream_vif_plug_unit_steps() -> None:
     # 4. prepare a CREATE for lsp1 with empty options.
     ctx = PortContext(op_type=OpType.CREATE, lport_name="lsp1", lport_options={})
     spec = provider.prepare_create(ctx)
-    assert spec is not None
+    assert isinstance(spec, PlugSpec)
     assert spec.name == "lsp1"
     assert spec.type == "internal"
     assert spec.options["vif-plug-dummy-option"] == "value"

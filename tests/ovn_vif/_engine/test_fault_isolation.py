@@ -29,8 +29,8 @@ ORIGINAL_REPORT_PLUGGED = PolicyRun.report_plugged
 class _Exploding(PlugSpec):
     """A PlugSpec whose name cannot even be read."""
 
-    @property  # type: ignore[misc]
-    def name(self) -> str:  # type: ignore[override]
+    @property
+    def name(self) -> str:
         raise RuntimeError("name\nforged: line")
 
 

@@ -91,8 +91,8 @@ BEHAVIOURS = (
 
 
 class _Exploding(PlugSpec):
-    @property  # type: ignore[misc]
-    def name(self) -> str:  # type: ignore[override]
+    @property
+    def name(self) -> str:
         raise RuntimeError("exploding\nspec")
 
 
@@ -146,7 +146,7 @@ class HostileProvider(VifPlugProvider):
 
 # What a CMS can write: any Unicode text OVSDB takes (no NUL, no surrogates).
 any_text = st.text(
-    alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40
 )
 edgy_text = st.sampled_from(
     [

@@ -9,7 +9,7 @@ iteration). The databases are driven by hand with ovs-vsctl/ovn-sbctl.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import ovs.db.idl
 import pytest
@@ -243,11 +243,16 @@ def test_nothing_to_do_is_reported_with_the_reason(dbs: Dbs, registry: Registry)
         driver.close()
 
 
-def _reconcile(driver: EngineDriver, **kwargs: bool) -> tuple[object, str]:
+def _reconcile(driver: EngineDriver, *, providers_changed: bool = True) -> tuple[object, str]:
     driver.run_idls()
     txn = ovs.db.idl.Transaction(driver.ovs_idl)
     report = driver.reconciler.reconcile(
-        driver.ovs_idl, driver.sb_idl, txn, chassis="hv1", can_unplug=True, **kwargs
+        driver.ovs_idl,
+        driver.sb_idl,
+        txn,
+        chassis="hv1",
+        can_unplug=True,
+        providers_changed=providers_changed,
     )
     status = txn.commit_block()
     driver.reconciler.complete(status, txn=txn)
@@ -296,7 +301,8 @@ def test_row_memo_copies_equal_fresh_reads(dbs: Dbs) -> None:
     dbs.lsp("lsp2")
     driver = driver_for(dbs, registry, Policy.RECOMMENDED)
     ovs_memo, sb_memo = RowMemo(), RowMemo()
-    changes = [
+    changes: list[Callable[[], str]] = [
+        lambda: "",  # first, no change at all
         lambda: dbs.vsctl("set", "Interface", "lsp1", "options:a=1", "external_ids:x=y"),
         lambda: dbs.vsctl("remove", "Interface", "lsp1", "options", "a"),
         lambda: dbs.vsctl("set", "Interface", "lsp2", "mtu_request=1300", "type=patch"),
@@ -308,7 +314,7 @@ def test_row_memo_copies_equal_fresh_reads(dbs: Dbs) -> None:
     ]
     try:
         driver.settle()
-        for change in [lambda: "", *changes]:
+        for change in changes:
             change()
             driver.wait(50)
             driver.run_idls()

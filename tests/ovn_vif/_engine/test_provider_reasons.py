@@ -227,7 +227,7 @@ def test_decline_value_checks() -> None:
     with pytest.raises(ValueError, match="must say why"):
         Decline("  ")
     with pytest.raises(TypeError):
-        Decline(None)  # type: ignore[arg-type]
+        Decline(None)
     with pytest.raises(ValueError):
         Decline("x", retry_after=-1)
     with pytest.raises(ValueError):
@@ -255,10 +255,8 @@ def test_maintained_options_of_the_wrong_type_are_refused_with_a_clear_line(
 def test_a_slow_provider_call_is_logged_naming_provider_and_lport(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from ovn_vif._engine import decision
-
     now = [100.0]
-    monkeypatch.setattr(decision.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("ovn_vif._engine.decision.time.monotonic", lambda: now[0])
 
     class Slow(Acme):
         def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import TypedDict
 
 import pytest
 from tests.support.rules_world import BOTH, HV2, Recorder, World
@@ -12,11 +13,17 @@ from ovn_vif import Policy, Registry
 LPORTS = [f"lp{i}" for i in range(8)] + ["a-very-long-logical-port-1", "a-very-long-logical-port-2"]
 
 
+class _Options(TypedDict, total=False):
+    """The lport options :func:`random_world` may set (``World.lsp`` keywords)."""
+
+    vif_plug_mtu_request: str
+
+
 def random_world(rng: random.Random) -> tuple[World, Recorder, Recorder, frozenset[str]]:
     w = World()
     dummy, other = Recorder("dummy"), Recorder("other")
     for lport in rng.sample(LPORTS, rng.randint(0, len(LPORTS))):
-        options = {}
+        options: _Options = {}
         if rng.random() < 0.3:
             options["vif_plug_mtu_request"] = rng.choice(["1400", "0", "-1", "9k", "1500"])
         w.lsp(

@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 from tests.support.fake_agent import TIMEOUT, World
 
-from ovn_vif import PlugSpec, Policy, PortContext, ReconcileReport, Registry, create_sb_indexes
+from ovn_vif import (
+    Decline,
+    PlugSpec,
+    Policy,
+    PortContext,
+    ReconcileReport,
+    Registry,
+    create_sb_indexes,
+)
 from ovn_vif.agent import Agent, AgentConfig, prepare_ovs_helper, prepare_sb_helper
 from ovn_vif.testing import (
     PortBindingFactory,
@@ -88,7 +96,10 @@ def test_no_unplug_until_the_southbound_is_back_in_sync(world: World) -> None:
         t.update("Bridge", br, ports=[*ports, port])
     world.sb_db.reconnect_clients()
     world.agent.iterate()
-    assert not world.agent.synced
+    # Read into a name: mypy would keep the narrowing of world.agent.synced
+    # to False across run_until() below.
+    synced = world.agent.synced
+    assert not synced
     assert "orphan" in world.plugged()
     world.run_until(lambda: "orphan" not in world.plugged())
     assert world.agent.synced
@@ -219,7 +230,7 @@ class GatedProvider(DummyProvider):
     def next_wakeup(self) -> float | None:
         return None if self.ready else self.deadline
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec | None:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
         return super().prepare_create(ctx) if self.ready else None
 
 
@@ -265,8 +276,8 @@ def test_an_engine_failure_is_retried(world: World, monkeypatch: pytest.MonkeyPa
 
 
 class _UnreadableSpec(PlugSpec):
-    @property  # type: ignore[misc]
-    def name(self) -> str:  # type: ignore[override]
+    @property
+    def name(self) -> str:
         raise RuntimeError("unreadable spec")
 
 
@@ -278,7 +289,7 @@ class FlakyProvider(DummyProvider):
     def __init__(self, bad: int) -> None:
         self.bad = bad
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
         if self.bad:
             self.bad -= 1
             return _UnreadableSpec.__new__(_UnreadableSpec)
@@ -305,7 +316,7 @@ class CountingDummy(DummyProvider):
         super().__init__()
         self.asked: list[str] = []
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec | None:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
         self.asked.append(ctx.lport_name)
         return super().prepare_create(ctx)
 
@@ -334,9 +345,12 @@ def test_agent_on_tracked_idls_asks_only_about_changed_lports_until_recompute() 
     agent = Agent(AgentConfig(), registry)
     agent.start(ovs_idl=ovs_idl, sb_idl=sb_idl)
     try:
-        plugged = lambda: sum(  # noqa: E731
-            "ovn-plugged" in r["external_ids"] for r in ovs_db.rows("Interface").values()
-        )
+
+        def plugged() -> int:
+            return sum(
+                "ovn-plugged" in r["external_ids"] for r in ovs_db.rows("Interface").values()
+            )
+
         assert agent.run_until(lambda: plugged() == 5 and agent.idle, timeout=TIMEOUT)
         assign_ofports(ovs_db)
         assert agent.run_until(lambda: agent.idle, timeout=TIMEOUT)
@@ -344,11 +358,14 @@ def test_agent_on_tracked_idls_asks_only_about_changed_lports_until_recompute() 
         lp3 = sb_db.find("Port_Binding", logical_port="lp3")[0]
         options = dict(sb_db.rows("Port_Binding")[lp3]["options"])
         sb_db.update("Port_Binding", lp3, options=options | {"vif-plug-mtu-request": "9000"})
-        mtu = lambda: [  # noqa: E731
-            r["mtu_request"]
-            for r in ovs_db.rows("Interface").values()
-            if r["external_ids"].get("iface-id") == "lp3"
-        ]
+
+        def mtu() -> list[Any]:
+            return [
+                r["mtu_request"]
+                for r in ovs_db.rows("Interface").values()
+                if r["external_ids"].get("iface-id") == "lp3"
+            ]
+
         assert agent.run_until(lambda: mtu() == [[9000]] and agent.idle, timeout=TIMEOUT)
         assert set(provider.asked) == {"lp3"}
         provider.asked.clear()

@@ -24,7 +24,7 @@ class Recording(DummyProvider):
         self.restores.append(tuple(p.lport_name for p in ports))
         super().restore(ports)
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline:  # type: ignore[override]
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
         self.asked += 1
         if self.asked <= self.decline_first:
             return Decline("device not ready yet", retry_after=RETRY[0])

@@ -82,7 +82,11 @@ def test_valid_lsps_are_plugged_while_hostile_ones_come_and_go(
         lsp_add(ovn_stack, name, options)
         valid = f"ok-{number}"
         lsp_add(ovn_stack, valid, PLUG)
-        wait_for(lambda v=valid: v in plugged(ovn_stack), f"{valid} plugged after {title}")
+
+        def valid_plugged(v: str = valid) -> bool:
+            return v in plugged(ovn_stack)
+
+        wait_for(valid_plugged, f"{valid} plugged after {title}")
         assert agent.proc.poll() is None, f"the agent exited after {title}"
         if number % 2:
             # Every other hostile LSP goes away again; the rest stay.

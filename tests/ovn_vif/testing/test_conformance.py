@@ -119,7 +119,7 @@ def test_options_not_declared_as_maintained() -> None:
 def test_mutating_its_input() -> None:
     class Mutating(Good):
         def prepare_create(self, ctx: PortContext) -> PlugSpec | None:
-            ctx.lport_options._data["vif-plug:kit:seen"] = "yes"  # type: ignore[attr-defined]
+            ctx.lport_options._data["vif-plug:kit:seen"] = "yes"
             return super().prepare_create(ctx)
 
     msgs = messages(Mutating)

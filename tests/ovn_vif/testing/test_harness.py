@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from ovn_vif import (
+    Decline,
     Outcome,
     PlugSpec,
     Policy,
@@ -119,7 +120,7 @@ class Discovering(DummyProvider):
         self.runs += 1
         return self.runs == 1
 
-    def prepare_create(self, ctx: PortContext) -> PlugSpec:
+    def prepare_create(self, ctx: PortContext) -> PlugSpec | Decline | None:
         self.runs_before_create.append(self.runs)
         return super().prepare_create(ctx)
 

@@ -111,7 +111,7 @@ def test_record_a_real_dump_and_notifications(patched: str) -> None:
     assert sorted(p.index for p in ports) == [0, 64, 128, 129]
     mine = [e for e in events if isinstance(e, (PortNew, PortDel)) and e.port.dev == nsim.dev]
     assert [type(e).__name__ for e in mine] == ["PortNew", "PortDel"]
-    recording = {
+    recording: dict[str, object] = {
         "kernel": platform.release(),
         "module": "netdevsim of Linux 6.1 with "
         "tests/ovn_vif_representor/kernel/netdevsim-pcipf.patch",

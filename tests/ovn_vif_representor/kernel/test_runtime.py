@@ -125,7 +125,9 @@ def test_new_vfs_get_their_udev_names(
         nsim,
         [pf, *[("vf", vf, nsim.vf_netdev(vf), RepresentorState.READY) for vf in range(2)]],
     )
-    assert all(f"eni{nsim.id}npf0vf" in row[2] for row in summary(running, nsim)[1:])
+    assert all(
+        row[2] is not None and f"eni{nsim.id}npf0vf" in row[2] for row in summary(running, nsim)[1:]
+    )
 
 
 def test_pf_goes_away_and_comes_back(

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
-from ovs.db.idl import Transaction
+from ovs.db.idl import Idl, Transaction
 
 from ovn_vif.testing import wait_for
 
@@ -91,9 +91,7 @@ def test_refused_condition_is_never_applied(backend: Backend, condition: Any) ->
         ),
         (
             ["up", ">=", True],
-            'Type mismatch: ">=" operator may not be applied to column up of type optional boolean.'
-            if False
-            else None,
+            None,  # the details are not compared
         ),
         (
             ["tunnel_key", "==", ["set", [1, 2]]],
@@ -453,8 +451,15 @@ def test_lock_passes_back_and_forth_over_reconnects(backend: Backend) -> None:
     wait_for(b, lambda: b.is_lock_contended)
     for old, new in ((a, b), (b, a)):
         old.force_reconnect()
-        wait_for(old, lambda old=old: old.is_lock_contended and not old.has_lock)
-        wait_for(new, lambda new=new: new.has_lock)
+
+        def handed_over(old: Idl = old) -> bool:
+            return bool(old.is_lock_contended and not old.has_lock)
+
+        def taken_over(new: Idl = new) -> bool:
+            return bool(new.has_lock)
+
+        wait_for(old, handed_over)
+        wait_for(new, taken_over)
 
 
 def test_mutation_beyond_the_set_size(backend: Backend) -> None:
@@ -736,7 +741,11 @@ def test_lock_set_before_connecting_is_asked_for_once(backend: Backend) -> None:
     for _ in range(3):
         idl = backend.unconnected(OVS, register_ovs)
         idl.set_lock("ovn_vif")
-        wait_for(idl, lambda idl=idl: idl.has_lock or idl.is_lock_contended)
+
+        def answered(idl: Idl = idl) -> bool:
+            return bool(idl.has_lock or idl.is_lock_contended)
+
+        wait_for(idl, answered)
         clients.append(idl)
     first, second, third = clients
     assert first.has_lock
