@@ -14,10 +14,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.support import wait_for
 
 from ovn_vif.sandbox import Sandbox
 
@@ -32,17 +32,6 @@ def ovn_vif_command() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", "ovn_vif.cli"]
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class AgentProcess:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -176,18 +175,6 @@ def ifindex(netdev: str) -> int:
 def rename(old: str, new: str) -> None:
     """Rename a netdev as udev does: down, set name, (no up needed)."""
     run("ip", "link", "set", "dev", old, "name", new)
-
-
-def wait_for(predicate: Any, what: str, timeout: float = 60.0) -> Any:
-    """Poll *predicate* until truthy; fail after *timeout* seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def composed_sysfs(root: Path, smart_nic: dict[str, str]) -> Path:

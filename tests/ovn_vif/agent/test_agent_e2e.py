@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support import wait_for
 from tests.support.agent import (
     PLUG,
     TIMEOUT,
@@ -25,7 +26,6 @@ from tests.support.agent import (
     ovn_vif_command,
     plugged,
     run_agent,
-    wait_for,
     wait_plugged,
     wait_unplugged,
 )

@@ -14,13 +14,13 @@ from pathlib import Path
 import ovs.reconnect
 import ovs.vlog
 import pytest
+from tests.support import wait_for
 from tests.support.agent import (
     TIMEOUT,
     AgentProcess,
     add_lsps,
     ovn_vif_command,
     run_agent,
-    wait_for,
     wait_plugged,
 )
 from tests.support.cluster import SouthboundCluster

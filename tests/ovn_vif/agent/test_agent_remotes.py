@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support import wait_for
 from tests.support.agent import (
     AgentProcess,
     add_lsps,
@@ -21,7 +22,6 @@ from tests.support.agent import (
     free_port,
     run_agent,
     serve_sb,
-    wait_for,
     wait_plugged,
 )
 

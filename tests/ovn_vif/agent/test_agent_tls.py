@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.support.agent import AgentProcess, add_lsps, appctl, run_agent, wait_for, wait_plugged
+from tests.support import wait_for
+from tests.support.agent import AgentProcess, add_lsps, appctl, run_agent, wait_plugged
 from tests.support.pki import Cert, Pki
 
 from ovn_vif.sandbox import Sandbox

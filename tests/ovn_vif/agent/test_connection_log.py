@@ -9,15 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.support.agent import (
-    AgentProcess,
-    add_lsps,
-    free_port,
-    listening,
-    serve_sb,
-    wait_for,
-    wait_plugged,
-)
+from tests.support import wait_for
+from tests.support.agent import AgentProcess, add_lsps, free_port, listening, serve_sb, wait_plugged
 
 from ovn_vif.sandbox import Sandbox
 

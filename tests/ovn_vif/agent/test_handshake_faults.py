@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.agent import AgentProcess, add_lsps, plugged, wait_for
+from tests.support import wait_for
+from tests.support.agent import AgentProcess, add_lsps, plugged
 from tests.support.cluster import ClusterNorthd, SouthboundCluster
 from tests.support.faultproxy import FaultProxy
 

@@ -13,13 +13,8 @@ import subprocess
 from collections.abc import Callable
 
 import pytest
-from tests.support.agent import (
-    PLUG,
-    AgentProcess,
-    ovn_vif_command,
-    plugged,
-    wait_for,
-)
+from tests.support import wait_for
+from tests.support.agent import PLUG, AgentProcess, ovn_vif_command, plugged
 
 from ovn_vif.sandbox import Sandbox
 

@@ -7,7 +7,8 @@ import re
 from collections.abc import Callable
 
 import pytest
-from tests.support.agent import AgentProcess, wait_for
+from tests.support import wait_for
+from tests.support.agent import AgentProcess
 
 from ovn_vif._contract.ratelimit import BUDGET
 from ovn_vif.sandbox import Sandbox

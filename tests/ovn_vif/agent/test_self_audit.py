@@ -21,13 +21,8 @@ from typing import Any
 
 import attrs
 import pytest
-from tests.support.agent import (
-    AgentProcess,
-    add_lsps,
-    ovn_vif_command,
-    plugged,
-    wait_for,
-)
+from tests.support import wait_for
+from tests.support.agent import AgentProcess, add_lsps, ovn_vif_command, plugged
 from tests.support.faultproxy import FaultProxy
 
 from ovn_vif.agent import Agent, AgentConfig

@@ -14,7 +14,8 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
-from tests.support.netdevsim import VF_PORT_BASE, Netdevsim, rename, settle, wait_for
+from tests.support import wait_for
+from tests.support.netdevsim import VF_PORT_BASE, Netdevsim, rename, settle
 
 from ovn_vif_representor import RepresentorProvider, RepresentorRow, RepresentorState
 
