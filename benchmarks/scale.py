@@ -40,7 +40,11 @@ The client kinds:
   unacknowledged for longer than the interval" check fires for acks that
   did arrive but were not read yet, and its reloads would be measured as
   if real agents made them (``benchmarks/audit_cost.py`` measures what the
-  audit costs the server).
+  audit costs the server). For the same reason that check's bound (at
+  most 30 s in the agent) is raised to the interval in the worker
+  processes: the only change made to the agent's code here, and only to
+  when a safety net fires. The longest round of a worker's loop is
+  reported (``worker_max_round_s``).
 * ``plain``: the baseline, a minimal ``ovs.db.idl.Idl`` per chassis with
   the conditional monitor ovn-controller's conditions would ask for on the
   same tables (``Chassis`` by name; ``Port_Binding`` whose
@@ -349,6 +353,12 @@ class PlainClient:
 def worker(kind: str, remote: str, chassis: dict[str, str], audit_interval: float) -> int:
     """Run one client per chassis; answer ``expect N`` lines on stdin (see :func:`main`)."""
     logging.basicConfig(level=logging.WARNING)
+    if kind == "agent":
+        from ovn_vif.agent import _audit
+
+        # See the module's docstring: acks arrive, but a round of this loop
+        # can take longer than the agent's bound for them.
+        _audit.SelfAudit._cond_bound = lambda self: max(1.0, audit_interval)  # type: ignore[method-assign]
     clients: list[Any] = []
     for name, chassis_uuid in chassis.items():
         if kind == "agent":
@@ -359,15 +369,20 @@ def worker(kind: str, remote: str, chassis: dict[str, str], audit_interval: floa
     os.set_blocking(stdin, False)
     pending = b""
     expect: int | None = None
+    max_round = 0.0
     while True:
+        started = time.monotonic()
         for client in clients:
             client.iterate()
+        max_round = max(max_round, time.monotonic() - started)
         if expect is not None and all(c.count() >= expect for c in clients):
             reached = {
                 "reached": time.monotonic(),
                 "cpu_s": cpu_seconds(os.getpid()),
                 "rss_mb": rss_mb(os.getpid()),
+                "max_round_s": max_round,
             }
+            max_round = 0.0
             sys.stdout.write(json.dumps(reached) + "\n")
             sys.stdout.flush()
             expect = None
@@ -463,6 +478,7 @@ class Workers:
             "reached": max(a["reached"] for a in answers),
             "cpu_s": sum(a["cpu_s"] for a in answers),
             "rss_mb": sum(a["rss_mb"] for a in answers),
+            "max_round_s": max(a["max_round_s"] for a in answers),
         }
 
     def cpu(self) -> float:
@@ -562,6 +578,7 @@ def one_run(config: str, kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "server_rss_kb_per_client": round(sum(rss_growth.values()) * 1024 / n, 1),
         "clients_cpu_s_at_sync": round(synced["cpu_s"], 2),
         "clients_rss_mb": round(synced["rss_mb"], 1),
+        "worker_max_round_s": round(max(synced["max_round_s"], burst_done["max_round_s"]), 2),
         "burst_bindings": burst_per * n,
         "burst_s": round(burst_s, 3),
         "burst_server_cpu_s": burst_cpu,
@@ -578,7 +595,10 @@ def _collect(workers: Workers) -> dict[str, float]:
         if not line:
             raise RuntimeError(f"worker {proc.pid} exited with {proc.wait()}")
         answers.append(json.loads(line))
-    return {"reached": max(a["reached"] for a in answers)}
+    return {
+        "reached": max(a["reached"] for a in answers),
+        "max_round_s": max(a["max_round_s"] for a in answers),
+    }
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -603,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", nargs="+", default=["direct", "relay"])
     parser.add_argument("--kinds", nargs="+", default=["agent", "plain"])
     parser.add_argument(
-        "--client-nice", type=int, default=10, help="niceness of the client processes"
+        "--client-nice", type=int, default=0, help="niceness of the client processes"
     )
     parser.add_argument(
         "--election-timer", type=int, default=16000, help="RAFT election timer (ms)"
