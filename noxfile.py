@@ -67,6 +67,15 @@ REFERENCE_TESTS = (
 REFERENCES = {"23.03": "host", "25.03": "trixie"}
 #: Test modules held to mypy --strict too (the rest of tests/ is not, yet).
 CHAOS_MODULES = ("tests/support/chaos.py", "tests/support/cluster.py", "tests/agent/test_chaos.py")
+#: The scale benchmark (P4) and its tests, held to mypy --strict too.
+SCALE_MODULES = (
+    "benchmarks/scale.py",
+    "benchmarks/goals.py",
+    "tests/support/relay.py",
+    "tests/support/agent_process.py",
+    "tests/ovn_vif/agent/test_relay.py",
+    "tests/benchmarks/test_scale.py",
+)
 #: OpenStack series -> (constraints file, Python the session runs on).
 PIN_SETS = {
     "2025.1": ("constraints/openstack-2025.1.txt", "3.10"),
@@ -178,10 +187,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on src/ and on the chaos soak's test modules."""
+    """mypy --strict on src/, the chaos soak's test modules and the scale benchmark's."""
     _install(session, "typecheck")
     session.run("mypy", "--strict", "src")
     session.run("mypy", "--strict", "--explicit-package-bases", *CHAOS_MODULES)
+    session.run("mypy", "--strict", "--explicit-package-bases", *SCALE_MODULES)
 
 
 @nox.session

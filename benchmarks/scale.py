@@ -438,8 +438,8 @@ class Workers:
             self.procs.append(
                 subprocess.Popen(
                     [
-                        # The chassis would be other machines: the servers
-                        # come first on this one.
+                        # --client-nice N gives the servers the CPU first
+                        # (the chassis would be other machines).
                         "nice",
                         "-n",
                         str(args.client_nice),
