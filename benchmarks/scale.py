@@ -319,7 +319,7 @@ class PlainClient:
     """The baseline: the monitor ovn-controller's conditions would ask for, read only."""
 
     def __init__(self, remote: str, name: str, chassis_uuid: str) -> None:
-        from ovn_vif._engine.columns import register_sb_columns
+        from ovn_vif import register_sb_columns
         from ovn_vif.agent._connections import fetch_schema
 
         schema = fetch_schema(remote, "OVN_Southbound", timeout=60.0, what="Southbound database")
