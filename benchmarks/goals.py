@@ -7,12 +7,17 @@ Runs, one after the other:
   run), N = 100, 1000 and 5000 by default;
 * P2: ``reconcile_bench.py --backend ovsdb`` (full and incremental engine,
   recommended policy), 100 and 10 000 plugged ports;
-* P3: ``plug_latency.py --rss-bindings`` (both implementations).
+* P3: ``plug_latency.py --rss-bindings`` (both implementations);
+* P4, only with ``--p4`` (it takes the better part of an hour at full
+  size): ``scale.py`` (200 simulated chassis, 50 000 Port_Bindings, the
+  agent and a plain monitor, on a 3-member Southbound cluster and through a
+  relay); ``--p4-arg`` passes options to it.
 
 Usage::
 
     python benchmarks/goals.py --before-src /tmp/before/src
     python benchmarks/goals.py --sizes 100 1000 --runs 3 --rss-bindings 20000 --skip p2
+    python benchmarks/goals.py --skip p1 p2 p3 --p4 --p4-arg=--runs=1
 """
 
 from __future__ import annotations
@@ -45,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before-src", help="source tree of the agent to compare with")
     parser.add_argument("--p2-sizes", type=int, nargs="+", default=[100, 10000])
     parser.add_argument("--rss-bindings", type=int, default=100000)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["p1", "p2", "p3"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["p1", "p2", "p3", "p4"])
+    parser.add_argument("--p4", action="store_true", help="also run P4 (scale.py; long)")
+    parser.add_argument(
+        "--p4-arg", action="append", default=[], help="option for scale.py (repeatable)"
+    )
     args = parser.parse_args(argv)
     before = ["--before-src", args.before_src] if args.before_src else []
     doc: dict[str, Any] = {"loadavg_before": os.getloadavg()}
@@ -59,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if "p3" not in args.skip:
         doc["p3"] = _run("plug_latency.py", "--rss-bindings", str(args.rss_bindings), *before)
+    if args.p4 and "p4" not in args.skip:
+        doc["p4"] = _run("scale.py", *args.p4_arg)
     doc["loadavg_after"] = os.getloadavg()
     json.dump(doc, sys.stdout, indent=2)
     sys.stdout.write("\n")

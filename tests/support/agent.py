@@ -1,6 +1,8 @@
 """The agent as a user runs it: ``ovn-vif agent`` and ``ovn-vif appctl`` as
-child processes against a :class:`~ovn_vif.sandbox.Sandbox`, and what they
-plugged read back with ``ovs-vsctl``.
+child processes against a *stack*, and what they plugged read back with
+``ovs-vsctl``. A stack is anything with ``ovs_remote``, ``nbctl(*args)`` and
+``vsctl(*args)`` (:class:`Stack`): an :class:`ovn_vif.sandbox.Sandbox`, or a
+test's own assembly of daemons (a relay in front of a cluster, say).
 
 The ``start_agent`` fixture (``tests/ovn_vif/conftest.py``) starts
 :class:`AgentProcess` instances and kills what a test leaves running.
@@ -14,12 +16,25 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tests.support import wait_for
 
 from ovn_vif.sandbox import Sandbox
+
+
+class Stack(Protocol):
+    """What the helpers below need of the daemons a test runs."""
+
+    @property
+    def ovs_remote(self) -> str: ...
+
+    def nbctl(self, *args: str) -> str: ...
+
+    def vsctl(self, *args: str) -> str: ...
+
 
 TIMEOUT = 60.0
 
@@ -37,7 +52,7 @@ def ovn_vif_command() -> list[str]:
 class AgentProcess:
     """``ovn-vif agent`` as a child process, logging to a file."""
 
-    def __init__(self, stack: Sandbox, log_path: Path, *extra: str) -> None:
+    def __init__(self, stack: Stack, log_path: Path, *extra: str) -> None:
         self.log_path = log_path
         argv = [
             *ovn_vif_command(),
@@ -69,7 +84,7 @@ class AgentProcess:
         self._log.close()
 
 
-def interfaces(stack: Sandbox) -> list[dict[str, Any]]:
+def interfaces(stack: Stack) -> list[dict[str, Any]]:
     """Every Interface row of the local DB, as plain values."""
     out = stack.vsctl(
         "--format=json",
@@ -91,7 +106,7 @@ def interfaces(stack: Sandbox) -> list[dict[str, Any]]:
     return rows
 
 
-def plugged(stack: Sandbox) -> dict[str, list[dict[str, Any]]]:
+def plugged(stack: Stack) -> dict[str, list[dict[str, Any]]]:
     """Plugged interfaces by lport (a list, to catch duplicates)."""
     result: dict[str, list[dict[str, Any]]] = {}
     for row in interfaces(stack):
@@ -101,18 +116,28 @@ def plugged(stack: Sandbox) -> dict[str, list[dict[str, Any]]]:
     return result
 
 
-def bridge_ports(stack: Sandbox) -> list[str]:
+def bridge_ports(stack: Stack) -> list[str]:
     return stack.vsctl("list-ports", "br-int").split()
 
 
-def add_lsps(stack: Sandbox, *names: str, extra: tuple[str, ...] = ()) -> None:
+def add_lsps(stack: Stack, *names: str, extra: tuple[str, ...] = ()) -> None:
     argv = ["--may-exist", "ls-add", "sw0"]
     for name in names:
         argv += ["--", "lsp-add", "sw0", name, "--", "lsp-set-options", name, *PLUG, *extra]
     stack.nbctl(*argv)
 
 
-def wait_plugged(stack: Sandbox, *names: str) -> dict[str, list[dict[str, Any]]]:
+def converged(stack: Stack, want: set[str]) -> Callable[[], bool]:
+    """A predicate: exactly the lports *want* are plugged, each once."""
+
+    def check() -> bool:
+        rows = plugged(stack)
+        return set(rows) == want and all(len(r) == 1 for r in rows.values())
+
+    return check
+
+
+def wait_plugged(stack: Stack, *names: str) -> dict[str, list[dict[str, Any]]]:
     def all_there() -> dict[str, list[dict[str, Any]]] | None:
         rows = plugged(stack)
         return rows if all(n in rows for n in names) else None
@@ -121,7 +146,7 @@ def wait_plugged(stack: Sandbox, *names: str) -> dict[str, list[dict[str, Any]]]
     return result
 
 
-def wait_unplugged(stack: Sandbox, name: str) -> None:
+def wait_unplugged(stack: Stack, name: str) -> None:
     wait_for(lambda: name not in plugged(stack), f"{name} unplugged")
 
 
