@@ -24,7 +24,11 @@ then every ``audit_interval`` seconds, it checks three things:
 * **Condition changes.** A Southbound monitor condition that stays
   unacknowledged on a live connection for longer than the audit interval
   (30 s at most) means the exchange was lost somewhere: an ERROR, and a
-  fresh connection.
+  fresh connection. A server too busy to answer in time looks the same,
+  and a fresh connection adds to its load, so each such reload doubles the
+  wait before the next one (up to ten minutes), with up to a quarter
+  more at random so that many chassis do not reload together; an
+  acknowledged change brings it back to the interval.
 
 Each audit's outcome goes to the agent's observers (``status``, metrics).
 This module holds the checks, their bookkeeping and :class:`SelfAudit`,
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -65,6 +70,9 @@ QUERY_TIMEOUT = 10.0
 #: one (doubling up to the maximum while the divergence stays).
 RELOAD_BACKOFF_MIN = 30.0
 RELOAD_BACKOFF_MAX = 600.0
+#: The longest a condition change may stay unacknowledged before a reload,
+#: however many reloads came before (see "Condition changes" above).
+CONDITION_BOUND_MAX = 600.0
 #: Lports named in one log line at most (the rest are counted).
 _NAMED = 10
 # What a run does to a port (as opposed to leaving it as it is).
@@ -448,6 +456,9 @@ class SelfAudit:
         self._engine_check: object | None = None
         self._engine_check_at: float | None = None
         self._cond_pending_since: float | None = None
+        # How long a condition change may stay unacknowledged; doubled by
+        # each reload it causes, reset by an acknowledgement.
+        self._cond_wait = self._cond_bound()
         # A reload that does not cure a divergence is not repeated at once:
         # the next one waits, twice as long each time (up to RELOAD_BACKOFF_MAX),
         # until a check finds the view whole again.
@@ -495,7 +506,7 @@ class SelfAudit:
         times = [
             self.southbound.next_wakeup(),
             self._engine_check_at,
-            None if cond is None else cond + self._cond_bound(),
+            None if cond is None else cond + self._cond_wait,
         ]
         return [t for t in times if t is not None and t > now]
 
@@ -599,20 +610,27 @@ class SelfAudit:
             and conditions_pending(sb_idl, MONITORED)
         )
         if not stuck:
+            if self._cond_pending_since is not None and idl_connected(sb_idl):
+                # Acknowledged on the same connection: the server answers.
+                self._cond_wait = self._cond_bound()
             self._cond_pending_since = None
             return
         if self._cond_pending_since is None:
             self._cond_pending_since = now
             return
         waited = now - self._cond_pending_since
-        if waited < self._cond_bound():
+        if waited < self._cond_wait:
             return
         self.divergences["conditions"] += 1
+        longest = max(CONDITION_BOUND_MAX, self._cond_bound())
+        self._cond_wait = min(longest, self._cond_wait * 2) * (1.0 + random.random() / 4)
         self._rl.logger.error(
             "self-audit: a Southbound monitor condition change has not been acknowledged by "
-            "%s for %.0f s; reloading the Southbound database",
+            "%s for %.0f s; reloading the Southbound database (the next reload for this "
+            "waits %.0f s)",
             log_safe(session_name(sb_idl) or "the server"),
             waited,
+            self._cond_wait,
         )
         self._resync(sb_idl)
 
