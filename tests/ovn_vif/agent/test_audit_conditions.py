@@ -58,7 +58,7 @@ class Clock:
 
 
 def _audit_with(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> _audit.SelfAudit:
-    monkeypatch.setattr(_audit.time, "monotonic", clock)
+    monkeypatch.setattr("ovn_vif.agent._audit.time.monotonic", clock)
     rl = RateLimitedLogger(logging.getLogger("ovn_vif.agent._loop"), clock=clock)
     return _audit.SelfAudit(
         INTERVAL, rl, reload=lambda: None, decide_all=lambda: None, audited=lambda r: None
