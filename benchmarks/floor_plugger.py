@@ -158,7 +158,7 @@ class Floor:
         }
         present = set(self.ports.values())
         ops: list[Any] = ["Open_vSwitch"]
-        added = []
+        added: list[list[str]] = []
         for lport in sorted(wanted - present - self.in_flight):
             iface = f"i{len(added)}"
             port = f"p{len(added)}"
