@@ -17,6 +17,9 @@ What is read, and why:
   committed ``Datum`` values, read directly because ``Row`` attribute
   reads convert and resolve every value (several times slower over
   thousands of rows); rows with staged writes fall back to attribute reads.
+  :func:`ref_set` also keeps, in the row's ``__dict__``, a copy of a
+  reference set's values to tell what changed since (``ovs.db.idl``
+  applies set diffs to the stored ``Datum`` in place, keeping the Atoms).
 * ``Idl._session``: whether the session is connected right now
   (``Idl.is_connected()`` does not exist before ``ovs`` 3.3, and
   ``has_ever_connected()`` says nothing about now); and, for the test
@@ -52,6 +55,7 @@ What is read, and why:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import logging
 import uuid as uuid_module
@@ -93,6 +97,85 @@ def committed_datums(row: Any) -> Mapping[str, Any] | None:
     if not isinstance(data, dict) or state.get("_changes") or state.get("_mutations"):
         return None
     return data
+
+
+class _Refs:
+    """What :func:`ref_set` keeps of one reference-set column of one row."""
+
+    __slots__ = ("atoms", "pairs", "strings", "uuids")
+
+    def __init__(self, atoms: dict[Any, Any]) -> None:
+        #: A copy of the Datum's values when last looked at (same Atom objects).
+        self.atoms = atoms
+        self.uuids: frozenset[uuid_module.UUID] = frozenset(a.value for a in atoms)
+        #: Sorted ``str`` of :attr:`uuids` and their ``["uuid", s]`` pairs, once asked for.
+        self.strings: list[str] | None = None
+        self.pairs: list[list[str]] | None = None
+
+
+_REFS = "_ovn_vif_refs_"
+
+
+def _followed(row: Any, column: str) -> _Refs | None:
+    """The :class:`_Refs` of *row*'s *column*, brought up to date.
+
+    ``ovs.db.idl`` applies a set diff to the stored ``Datum`` in place, and
+    the Atoms of the unchanged elements stay the same objects, so comparing
+    the values with the copy kept last time takes set operations over known
+    hashes (C speed); only the elements that changed are read in Python.
+    Kept in the row's ``__dict__`` (it goes with the row).
+    """
+    data = committed_datums(row)
+    datum = None if data is None else data.get(column)
+    if datum is None:
+        return None
+    values = datum.values
+    state = row.__dict__
+    refs: _Refs | None = state.get(_REFS + column)
+    if refs is None:
+        refs = _Refs(dict(values))
+        state[_REFS + column] = refs
+        return refs
+    if len(values) == len(refs.atoms) and not set(values).difference(refs.atoms):
+        return refs
+    added = [a.value for a in set(values).difference(refs.atoms)]
+    removed = [a.value for a in set(refs.atoms).difference(values)]
+    refs.atoms = dict(values)
+    refs.uuids = refs.uuids.difference(removed).union(added)
+    strings, pairs = refs.strings, refs.pairs
+    if strings is not None and pairs is not None:
+        for value in removed:
+            text = str(value)
+            at = bisect.bisect_left(strings, text)
+            if at < len(strings) and strings[at] == text:
+                del strings[at]
+                del pairs[at]
+        for value in added:
+            text = str(value)
+            at = bisect.bisect_left(strings, text)
+            strings.insert(at, text)
+            pairs.insert(at, ["uuid", text])
+    return refs
+
+
+def ref_set(row: Any, column: str) -> frozenset[uuid_module.UUID] | None:
+    """The uuids a reference-set *column* of an IDL *row* holds (committed),
+    followed from one call to the next at the cost of what changed; ``None``
+    for a row :func:`committed_datums` does not read."""
+    refs = _followed(row, column)
+    return None if refs is None else refs.uuids
+
+
+def ref_pairs(row: Any, column: str) -> list[list[str]] | None:
+    """``[["uuid", str], ...]`` of :func:`ref_set`, sorted by string (a new
+    list; its pairs are shared and must not be changed); ``None`` likewise."""
+    refs = _followed(row, column)
+    if refs is None:
+        return None
+    if refs.strings is None or refs.pairs is None:
+        refs.strings = sorted(str(value) for value in refs.uuids)
+        refs.pairs = [["uuid", text] for text in refs.strings]
+    return list(refs.pairs)
 
 
 def session_connected(idl: Any) -> bool:
