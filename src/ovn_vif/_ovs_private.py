@@ -37,6 +37,10 @@ What is read, and why:
   extension point ``ovs.stream`` offers (``Stream.register_method``), and
   calls these for the socket set-up and the raw reads and writes while it
   maps their exceptions itself.
+* ``IndexedRows.data`` (the ``UserDict``'s dict of an ``IdlTable``'s rows,
+  each uuid to a list whose last item is the row): :func:`table_rows`
+  reads rows through it, several times quicker than through the
+  ``UserDict`` methods.
 * ``Idl._Idl__process_update2``, ``Idl._Idl__apply_diff``, ``Idl._Idl__create_row``,
   ``Idl._Idl__column_name``, ``Idl.readonly``, ``Row._data``:
   :class:`QuickInsertIdl` applies inserted rows without the per-column
@@ -59,7 +63,7 @@ import bisect
 import functools
 import logging
 import uuid as uuid_module
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 #: ``ovs`` releases against which every access here was checked.
@@ -176,6 +180,52 @@ def ref_pairs(row: Any, column: str) -> list[list[str]] | None:
         refs.strings = sorted(str(value) for value in refs.uuids)
         refs.pairs = [["uuid", text] for text in refs.strings]
     return list(refs.pairs)
+
+
+class _RowsView(Mapping[uuid_module.UUID, Any]):
+    """Read-only access to an ``IndexedRows`` through its ``data`` dict."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[uuid_module.UUID, list[Any]]) -> None:
+        self._data = data
+
+    def __getitem__(self, key: uuid_module.UUID) -> Any:
+        return self._data[key][-1]
+
+    def get(self, key: uuid_module.UUID, default: Any = None) -> Any:
+        entry = self._data.get(key)
+        return default if entry is None else entry[-1]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[uuid_module.UUID]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def values(self) -> list[Any]:  # type: ignore[override]
+        return [entry[-1] for entry in self._data.values()]
+
+
+def table_rows(idl: Any, table: str) -> Mapping[uuid_module.UUID, Any]:
+    """The rows of *table* in *idl*, for reading only, at C speed.
+
+    ``ovs.db.idl`` keeps them in an ``IndexedRows``, a ``UserDict`` whose
+    ``data`` maps each uuid to a list of rows (the last one is the row):
+    each ``get()`` of a missing uuid there raises and catches a ``KeyError``
+    in Python, each ``in`` and each value of ``values()`` is a call of its
+    Python methods. The view returned reads ``data`` directly; anything
+    other than an ``IndexedRows`` is returned as it is.
+    """
+    import ovs.db.custom_index
+
+    rows = idl.tables[table].rows
+    if isinstance(rows, ovs.db.custom_index.IndexedRows) and type(rows.data) is dict:
+        return _RowsView(rows.data)
+    return rows  # type: ignore[no-any-return]
 
 
 def session_connected(idl: Any) -> bool:
@@ -582,7 +632,9 @@ def _quick_insert_idl() -> Any:
             else:
                 return process_update2(self, table, uuid, row_update)
             columns = table.columns
-            if not isinstance(new, dict) or uuid in table.rows or not columns.keys() >= new.keys():
+            rows = table.rows
+            known = uuid in (rows.data if type(getattr(rows, "data", None)) is dict else rows)
+            if not isinstance(new, dict) or known or not columns.keys() >= new.keys():
                 return process_update2(self, table, uuid, row_update)
             _, compare, fill, parsers = self._ovn_vif_table(table)
             values = []

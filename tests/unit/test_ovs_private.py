@@ -383,3 +383,28 @@ def test_ref_set_follows_a_reference_set_changed_in_place() -> None:
     assert ref_set(row, "ports") is None
     txn.abort()
     idl.close()
+
+
+def test_table_rows_reads_what_the_indexed_rows_hold() -> None:
+    import uuid
+
+    from ovn_vif._ovs_private import table_rows
+    from ovn_vif.testing import connect, ovs_database
+
+    db = ovs_database(system_id="hv1")
+    idl = connect(db)
+    for table in ("Bridge", "Port", "Interface"):
+        rows = idl.tables[table].rows
+        view = table_rows(idl, table)
+        assert type(view) is not type(rows)  # the quick view, not the UserDict
+        assert len(view) == len(rows)
+        assert set(view) == set(rows)
+        assert view.values() == list(rows.values())
+        for key in rows:
+            assert key in view
+            assert view.get(key) is rows[key]
+            assert view[key] is rows[key]
+        missing = uuid.uuid4()
+        assert missing not in view
+        assert view.get(missing) is None
+    idl.close()

@@ -52,7 +52,7 @@ from ovn_vif._engine.views import (
     SbView,
 )
 from ovn_vif._engine.writes import IfaceUpdate
-from ovn_vif._ovs_private import ref_pairs, ref_set
+from ovn_vif._ovs_private import ref_pairs, ref_set, table_rows
 
 LOG = logging.getLogger(__name__)
 
@@ -200,12 +200,13 @@ class NameIndex:
             self._idl = idl
             self._name_of, self._held = {}, {}
             for table in _NAMED:
-                for row in idl.tables[table].rows.values():
+                for row in table_rows(idl, table).values():
                     self._set(table, row.uuid, column(row, "name", None))
         else:
+            named = [(table, table_rows(idl, table)) for table in _NAMED]
             for row_uuid in rows:
-                for table in _NAMED:
-                    row = idl.tables[table].rows.get(row_uuid)
+                for table, table_map in named:
+                    row = table_map.get(row_uuid)
                     self._set(table, row_uuid, None if row is None else column(row, "name", None))
         holders = self._held.get(name)
         if not holders:
@@ -288,7 +289,7 @@ class RowCopy:
             state._add_port(port)
         for iface in ovs.ifaces.values():
             state._add_iface(iface)
-        for row in sb_idl.tables["Port_Binding"].rows.values():
+        for row in table_rows(sb_idl, "Port_Binding").values():
             state._set_pb(row.uuid, column(row, "logical_port", None))
         # The full run's copies of the bindings it read are exact: reuse them.
         for lport, binding in sb.bindings.items():
@@ -349,11 +350,10 @@ class RowCopy:
         """Apply changed local rows; return the lports they touch, or
         ``None`` when only a full run can tell (the bridge went or was
         renamed)."""
-        tables = idl.tables
         bridges, ports_t, ifaces_t = (
-            tables["Bridge"].rows,
-            tables["Port"].rows,
-            tables["Interface"].rows,
+            table_rows(idl, "Bridge"),
+            table_rows(idl, "Port"),
+            table_rows(idl, "Interface"),
         )
         touched: set[str] = set()
         changed = set(rows)
@@ -400,8 +400,8 @@ class RowCopy:
 
     def apply_sb(self, idl: Any, rows: Iterable[UUID]) -> set[str] | None:
         """Apply changed Southbound rows; ``None`` when a Chassis changed."""
-        chassis_t = idl.tables["Chassis"].rows
-        pbs = idl.tables["Port_Binding"].rows
+        chassis_t = table_rows(idl, "Chassis")
+        pbs = table_rows(idl, "Port_Binding")
         touched: set[str] = set()
         for row_uuid in rows:
             if row_uuid in chassis_t or row_uuid == self.chassis.uuid:
@@ -425,7 +425,7 @@ class RowCopy:
             return None
         view = self._bindings.get(pb_uuid)
         if view is None:
-            row = idl.tables["Port_Binding"].rows.get(pb_uuid)
+            row = table_rows(idl, "Port_Binding").get(pb_uuid)
             if row is None:
                 return None
             view = read_binding(row, idl.tables["Chassis"].rows)
@@ -641,7 +641,7 @@ class Incremental:
             # incremental runs would otherwise read in full: every name,
             # and the bridge's ports as the transaction checks them.
             self._names.describe(ovs_idl, "")
-            bridge_row = ovs_idl.tables["Bridge"].rows.get(copy.bridge.uuid)
+            bridge_row = table_rows(ovs_idl, "Bridge").get(copy.bridge.uuid)
             if bridge_row is not None:
                 ref_pairs(bridge_row, "ports")
             self._inputs = inputs

@@ -40,7 +40,7 @@ import attrs
 from ovn_vif._contract.frozenmap import FrozenMap, freeze
 from ovn_vif._engine.views import IfaceView
 from ovn_vif._errors import StaleRowError
-from ovn_vif._ovs_private import ref_pairs
+from ovn_vif._ovs_private import ref_pairs, table_rows
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -161,7 +161,7 @@ def plan_iface_update(
 
 
 def _row(idl: Any, table: str, row_uuid: uuid.UUID) -> Any:
-    row = idl.tables[table].rows.get(row_uuid)
+    row = table_rows(idl, table).get(row_uuid)
     if row is None:
         raise StaleRowError(f"{table} row {row_uuid} is not in the IDL cache")
     return row

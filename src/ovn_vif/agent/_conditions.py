@@ -22,7 +22,7 @@ from uuid import UUID
 
 from ovn_vif._engine.incremental import change_log, watch_changes
 from ovn_vif._engine.rows import column, read_iface
-from ovn_vif._ovs_private import ref_set
+from ovn_vif._ovs_private import ref_set, table_rows
 
 if TYPE_CHECKING:
     from ovn_vif._engine.reconciler import Reconciler
@@ -108,7 +108,7 @@ class PluggedHere:
         self._ports, self._holders, self._lport_of = {}, {}, {}
         self._ifaces_of, self._types = {}, {}
         self._keys_changed = True
-        for row in idl.tables["Bridge"].rows.values():
+        for row in table_rows(idl, "Bridge").values():
             if column(row, "name", None) == bridge:
                 self._bridge = row.uuid
                 ports = _refs(row, "ports")
@@ -118,7 +118,7 @@ class PluggedHere:
 
     def _apply(self, idl: Any, rows: Iterable[UUID]) -> bool:
         """Apply the changed *rows*; ``False`` when only a full read can tell."""
-        bridges = idl.tables["Bridge"].rows
+        bridges = table_rows(idl, "Bridge")
         changed = set(rows)
         ports: set[UUID] = set()
         on_bridge: AbstractSet[UUID] | None = None
@@ -146,7 +146,7 @@ class PluggedHere:
     ) -> None:
         """Read again the Ports *ports* (kept if in *on_bridge*), the
         Interfaces *ifaces* and those the Ports held or hold."""
-        port_rows = idl.tables["Port"].rows
+        port_rows = table_rows(idl, "Port")
         for port_uuid in ports:
             for iface_uuid in self._ports.pop(port_uuid, ()):
                 self._holders[iface_uuid] -= 1
@@ -161,7 +161,7 @@ class PluggedHere:
             for iface_uuid in held:
                 self._holders[iface_uuid] = self._holders.get(iface_uuid, 0) + 1
                 ifaces.add(iface_uuid)
-        iface_rows = idl.tables["Interface"].rows
+        iface_rows = table_rows(idl, "Interface")
         for iface_uuid in ifaces:
             old = self._lport_of.pop(iface_uuid, None)
             if old is not None:
