@@ -57,13 +57,28 @@ AGENT_GC_THRESHOLDS = (10_000, 50, 100)
 COMMAND_ENTRY_POINT_GROUP = "ovn_vif.commands"
 
 
+#: The latest (second, "YYYY-MM-DDTHH:MM:SS") a log stamp was made for:
+#: a burst of a thousand log lines formats the same second over and over.
+_LAST_STAMP: list[tuple[int, str]] = [(-1, "")]
+
+
+def _utc_stamp(created: float) -> str:
+    """``record.created`` as ``2026-01-02T03:04:05`` (UTC), cached per second."""
+    second = int(created // 1)
+    last = _LAST_STAMP[0]
+    if last[0] == second:
+        return last[1]
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    _LAST_STAMP[0] = (second, text)
+    return text
+
+
 class _JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, message (+ exc)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": _utc_stamp(record.created) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -80,8 +95,7 @@ class _TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s|%(levelname)s|%(name)s|%(message)s")
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        return f"{stamp}.{int(record.msecs):03d}Z"
+        return f"{_utc_stamp(record.created)}.{int(record.msecs):03d}Z"
 
 
 def _setup_logging(args: argparse.Namespace) -> LogSetup:
