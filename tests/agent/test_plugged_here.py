@@ -160,8 +160,8 @@ def test_reads_again_when_the_bridge_goes_or_changes() -> None:
 
 def test_the_agent_sends_the_condition_only_when_the_plugged_set_changes() -> None:
     """Changes that plug or unplug nothing leave the Port_Binding condition alone."""
+    from ovn_vif.agent import ChassisSettings
     from ovn_vif.agent._conditions import SouthboundConditions
-    from ovn_vif.agent._settings import ChassisSettings
 
     local = Local(1)
     sent: list[Any] = []
