@@ -7,6 +7,9 @@ Runs, one after the other:
   run), N = 100, 1000 and 5000 by default;
 * P2: ``reconcile_bench.py --backend ovsdb`` (full and incremental engine,
   recommended policy), 100 and 10 000 plugged ports;
+* P2 end to end (``p2_agent``): ``agent_change_cost.py`` (the running
+  agent's CPU for one unrelated change, and ``ovn-controller``'s), 100 and
+  4000 plugged ports;
 * P3: ``plug_latency.py --rss-bindings`` (both implementations);
 * P4, only with ``--p4`` (it takes the better part of an hour at full
   size): ``scale.py`` (200 simulated chassis, 50 000 Port_Bindings, the
@@ -18,6 +21,7 @@ Usage::
     python benchmarks/goals.py --before-src /tmp/before/src
     python benchmarks/goals.py --sizes 100 1000 --runs 3 --rss-bindings 20000 --skip p2
     python benchmarks/goals.py --skip p1 p2 p3 --p4 --p4-arg=--runs=1
+    python benchmarks/goals.py --skip p1 p2 p3 --p2-agent-sizes 100 4000
 """
 
 from __future__ import annotations
@@ -49,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--before-src", help="source tree of the agent to compare with")
     parser.add_argument("--p2-sizes", type=int, nargs="+", default=[100, 10000])
+    parser.add_argument("--p2-agent-sizes", type=int, nargs="+", default=[100, 4000])
     parser.add_argument("--rss-bindings", type=int, default=100000)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["p1", "p2", "p3", "p4"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["p1", "p2", "p2_agent", "p3", "p4"]
+    )
     parser.add_argument("--p4", action="store_true", help="also run P4 (scale.py; long)")
     parser.add_argument(
         "--p4-arg", action="append", default=[], help="option for scale.py (repeatable)"
@@ -66,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         doc["p2"] = _run(
             "reconcile_bench.py", *sizes, "--backend", "ovsdb", "--policies", "recommended"
         )
+    if "p2_agent" not in args.skip:
+        sizes = [a for n in args.p2_agent_sizes for a in ("-n", str(n))]
+        doc["p2_agent"] = _run("agent_change_cost.py", *sizes, "--reps", str(args.runs), *before)
     if "p3" not in args.skip:
         doc["p3"] = _run("plug_latency.py", "--rss-bindings", str(args.rss_bindings), *before)
     if args.p4 and "p4" not in args.skip:

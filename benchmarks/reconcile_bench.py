@@ -123,9 +123,12 @@ def fake_backend(tracked: bool) -> Iterator[tuple[Any, Any]]:
     ovs_db = ovs_database(system_id="hv1")
     sb_db = sb_database(chassis="hv1")
     add_chassis(sb_db, "hv2")
-    ovs_idl = connect(
-        ovs_db, register_ovs_columns, before_connect=track_changes if tracked else None
-    )
+
+    def ovs_setup(idl: Any) -> None:
+        if tracked:
+            track_changes(idl)
+
+    ovs_idl = connect(ovs_db, register_ovs_columns, before_connect=ovs_setup)
     sb_idl = connect(sb_db, register_sb_columns, before_connect=sb_setup)
     yield ovs_idl, sb_idl
 

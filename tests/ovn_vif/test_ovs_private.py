@@ -346,3 +346,65 @@ def test_last_disconnect_says_why_the_session_lost_its_connection() -> None:
     fsm.connected(3)
     fsm.disconnected(4, ovs.util.EOF)
     assert last_disconnect(idl) == ("tcp:192.0.2.1:6642", "connection closed by peer")
+
+
+def test_ref_set_follows_a_reference_set_changed_in_place() -> None:
+    """ref_set and ref_pairs agree with the row's attribute through diffs
+    the IDL applies to the stored Datum in place, and a row with staged
+    writes is not read from its Datum."""
+    from ovn_vif._ovs_private import ref_pairs, ref_set
+    from ovn_vif.testing import connect, ovs_database
+
+    db = ovs_database(system_id="hv1")
+    idl = connect(db)
+    [br] = db.find("Bridge", name="br-int")
+
+    def check() -> None:
+        idl.run()
+        row = idl.tables["Bridge"].rows[br]
+        expected = {p.uuid for p in row.ports}
+        assert ref_set(row, "ports") == frozenset(expected)
+        assert ref_pairs(row, "ports") == [["uuid", u] for u in sorted(map(str, expected))]
+
+    check()
+    ports = []
+    for i in range(6):
+        with db.batch() as t:
+            iface = t.insert("Interface", name=f"i{i}")
+            ports.append(t.insert("Port", name=f"p{i}", interfaces=[iface]))
+            t.update("Bridge", br, ports=[*db.get("Bridge", br)["ports"], ports[-1]])
+        check()
+    kept = [p for p in db.get("Bridge", br)["ports"] if p not in ports[1:4]]
+    db.update("Bridge", br, ports=kept)
+    check()
+    txn = ovs.db.idl.Transaction(idl)
+    row = idl.tables["Bridge"].rows[br]
+    row.ports = []
+    assert ref_set(row, "ports") is None
+    txn.abort()
+    idl.close()
+
+
+def test_table_rows_reads_what_the_indexed_rows_hold() -> None:
+    import uuid
+
+    from ovn_vif._ovs_private import table_rows
+    from ovn_vif.testing import connect, ovs_database
+
+    db = ovs_database(system_id="hv1")
+    idl = connect(db)
+    for table in ("Bridge", "Port", "Interface"):
+        rows = idl.tables[table].rows
+        view = table_rows(idl, table)
+        assert type(view) is not type(rows)  # the quick view, not the UserDict
+        assert len(view) == len(rows)
+        assert set(view) == set(rows)
+        assert list(view.values()) == list(rows.values())
+        for key in rows:
+            assert key in view
+            assert view.get(key) is rows[key]
+            assert view[key] is rows[key]
+        missing = uuid.uuid4()
+        assert missing not in view
+        assert view.get(missing) is None
+    idl.close()

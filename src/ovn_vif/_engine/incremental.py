@@ -39,18 +39,20 @@ import attrs
 from ovn_vif._contract.frozenmap import FrozenMap
 from ovn_vif._engine.decision import Plan
 from ovn_vif._engine.report import Outcome
-from ovn_vif._engine.rows import IdlNames, bridge_ports, column, read_binding, read_iface, read_port
+from ovn_vif._engine.rows import bridge_ports, column, read_binding, read_iface, read_port
 from ovn_vif._engine.views import (
     OVN_PLUGGED,
     BindingView,
     BridgeView,
     ChassisView,
     IfaceView,
+    NameLookup,
     OvsView,
     PortView,
     SbView,
 )
 from ovn_vif._engine.writes import IfaceUpdate
+from ovn_vif._ovs_private import ref_pairs, ref_set, table_rows
 
 LOG = logging.getLogger(__name__)
 
@@ -104,7 +106,22 @@ def track_changes(idl: Any) -> ChangeLog:
     log. Do it before the IDL's first ``run()``, or the first reconcile
     after it is a full one (as after every reconnection).
     """
-    log = getattr(idl, _ATTR, None)
+    return _attach(idl, _ATTR)
+
+
+def watch_changes(idl: Any, reader: str) -> ChangeLog:
+    """Another :class:`ChangeLog` on *idl*, for a *reader* other than the engine.
+
+    Each log is emptied by its own :meth:`ChangeLog.take`, so a reader (the
+    agent's Southbound conditions, for one) follows the changed rows without
+    taking them from the engine. Calling it again with the same *reader*
+    returns the same log; its first :meth:`~ChangeLog.take` answers ``None``.
+    """
+    return _attach(idl, f"{_ATTR}_{reader}")
+
+
+def _attach(idl: Any, attr: str) -> ChangeLog:
+    log = getattr(idl, attr, None)
     if isinstance(log, ChangeLog):
         return log
     log = ChangeLog()
@@ -115,7 +132,7 @@ def track_changes(idl: Any) -> ChangeLog:
         previous(event, row, updates)
 
     idl.notify = notify
-    setattr(idl, _ATTR, log)
+    setattr(idl, attr, log)
     return log
 
 
@@ -157,6 +174,89 @@ def iface_key(iface: IfaceView, sole: bool) -> IfaceKey:
     )
 
 
+class NameIndex:
+    """The name of every ``Port`` and ``Interface`` row of a change-tracked
+    IDL, kept up to date from the rows it changed.
+
+    What :class:`~ovn_vif._engine.rows.IdlNames` finds by reading every row
+    once per run, for the incremental runs: it reads every row once, on the
+    first question after it was made or after its change log could not
+    explain a change (a reconnection), and then only the changed rows.
+    """
+
+    def __init__(self) -> None:
+        self._idl: Any = None
+        #: (table, uuid) -> name, and name -> {table: uuid}.
+        self._name_of: dict[tuple[str, UUID], str] = {}
+        self._held: dict[str, dict[str, UUID]] = {}
+
+    def lookup(self, idl: Any) -> NameLookup:
+        """A :class:`NameLookup` over *idl* as it is when asked."""
+        return _IndexedNames(self, idl)
+
+    def describe(self, idl: Any, name: str) -> str | None:
+        rows = watch_changes(idl, "names").take(idl)
+        if idl is not self._idl or rows is None:
+            self._idl = idl
+            self._name_of, self._held = {}, {}
+            for table in _NAMED:
+                for row in table_rows(idl, table).values():
+                    self._set(table, row.uuid, column(row, "name", None))
+        else:
+            named = [(table, table_rows(idl, table)) for table in _NAMED]
+            for row_uuid in rows:
+                for table, table_map in named:
+                    row = table_map.get(row_uuid)
+                    self._set(table, row_uuid, None if row is None else column(row, "name", None))
+        holders = self._held.get(name)
+        if not holders:
+            return None
+        for table in _NAMED:
+            holder = holders.get(table)
+            if holder is not None:
+                return f"a {table} named {name} exists (uuid {holder})"
+        return None  # pragma: no cover - holders is never an empty dict
+
+    def _set(self, table: str, row_uuid: UUID, name: object) -> None:
+        key = (table, row_uuid)
+        old = self._name_of.pop(key, None)
+        if old is not None:
+            holders = self._held[old]
+            if holders.get(table) == row_uuid:
+                del holders[table]
+            if not holders:
+                del self._held[old]
+        if isinstance(name, str):
+            self._name_of[key] = name
+            self._held.setdefault(name, {})[table] = row_uuid
+
+
+#: The tables whose rows' names a provider's choice may collide with, in
+#: the order a full read reports them.
+_NAMED = ("Port", "Interface")
+
+
+class _IndexedNames(NameLookup):
+    def __init__(self, index: NameIndex, idl: Any) -> None:
+        super().__init__()
+        self._index = index
+        self._idl = idl
+
+    def describe(self, name: str) -> str | None:
+        return self._index.describe(self._idl, name)
+
+
+def _bridge_ports(row: Any, ports_t: Any, known: frozenset[UUID]) -> frozenset[UUID]:
+    """The Ports of the bridge *row* that are in *ports_t*, *known* being
+    those it had: only the ones it gained are looked up (a Port row cannot
+    leave the cache while the bridge still refers to it)."""
+    refs = ref_set(row, "ports")
+    if refs is None:
+        return frozenset(bridge_ports(row, ports_t))
+    missing = [p for p in refs.difference(known) if p not in ports_t]
+    return refs.difference(missing) if missing else refs
+
+
 class RowCopy:
     """The engine's own copy of the rows, kept up to date from changed rows."""
 
@@ -174,6 +274,8 @@ class RowCopy:
         self.pb_lport: dict[UUID, str] = {}
         self.lport_pb: dict[str, UUID] = {}
         self._bindings: dict[UUID, BindingView] = {}
+        #: The names of every Port and Interface (set by the Incremental).
+        self.names = NameIndex()
 
     # --- building ---------------------------------------------------------
 
@@ -187,7 +289,7 @@ class RowCopy:
             state._add_port(port)
         for iface in ovs.ifaces.values():
             state._add_iface(iface)
-        for row in sb_idl.tables["Port_Binding"].rows.values():
+        for row in table_rows(sb_idl, "Port_Binding").values():
             state._set_pb(row.uuid, column(row, "logical_port", None))
         # The full run's copies of the bindings it read are exact: reuse them.
         for lport, binding in sb.bindings.items():
@@ -248,11 +350,10 @@ class RowCopy:
         """Apply changed local rows; return the lports they touch, or
         ``None`` when only a full run can tell (the bridge went or was
         renamed)."""
-        tables = idl.tables
         bridges, ports_t, ifaces_t = (
-            tables["Bridge"].rows,
-            tables["Port"].rows,
-            tables["Interface"].rows,
+            table_rows(idl, "Bridge"),
+            table_rows(idl, "Port"),
+            table_rows(idl, "Interface"),
         )
         touched: set[str] = set()
         changed = set(rows)
@@ -262,7 +363,7 @@ class RowCopy:
                 row = bridges.get(row_uuid)
                 if row is None or column(row, "name", None) != bridge_name:
                     return None
-                new_ports = frozenset(bridge_ports(row, ports_t))
+                new_ports = _bridge_ports(row, ports_t, self.bridge.ports)
                 for gone in self.bridge.ports - new_ports:
                     ports_changed.add(gone)
                 ports_changed.update(new_ports - self.bridge.ports)
@@ -299,8 +400,8 @@ class RowCopy:
 
     def apply_sb(self, idl: Any, rows: Iterable[UUID]) -> set[str] | None:
         """Apply changed Southbound rows; ``None`` when a Chassis changed."""
-        chassis_t = idl.tables["Chassis"].rows
-        pbs = idl.tables["Port_Binding"].rows
+        chassis_t = table_rows(idl, "Chassis")
+        pbs = table_rows(idl, "Port_Binding")
         touched: set[str] = set()
         for row_uuid in rows:
             if row_uuid in chassis_t or row_uuid == self.chassis.uuid:
@@ -324,7 +425,7 @@ class RowCopy:
             return None
         view = self._bindings.get(pb_uuid)
         if view is None:
-            row = idl.tables["Port_Binding"].rows.get(pb_uuid)
+            row = table_rows(idl, "Port_Binding").get(pb_uuid)
             if row is None:
                 return None
             view = read_binding(row, idl.tables["Chassis"].rows)
@@ -375,7 +476,7 @@ class RowCopy:
             bridge=self.bridge,
             ports=MappingProxyType(self.ports),
             ifaces=MappingProxyType(self.ifaces),
-            others=IdlNames(ovs_idl),
+            others=self.names.lookup(ovs_idl),
             port_of_iface=MappingProxyType(self.port_of_iface),
             iface_by_name=MappingProxyType(self.iface_by_name),
             port_by_name=MappingProxyType(self.port_by_name),
@@ -428,6 +529,7 @@ class Incremental:
         self._expect: dict[int, dict[str, LportKey]] = {}
         self._confirm: dict[str, LportKey] = {}
         self._recompute = True
+        self._names = NameIndex()
 
     def recompute(self) -> None:
         """Make the next run a full one."""
@@ -531,7 +633,17 @@ class Incremental:
                 return
             ovs_view, sb_view = views
             copy = RowCopy.from_views(ovs_view, sb_view, sb_idl)
+            # Kept across full runs: it reads every name again only when
+            # its change log cannot explain a change.
+            copy.names = self._names
             self._copy = copy
+            # Read now, in a run that is O(N) anyway, what the first
+            # incremental runs would otherwise read in full: every name,
+            # and the bridge's ports as the transaction checks them.
+            self._names.describe(ovs_idl, "")
+            bridge_row = table_rows(ovs_idl, "Bridge").get(copy.bridge.uuid)
+            if bridge_row is not None:
+                ref_pairs(bridge_row, "ports")
             self._inputs = inputs
             self._settled = {}
             self._unsettled = set()

@@ -84,6 +84,7 @@ from ovn_vif._engine.snapshot import Copy, Snapshots
 from ovn_vif._engine.views import OvsView, SbView
 from ovn_vif._engine.writes import stage
 from ovn_vif._errors import StaleRowError, TransactionNotCommittedError
+from ovn_vif._ovs_private import table_rows
 
 LOG = logging.getLogger(__name__)
 
@@ -431,14 +432,13 @@ class Reconciler:
         skipped (their specs released, a :attr:`Reason.STALE_ROW` decision
         reported) and the snapshot is read afresh on the next run.
         """
-        tables = idl.tables
         stale: set[str] = set()
         assert ovs_view.bridge is not None
-        if (plan.creates or plan.removes) and ovs_view.bridge.uuid not in tables["Bridge"].rows:
+        if (plan.creates or plan.removes) and ovs_view.bridge.uuid not in table_rows(idl, "Bridge"):
             stale.update(c.lport for c in plan.creates)
             stale.update(r.lport for r in plan.removes)
-        ports = tables["Port"].rows
-        ifaces = tables["Interface"].rows
+        ports = table_rows(idl, "Port")
+        ifaces = table_rows(idl, "Interface")
         for remove in plan.removes:
             if remove.port not in ports:
                 stale.add(remove.lport)

@@ -28,7 +28,7 @@ from ovn_vif._engine.rows import (
     scan,
 )
 from ovn_vif._engine.views import BindingView, BridgeView, IfaceView, OvsView, PortView, SbView
-from ovn_vif._ovs_private import committed_datums
+from ovn_vif._ovs_private import committed_datums, table_rows
 
 __all__ = ["Copy", "RowMemo", "Snapshots", "read_ovs", "read_sb"]
 
@@ -115,7 +115,7 @@ def read_ovs(idl: Any, bridge: str, memo: RowMemo | None = None) -> OvsView:
     ports: dict[UUID, PortView] = {}
     ifaces: dict[UUID, IfaceView] = {}
 
-    iface_rows = idl.tables["Interface"].rows
+    iface_rows = table_rows(idl, "Interface")
 
     def add_port(row: Any) -> None:
         port = _copy(memo, "Port", row, PORT_COLUMNS, lambda r: read_port(r, iface_rows))
@@ -153,14 +153,14 @@ def read_sb(
         chassis_view = read_chassis(row)
         break
     bindings: dict[str, BindingView] = {}
-    all_chassis = idl.tables["Chassis"].rows
+    all_chassis = table_rows(idl, "Chassis")
 
     def read(row: Any) -> BindingView:
         return read_binding(row, all_chassis)
 
     if chassis_view is not None:
         me = chassis_view.uuid
-        for row in idl.tables["Port_Binding"].rows.values():
+        for row in table_rows(idl, "Port_Binding").values():
             # Only requested_chassis is read for the Port_Bindings of other
             # chassis: copying every column of every Port_Binding of the
             # cloud would be wasteful.

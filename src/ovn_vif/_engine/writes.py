@@ -40,7 +40,7 @@ import attrs
 from ovn_vif._contract.frozenmap import FrozenMap, freeze
 from ovn_vif._engine.views import IfaceView
 from ovn_vif._errors import StaleRowError
-from ovn_vif._ovs_private import committed_datums
+from ovn_vif._ovs_private import ref_pairs, table_rows
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -161,24 +161,26 @@ def plan_iface_update(
 
 
 def _row(idl: Any, table: str, row_uuid: uuid.UUID) -> Any:
-    row = idl.tables[table].rows.get(row_uuid)
+    row = table_rows(idl, table).get(row_uuid)
     if row is None:
         raise StaleRowError(f"{table} row {row_uuid} is not in the IDL cache")
     return row
 
 
-def _ref_uuids(row: Any, column: str) -> list[str]:
-    """The UUIDs a reference-set column holds, sorted, as the server has them.
+def _ref_pairs(row: Any, column: str) -> list[list[str]]:
+    """``[["uuid", u], ...]`` for each UUID a reference-set column holds,
+    sorted, as the server has them.
 
-    Read from the row's committed ``Datum`` (an attribute read would turn
-    each reference into a ``Row`` first, several times slower over a
-    thousand ports); a row with staged writes is read through attributes.
+    Read from the row's committed ``Datum``, followed from one call to the
+    next at the cost of what changed (``ref_pairs``: over a bridge of
+    thousands of ports, turning every reference into a string again for
+    each plug would cost more than the rest of the plug); a row with staged
+    writes is read through attributes.
     """
-    data = committed_datums(row)
-    datum = None if data is None else data.get(column)
-    if datum is not None:
-        return sorted(str(atom.value) for atom in datum.values)
-    return sorted(str(r.uuid) for r in getattr(row, column) if r is not None)
+    pairs = ref_pairs(row, column)
+    if pairs is not None:
+        return pairs
+    return [["uuid", u] for u in sorted(str(r.uuid) for r in getattr(row, column) if r is not None)]
 
 
 def _map_json(value: FrozenMap) -> list[Any]:
@@ -228,7 +230,7 @@ def stage(
     if removes or creates:
         bridge_row = _row(idl, "Bridge", bridge)
         # Read before anything is staged: the value the IDL holds.
-        current = _ref_uuids(bridge_row, "ports")
+        current = _ref_pairs(bridge_row, "ports")
         bridge_ops.append(
             {
                 "op": "wait",
@@ -237,13 +239,13 @@ def stage(
                 "where": _where(bridge),
                 "until": "==",
                 "columns": ["ports"],
-                "rows": [{"ports": ["set", [["uuid", u] for u in current]]}],
+                "rows": [{"ports": ["set", current]}],
             }
         )
     removed: list[list[str]] = []
     for remove in removes:
         port = _row(idl, "Port", remove.port)
-        members = _ref_uuids(port, "interfaces")
+        members = _ref_pairs(port, "interfaces")
         # Port.verify("interfaces"). The Port and its Interfaces are not
         # root rows: the server deletes them once the bridge drops the Port
         # (the IDL sends no operation for deleting them either).
@@ -255,7 +257,7 @@ def stage(
                 "where": _where(remove.port),
                 "until": "==",
                 "columns": ["interfaces"],
-                "rows": [{"interfaces": ["set", [["uuid", u] for u in members]]}],
+                "rows": [{"interfaces": ["set", members]}],
             }
         )
         removed.append(["uuid", str(remove.port)])

@@ -66,7 +66,7 @@ from ovn_vif._errors import AgentSetupError
 from ovn_vif._ovs_private import route_ovs_logging
 from ovn_vif.agent import _audit
 from ovn_vif.agent import _json as ovsjson
-from ovn_vif.agent._conditions import MONITORED, SouthboundConditions, chassis_row
+from ovn_vif.agent._conditions import MONITORED, PluggedHere, SouthboundConditions, chassis_row
 from ovn_vif.agent._config import AgentConfig
 from ovn_vif.agent._connections import idl_connected, idl_synced
 from ovn_vif.agent._databases import Databases
@@ -310,6 +310,13 @@ class Agent:
         if connecting is None:
             return None
         return {**connecting, "errors": dict(connecting["errors"])}
+
+    @property
+    def plugged_here(self) -> PluggedHere | None:
+        """The ports plugged on the integration bridge as the loop follows
+        them from the changed local rows (as of the latest iteration);
+        ``None`` on a local IDL given without change tracking."""
+        return self._conditions.plugged
 
     @property
     def sb_idl(self) -> Any:

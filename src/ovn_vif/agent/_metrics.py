@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ovn_vif._engine.report import Outcome, Reason
+from ovn_vif._engine.rows import read_iface
 from ovn_vif._errors import AgentSetupError
 from ovn_vif.agent._connections import idl_connected
 from ovn_vif.agent._observers import Observer
@@ -243,33 +244,53 @@ class Metrics(Observer):
         seqno = agent.ovs_idl.change_seqno
         if seqno != self._seen_seqno:
             self._seen_seqno = seqno
-            # The engine's view of the local database, cached while it is unchanged.
+            self._count_plugged(agent)
+
+    def _count_plugged(self, agent: Agent) -> None:
+        """The plugged gauge and the ofport latencies, from what the agent
+        follows of the local database (its cost is that of what changed),
+        or else from the engine's view (cached while it is unchanged)."""
+        tracker = agent.plugged_here
+        by_type: dict[str, int]
+        ofports: dict[str, bool] = {}
+        if tracker is not None:
+            by_type = tracker.by_type()
+            rows = agent.ovs_idl.tables["Interface"].rows
+            for lport in self._awaiting_ofport:
+                for iface_uuid in tracker.ifaces(lport):
+                    row = rows.get(iface_uuid)
+                    if row is not None and read_iface(row).has_ofport:
+                        ofports[lport] = True
+        else:
             settings = agent.settings
             ovs_view, _ = agent.reconciler.snapshot(
                 agent.ovs_idl, agent.sb_idl, chassis=settings.chassis, bridge=settings.bridge
             )
-            known = set(agent.registry.types())
-            counts: dict[str, int] = {}
+            by_type = {}
             for iface in ovs_view.ifaces.values():
+                if iface.has_ofport and iface.iface_id is not None:
+                    ofports[iface.iface_id] = True
                 if iface.plugged_by is None or iface.iface_id is None:
                     continue
-                provider = iface.plugged_by if iface.plugged_by in known else "other"
-                counts[provider] = counts.get(provider, 0) + 1
-            for provider in self._providers | set(counts) | set(agent.registry.types()):
-                self.plugged.labels(provider).set(counts.get(provider, 0))
-                if provider in known:
-                    self.provider_errors.labels(provider)  # served as 0 until one raises
-            self._providers |= set(counts)
-            if self._awaiting_ofport:
-                now = time.monotonic()
-                for iface in ovs_view.ifaces.values():
-                    since = self._awaiting_ofport.get(iface.iface_id or "")
-                    if since is not None and iface.has_ofport:
-                        self.plug_latency.labels("ofport").observe(now - since)
-                        del self._awaiting_ofport[iface.iface_id or ""]
-                for lport, since in list(self._awaiting_ofport.items()):
-                    if now - since > _OFPORT_PATIENCE:
-                        del self._awaiting_ofport[lport]
+                by_type[iface.plugged_by] = by_type.get(iface.plugged_by, 0) + 1
+        known = set(agent.registry.types())
+        counts: dict[str, int] = {}
+        for plug_type, n in by_type.items():
+            provider = plug_type if plug_type in known else "other"
+            counts[provider] = counts.get(provider, 0) + n
+        for provider in self._providers | set(counts) | known:
+            self.plugged.labels(provider).set(counts.get(provider, 0))
+            if provider in known:
+                self.provider_errors.labels(provider)  # served as 0 until one raises
+        self._providers |= set(counts)
+        if self._awaiting_ofport:
+            now = time.monotonic()
+            for lport, since in list(self._awaiting_ofport.items()):
+                if ofports.get(lport):
+                    self.plug_latency.labels("ofport").observe(now - since)
+                    del self._awaiting_ofport[lport]
+                elif now - since > _OFPORT_PATIENCE:
+                    del self._awaiting_ofport[lport]
 
     def _count_reconnects(self, database: str, idl: Any, connected: bool) -> None:
         session = getattr(idl, "_session", None)

@@ -17,7 +17,7 @@ from typing import Any
 import ovs.db.idl
 import pytest
 
-from ovn_vif._contract.ratelimit import RateLimitedLogger
+from ovn_vif import RateLimitedLogger
 from ovn_vif.agent import _audit
 
 INTERVAL = 1.0

@@ -1,0 +1,42 @@
+"""The incremental runs' index of Port and Interface names answers as a full read does."""
+
+from __future__ import annotations
+
+from ovn_vif import track_changes
+from ovn_vif._engine.incremental import NameIndex
+from ovn_vif._engine.rows import IdlNames
+from ovn_vif.agent import prepare_ovs_helper
+from ovn_vif.testing import connect, ovs_database
+
+
+def test_answers_like_a_full_read_through_changes() -> None:
+    db = ovs_database(system_id="hv1")
+    idl = connect(db, prepare_ovs_helper, before_connect=track_changes)
+    index = NameIndex()
+    names = ["br-int", "a", "b", "c", "nothing"]
+
+    def check() -> None:
+        idl.run()
+        full = IdlNames(idl)
+        lookup = index.lookup(idl)
+        for name in names:
+            assert lookup.describe(name) == full.describe(name), name
+
+    check()
+    [br] = db.find("Bridge", name="br-int")
+    for name in ("a", "b"):
+        with db.batch() as t:
+            iface = t.insert("Interface", name=name)
+            port = t.insert("Port", name=name, interfaces=[iface])
+            t.update("Bridge", br, ports=[*db.get("Bridge", br)["ports"], port])
+        check()
+    # An Interface named c in the Port named a; then the Port a goes.
+    [port_a] = db.find("Port", name="a")
+    with db.batch() as t:
+        iface = t.insert("Interface", name="c")
+        t.update("Port", port_a, interfaces=[*db.get("Port", port_a)["interfaces"], iface])
+    check()
+    db.update("Bridge", br, ports=[p for p in db.get("Bridge", br)["ports"] if p != port_a])
+    check()
+    assert index.lookup(idl).describe("a") is None
+    idl.close()
