@@ -42,6 +42,7 @@ class AgentServices:
         from ovn_vif.agent._control import rundir
         from ovn_vif.agent._loop_status import LoopStatus
         from ovn_vif.agent._notify import SystemdNotifier
+        from ovn_vif.agent._trim import HeapTrim
 
         args, agent = self.args, self.agent
         if args.pidfile is not None:
@@ -58,6 +59,9 @@ class AgentServices:
         self.notifier = SystemdNotifier()
         if self.notifier.enabled:
             agent.observers.add(self.notifier)
+        trim = HeapTrim()
+        if trim.enabled:
+            agent.observers.add(trim)
         self._open_control()
 
     def after_start(self) -> None:
