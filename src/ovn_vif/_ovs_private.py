@@ -408,8 +408,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _atom_parser(base: Any) -> Any:
-    """As :func:`datum_parser`, for one atom (``Atom.from_json``)."""
+#: Most string atoms :func:`datum_parser` shares between rows (map keys and
+#: the empty string): map keys are a small vocabulary (``iface-id``,
+#: ``vif-plug-type``...) repeated in every row, and ``ovs`` never changes an
+#: atom once made (a changed value is a new atom), so one object can stand
+#: in every row. The bound keeps a database that uses ever new keys from
+#: growing it for ever; past it, atoms are made as usual.
+SHARED_ATOMS_MAX = 1024
+
+
+def _atom_parser(base: Any, shared: dict[str, Any] | None = None) -> Any:
+    """As :func:`datum_parser`, for one atom (``Atom.from_json``); string
+    atoms are taken from and added to *shared* (while it has room), and the
+    empty string is always shared."""
     import ovs.db.data
     import ovs.db.types
     import ovs.ovsuuid
@@ -420,10 +431,17 @@ def _atom_parser(base: Any) -> Any:
         return None
     if kind == ovs.db.types.StringType:
         shortest, longest = base.min_length, base.max_length
+        known = shared if shared is not None else {}
+        bounded = shared is not None
 
         def string(json: Any) -> Any:
             if type(json) is str and shortest <= len(json) <= longest:
-                return atom_class(kind, json)
+                atom = known.get(json)
+                if atom is None:
+                    atom = atom_class(kind, json)
+                    if (bounded and len(known) < SHARED_ATOMS_MAX) or not json:
+                        known[json] = atom
+                return atom
             return None
 
         return string
@@ -459,6 +477,10 @@ def _atom_parser(base: Any) -> Any:
     return None
 
 
+# The string atoms of map keys, shared by every parser (SHARED_ATOMS_MAX).
+_SHARED_KEYS: dict[str, Any] = {}
+
+
 def datum_parser(kind: Any) -> Any:
     """A parser for a column value of type *kind* (an ``ovs.db.types.Type``)
     that answers exactly as ``Datum.from_json(kind, json)`` does, or
@@ -470,7 +492,7 @@ def datum_parser(kind: Any) -> Any:
     import ovs.db.data
 
     datum_class = ovs.db.data.Datum
-    key = _atom_parser(kind.key)
+    key = _atom_parser(kind.key, _SHARED_KEYS if kind.is_map() else None)
     if key is None:
         return None
     value = _atom_parser(kind.value) if kind.is_map() else None
