@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ovn_vif._engine.report import ReconcileReport
+from ovn_vif import ReconcileReport
 from ovn_vif.agent import _trim
 from ovn_vif.agent._trim import HeapTrim, malloc_trim
 
