@@ -24,7 +24,6 @@ provider, ...).
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import logging
 import os
@@ -386,10 +385,10 @@ def _add_plugin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     returning the exit status. A plugin that fails to load is left out
     with a warning; the other commands still work.
     """
+    from ovn_vif._contract.entrypoints import entry_points
+
     taken = set(sub.choices)
-    for ep in sorted(
-        importlib.metadata.entry_points(group=COMMAND_ENTRY_POINT_GROUP), key=lambda e: e.name
-    ):
+    for ep in sorted(entry_points(COMMAND_ENTRY_POINT_GROUP), key=lambda e: e.name):
         if ep.name in taken:
             continue  # a distribution installed twice, or a clash with a built-in command
         try:
