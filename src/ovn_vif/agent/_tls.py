@@ -155,6 +155,20 @@ def failures(remote: str, since: float | None = None) -> dict[str, str]:
     return result
 
 
+def failure_ages(remote: str) -> dict[str, float]:
+    """``{member: seconds since it failed}`` for the members :func:`failures`
+    lists (rounded to 0.1 s), so that an old failure of another cluster
+    member is not taken for news."""
+    now = time.monotonic()
+    result = {}
+    for member in failures(remote):
+        with _LOCK:
+            entry = _FAILURES.get(member)
+        if entry is not None:
+            result[member] = round(max(0.0, now - entry[0]), 1)
+    return result
+
+
 # The files given to ovs.stream last (it keeps them process-wide too).
 _CURRENT: list[TlsFiles] = [TlsFiles()]
 
