@@ -131,7 +131,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     from ovn_vif._engine.report import Policy
     from ovn_vif.agent import Agent, AgentConfig, AgentSetupError
     from ovn_vif.cli._daemon import Daemon
-    from ovn_vif.cli._service import AgentServices, ReopenOnSighup
+    from ovn_vif.cli._service import AgentServices, DetachWhenConnecting, ReopenOnSighup
 
     config = AgentConfig(
         ovs_remote=args.ovs_remote,
@@ -155,6 +155,8 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     received: list[str] = []
     reopen = ReopenOnSighup(log_setup)
     agent.observers.add(reopen)
+    if args.detach:
+        agent.observers.add(DetachWhenConnecting(daemon))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # Only flag it here; logging from a signal handler could interleave.
@@ -543,7 +545,8 @@ def _parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     service.add_argument(
         "--detach",
         action="store_true",
-        help="run in the background: return once set up (pidfile and control socket made)",
+        help="run in the background: return once set up (pidfile and control socket made, "
+        "local database read), without waiting for the Southbound",
     )
     service.add_argument(
         "--monitor",
