@@ -54,8 +54,12 @@ def test_trims_once_idle_after_a_reconcile(clock: Clock) -> None:
     clock.now += _trim.SETTLE
     agent.idle = False
     trim.iteration(agent_any)
-    assert calls == []  # busy: waits
+    # Busy: no trim, and no wake-up time left in the past (the loop would spin).
+    assert (calls, trim.next_wakeup()) == ([], None)
     agent.idle = True
+    trim.committed(agent_any, ReconcileReport(), "success", 0.1)  # asks again
+    assert trim.next_wakeup() == clock.now + _trim.SETTLE
+    clock.now += _trim.SETTLE
     trim.iteration(agent_any)
     assert (calls, trim.next_wakeup(), trim.trims) == ([0], None, 1)
     trim.iteration(agent_any)
