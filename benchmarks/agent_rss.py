@@ -6,7 +6,7 @@ started, one ``ovn-nbctl`` call creates N LSPs (``requested-chassis=hv1
 vif-plug-type=dummy``), and once all N Interfaces exist in the local database
 and the process is idle (less than 25 ms of CPU in 0.5 s, then again after
 ``--settle`` seconds, 5 by default: the agent gives freed heap back to the
-system 2 s after its last reconcile), its ``VmRSS`` (and ``RssAnon``,
+system 2 s after its last reconcile or commit), its ``VmRSS`` (and ``RssAnon``,
 ``RssFile``) is read from ``/proc/PID/status``. The agent is
 ``python -m ovn_vif.cli agent --provider dummy`` (the provider that plugs,
 as ``ovn-controller --enable-dummy-vif-plug`` does; without ``--provider`` every
