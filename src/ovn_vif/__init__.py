@@ -16,7 +16,6 @@ imports the contract pulls in nothing else.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from ovn_vif._contract.frozenmap import FrozenMap
@@ -54,6 +53,7 @@ from ovn_vif._errors import (
 )
 
 if TYPE_CHECKING:
+    __version__: str
     from ovn_vif._engine.columns import (
         create_sb_indexes,
         register_ovs_columns,
@@ -87,6 +87,16 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # Read on first use, without importlib.metadata where possible.
+        from ovn_vif._contract.entrypoints import distribution_version
+
+        try:
+            value: Any = distribution_version("ovn-vif")
+        except ModuleNotFoundError:  # importlib.metadata.PackageNotFoundError
+            value = "0+unknown"  # a source tree that is not installed
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ovn_vif' has no attribute {name!r}")
@@ -96,13 +106,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"__version__"})
 
-
-try:
-    __version__ = version("ovn-vif")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "DECLINE_REASON_LIMIT",

@@ -51,6 +51,11 @@ What is read, and why:
   method on the instance to remember why the session last lost (or failed
   to make) a connection, which ``ovs`` logs but keeps nowhere
   (:func:`last_disconnect`).
+* The module-level ``ssl`` name of ``ovs.poller``, ``ovs.socket_util`` and
+  ``ovs.stream``: :func:`import_ovs_streams` imports them with a stand-in
+  there that loads the standard ``ssl`` module (about 6 MB resident: it
+  maps OpenSSL) only when a TLS stream first needs it, not for every
+  ``unix:`` and ``tcp:`` remote.
 * ``Vlog._Vlog__inited``, ``._Vlog__mfl`` and ``Vlog``'s logging methods:
   :func:`route_ovs_logging` replaces the methods so that the ``ovs``
   package's own log messages reach the standard library's logging instead
@@ -61,7 +66,11 @@ from __future__ import annotations
 
 import bisect
 import functools
+import importlib
+import importlib.util
 import logging
+import sys
+import types
 import uuid as uuid_module
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -343,6 +352,74 @@ def stream_send(stream: Any, buf: Any) -> int:
     return int(ovs.stream.Stream._send(stream, buf))
 
 
+#: The ``ovs`` modules that bind the name ``ssl`` at import (each does
+#: ``try: import ssl``); ``ovs.stream`` imports the other two.
+SSL_IMPORTERS = ("ovs.poller", "ovs.socket_util", "ovs.stream")
+
+
+class _NoSSLSocket:
+    """What :class:`SslOnDemand` gives for ``SSLSocket`` while ``ssl`` is not
+    loaded: nothing is an instance of it, as nothing can be an
+    ``ssl.SSLSocket`` before the ``ssl`` module exists."""
+
+
+class SslOnDemand(types.ModuleType):
+    """Stands for the ``ssl`` module in :data:`SSL_IMPORTERS` until TLS is used.
+
+    Reading any attribute imports the real ``ssl`` module, rebinds the name
+    ``ssl`` in those modules to it (the stand-in then drops out of sight)
+    and returns the real attribute; except ``SSLSocket`` while ``ssl`` is
+    not loaded, which ``ovs.poller`` reads for an ``isinstance`` check on
+    every socket it polls (:class:`_NoSSLSocket` then). The stand-in is
+    true, like a module, so ``ovs.stream`` still registers ``ssl:``.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        loaded = sys.modules.get("ssl")
+        if name == "SSLSocket" and (loaded is None or loaded is self):
+            return _NoSSLSocket
+        if name.startswith("__"):  # introspection (copy, pickle, help) loads nothing
+            raise AttributeError(name)
+        return getattr(_load_ssl(self), name)
+
+
+def _load_ssl(stand_in: SslOnDemand) -> types.ModuleType:
+    if sys.modules.get("ssl") is stand_in:
+        del sys.modules["ssl"]
+    real = importlib.import_module("ssl")
+    for name in SSL_IMPORTERS:
+        module = sys.modules.get(name)
+        if module is not None and module.__dict__.get("ssl") is stand_in:
+            module.__dict__["ssl"] = real
+    return real
+
+
+def import_ovs_streams() -> None:
+    """Import ``ovs.stream`` (and ``ovs.poller``, ``ovs.socket_util``) without
+    loading ``ssl`` until a TLS stream needs it.
+
+    Call it before anything imports those modules (``ovn_vif.agent`` does,
+    first thing): they import ``ssl`` at module level, which costs a
+    process about 6 MB although only ``ssl:`` remotes use it. While they
+    are imported, ``sys.modules["ssl"]`` is a :class:`SslOnDemand`
+    stand-in, removed again right after, so any later ``import ssl`` gets
+    the real module. A no-op when ``ssl`` or ``ovs.stream`` is already
+    loaded, and when this Python has no ``_ssl`` (the ``ovs`` modules then
+    go without TLS, as they would anyway).
+    """
+    if "ssl" in sys.modules or "ovs.stream" in sys.modules:
+        return
+    if importlib.util.find_spec("_ssl") is None:
+        return
+    stand_in = SslOnDemand("ssl", "The ssl module, loaded on first use (ovn_vif._ovs_private).")
+    sys.modules["ssl"] = stand_in
+    try:
+        import ovs.stream  # noqa: F401  (imports ovs.poller and ovs.socket_util)
+    finally:
+        if sys.modules.get("ssl") is stand_in:
+            del sys.modules["ssl"]
+
+
 #: ``ovs.vlog`` levels and the standard library's.
 VLOG_LEVELS = {
     "emer": logging.CRITICAL,
@@ -464,8 +541,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _atom_parser(base: Any) -> Any:
-    """As :func:`datum_parser`, for one atom (``Atom.from_json``)."""
+#: Most string atoms :func:`datum_parser` shares between rows (map keys and
+#: the empty string): map keys are a small vocabulary (``iface-id``,
+#: ``vif-plug-type``...) repeated in every row, and ``ovs`` never changes an
+#: atom once made (a changed value is a new atom), so one object can stand
+#: in every row. The bound keeps a database that uses ever new keys from
+#: growing it for ever; past it, atoms are made as usual.
+SHARED_ATOMS_MAX = 1024
+
+
+def _atom_parser(base: Any, shared: dict[str, Any] | None = None) -> Any:
+    """As :func:`datum_parser`, for one atom (``Atom.from_json``); string
+    atoms are taken from and added to *shared* (while it has room), and the
+    empty string is always shared."""
     import ovs.db.data
     import ovs.db.types
     import ovs.ovsuuid
@@ -476,10 +564,17 @@ def _atom_parser(base: Any) -> Any:
         return None
     if kind == ovs.db.types.StringType:
         shortest, longest = base.min_length, base.max_length
+        known = shared if shared is not None else {}
+        bounded = shared is not None
 
         def string(json: Any) -> Any:
             if type(json) is str and shortest <= len(json) <= longest:
-                return atom_class(kind, json)
+                atom = known.get(json)
+                if atom is None:
+                    atom = atom_class(kind, json)
+                    if (bounded and len(known) < SHARED_ATOMS_MAX) or not json:
+                        known[json] = atom
+                return atom
             return None
 
         return string
@@ -515,6 +610,10 @@ def _atom_parser(base: Any) -> Any:
     return None
 
 
+# The string atoms of map keys, shared by every parser (SHARED_ATOMS_MAX).
+_SHARED_KEYS: dict[str, Any] = {}
+
+
 def datum_parser(kind: Any) -> Any:
     """A parser for a column value of type *kind* (an ``ovs.db.types.Type``)
     that answers exactly as ``Datum.from_json(kind, json)`` does, or
@@ -526,7 +625,7 @@ def datum_parser(kind: Any) -> Any:
     import ovs.db.data
 
     datum_class = ovs.db.data.Datum
-    key = _atom_parser(kind.key)
+    key = _atom_parser(kind.key, _SHARED_KEYS if kind.is_map() else None)
     if key is None:
         return None
     value = _atom_parser(kind.value) if kind.is_map() else None

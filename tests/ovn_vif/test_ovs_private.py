@@ -408,3 +408,62 @@ def test_table_rows_reads_what_the_indexed_rows_hold() -> None:
         assert missing not in view
         assert view.get(missing) is None
     idl.close()
+
+
+def _fresh_python(script: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_ovs_streams_import_without_ssl_until_a_tls_stream_needs_it() -> None:
+    # The three modules bind ``ssl`` at import (try: import ssl); a new ovs
+    # release that binds it elsewhere, or reads more of it at import or on
+    # every poll, fails here.
+    script = (
+        "import socket, sys\n"
+        "from ovn_vif._ovs_private import SSL_IMPORTERS, SslOnDemand, import_ovs_streams\n"
+        "import_ovs_streams()\n"
+        "import ovs.poller, ovs.socket_util, ovs.stream\n"
+        "assert 'ssl' not in sys.modules and '_ssl' not in sys.modules, 'ssl loaded'\n"
+        "stand_in = ovs.stream.ssl\n"
+        "assert isinstance(stand_in, SslOnDemand)\n"
+        "holders = sorted(n for n, m in list(sys.modules.items())\n"
+        "                 if getattr(m, '__dict__', {}).get('ssl') is stand_in)\n"
+        "assert holders == sorted(SSL_IMPORTERS), holders\n"
+        "assert ovs.stream.Stream._find_method('ssl:x') is ovs.stream.SSLStream\n"
+        # A unix: stream and a poll on it, as the agent's loop does.
+        "a, b = socket.socketpair()\n"
+        "stream = ovs.stream.Stream(a, 'unix:test', 0)\n"
+        "b.sendall(b'x')\n"
+        "poller = ovs.poller.Poller()\n"
+        "stream.run_wait(poller); stream.recv_wait(poller); poller.timer_wait(1000)\n"
+        "poller.block()\n"
+        "assert stream.recv(1) == (0, b'x')\n"
+        "assert 'ssl' not in sys.modules, 'a unix: stream loaded ssl'\n"
+        # The first TLS use loads the real module and puts it in their place.
+        "ovs.stream.Stream.ssl_set_ca_cert_file('/nonexistent/cacert.pem')\n"
+        "try:\n"
+        "    ovs.stream.SSLStream._open('127.0.0.1:9', 0)\n"
+        "except FileNotFoundError:\n"
+        "    pass\n"
+        "import ssl\n"
+        "assert all(sys.modules[n].ssl is ssl for n in SSL_IMPORTERS)\n"
+        "assert stand_in.SSLSocket is ssl.SSLSocket\n"
+        "print('ok')\n"
+    )
+    assert _fresh_python(script) == "ok\n"
+
+
+def test_ovs_streams_import_as_usual_once_ssl_is_loaded() -> None:
+    script = (
+        "import ssl, sys\n"
+        "from ovn_vif._ovs_private import import_ovs_streams\n"
+        "import_ovs_streams()\n"
+        "import ovs.poller, ovs.stream\n"
+        "assert ovs.stream.ssl is ssl and ovs.poller.ssl is ssl\n"
+        "print('ok')\n"
+    )
+    assert _fresh_python(script) == "ok\n"

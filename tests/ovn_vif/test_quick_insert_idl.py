@@ -149,6 +149,30 @@ def test_column_parsers_answer_as_datum_from_json() -> None:
     assert handled > 500
 
 
+def test_map_keys_and_empty_strings_are_shared_atoms(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ovn_vif._ovs_private as private
+
+    monkeypatch.setattr(private, "_SHARED_KEYS", {})
+    monkeypatch.setattr(private, "SHARED_ATOMS_MAX", 2)
+    smap = ovs.db.types.Type.from_json(
+        {"key": "string", "value": "string", "min": 0, "max": "unlimited"}
+    )
+    scalar = ovs.db.types.Type.from_json("string")
+    parse_map, parse_scalar = datum_parser(smap), datum_parser(scalar)
+    one = parse_map(["map", [["iface-id", "a"], ["k2", "x"], ["k3", ""]]])
+    two = parse_map(["map", [["iface-id", "b"], ["k2", "y"], ["k3", ""]]])
+    keys_one, keys_two = list(one.values), list(two.values)
+    assert keys_one[0] is keys_two[0]
+    assert keys_one[1] is keys_two[1]
+    assert keys_one[2] is not keys_two[2]  # past the bound: made as usual
+    assert keys_one[2] == keys_two[2]
+    assert one.values[keys_one[2]] is two.values[keys_two[2]]  # the empty string
+    assert one.values[keys_one[0]] is not two.values[keys_two[0]]
+    assert parse_scalar("") is not parse_scalar("")  # Datums never are
+    assert next(iter(parse_scalar("").values)) is next(iter(parse_scalar("").values))
+    assert next(iter(parse_scalar("a").values)) is not next(iter(parse_scalar("a").values))
+
+
 # --- what an observer saw -------------------------------------------------------------
 
 

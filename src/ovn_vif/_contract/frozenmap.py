@@ -60,8 +60,14 @@ class FrozenMap(Mapping[str, str]):
         return dict(self._data)
 
 
+#: Shared by :func:`freeze` for every empty mapping (most ``options``).
+_EMPTY = FrozenMap()
+
+
 def freeze(value: Mapping[str, str] | None) -> FrozenMap:
     """Converter for attrs fields: ``None`` and mappings become a FrozenMap."""
     if isinstance(value, FrozenMap):
         return value
-    return FrozenMap(value or {})
+    if not value:
+        return _EMPTY
+    return FrozenMap(value)

@@ -9,13 +9,14 @@ is actually called by the agent, once per loop iteration.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import attrs
 
+from ovn_vif._contract.entrypoints import entry_points
 from ovn_vif._contract.provider import VifPlugProvider
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._errors import ProviderExistsError, ProviderNotRegisteredError
@@ -118,8 +119,19 @@ class LoadReport:
     skipped: tuple[str, ...] = ()
 
 
-def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+def _entry_points(*, with_distributions: bool = False) -> list[Any]:
+    """The group's entry points, sorted by name, each (name, value) once.
+
+    Read without ``importlib.metadata`` where it can be
+    (:mod:`ovn_vif._contract.entrypoints`); *with_distributions* asks for
+    ``importlib.metadata`` entry points, which know their distribution.
+    """
+    if with_distributions:
+        import importlib.metadata
+
+        eps: list[Any] = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    else:
+        eps = entry_points(ENTRY_POINT_GROUP)
     seen: set[tuple[str, str]] = set()
     unique = []
     # A distribution installed twice on sys.path shows up twice.
@@ -133,7 +145,7 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
 def installed_providers() -> list[InstalledProvider]:
     """List the providers installed in this environment, without loading any."""
     result = []
-    for ep in _entry_points():
+    for ep in _entry_points(with_distributions=True):
         dist = ep.dist
         result.append(
             InstalledProvider(
@@ -145,6 +157,13 @@ def installed_providers() -> list[InstalledProvider]:
             )
         )
     return result
+
+
+def installed_provider_names() -> list[str]:
+    """The names of the installed providers (:func:`installed_providers`'
+    names), read without loading any, nor ``importlib.metadata`` where the
+    environment allows."""
+    return [ep.name for ep in _entry_points()]
 
 
 class Registry:

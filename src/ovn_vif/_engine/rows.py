@@ -136,6 +136,14 @@ class IdlNames(NameLookup):
 
 # --- from the row's attributes ------------------------------------------------
 
+#: The one empty set of uuids: ``frozenset()`` of an empty iterable is a new
+#: 216-byte object each time, and nearly every Port_Binding has one.
+_NO_UUIDS: frozenset[UUID] = frozenset()
+
+
+def _uuid_set(values: Iterable[UUID]) -> frozenset[UUID]:
+    return frozenset(values) or _NO_UUIDS
+
 
 def _optional(value: Any) -> Any:
     if isinstance(value, list):
@@ -190,7 +198,7 @@ def _binding_from_attrs(row: Any) -> BindingView:
         parent_port=_optional(_get(row, "parent_port", [])) or None,
         options=_str_map(_get(row, "options", {})),
         requested_chassis=_ref_uuid(_optional(_get(row, "requested_chassis", []))),
-        requested_additional_chassis=frozenset(
+        requested_additional_chassis=_uuid_set(
             u for u in (_ref_uuid(c) for c in additional) if u is not None
         ),
     )
@@ -244,7 +252,7 @@ def _binding_from_datums(data: Mapping[str, Any], chassis_rows: Mapping[UUID, An
         parent_port=_datum_first(data.get("parent_port"), None) or None,
         options=_datum_str_map(data.get("options")),
         requested_chassis=requested[0] if requested else None,
-        requested_additional_chassis=frozenset(
+        requested_additional_chassis=_uuid_set(
             _datum_refs(data.get("requested_additional_chassis"), chassis_rows)
         ),
     )

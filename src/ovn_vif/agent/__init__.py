@@ -12,6 +12,10 @@ the engine with their own IDLs; :func:`plugged_ports` and
 from __future__ import annotations
 
 from ovn_vif._errors import AgentSetupError, RemoteError
+
+# Before any module of the agent imports ovs: the ovs stream modules without
+# the ssl module, loaded only for ssl: remotes (ovn_vif._ovs_private).
+from ovn_vif.agent import _ovs_streams  # noqa: F401
 from ovn_vif.agent._config import DEFAULT_OVS_REMOTE, AgentConfig
 from ovn_vif.agent._databases import prepare_ovs_helper, prepare_sb_helper
 from ovn_vif.agent._loop import Agent

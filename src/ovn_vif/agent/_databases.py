@@ -37,6 +37,8 @@ _SWITCH_RETRY = 30.0
 _OUTAGE_SLACK = 5.0
 # Reading the IDLs for longer than this (seconds) is worth a debug line.
 _SLOW_READ = 0.02
+#: ``Agent.start_progress["database"]`` while the agent waits for the Southbound.
+SOUTHBOUND = "Southbound database"
 
 
 def prepare_ovs_helper(helper: Any) -> None:
@@ -123,7 +125,7 @@ class Databases:
             self.sb = given
             self._conditions.update(given, self.ovs, settings)
         else:
-            schema = self._fetch(settings.ovn_remote, "OVN_Southbound", "Southbound database")
+            schema = self._fetch(settings.ovn_remote, "OVN_Southbound", SOUTHBOUND)
             self.sb = self._new_sb_idl(settings, schema)
 
     def _fetch(self, remote: str, database: str, what: str) -> dict[str, Any]:

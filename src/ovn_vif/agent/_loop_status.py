@@ -198,6 +198,7 @@ class LoopStatus(Observer):
                 "connected": idl_connected(idl),
                 "in_sync": idl_synced(idl),
                 "tls_failures": _tls.failures(remote or ""),
+                "tls_failure_age_s": _tls.failure_ages(remote or ""),
             }
         reconciler = agent.reconciler
         in_flight = sorted(reconciler.in_flight_lports)
@@ -248,8 +249,11 @@ class LoopStatus(Observer):
             via = c["member"]
             member = f" (via {p(via)})" if via and via != c["remote"] else ""
             lines.append(f"{label}: {p(c['remote'])}{member}: {state}")
+            ages = c.get("tls_failure_age_s") or {}
             for member_name, reason in c["tls_failures"].items():
-                lines.append(f"  last TLS failure on {p(member_name)}: {p(reason)}")
+                age = ages.get(member_name)
+                when = "" if age is None else f" ({_age(age)} ago)"
+                lines.append(f"  last TLS failure on {p(member_name)}{when}: {p(reason)}")
         lines.append(
             "unplugging: "
             + ("enabled" if s["unplugging_enabled"] else "paused until both databases are in sync")
@@ -314,3 +318,14 @@ class LoopStatus(Observer):
             n = self.counters[name]
             lines.append(f"{name:<40} {n / elapsed:10.1f}/sec   total: {n}")
         return "\n".join(lines) + "\n"
+
+
+def _age(seconds: float) -> str:
+    """*seconds* for a person: ``12 s``, ``5 min``, ``3 h``, ``2 d``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"

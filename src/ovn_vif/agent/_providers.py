@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from ovn_vif._contract.registry import Registry, installed_providers
+from ovn_vif._contract.registry import Registry, installed_provider_names
 from ovn_vif._errors import AgentSetupError
 
 
@@ -19,7 +19,7 @@ def load_providers(registry: Registry, wanted: tuple[str, ...] | None, log: logg
 
     :raises AgentSetupError: a wanted provider is unknown or cannot be loaded.
     """
-    installed = {p.name for p in installed_providers()}
+    installed = set(installed_provider_names())
     if wanted is not None:
         unknown = sorted(set(wanted) - installed)
         if unknown:
@@ -45,5 +45,5 @@ def require_providers(registry: Registry) -> None:
     if not registry.has_providers():
         raise AgentSetupError(
             "no VIF plug provider is registered; installed: "
-            + (", ".join(p.name for p in installed_providers()) or "none")
+            + (", ".join(installed_provider_names()) or "none")
         )

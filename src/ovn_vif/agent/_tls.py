@@ -17,13 +17,15 @@ in place of it, a subclass that:
 * remembers, per remote, one readable sentence about the last failure
   (missing file, certificate rejected, alert from the server), which the
   agent logs (rate-limited) and puts in its status and error messages.
+
+The ``ssl`` module is imported where it is used, never at import: an
+agent without ``ssl:`` remotes does not load it (about 6 MB resident).
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-import ssl
 import threading
 import time
 from typing import Any
@@ -72,6 +74,8 @@ def uses_tls(remote: str) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
+    import ssl
+
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {exc.verify_message}"
     if isinstance(exc, ssl.SSLError):
@@ -84,6 +88,8 @@ def _reason(exc: BaseException) -> str:
 
 def check_files(files: TlsFiles) -> str | None:
     """Load *files* into a TLS context; return ``None`` or what is wrong (one sentence)."""
+    import ssl
+
     missing = files.missing()
     if missing:
         return "no TLS " + ", ".join(missing) + " is configured"
@@ -149,6 +155,20 @@ def failures(remote: str, since: float | None = None) -> dict[str, str]:
     return result
 
 
+def failure_ages(remote: str) -> dict[str, float]:
+    """``{member: seconds since it failed}`` for the members :func:`failures`
+    lists (rounded to 0.1 s), so that an old failure of another cluster
+    member is not taken for news."""
+    now = time.monotonic()
+    result = {}
+    for member in failures(remote):
+        with _LOCK:
+            entry = _FAILURES.get(member)
+        if entry is not None:
+            result[member] = round(max(0.0, now - entry[0]), 1)
+    return result
+
+
 # The files given to ovs.stream last (it keeps them process-wide too).
 _CURRENT: list[TlsFiles] = [TlsFiles()]
 
@@ -179,6 +199,8 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
     _handshake_done = False
 
     def connect(self) -> int:
+        import ssl
+
         error = ovs.stream.Stream.connect(self)
         if error:
             return int(error)
@@ -205,6 +227,8 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
         return 0
 
     def send(self, buf: Any) -> int:
+        import ssl
+
         try:
             return int(stream_send(self, buf))
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
@@ -226,6 +250,8 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
 
     def _read_alert(self) -> bool:
         """Read an alert the server sent before closing; return whether there was one."""
+        import ssl
+
         quiet = (ssl.SSLWantReadError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
         try:
             self.socket.recv(1)
@@ -239,6 +265,8 @@ class CheckedSSLStream(ovs.stream.SSLStream):  # type: ignore[misc]
         return False
 
     def recv(self, n: int) -> tuple[int, Any]:
+        import ssl
+
         try:
             return stream_recv(self, n)
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.metadata
 import json
 import logging
 import os
@@ -155,7 +154,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     from ovn_vif._engine.report import Policy
     from ovn_vif.agent import Agent, AgentConfig, AgentSetupError
     from ovn_vif.cli._daemon import Daemon
-    from ovn_vif.cli._service import AgentServices, ReopenOnSighup
+    from ovn_vif.cli._service import AgentServices, DetachWhenConnecting, ReopenOnSighup
 
     config = AgentConfig(
         ovs_remote=args.ovs_remote,
@@ -181,6 +180,8 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     received: list[str] = []
     reopen = ReopenOnSighup(log_setup)
     agent.observers.add(reopen)
+    if args.detach:
+        agent.observers.add(DetachWhenConnecting(daemon))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # Only flag it here; logging from a signal handler could interleave.
@@ -412,10 +413,10 @@ def _add_plugin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     returning the exit status. A plugin that fails to load is left out
     with a warning; the other commands still work.
     """
+    from ovn_vif._contract.entrypoints import entry_points
+
     taken = set(sub.choices)
-    for ep in sorted(
-        importlib.metadata.entry_points(group=COMMAND_ENTRY_POINT_GROUP), key=lambda e: e.name
-    ):
+    for ep in sorted(entry_points(COMMAND_ENTRY_POINT_GROUP), key=lambda e: e.name):
         if ep.name in taken:
             continue  # a distribution installed twice, or a clash with a built-in command
         try:
@@ -570,7 +571,8 @@ def _parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     service.add_argument(
         "--detach",
         action="store_true",
-        help="run in the background: return once set up (pidfile and control socket made)",
+        help="run in the background: return once set up (pidfile and control socket made, "
+        "local database read), without waiting for the Southbound",
     )
     service.add_argument(
         "--monitor",

@@ -93,9 +93,10 @@ class Daemon:
     """``--detach`` and ``--monitor``, as OVS daemons have them.
 
     ``--detach``: the command returns once the agent is set up (its pidfile
-    and control socket exist), with the agent's exit status if set-up
-    failed; the agent runs on in its own session, in ``/`` (unless
-    ``--no-chdir``), with its standard streams on ``/dev/null``.
+    and control socket exist, the local database read; it does not wait
+    for the Southbound), with the agent's exit status if set-up failed;
+    the agent runs on in its own session, in ``/`` (unless ``--no-chdir``),
+    with its standard streams on ``/dev/null``.
 
     ``--monitor``: a monitor process starts the agent and starts it again
     when it crashes (a crash signal, or an unhandled exception), at most once

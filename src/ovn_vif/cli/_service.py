@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ovn_vif._errors import AgentSetupError
 from ovn_vif.agent._observers import Observer
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ovn_vif.agent._control import ControlServer
     from ovn_vif.agent._loop import Agent
     from ovn_vif.agent._notify import SystemdNotifier
+    from ovn_vif.cli._daemon import Daemon
 
 LOG = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class AgentServices:
         from ovn_vif.agent._control import rundir
         from ovn_vif.agent._loop_status import LoopStatus
         from ovn_vif.agent._notify import SystemdNotifier
+        from ovn_vif.agent._trim import HeapTrim
 
         args, agent = self.args, self.agent
         if args.pidfile is not None:
@@ -58,6 +60,9 @@ class AgentServices:
         self.notifier = SystemdNotifier()
         if self.notifier.enabled:
             agent.observers.add(self.notifier)
+        trim = HeapTrim()
+        if trim.enabled:
+            agent.observers.add(trim)
         self._open_control()
 
     def after_start(self) -> None:
@@ -144,3 +149,25 @@ class ReopenOnSighup(Observer):
             LOG.info("SIGHUP: reopened the log file %s", self.setup.file.baseFilename)
         else:
             LOG.info("SIGHUP: no log file to reopen; ignored")
+
+
+class DetachWhenConnecting(Observer):
+    """``--detach`` returns once the agent is set up and waits for the Southbound.
+
+    As OVS daemons do (``ovn-controller`` among them), the command does not
+    wait for the remote database: once the providers are loaded, the local
+    database read and the settings, remotes and TLS files checked (a
+    problem with any is still the command's exit status), the agent goes
+    on in the background while it connects. An agent that never waits for
+    the Southbound is ready when :meth:`Agent.start` returns, as before.
+    """
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+
+    def starting(self, agent: Agent, poller: Any) -> None:
+        from ovn_vif.agent._databases import SOUTHBOUND
+
+        progress = agent.start_progress
+        if progress is not None and progress["database"] == SOUTHBOUND:
+            self._daemon.ready()
