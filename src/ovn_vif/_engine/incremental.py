@@ -52,7 +52,7 @@ from ovn_vif._engine.views import (
     SbView,
 )
 from ovn_vif._engine.writes import IfaceUpdate
-from ovn_vif._ovs_private import ref_pairs, ref_set, table_rows
+from ovn_vif._ovs_private import ref_set, table_rows
 
 LOG = logging.getLogger(__name__)
 
@@ -638,12 +638,8 @@ class Incremental:
             copy.names = self._names
             self._copy = copy
             # Read now, in a run that is O(N) anyway, what the first
-            # incremental runs would otherwise read in full: every name,
-            # and the bridge's ports as the transaction checks them.
+            # incremental run would otherwise read in full: every name.
             self._names.describe(ovs_idl, "")
-            bridge_row = table_rows(ovs_idl, "Bridge").get(copy.bridge.uuid)
-            if bridge_row is not None:
-                ref_pairs(bridge_row, "ports")
             self._inputs = inputs
             self._settled = {}
             self._unsettled = set()

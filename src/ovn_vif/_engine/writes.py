@@ -171,11 +171,8 @@ def _ref_pairs(row: Any, column: str) -> list[list[str]]:
     """``[["uuid", u], ...]`` for each UUID a reference-set column holds,
     sorted, as the server has them.
 
-    Read from the row's committed ``Datum``, followed from one call to the
-    next at the cost of what changed (``ref_pairs``: over a bridge of
-    thousands of ports, turning every reference into a string again for
-    each plug would cost more than the rest of the plug); a row with staged
-    writes is read through attributes.
+    Read from the row's committed ``Datum`` (``ref_pairs``); a row with
+    staged writes is read through attributes.
     """
     pairs = ref_pairs(row, column)
     if pairs is not None:
@@ -204,15 +201,22 @@ def stage(
 
     * Updates go through the IDL's ``Row`` writes (:func:`update_iface`).
     * Everything else is raw operations (``Transaction.add_op``), placed by
-      the IDL after its own: a ``wait`` that the bridge's ``ports`` still
-      hold what the IDL read (``verify``; a concurrent change makes the
-      commit fail with ``try again``), a ``wait`` on each removed Port's
-      ``interfaces``, an ``insert`` of each created Interface (its
+      the IDL after its own: a ``wait`` that the bridge is still there under
+      its name, a ``wait`` on each removed Port's ``interfaces``
+      (``verify``), an ``insert`` of each created Interface (its
       non-default columns, as the IDL would write them) and of its Port
       (referring to the Interface by ``uuid-name``), and one ``mutate`` of
       the bridge's ``ports`` (delete the removed Ports, insert the new
-      ones). Removed Ports and Interfaces are not root rows: the server
-      deletes them once the bridge no longer refers to them.
+      ones). A concurrent change that either check sees makes the commit
+      fail with ``try again``; a name taken meanwhile fails it on the
+      server's unique index (``error``, as in ``ovn-controller``). A
+      concurrent change of the bridge's other ports fails nothing: the
+      mutation adds and removes exactly the engine's Ports, so nothing of
+      the other writer's is lost (``ovn-controller``'s IDL mutates the set
+      unverified too). Checking the whole of the bridge's ``ports`` instead
+      would cost a message as long as the bridge for every plug. Removed
+      Ports and Interfaces are not root rows: the server deletes them once
+      the bridge no longer refers to them.
 
     ``ovs.db.idl`` emits a ``verify`` only for rows it also writes, which is
     why the checks are raw too; writing through ``Row`` attributes instead
@@ -229,8 +233,9 @@ def stage(
     mutations: list[list[Any]] = []
     if removes or creates:
         bridge_row = _row(idl, "Bridge", bridge)
-        # Read before anything is staged: the value the IDL holds.
-        current = _ref_pairs(bridge_row, "ports")
+        # The bridge is still there: a mutation of a row that is gone
+        # matches nothing, and the new rows, referred to by nothing, would
+        # be dropped by a commit that reports success.
         bridge_ops.append(
             {
                 "op": "wait",
@@ -238,8 +243,8 @@ def stage(
                 "timeout": 0,
                 "where": _where(bridge),
                 "until": "==",
-                "columns": ["ports"],
-                "rows": [{"ports": ["set", current]}],
+                "columns": ["name"],
+                "rows": [{"name": bridge_row.name}],
             }
         )
     removed: list[list[str]] = []
