@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ovn_vif.sandbox import DATABASES, Daemon, SandboxDir, wait_until
+from ovn_vif.sandbox import DATABASES, Daemon, LocalVswitch, OvsdbServer, SandboxDir, wait_until
 
 SB_SCHEMA = DATABASES["OVN_Southbound"]
 
@@ -221,3 +221,59 @@ class ClusterNorthd(Daemon):
 
     def _wait_ready(self) -> None:
         wait_until(self.ctl_path.is_socket, self.timeout, what=f"{self.ctl_path}")
+
+
+class ClusterStack:
+    """NB, a 3-member Southbound cluster, ovn-northd writing to it, and the
+    local daemons of chassis ``hv1``: a stack for the agent helpers
+    (:class:`tests.support.agent.Stack`) whose Southbound is a cluster.
+
+    Subclasses put something in front of the members (fault proxies, a
+    relay) by overriding :meth:`start_front` and :meth:`close`.
+    """
+
+    def __init__(self) -> None:
+        self.dir = SandboxDir.create()
+        d = self.dir
+        self.nb = OvsdbServer(d, ["OVN_Northbound"], name="ovnnb_db")
+        self.cluster = SouthboundCluster(d)
+        self.northd = ClusterNorthd(d, self.nb.remote, self.cluster)
+        self.vswitch = LocalVswitch(d, external_ids={"system-id": "hv1", "hostname": "hv1"})
+
+    @property
+    def ovs_remote(self) -> str:
+        return self.vswitch.remote
+
+    def start(self) -> None:
+        self.nb.start()
+        self.cluster.start()
+        self.start_front()
+        self.northd.start()
+        self.vswitch.start()
+        self.sbctl("--may-exist", "chassis-add", "hv1", "geneve", "127.0.0.1")
+        self.nbctl("--wait=sb", "sync")
+
+    def start_front(self) -> None:
+        """Start what stands between the agent and the members (nothing here)."""
+
+    def _ctl(self, program: str, remote: str, *args: str) -> str:
+        return subprocess.run(
+            [program, f"--db={remote}", "--timeout=20", *args],
+            env=self.dir.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+
+    def nbctl(self, *args: str) -> str:
+        return self._ctl("ovn-nbctl", self.nb.remote, *args)
+
+    def sbctl(self, *args: str) -> str:
+        return self._ctl("ovn-sbctl", self.cluster.remote, *args)
+
+    def vsctl(self, *args: str, wait: bool = True) -> str:
+        return self.vswitch.vsctl(*args, wait=wait)
+
+    def close(self) -> None:
+        self.dir.close()

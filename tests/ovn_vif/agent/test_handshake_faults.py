@@ -19,7 +19,6 @@ being in sync.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,10 @@ from typing import Any
 import pytest
 from tests.support import wait_for
 from tests.support.agent import AgentProcess, add_lsps, plugged
-from tests.support.cluster import ClusterNorthd, SouthboundCluster
+from tests.support.cluster import ClusterStack
 from tests.support.faultproxy import FaultProxy
 
-from ovn_vif.sandbox import LocalVswitch, OvsdbServer, Sandbox, SandboxDir
+from ovn_vif.sandbox import Sandbox
 
 pytestmark = pytest.mark.daemons
 
@@ -170,69 +169,33 @@ def test_local_database_handshake_fault(
         _run_case(ovn_stack, proxy, agent_log, fault)
 
 
-class ClusterStack:
-    """NB, a 3-member Southbound cluster with a fault proxy in front of each
-    member, ovn-northd, the local daemons and chassis ``hv1``: the parts of a
-    :class:`Sandbox` the helpers above use (``nbctl``, ``vsctl``, ``ovs_remote``)."""
+class ProxiedCluster(ClusterStack):
+    """A cluster stack with a fault proxy in front of each member."""
 
     def __init__(self, root: Path) -> None:
-        self.dir = SandboxDir.create()
-        d = self.dir
-        self.nb = OvsdbServer(d, ["OVN_Northbound"], name="ovnnb_db")
-        self.cluster = SouthboundCluster(d)
-        self.northd = ClusterNorthd(d, self.nb.remote, self.cluster)
-        self.vswitch = LocalVswitch(d, external_ids={"system-id": "hv1", "hostname": "hv1"})
+        super().__init__()
         self.proxies = [
             FaultProxy(root / f"m{m.index}.sock", m.socket_path) for m in self.cluster.members
         ]
 
     @property
-    def ovs_remote(self) -> str:
-        return self.vswitch.remote
-
-    @property
     def proxied_remote(self) -> str:
         return ",".join(p.remote for p in self.proxies)
 
-    def start(self) -> None:
-        self.nb.start()
-        self.cluster.start()
-        self.northd.start()
-        self.vswitch.start()
+    def start_front(self) -> None:
         for proxy in self.proxies:
             proxy.start()
-        self.sbctl("--may-exist", "chassis-add", "hv1", "geneve", "127.0.0.1")
-        self.nbctl("--wait=sb", "sync")
-
-    def _ctl(self, program: str, remote: str, *args: str) -> str:
-        return subprocess.run(
-            [program, f"--db={remote}", "--timeout=20", *args],
-            env=self.dir.env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout
-
-    def nbctl(self, *args: str) -> str:
-        return self._ctl("ovn-nbctl", self.nb.remote, *args)
-
-    def sbctl(self, *args: str) -> str:
-        return self._ctl("ovn-sbctl", self.cluster.remote, *args)
-
-    def vsctl(self, *args: str, wait: bool = True) -> str:
-        return self.vswitch.vsctl(*args, wait=wait)
 
     def close(self) -> None:
         for proxy in self.proxies:
             proxy.close()
-        self.dir.close()
+        super().close()
 
 
 class AnyMember:
     """The same fault on each member's proxy (the agent may be on any of them)."""
 
-    def __init__(self, stack: ClusterStack) -> None:
+    def __init__(self, stack: ProxiedCluster) -> None:
         self.stack = stack
 
     def on(self, *args: Any, **kwargs: Any) -> Any:
@@ -261,8 +224,8 @@ CLUSTER_CASES = [
 
 
 @pytest.fixture
-def cluster_stack(tmp_path: Path) -> Iterator[ClusterStack]:
-    stack = ClusterStack(tmp_path)
+def cluster_stack(tmp_path: Path) -> Iterator[ProxiedCluster]:
+    stack = ProxiedCluster(tmp_path)
     try:
         stack.start()
         yield stack
@@ -272,7 +235,7 @@ def cluster_stack(tmp_path: Path) -> Iterator[ClusterStack]:
 
 @pytest.mark.parametrize("fault", CLUSTER_CASES)
 def test_clustered_southbound_handshake_fault(
-    cluster_stack: ClusterStack, agent_log: Path, fault: Fault
+    cluster_stack: ProxiedCluster, agent_log: Path, fault: Fault
 ) -> None:
     # The self-audit runs every second: it must be able to ask whichever
     # member the agent is on (followers answer a select themselves).

@@ -12,70 +12,29 @@ deleted.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.support import wait_for
 from tests.support.agent import AgentProcess, add_lsps, converged
-from tests.support.cluster import ClusterNorthd, SouthboundCluster
+from tests.support.cluster import ClusterStack
 from tests.support.relay import SouthboundRelay
-
-from ovn_vif.sandbox import LocalVswitch, OvsdbServer, SandboxDir
 
 pytestmark = pytest.mark.daemons
 
 IN_SYNC = "both databases in sync: unplugging enabled"
 
 
-class RelayStack:
-    """NB, a 3-member Southbound cluster, a relay in front of it, ovn-northd
-    (writing to the cluster), and the local daemons of chassis ``hv1``."""
+class RelayStack(ClusterStack):
+    """A cluster stack with a relay in front of the members, which the agent uses."""
 
     def __init__(self) -> None:
-        self.dir = SandboxDir.create()
-        d = self.dir
-        self.nb = OvsdbServer(d, ["OVN_Northbound"], name="ovnnb_db")
-        self.cluster = SouthboundCluster(d)
-        self.relay = SouthboundRelay(d, self.cluster.remote)
-        self.northd = ClusterNorthd(d, self.nb.remote, self.cluster)
-        self.vswitch = LocalVswitch(d, external_ids={"system-id": "hv1", "hostname": "hv1"})
+        super().__init__()
+        self.relay = SouthboundRelay(self.dir, self.cluster.remote)
 
-    @property
-    def ovs_remote(self) -> str:
-        return self.vswitch.remote
-
-    def start(self) -> None:
-        self.nb.start()
-        self.cluster.start()
+    def start_front(self) -> None:
         self.relay.start()
-        self.northd.start()
-        self.vswitch.start()
-        self.sbctl("--may-exist", "chassis-add", "hv1", "geneve", "127.0.0.1")
-        self.nbctl("--wait=sb", "sync")
-
-    def _ctl(self, program: str, remote: str, *args: str) -> str:
-        return subprocess.run(
-            [program, f"--db={remote}", "--timeout=20", *args],
-            env=self.dir.env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout
-
-    def nbctl(self, *args: str) -> str:
-        return self._ctl("ovn-nbctl", self.nb.remote, *args)
-
-    def sbctl(self, *args: str) -> str:
-        return self._ctl("ovn-sbctl", self.cluster.remote, *args)
-
-    def vsctl(self, *args: str) -> str:
-        return self.vswitch.vsctl(*args)
-
-    def close(self) -> None:
-        self.dir.close()
 
 
 @pytest.fixture
