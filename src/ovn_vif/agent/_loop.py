@@ -87,6 +87,10 @@ LOG = logging.getLogger(__name__)
 OVS_LOG_LIMIT = 1024
 
 _TXN = ovs.db.idl.Transaction
+#: Commits answered "try again" in a row that are retried at once; after
+#: these, each retry waits for the pause that doubles (``_retry``), so that
+#: a check that keeps failing cannot make the loop spin.
+TRY_AGAIN_AT_ONCE = 3
 
 
 class Agent:
@@ -130,6 +134,8 @@ class Agent:
         # tracks, the engine decides only for lports whose rows changed.
         self._full = True
         self._retry = Backoff()
+        # Commits answered "try again" since the last one that went through.
+        self._try_again = 0
         self._gate = SyncGate(LOG)
         self._outages = OutageLog()
         self._iterations = 0
@@ -456,6 +462,11 @@ class Agent:
             return True
         if self._retry.due(time.monotonic()):
             return True
+        if self._try_again > TRY_AGAIN_AT_ONCE and self._retry.at is not None:
+            # Backing off commits that keep answering "try again": what
+            # changes meanwhile (the agent's own commit among it) waits for
+            # the pause; that run decides for every lport.
+            return False
         return self._seen != self._observed()
 
     def _observed(self) -> tuple[int, int, bool, str, str]:
@@ -579,12 +590,26 @@ class Agent:
             )
         self.reconciler.complete(status, txn=txn)
         if status in (_TXN.SUCCESS, _TXN.UNCHANGED):
+            self._try_again = 0
             if report is None or not report.faults:
                 self._retry.reset()
         elif status == _TXN.TRY_AGAIN:
-            # Retried on the next iteration, with whatever run() brought in.
-            LOG.debug("transaction must be retried")
-            self._decide_all()
+            self._try_again += 1
+            if self._try_again <= TRY_AGAIN_AT_ONCE:
+                # Retried on the next iteration, with whatever run() brought in.
+                LOG.debug("transaction must be retried")
+                self._decide_all()
+            else:
+                # Something the commit checks keeps changing, or keeps
+                # looking changed: decide again after a growing pause.
+                self._retry.schedule()
+                self._rl.warning(
+                    "try-again",
+                    "the local database answered 'try again' to %d commits in a row; "
+                    "deciding again in %.0f s",
+                    self._try_again,
+                    max(0.0, (self._retry.at or 0.0) - time.monotonic()),
+                )
         elif status == _TXN.ABORTED:
             pass
         else:  # ERROR, NOT_LOCKED: the engine has logged it, naming the lports.

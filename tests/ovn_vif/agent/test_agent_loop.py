@@ -21,6 +21,7 @@ from ovn_vif import (
     create_sb_indexes,
 )
 from ovn_vif.agent import Agent, AgentConfig, prepare_ovs_helper, prepare_sb_helper
+from ovn_vif.agent._loop import TRY_AGAIN_AT_ONCE
 from ovn_vif.testing import (
     PortBindingFactory,
     add_chassis,
@@ -56,6 +57,22 @@ def test_try_again_is_retried_with_fresh_data(world: World) -> None:
     world.run_until_done(lambda: "lsp1" in world.plugged())
     assert world.statuses() == ["try again", "success"]
     assert not world.agent.reconciler.in_flight
+
+
+def test_try_again_over_and_over_backs_off(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    # A check that keeps failing must not make the loop spin: after
+    # TRY_AGAIN_AT_ONCE retries at once, each waits for a growing pause.
+    world.settle()
+    for _ in range(TRY_AGAIN_AT_ONCE + 2):
+        world.ovs_db.script_commit("try again")
+    world.add_binding("lsp1")
+    world.run_until(lambda: world.statuses().count("try again") == TRY_AGAIN_AT_ONCE + 1)
+    for _ in range(20):
+        world.agent.iterate()
+    assert world.statuses().count("try again") == TRY_AGAIN_AT_ONCE + 1, "retried at once"
+    assert "answered 'try again' to 4 commits in a row; deciding again in 1 s" in caplog.text
+    world.run_until_done(lambda: "lsp1" in world.plugged())
+    assert world.statuses() == ["try again"] * (TRY_AGAIN_AT_ONCE + 2) + ["success"]
 
 
 def test_error_is_retried_after_a_pause(world: World) -> None:
