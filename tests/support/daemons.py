@@ -34,6 +34,12 @@ _TREE_MARKER = ".ovn-vif-tree"
 
 
 @functools.cache
+def host_reference() -> bool:
+    """Whether the reference is the host's own OVS/OVN (``OVN_VIF_REFERENCE``
+    unset or ``host``), which has no tree."""
+    return _REFERENCE == "host"
+
+
 def reference_tree() -> Path | None:
     """The tree whose OVN ``reference_stack`` runs, or ``None`` for the host's.
 
