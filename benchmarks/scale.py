@@ -545,11 +545,7 @@ def one_run(config: str, kind: str, args: argparse.Namespace) -> dict[str, Any]:
             burst0 = servers.cpu()
             t1 = time.monotonic()
             add_bindings(leader.remote, chassis, datapaths, per, burst_per, batch=10**9)
-            for proc in workers.procs:
-                assert proc.stdin is not None
-                proc.stdin.write(f"expect {per + burst_per}\n")
-                proc.stdin.flush()
-            burst_done = _collect(workers)
+            burst_done = workers.expect(per + burst_per)
             burst1 = servers.cpu()
             burst_s = burst_done["reached"] - t1
         finally:
@@ -584,20 +580,6 @@ def one_run(config: str, kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "burst_server_cpu_s": burst_cpu,
         "burst_server_cpu_ms_per_client": round(sum(burst_cpu.values()) * 1000 / n, 2),
         "server_logged_disconnections": disconnects,
-    }
-
-
-def _collect(workers: Workers) -> dict[str, float]:
-    answers = []
-    for proc in workers.procs:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"worker {proc.pid} exited with {proc.wait()}")
-        answers.append(json.loads(line))
-    return {
-        "reached": max(a["reached"] for a in answers),
-        "max_round_s": max(a["max_round_s"] for a in answers),
     }
 
 
