@@ -3,18 +3,27 @@
 The agent monitors only this chassis's ``Chassis`` row and the
 ``Port_Binding`` rows that concern it (conditional monitoring), so that
 its memory and traffic do not grow with other chassis' ports: those whose
-``requested_chassis`` is this chassis, and those of the ports plugged here.
+``requested_chassis`` is this chassis, and, by name, those of ports plugged
+here whose binding left that view (:class:`SouthboundConditions`).
 
-The ports plugged here are followed from the rows the local IDL reports
-changed (:class:`PluggedHere`), so that an iteration in which nothing
-plugged or unplugged costs nothing here however many ports are plugged;
-the condition is made again only when that set (or this chassis's row)
-changes.
+A binding that leaves the view looks deleted, whether it was deleted or
+only stopped matching the condition (its ``requested-chassis`` removed or
+moved). So before the agent may unplug a port whose binding it no longer
+sees, it asks for that binding by name and waits until the server has
+acknowledged the request (the unplug gate stays closed meanwhile): if the
+binding still exists it comes back, and only if it does not is the port
+unplugged. Ports whose binding is in view cost no clause, so plugging one
+more port leaves the condition alone however many are plugged.
+
+The ports plugged here (:class:`PluggedHere`) and the bindings in view
+(:class:`BindingNames`) are followed from the rows each IDL reports
+changed, so that an iteration in which nothing changed costs nothing here.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
@@ -23,6 +32,7 @@ from uuid import UUID
 from ovn_vif._engine.incremental import change_log, watch_changes
 from ovn_vif._engine.rows import column, read_iface
 from ovn_vif._ovs_private import ref_set, table_rows
+from ovn_vif.agent._connections import idl_synced
 
 if TYPE_CHECKING:
     from ovn_vif._engine.reconciler import Reconciler
@@ -75,9 +85,12 @@ class PluggedHere:
         #: Those Interfaces by lport, and how many there are of each plug type.
         self._ifaces_of: dict[str, set[UUID]] = {}
         self._types: dict[str, int] = {}
-        self._set: frozenset[str] = frozenset()
+        #: :attr:`lports`, made when asked for after a change.
+        self._set: frozenset[str] | None = frozenset()
         self._keys_changed = False
-        #: Bumped whenever :attr:`lports` changes.
+        #: The lports added since :meth:`take_added`; ``None`` after a full read.
+        self._added: set[str] | None = set()
+        #: Bumped whenever :attr:`lports` may have changed.
         self.version = 0
         #: Reads of the whole bridge (for tests and benchmarks).
         self.full_reads = 0
@@ -85,7 +98,18 @@ class PluggedHere:
     @property
     def lports(self) -> frozenset[str]:
         """The lports plugged on the bridge, as of the latest :meth:`update`."""
+        if self._set is None:
+            self._set = frozenset(self._ifaces_of)
         return self._set
+
+    def __contains__(self, lport: object) -> bool:
+        return lport in self._ifaces_of
+
+    def take_added(self) -> set[str] | None:
+        """The lports that became plugged since the previous call; ``None``
+        when the bridge was read again from the start (any may be new)."""
+        added, self._added = self._added, set()
+        return added
 
     def by_type(self) -> dict[str, int]:
         """How many plugged Interfaces the bridge holds, by plug type."""
@@ -108,6 +132,7 @@ class PluggedHere:
         self._ports, self._holders, self._lport_of = {}, {}, {}
         self._ifaces_of, self._types = {}, {}
         self._keys_changed = True
+        self._added = None
         for row in table_rows(idl, "Bridge").values():
             if column(row, "name", None) == bridge:
                 self._bridge = row.uuid
@@ -184,15 +209,15 @@ class PluggedHere:
                 if lport not in self._ifaces_of:
                     self._ifaces_of[lport] = set()
                     self._keys_changed = True
+                    if self._added is not None:
+                        self._added.add(lport)
                 self._ifaces_of[lport].add(iface_uuid)
 
     def _publish(self) -> None:
         if self._keys_changed:
             self._keys_changed = False
-            lports = frozenset(self._ifaces_of)
-            if lports != self._set:
-                self._set = lports
-                self.version += 1
+            self._set = None
+            self.version += 1
 
 
 class _LportClauses:
@@ -218,6 +243,66 @@ class _LportClauses:
         return list(self._clauses)
 
 
+class BindingNames:
+    """The ``logical_port`` of every ``Port_Binding`` row a Southbound IDL
+    holds, kept up to date from the rows it reports changed (its own change
+    log, :func:`~ovn_vif._engine.incremental.watch_changes`); whatever that
+    log cannot explain (the first look, a reconnection, another IDL) makes
+    it read the table again."""
+
+    def __init__(self) -> None:
+        self._idl: Any = None
+        self._lport_of: dict[UUID, str] = {}
+        #: How many rows bear each name.
+        self._count: dict[str, int] = {}
+        #: The names whose last row left since :meth:`take_gone`; ``None``
+        #: after a full read (any may have).
+        self._gone: set[str] | None = set()
+        #: Reads of the whole table (for tests).
+        self.full_reads = 0
+
+    def __contains__(self, lport: object) -> bool:
+        return lport in self._count
+
+    def take_gone(self) -> set[str] | None:
+        """The names whose last row left the view since the previous call;
+        ``None`` when the table was read again from the start."""
+        gone, self._gone = self._gone, set()
+        return gone
+
+    def update(self, idl: Any) -> None:
+        """Catch up with the rows *idl* changed since the previous call."""
+        rows = watch_changes(idl, "bindings").take(idl)
+        if idl is not self._idl or rows is None:
+            self._read_all(idl)
+        elif rows:
+            self._apply(idl, rows)
+
+    def _read_all(self, idl: Any) -> None:
+        self.full_reads += 1
+        self._idl, self._lport_of, self._count = idl, {}, {}
+        self._apply(idl, table_rows(idl, "Port_Binding"))
+        self._gone = None
+
+    def _apply(self, idl: Any, rows: Iterable[UUID]) -> None:
+        bindings = table_rows(idl, "Port_Binding")
+        for row_uuid in rows:
+            old = self._lport_of.pop(row_uuid, None)
+            if old is not None:
+                self._count[old] -= 1
+                if not self._count[old]:
+                    del self._count[old]
+                    if self._gone is not None:
+                        self._gone.add(old)
+            row = bindings.get(row_uuid)
+            if row is None:
+                continue
+            lport = column(row, "logical_port", None)
+            if isinstance(lport, str):
+                self._lport_of[row_uuid] = lport
+                self._count[lport] = self._count.get(lport, 0) + 1
+
+
 class SouthboundConditions:
     """The conditions of one agent, sent again only when they change."""
 
@@ -227,6 +312,17 @@ class SouthboundConditions:
         # What the condition in use was made from.
         self._made_from: tuple[Any, ...] | None = None
         self._plugged = PluggedHere()
+        self._bindings = BindingNames()
+        #: The lports asked for by name, and a count bumped whenever they change.
+        self._watched: frozenset[str] = frozenset()
+        self._watched_version = 0
+        #: The lports to check at the next complete view (``None``: all).
+        self._suspects: set[str] | None = None
+        #: What the plugged lports were when :attr:`watched` was last pruned.
+        self._pruned_at: tuple[Any, ...] | None = None
+        #: The plugged lports as last read from the engine's copy (an IDL
+        #: without change tracking).
+        self._last_read: frozenset[str] | None = None
         self._lport_clauses = _LportClauses()
 
     @property
@@ -235,6 +331,11 @@ class SouthboundConditions:
         as of the latest :meth:`update`; ``None`` on a local IDL without
         change tracking."""
         return self._plugged if self._plugged.full_reads else None
+
+    @property
+    def watched(self) -> frozenset[str]:
+        """The lports whose ``Port_Binding`` is asked for by name."""
+        return self._watched
 
     def forget(self) -> None:
         """Send the ``Port_Binding`` condition at the next :meth:`update`, even if unchanged.
@@ -246,42 +347,93 @@ class SouthboundConditions:
         self._made_from = None
 
     def update(self, sb_idl: Any, ovs_idl: Any | None, settings: ChassisSettings) -> None:
-        """Monitor this chassis's row, the Port_Bindings requesting it and
-        those of the ports plugged here.
+        """Monitor this chassis's row, the Port_Bindings requesting it and,
+        by name, those of the ports plugged here that left that view.
 
-        The last clause keeps a plugged port's Port_Binding in view when
-        its ``requested-chassis`` is removed: without it the binding would
-        look deleted, and even the ``ovn-compatible`` policy (under which
-        ovn-controller keeps such a port) would unplug it. The ports in a
-        transaction in flight count as plugged until it ends.
+        A plugged port (or one in a transaction in flight) whose binding is
+        not in view once the server has answered every condition is asked
+        for by name: the condition changes, and until the server
+        acknowledges it the unplug gate stays closed (the gate is worked
+        out after this, in the same iteration). A binding that still
+        exists comes back (its ``requested-chassis`` was removed or moved:
+        each policy decides as for any binding); one that does not is
+        gone, and the port is unplugged. A port is asked for until it is
+        no longer plugged nor in flight.
         """
         sb_idl.cond_change("Chassis", [["name", "==", settings.chassis]])
         chassis = chassis_row(sb_idl, settings.chassis)
-        plugged, version = self._plugged_here(sb_idl, ovs_idl, settings)
+        plugged, added, version = self._plugged_here(sb_idl, ovs_idl, settings)
         in_flight = self._reconciler.in_flight_lports
+        self._bindings.update(sb_idl)
+        gone = self._bindings.take_gone()
+        if added is None or gone is None:
+            self._suspects = None
+        elif self._suspects is not None:
+            self._suspects.update(added)
+            self._suspects.update(gone)
+        complete = chassis is not None and idl_synced(sb_idl, MONITORED)
+        self._watch(plugged, (version, in_flight), in_flight, complete)
         made_from = (
             id(sb_idl),
             None if chassis is None else chassis.uuid,
-            version,
-            in_flight - plugged,
+            self._watched_version,
         )
         if self._pb_condition is not None and made_from == self._made_from:
             return
         clauses: list[Any] = []
         if chassis is not None:
             clauses.append(["requested_chassis", "==", ["uuid", str(chassis.uuid)]])
-        clauses.extend(self._lport_clauses.update(plugged | in_flight))
+        clauses.extend(self._lport_clauses.update(self._watched))
         condition: list[Any] = clauses or [False]
         self._made_from = made_from
         if condition != self._pb_condition:
             sb_idl.cond_change("Port_Binding", condition)
             self._pb_condition = condition
 
+    def _watch(
+        self,
+        plugged: PluggedHere | frozenset[str],
+        plugged_from: tuple[Any, ...],
+        in_flight: frozenset[str],
+        complete: bool,
+    ) -> None:
+        """Work out the lports to ask for by name, at the cost of what changed.
+
+        The suspects are the lports that became plugged and the names that
+        left the view since the last look (every plugged lport after a
+        full read of either side), and those in flight. Only a complete
+        view (every condition acknowledged) can tell a binding that left it
+        from one that has not arrived yet, so suspects are checked only
+        then. An lport is dropped once neither plugged nor in flight.
+        """
+        watched = self._watched
+        if watched and plugged_from != self._pruned_at:
+            self._pruned_at = plugged_from
+            watched = frozenset(x for x in watched if x in plugged or x in in_flight)
+        if complete and (self._suspects is None or self._suspects or in_flight):
+            suspects: Iterable[str]
+            if self._suspects is not None:
+                suspects = self._suspects
+            else:
+                suspects = plugged.lports if isinstance(plugged, PluggedHere) else plugged
+            self._suspects = set()
+            missing = {
+                x
+                for x in itertools.chain(suspects, in_flight)
+                if x not in self._bindings and (x in plugged or x in in_flight)
+            }
+            if not missing <= watched:
+                watched = watched.union(missing)
+        if watched != self._watched:
+            self._watched = watched
+            self._watched_version += 1
+
     def _plugged_here(
         self, sb_idl: Any, ovs_idl: Any | None, settings: ChassisSettings
-    ) -> tuple[frozenset[str], Any]:
+    ) -> tuple[PluggedHere | frozenset[str], set[str] | None, Any]:
         """The ``iface-id`` of every ``ovn-plugged`` Interface on the
-        integration bridge, and a value that changes whenever it does.
+        integration bridge, those added since the previous call (``None``:
+        any may be new) and a value that changes whenever they change.
 
         Followed from the changed rows on a change-tracked IDL (the
         agent's); on another IDL, read from the engine's copy of the
@@ -289,11 +441,14 @@ class SouthboundConditions:
         changes.
         """
         if ovs_idl is None:
-            return frozenset(), None
+            return frozenset(), set(), None
         if change_log(ovs_idl) is not None:
             self._plugged.update(ovs_idl, settings.bridge)
-            return self._plugged.lports, (id(ovs_idl), self._plugged.version)
+            added = self._plugged.take_added()
+            return self._plugged, added, (id(ovs_idl), self._plugged.version)
         ovs_view, _ = self._reconciler.snapshot(
             ovs_idl, sb_idl, chassis=settings.chassis, bridge=settings.bridge
         )
-        return ovs_view.plugged_lports, ovs_view.plugged_lports
+        lports, last = ovs_view.plugged_lports, self._last_read
+        self._last_read = lports
+        return lports, None if last is None else set(lports - last), lports

@@ -34,6 +34,9 @@ from ovn_vif.sandbox import Sandbox
 
 pytestmark = pytest.mark.daemons
 
+#: What the agent logs (at debug) when the server acknowledged a condition change.
+ACKED = "Southbound monitor conditions acknowledged: unplugging enabled again"
+
 
 def test_lsp_created_updated_deleted(
     ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess]
@@ -81,6 +84,34 @@ def test_lsp_created_updated_deleted(
     assert log.count("Unplugging port lsp1 from br-int for iface-id lsp1") == 1
     assert "Plugging port elsewhere" not in log
     assert "Plugging port noplug" not in log
+    assert agent.stop() == 0
+
+
+@pytest.mark.parametrize("policy", ["ovn-compatible", "recommended"])
+def test_a_binding_whose_requested_chassis_is_removed_is_still_seen(
+    ovn_stack: Sandbox, start_agent: Callable[..., AgentProcess], policy: str
+) -> None:
+    """The binding leaves the agent's ``requested_chassis`` view and looks
+    deleted; the agent must ask for it by name before deciding, so that the
+    ``ovn-compatible`` policy keeps the port, as ovn-controller does."""
+    agent = start_agent(ovn_stack, "--policy", policy)
+    add_lsps(ovn_stack, "lsp1", "lsp2")
+    before = wait_plugged(ovn_stack, "lsp1", "lsp2")
+    acked = agent.log().count(ACKED)
+    # The options replaced: requested-chassis removed, the plug type kept.
+    ovn_stack.nbctl("lsp-set-options", "lsp1", "vif-plug-type=dummy")
+    if policy == "recommended":
+        wait_unplugged(ovn_stack, "lsp1")  # the CMS withdrew the request
+    else:
+        # The agent asked for the binding by name and the server answered.
+        wait_for(lambda: agent.log().count(ACKED) > acked, "the condition acknowledged")
+        add_lsps(ovn_stack, "lsp3")  # a later decision, after that answer
+        after = wait_plugged(ovn_stack, "lsp3")
+        assert after["lsp1"][0]["_uuid"] == before["lsp1"][0]["_uuid"]
+        assert "Unplugging port lsp1" not in agent.log()
+        ovn_stack.nbctl("lsp-del", "lsp1")
+        wait_unplugged(ovn_stack, "lsp1")
+    assert plugged(ovn_stack)["lsp2"][0]["_uuid"] == before["lsp2"][0]["_uuid"]
     assert agent.stop() == 0
 
 

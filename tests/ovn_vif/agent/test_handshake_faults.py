@@ -52,7 +52,8 @@ def _case(name: str, direction: str, method: str, action: str, **kw: Any) -> Any
 
 
 # The Southbound exchange, in the order python-ovs makes it on (re)connection,
-# then the condition change that follows each plug.
+# then the condition change that follows a plugged port's binding leaving the
+# requested_chassis view.
 SB_CASES = [
     _case("server-schema-request-lost", "to_server", "get_schema", "drop", database="_Server"),
     _case("server-schema-reply-lost", "to_client", "get_schema", "drop", database="_Server"),
@@ -85,8 +86,9 @@ OVS_CASES = [
     _case("transaction-reply-late", "to_client", "transact", "delay", seconds=2.0),
 ]  # fmt: skip
 
-# Points of the handshake reached by breaking the connection; the others
-# (condition changes, transactions) by plugging a new lport.
+# Points of the handshake reached by breaking the connection; condition
+# changes by removing a plugged lport's requested-chassis, transactions by
+# plugging a new lport.
 HANDSHAKE = {"get_schema", "monitor_cond", "monitor_cond_since", "set_db_change_aware"}
 
 
@@ -128,6 +130,12 @@ def _run_case(stack: Sandbox, proxy: FaultProxy, log: Path, fault: Fault) -> Non
     if fault.method in HANDSHAKE:
         proxy.disconnect_all()
         want = {"lsp1"}
+    elif fault.method == "monitor_cond_change":
+        # The binding of a plugged port leaves the agent's requested_chassis
+        # view (its requested-chassis removed): the agent asks for it by name
+        # before deciding (the recommended policy then unplugs it).
+        stack.nbctl("lsp-set-options", "lsp1", "vif-plug-type=dummy")
+        want = set()
     else:
         add_lsps(stack, "lsp2")
         want = {"lsp1", "lsp2"}

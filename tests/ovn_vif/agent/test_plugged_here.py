@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from typing import Any
 
 from ovn_vif import track_changes
 from ovn_vif._engine.snapshot import read_ovs
@@ -155,51 +154,4 @@ def test_reads_again_when_the_bridge_goes_or_changes() -> None:
     tracker.update(local.idl, "br-int")
     assert tracker.lports == {"y"}
     assert tracker.lports == local.expected()
-    local.idl.close()
-
-
-def test_the_agent_sends_the_condition_only_when_the_plugged_set_changes() -> None:
-    """Changes that plug or unplug nothing leave the Port_Binding condition alone."""
-    from ovn_vif.agent import ChassisSettings
-    from ovn_vif.agent._conditions import SouthboundConditions
-
-    local = Local(1)
-    sent: list[Any] = []
-
-    class Southbound:
-        def __init__(self) -> None:
-            self.tables = {"Chassis": type("T", (), {"rows": {}})()}
-
-        def cond_change(self, table: str, condition: Any) -> None:
-            if table == "Port_Binding":
-                sent.append(condition)
-
-    class Engine:
-        in_flight_lports: frozenset[str] = frozenset()
-
-    conditions = SouthboundConditions(Engine())  # type: ignore[arg-type]
-    settings = ChassisSettings(chassis="hv1", ovn_remote="", bridge="br-int")
-    sb = Southbound()
-    conditions.update(sb, local.idl, settings)
-    assert sent == [[False]]
-    local.add_port("br-int")
-    local.db.update(
-        "Interface",
-        local.db.find("Interface", name="if1-0")[0],
-        external_ids={"iface-id": "lp", "ovn-plugged": "dummy"},
-    )
-    local.idl.run()
-    conditions.update(sb, local.idl, settings)
-    assert sent[-1] == [["logical_port", "==", "lp"]]
-    local.add_port("br-other")
-    local.db.update(
-        "Interface", local.db.find("Interface", name="if1-0")[0], options={"unrelated": "1"}
-    )
-    local.idl.run()
-    conditions.update(sb, local.idl, settings)
-    conditions.update(sb, local.idl, settings)
-    assert len(sent) == 2
-    conditions.forget()
-    conditions.update(sb, local.idl, settings)
-    assert len(sent) == 3
     local.idl.close()

@@ -1,0 +1,221 @@
+"""The agent's Southbound monitor conditions (``ovn_vif.agent._conditions``).
+
+Plugging one more port must leave the ``Port_Binding`` condition alone (its
+cost would otherwise grow with the ports plugged), and a plugged port whose
+binding leaves the view must be asked for by name, with unplugging held,
+before it is unplugged: the binding may only have stopped matching the
+condition. The seeded differential test holds the agent against one that
+asks for every plugged port by name (the earlier, O(N) condition) on the
+same random changes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests.support.fake_agent import World
+
+from ovn_vif import Policy
+from ovn_vif.agent import _loop
+from ovn_vif.agent._conditions import BindingNames, PluggedHere, SouthboundConditions
+from ovn_vif.testing import add_chassis
+
+SEEDS = range(6)
+STEPS = 40
+
+
+class Sent:
+    """Every ``Port_Binding`` condition the agent's Southbound IDL is given,
+    with the lports plugged at that moment."""
+
+    def __init__(self, world: World) -> None:
+        self.conditions: list[tuple[list[Any], frozenset[str]]] = []
+        idl = world.sb_idl
+        original = idl.cond_change
+
+        def cond_change(table: str, condition: Any) -> Any:
+            if table == "Port_Binding":
+                self.conditions.append((condition, frozenset(world.plugged())))
+            return original(table, condition)
+
+        idl.cond_change = cond_change
+
+    @staticmethod
+    def named(condition: list[Any]) -> set[str]:
+        return {c[2] for c in condition if isinstance(c, list) and c[0] == "logical_port"}
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    w = World()
+    yield w
+    w.close()
+
+
+def _quiet(world: World) -> None:
+    # The iteration that ends a commit works out the condition before it:
+    # one more after it looks at what the commit left.
+    world.run_until(lambda: world.agent.synced and world.agent.idle)
+    world.agent.iterate()
+    world.run_until(lambda: world.agent.synced and world.agent.idle)
+
+
+def test_plugging_more_ports_leaves_the_condition_alone(world: World) -> None:
+    for n in range(5):
+        world.add_binding(f"lsp{n}")
+    world.run_until(lambda: len(world.plugged()) == 5)
+    _quiet(world)
+    sent = Sent(world)
+    for n in range(5, 10):
+        world.add_binding(f"lsp{n}")
+        world.run_until(lambda n=n: len(world.plugged()) == n + 1)
+        _quiet(world)
+    assert sent.conditions == []
+    assert world.agent._conditions.watched == frozenset()
+    # forget() (a new IDL, chassis or reload) sends it again, unchanged.
+    world.agent._conditions.forget()
+    world.agent.iterate()
+    [(condition, _)] = sent.conditions
+    [chassis] = world.sb_db.find("Chassis", name="hv1")
+    assert condition == [["requested_chassis", "==", ["uuid", str(chassis)]]]
+
+
+def test_a_binding_that_left_the_view_is_asked_for_before_the_port_is_unplugged(
+    world: World,
+) -> None:
+    world.add_binding("keep")
+    world.add_binding("gone")
+    world.run_until(lambda: {"keep", "gone"} <= set(world.plugged()))
+    _quiet(world)
+    sent = Sent(world)
+    [pb] = world.sb_db.find("Port_Binding", logical_port="gone")
+    world.sb_db.delete("Port_Binding", pb)
+    world.run_until(lambda: "gone" not in world.plugged())
+    _quiet(world)
+    asked, plugged_then = sent.conditions[0]
+    assert Sent.named(asked) == {"gone"}
+    assert "gone" in plugged_then, "the port was unplugged before its binding was asked for"
+    # Asked for until it is no longer plugged: then the clause goes.
+    assert Sent.named(sent.conditions[-1][0]) == set()
+    assert world.agent._conditions.watched == frozenset()
+    assert "keep" in world.plugged()
+
+
+def test_a_port_plugged_at_start_whose_binding_is_elsewhere_is_asked_for() -> None:
+    """After a restart, a plugged port requested by another chassis is asked
+    for by name and unplugged once seen there (the recommended policy)."""
+    w = World()
+    try:
+        w.add_binding("lsp1")
+        w.run_until(lambda: "lsp1" in w.plugged())
+        _quiet(w)
+        [pb] = w.sb_db.find("Port_Binding", logical_port="lsp1")
+        [hv2] = w.sb_db.find("Chassis", name="hv2")
+        w.sb_db.update(
+            "Port_Binding",
+            pb,
+            options={"vif-plug-type": "dummy", "requested-chassis": "hv2"},
+            requested_chassis=[hv2],
+        )
+        w.run_until(lambda: "lsp1" not in w.plugged())
+        _quiet(w)
+        assert w.agent._conditions.watched == frozenset()
+    finally:
+        w.close()
+
+
+def test_binding_names_follow_the_changed_rows() -> None:
+    w = World()
+    try:
+        names = BindingNames()
+        names.update(w.sb_idl)
+        assert names.take_gone() is None  # a full read: any name may have gone
+        rng = random.Random(7)
+        before: set[str] = set()
+        for step in range(80):
+            rows = w.sb_db.find("Port_Binding")
+            if rows and rng.random() < 0.4:
+                w.sb_db.delete("Port_Binding", rng.choice(rows))
+            elif rows and rng.random() < 0.3:
+                # A rename: the old name leaves, the new one arrives.
+                w.sb_db.update("Port_Binding", rng.choice(rows), logical_port=f"r{step}")
+            else:
+                w.add_binding(f"lsp{rng.randrange(12)}x{step}")
+            w.sb_idl.run()
+            names.update(w.sb_idl)
+            seen = {row.logical_port for row in w.sb_idl.tables["Port_Binding"].rows.values()}
+            assert {n for n in seen if n in names} == seen
+            assert "nowhere" not in names
+            assert names.take_gone() == before - seen
+            before = seen
+        assert names.full_reads == 1
+    finally:
+        w.close()
+
+
+class _EveryPluggedPort(SouthboundConditions):
+    """The earlier condition: every plugged (or in flight) port by name."""
+
+    def _watch(
+        self,
+        plugged: PluggedHere | frozenset[str],
+        plugged_from: tuple[Any, ...],
+        in_flight: frozenset[str],
+        complete: bool,
+    ) -> None:
+        lports = plugged.lports if isinstance(plugged, PluggedHere) else plugged
+        needed = lports | in_flight
+        if needed != self._watched:
+            self._watched = needed
+            self._watched_version += 1
+
+
+def _run_schedule(seed: int, policy: Policy, conditions: type[SouthboundConditions]) -> list[Any]:
+    """What is plugged after each of the seed's random changes."""
+    rng = random.Random(seed)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_loop, "SouthboundConditions", conditions)
+        w = World(policy=policy)
+    add_chassis(w.sb_db, "hv3", encap_ip="192.0.2.3")
+    chassis = {name: w.sb_db.find("Chassis", name=name)[0] for name in ("hv1", "hv2", "hv3")}
+    seen: list[Any] = []
+    try:
+        for step in range(STEPS):
+            rows = w.sb_db.find("Port_Binding")
+            roll = rng.random()
+            if not rows or roll < 0.3:
+                w.add_binding(f"lsp{step}", requested_chassis=rng.choice(["hv1", "hv1", "hv2"]))
+            else:
+                pb = rng.choice(rows)
+                lport = w.sb_db.get("Port_Binding", pb)["logical_port"]
+                if roll < 0.45:
+                    w.sb_db.delete("Port_Binding", pb)
+                else:
+                    # requested-chassis removed, moved or given back.
+                    where = rng.choice([None, "hv1", "hv2", "hv3"])
+                    options = {"vif-plug-type": "dummy"}
+                    if where is not None:
+                        options["requested-chassis"] = where
+                    w.sb_db.update(
+                        "Port_Binding",
+                        pb,
+                        options=options,
+                        requested_chassis=[] if where is None else [chassis[where]],
+                    )
+                del lport
+            _quiet(w)
+            seen.append(sorted(w.plugged()))
+        return seen
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("policy", [Policy.OVN_COMPATIBLE, Policy.RECOMMENDED])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_plugs_as_with_every_plugged_port_asked_for_by_name(seed: int, policy: Policy) -> None:
+    mine = _run_schedule(seed, policy, SouthboundConditions)
+    reference = _run_schedule(seed, policy, _EveryPluggedPort)
+    assert mine == reference, f"seed {seed}: plugged ports differ"
