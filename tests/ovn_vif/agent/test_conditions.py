@@ -21,7 +21,7 @@ from tests.support.fake_agent import World
 from ovn_vif import Policy
 from ovn_vif.agent import _loop
 from ovn_vif.agent._conditions import BindingNames, PluggedHere, SouthboundConditions
-from ovn_vif.testing import add_chassis
+from ovn_vif.testing import add_chassis, assign_ofports
 
 SEEDS = range(6)
 STEPS = 40
@@ -104,6 +104,23 @@ def test_a_binding_that_left_the_view_is_asked_for_before_the_port_is_unplugged(
     assert "keep" in world.plugged()
 
 
+def test_an_answer_that_never_comes_holds_unplugs_not_plugs(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.add_binding("gone")
+    world.run_until(lambda: "gone" in world.plugged())
+    _quiet(world)
+    # The server stops answering condition changes (the self-audit repairs
+    # that later: tests/ovn_vif/agent/test_self_audit.py).
+    monkeypatch.setattr(world.sb_db, "_monitor_cond_change", lambda session, msg: None)
+    [pb] = world.sb_db.find("Port_Binding", logical_port="gone")
+    world.sb_db.delete("Port_Binding", pb)
+    world.add_binding("new")
+    world.run_until(lambda: "new" in world.plugged())
+    assert "gone" in world.plugged()
+    assert not world.agent.synced
+
+
 def test_a_port_plugged_at_start_whose_binding_is_elsewhere_is_asked_for() -> None:
     """After a restart, a plugged port requested by another chassis is asked
     for by name and unplugged once seen there (the recommended policy)."""
@@ -173,7 +190,9 @@ class _EveryPluggedPort(SouthboundConditions):
             self._watched_version += 1
 
 
-def _run_schedule(seed: int, policy: Policy, conditions: type[SouthboundConditions]) -> list[Any]:
+def _run_schedule(
+    seed: int, policy: Policy, conditions: type[SouthboundConditions], ofports: bool
+) -> list[Any]:
     """What is plugged after each of the seed's random changes."""
     rng = random.Random(seed)
     with pytest.MonkeyPatch.context() as patch:
@@ -207,15 +226,24 @@ def _run_schedule(seed: int, policy: Policy, conditions: type[SouthboundConditio
                     )
                 del lport
             _quiet(w)
+            if ofports:
+                # As ovs-vswitchd would: the plugged ports get their ofport
+                # (the ovn-compatible policy binds only those; without, it
+                # creates them again, as OVN 23.03 does).
+                assign_ofports(w.ovs_db)
+                _quiet(w)
             seen.append(sorted(w.plugged()))
         return seen
     finally:
         w.close()
 
 
+@pytest.mark.parametrize("ofports", [True, False], ids=["vswitchd", "no-ofports"])
 @pytest.mark.parametrize("policy", [Policy.OVN_COMPATIBLE, Policy.RECOMMENDED])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_plugs_as_with_every_plugged_port_asked_for_by_name(seed: int, policy: Policy) -> None:
-    mine = _run_schedule(seed, policy, SouthboundConditions)
-    reference = _run_schedule(seed, policy, _EveryPluggedPort)
+def test_plugs_as_with_every_plugged_port_asked_for_by_name(
+    seed: int, policy: Policy, ofports: bool
+) -> None:
+    mine = _run_schedule(seed, policy, SouthboundConditions, ofports)
+    reference = _run_schedule(seed, policy, _EveryPluggedPort, ofports)
     assert mine == reference, f"seed {seed}: plugged ports differ"
