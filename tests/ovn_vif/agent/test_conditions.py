@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from tests.support.fake_agent import World
 
-from ovn_vif import Policy
-from ovn_vif.agent import _loop
+from ovn_vif import Policy, create_sb_indexes
+from ovn_vif.agent import Agent, AgentConfig, _loop, prepare_ovs_helper, prepare_sb_helper
 from ovn_vif.agent._conditions import BindingNames, PluggedHere, SouthboundConditions
-from ovn_vif.testing import add_chassis, assign_ofports
+from ovn_vif.testing import add_chassis, assign_ofports, connect
 
 SEEDS = range(6)
 STEPS = 40
@@ -121,27 +121,69 @@ def test_an_answer_that_never_comes_holds_unplugs_not_plugs(
     assert not world.agent.synced
 
 
-def test_a_port_plugged_at_start_whose_binding_is_elsewhere_is_asked_for() -> None:
-    """After a restart, a plugged port requested by another chassis is asked
-    for by name and unplugged once seen there (the recommended policy)."""
+def test_a_port_whose_binding_moves_to_another_chassis_is_asked_for() -> None:
+    """Its binding leaves the view; asked for by name, it comes back
+    requested elsewhere, and the recommended policy unplugs the port."""
     w = World()
     try:
         w.add_binding("lsp1")
         w.run_until(lambda: "lsp1" in w.plugged())
         _quiet(w)
-        [pb] = w.sb_db.find("Port_Binding", logical_port="lsp1")
-        [hv2] = w.sb_db.find("Chassis", name="hv2")
-        w.sb_db.update(
-            "Port_Binding",
-            pb,
-            options={"vif-plug-type": "dummy", "requested-chassis": "hv2"},
-            requested_chassis=[hv2],
-        )
+        sent = Sent(w)
+        _move(w, "lsp1", "hv2")
         w.run_until(lambda: "lsp1" not in w.plugged())
         _quiet(w)
+        assert Sent.named(sent.conditions[0][0]) == {"lsp1"}
         assert w.agent._conditions.watched == frozenset()
     finally:
         w.close()
+
+
+def test_after_a_restart_every_plugged_port_is_a_suspect() -> None:
+    """Ports left plugged by a stopped agent whose bindings left the view
+    meanwhile are asked for by the next agent: under the ovn-compatible
+    policy the one whose requested-chassis was removed stays plugged (as
+    ovn-controller keeps it), the one moved to another chassis goes."""
+    w = World(policy=Policy.OVN_COMPATIBLE)
+    try:
+        for name in ("stays", "kept", "moves"):
+            w.add_binding(name)
+        w.run_until(lambda: {"stays", "kept", "moves"} <= set(w.plugged()))
+        assign_ofports(w.ovs_db)  # as ovs-vswitchd would: the ports are bound
+        _quiet(w)
+        w.agent.close()
+        before = {n: w.ovs_db.find("Interface", name=n) for n in ("stays", "kept")}
+        [pb] = w.sb_db.find("Port_Binding", logical_port="kept")
+        w.sb_db.update("Port_Binding", pb, options={"vif-plug-type": "dummy"}, requested_chassis=[])
+        _move(w, "moves", "hv2")
+        again = Agent(AgentConfig(policy=Policy.OVN_COMPATIBLE), w.registry)
+        ovs_idl = connect(w.ovs_db, prepare_ovs_helper)
+        sb_idl = connect(w.sb_db, prepare_sb_helper, before_connect=create_sb_indexes)
+        try:
+            again.start(ovs_idl=ovs_idl, sb_idl=sb_idl)
+            assert again.run_until(lambda: "moves" not in w.plugged(), timeout=30)
+            assert again.run_until(lambda: again.synced and again.idle, timeout=30)
+            again.iterate()  # the iteration after the unplug's commit drops its clause
+            assert again.run_until(lambda: again.synced and again.idle, timeout=30)
+            assert {n: w.ovs_db.find("Interface", name=n) for n in before} == before
+            assert again._conditions.watched == frozenset({"kept"})
+        finally:
+            again.close()
+            ovs_idl.close()
+            sb_idl.close()
+    finally:
+        w.close()
+
+
+def _move(w: World, lport: str, chassis: str) -> None:
+    [pb] = w.sb_db.find("Port_Binding", logical_port=lport)
+    [where] = w.sb_db.find("Chassis", name=chassis)
+    w.sb_db.update(
+        "Port_Binding",
+        pb,
+        options={"vif-plug-type": "dummy", "requested-chassis": chassis},
+        requested_chassis=[where],
+    )
 
 
 def test_binding_names_follow_the_changed_rows() -> None:
