@@ -22,7 +22,6 @@ changed, so that an iteration in which nothing changed costs nothing here.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
@@ -220,29 +219,6 @@ class PluggedHere:
             self.version += 1
 
 
-class _LportClauses:
-    """``["logical_port", "==", lport]`` for each lport of a set, sorted,
-    kept from one set to the next at the cost of what changed."""
-
-    def __init__(self) -> None:
-        self._lports: frozenset[str] = frozenset()
-        self._names: list[str] = []
-        self._clauses: list[list[Any]] = []
-
-    def update(self, lports: frozenset[str]) -> list[list[Any]]:
-        """The clauses for *lports* (a new list; the clauses are shared)."""
-        for lport in self._lports.difference(lports):
-            at = bisect.bisect_left(self._names, lport)
-            del self._names[at]
-            del self._clauses[at]
-        for lport in lports.difference(self._lports):
-            at = bisect.bisect_left(self._names, lport)
-            self._names.insert(at, lport)
-            self._clauses.insert(at, ["logical_port", "==", lport])
-        self._lports = lports
-        return list(self._clauses)
-
-
 class BindingNames:
     """The ``logical_port`` of every ``Port_Binding`` row a Southbound IDL
     holds, kept up to date from the rows it reports changed (its own change
@@ -323,7 +299,6 @@ class SouthboundConditions:
         #: The plugged lports as last read from the engine's copy (an IDL
         #: without change tracking).
         self._last_read: frozenset[str] | None = None
-        self._lport_clauses = _LportClauses()
 
     @property
     def plugged(self) -> PluggedHere | None:
@@ -383,7 +358,7 @@ class SouthboundConditions:
         clauses: list[Any] = []
         if chassis is not None:
             clauses.append(["requested_chassis", "==", ["uuid", str(chassis.uuid)]])
-        clauses.extend(self._lport_clauses.update(self._watched))
+        clauses.extend(["logical_port", "==", lport] for lport in sorted(self._watched))
         condition: list[Any] = clauses or [False]
         self._made_from = made_from
         if condition != self._pb_condition:
