@@ -46,6 +46,10 @@ What is read, and why:
   :class:`QuickInsertIdl` applies inserted rows without the per-column
   default ``Datum`` that ``ovs.db.idl`` builds and throws away for each of
   them, and with quicker parsers for common column types (see the class).
+  It also keeps the rows of :data:`PACKED_TABLES` packed
+  (:class:`PackedLayout`): a ``Row`` subclass whose ``_data`` is a property
+  that unpacks the values kept in the row's ``__dict__``, created through
+  ``Row.__init__`` and ``ovs.db.idl.ColumnDefaultDict``.
 * ``Idl._session.reconnect`` (the session's ``ovs.reconnect.Reconnect``),
   its ``state`` and ``disconnected()``: :func:`watch_disconnects` wraps that
   method on the instance to remember why the session last lost (or failed
@@ -106,10 +110,25 @@ def committed_datums(row: Any) -> Mapping[str, Any] | None:
     state = getattr(row, "__dict__", None)
     if state is None:
         return None
+    packed = state.get(_PACKED)
+    if packed is not None:
+        # A copy made for this read; the row stays packed.
+        unpacked: Mapping[str, Any] = packed[0].unpack(packed)
+        return unpacked
     data = state.get("_data")
     if not isinstance(data, dict) or state.get("_changes") or state.get("_mutations"):
         return None
     return data
+
+
+def packed_values(row: Any) -> tuple[Any, ...] | None:
+    """The packed values of a row :class:`QuickInsertIdl` keeps packed, or ``None``.
+
+    ``packed[0]`` is the table's :class:`PackedLayout`; read a column with
+    ``packed[0].get(packed, name)``.
+    """
+    state = getattr(row, "__dict__", None)
+    return None if state is None else state.get(_PACKED)
 
 
 class _Refs:
@@ -175,6 +194,9 @@ def ref_set(row: Any, column: str) -> frozenset[uuid_module.UUID] | None:
     """The uuids a reference-set *column* of an IDL *row* holds (committed),
     followed from one call to the next at the cost of what changed; ``None``
     for a row :func:`committed_datums` does not read."""
+    packed = packed_values(row)
+    if packed is not None:
+        return frozenset(packed[0].members(packed, column))
     refs = _followed(row, column)
     return None if refs is None else refs.uuids
 
@@ -182,6 +204,9 @@ def ref_set(row: Any, column: str) -> frozenset[uuid_module.UUID] | None:
 def ref_pairs(row: Any, column: str) -> list[list[str]] | None:
     """``[["uuid", str], ...]`` of :func:`ref_set`, sorted by string (a new
     list; its pairs are shared and must not be changed); ``None`` likewise."""
+    packed = packed_values(row)
+    if packed is not None:
+        return [["uuid", text] for text in sorted(map(str, packed[0].members(packed, column)))]
     refs = _followed(row, column)
     if refs is None:
         return None
@@ -665,6 +690,185 @@ def datum_parser(kind: Any) -> Any:
     return parse
 
 
+# --- packed rows ----------------------------------------------------------------------
+
+#: Where a packed row keeps its values (in its ``__dict__``, instead of ``_data``).
+_PACKED = "_ovn_vif_packed"
+#: Tables whose rows :class:`QuickInsertIdl` keeps packed: the ones with a
+#: row per plugged port. The others (one Bridge, one Open_vSwitch, a few
+#: Chassis, whose rows indexes and :func:`ref_set` read) keep their Datums.
+PACKED_TABLES = frozenset({"Port_Binding", "Interface", "Port"})
+
+_SCALAR, _SET, _MAP = 0, 1, 2
+
+
+class _StoredEmpty:
+    """The packed value of an optional scalar column stored empty (a modify
+    emptied it), which ``ovs.db.idl`` keeps apart from a column never stored."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<stored empty>"
+
+
+_EMPTY = _StoredEmpty()
+
+
+class PackedLayout:
+    """How :class:`QuickInsertIdl` packs the rows of one table.
+
+    A packed row keeps, instead of ``_data`` (a dict of ``ovs.db.data.Datum``,
+    each with a dict of ``Atom`` objects: about 2 kB a row), one tuple: this
+    layout, then per column ``None`` (not stored: the default), or the
+    column's plain values (a scalar's value; a set's values as a tuple; a
+    map's keys and values alternating in one tuple). ``row._data`` unpacks it
+    for whoever asks (``ovs.db.idl`` itself, attribute reads, transactions):
+    the row then holds its Datums until :meth:`QuickInsertIdl.run` packs it
+    again. The engine's readers (:func:`packed_values`) read the values
+    without unpacking.
+    """
+
+    __slots__ = ("_columns", "_index", "table")
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        columns = []
+        for name, column in table.columns.items():
+            kind = column.type
+            shape = _MAP if kind.is_map() else _SCALAR if kind.n_max == 1 else _SET
+            value_type = kind.value.type if kind.is_map() else None
+            columns.append((name, kind, shape, kind.key.type, value_type))
+        self._columns = tuple(columns)
+        self._index = {name: at + 1 for at, name in enumerate(table.columns)}
+
+    @staticmethod
+    def fits(table: Any) -> bool:
+        """Whether the rows of *table* can be packed: every column of a type
+        :func:`datum_parser` reads (no enums, no reals), so that each value
+        packed is a ``str``, ``int``, ``bool`` or ``uuid.UUID``."""
+        return all(datum_parser(column.type) is not None for column in table.columns.values())
+
+    def get(self, packed: tuple[Any, ...], name: str) -> Any:
+        """The packed value of column *name* (``None``: not stored), or
+        ``None`` for a column this table does not have."""
+        at = self._index.get(name)
+        return None if at is None else packed[at]
+
+    def first(self, packed: tuple[Any, ...], name: str, default: Any) -> Any:
+        """A scalar or optional column's value; *default* when it is empty or not stored."""
+        value = self.get(packed, name)
+        return default if value is None or value is _EMPTY else value
+
+    def members(self, packed: tuple[Any, ...], name: str) -> tuple[Any, ...]:
+        """A set (or optional scalar) column's values, as a tuple."""
+        value = self.get(packed, name)
+        if value is None or value is _EMPTY:
+            return ()
+        return value if type(value) is tuple else (value,)
+
+    def mapping(self, packed: tuple[Any, ...], name: str) -> dict[Any, Any]:
+        """A map column's value, as a new dict."""
+        value = self.get(packed, name)
+        if not value:
+            return {}
+        return dict(zip(value[::2], value[1::2], strict=True))
+
+    def pack(self, data: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The packed tuple of the stored Datums *data* (column -> Datum)."""
+        out: list[Any] = [self]
+        for name, _kind, shape, _key, _value in self._columns:
+            datum = data.get(name)
+            out.append(None if datum is None else _pack_datum(shape, datum))
+        return tuple(out)
+
+    def replace(self, packed: tuple[Any, ...], data: Mapping[str, Any]) -> tuple[Any, ...]:
+        """*packed* with the columns in *data* (column -> Datum) stored anew."""
+        out = list(packed)
+        for name, datum in data.items():
+            at = self._index[name]
+            out[at] = _pack_datum(self._columns[at - 1][2], datum)
+        return tuple(out)
+
+    def datum(self, packed: tuple[Any, ...], name: str) -> Any:
+        """A new ``Datum`` of column *name* (the default when not stored)."""
+        import ovs.db.data
+
+        at = self._index[name]
+        value = packed[at]
+        if value is None:
+            return ovs.db.data.Datum.default(self._columns[at - 1][1])
+        return self._datum(at - 1, value)
+
+    def unpack(self, packed: tuple[Any, ...]) -> Any:
+        """A new ``_data`` (``ColumnDefaultDict``) with the Datums of *packed*."""
+        import ovs.db.data
+        import ovs.db.idl
+
+        data = ovs.db.idl.ColumnDefaultDict(self.table)
+        for at, column in enumerate(self._columns):
+            value = packed[at + 1]
+            if value is not None:
+                data[column[0]] = self._datum(at, value)
+        return data
+
+    def _datum(self, at: int, value: Any) -> Any:
+        import ovs.db.data
+
+        atom_class = ovs.db.data.Atom
+        _name, kind, shape, key_type, value_type = self._columns[at]
+        values: dict[Any, Any]
+        if shape == _SCALAR:
+            values = {} if value is _EMPTY else {atom_class(key_type, value): None}
+        elif shape == _SET:
+            values = {atom_class(key_type, v): None for v in value}
+        else:
+            values = {}
+            for i in range(0, len(value), 2):
+                key = value[i]
+                atom = _SHARED_KEYS.get(key) if type(key) is str else None
+                if atom is None:
+                    atom = atom_class(key_type, key)
+                values[atom] = atom_class(value_type, value[i + 1])
+        return ovs.db.data.Datum(kind, values)
+
+
+def _pack_datum(shape: int, datum: Any) -> Any:
+    values = datum.values
+    if shape == _SCALAR:
+        return next(iter(values)).value if values else _EMPTY
+    if shape == _SET:
+        return tuple(atom.value for atom in values)
+    flat = []
+    for key, value in values.items():
+        flat.append(key.value)
+        flat.append(value.value)
+    return tuple(flat)
+
+
+@functools.cache
+def _packed_row_class() -> Any:
+    import ovs.db.idl
+
+    class PackedRow(ovs.db.idl.Row):  # type: ignore[misc]
+        """An ``ovs.db.idl.Row`` whose committed values are packed
+        (:class:`PackedLayout`) until something reads ``_data``."""
+
+        @property
+        def _data(self) -> Any:
+            state = self.__dict__
+            packed = state.get(_PACKED)
+            if packed is not None:
+                del state[_PACKED]
+                state["_data"] = packed[0].unpack(packed)
+                unpacked = getattr(state["_idl"], "_ovn_vif_unpacked", None)
+                if unpacked is not None:
+                    unpacked.append(self)
+            return state.get("_data")
+
+    return PackedRow
+
+
 @functools.cache
 def _quick_insert_idl() -> Any:
     import ovs.db.data
@@ -673,6 +877,7 @@ def _quick_insert_idl() -> Any:
 
     process_update2 = ovs.db.idl.Idl._Idl__process_update2
     apply_diff = ovs.db.idl.Idl._Idl__apply_diff
+    packed_row = _packed_row_class()
 
     class QuickInsertIdl(ovs.db.idl.Idl):  # type: ignore[misc]
         """``ovs.db.idl.Idl``, applying inserted rows in a third to a half of the time.
@@ -696,10 +901,43 @@ def _quick_insert_idl() -> Any:
         """
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self._ovn_vif_tables: dict[str, tuple[Any, dict[str, Any], list[Any], Any]] = {}
+            self._ovn_vif_tables: dict[str, tuple[Any, dict[str, Any], list[Any], Any, Any]] = {}
+            #: Packed rows that something unpacked (``row._data``) since the last run().
+            self._ovn_vif_unpacked: list[Any] = []
             super().__init__(*args, **kwargs)
 
-        def _ovn_vif_table(self, table: Any) -> tuple[Any, dict[str, Any], list[Any], Any]:
+        def run(self) -> Any:
+            if self._ovn_vif_unpacked:
+                self._ovn_vif_repack()
+            return super().run()
+
+        def _ovn_vif_repack(self) -> None:
+            """Pack again the rows whose ``_data`` was read, unless a
+            transaction has business with them (they wait for the next run)."""
+            waiting = []
+            for row in self._ovn_vif_unpacked:
+                state = row.__dict__
+                data = state.get("_data")
+                if _PACKED in state or not isinstance(data, dict):
+                    continue
+                table = state["_table"]
+                if table_rows(self, table.name).get(state["uuid"]) is not row:
+                    continue  # deleted, or the cache was cleared
+                if (
+                    state.get("_changes") != {}
+                    or state.get("_mutations") != {}
+                    or state.get("_prereqs")
+                ):
+                    waiting.append(row)
+                    continue
+                layout = self._ovn_vif_table(table)[4]
+                if layout is None:
+                    continue
+                state[_PACKED] = layout.pack(data)
+                del state["_data"]
+            self._ovn_vif_unpacked = waiting
+
+        def _ovn_vif_table(self, table: Any) -> tuple[Any, dict[str, Any], list[Any], Any, Any]:
             cached = self._ovn_vif_tables.get(table.name)
             if cached is not None and cached[0] is table:
                 return cached
@@ -718,7 +956,12 @@ def _quick_insert_idl() -> Any:
                     except ovs.db.error.Error:
                         datum = None
                     fill.append((column.name, datum, column.alert))
-            cached = self._ovn_vif_tables[table.name] = (table, compare, fill, parsers)
+            layout = (
+                PackedLayout(table)
+                if table.name in PACKED_TABLES and PackedLayout.fits(table)
+                else None
+            )
+            cached = self._ovn_vif_tables[table.name] = (table, compare, fill, parsers, layout)
             return cached
 
         def _Idl__process_update2(self, table: Any, uuid: Any, row_update: Any) -> Any:
@@ -735,7 +978,7 @@ def _quick_insert_idl() -> Any:
             known = uuid in (rows.data if type(getattr(rows, "data", None)) is dict else rows)
             if not isinstance(new, dict) or known or not columns.keys() >= new.keys():
                 return process_update2(self, table, uuid, row_update)
-            _, compare, fill, parsers = self._ovn_vif_table(table)
+            _, compare, fill, parsers, layout = self._ovn_vif_table(table)
             values = []
             for name, json in new.items():
                 column = columns[name]
@@ -754,12 +997,23 @@ def _quick_insert_idl() -> Any:
                         return process_update2(self, table, uuid, row_update)
                     if default != compare[name]:
                         values.append((name, default.copy(), alert))
-            row = self._Idl__create_row(table, uuid)
-            data = row._data
             changed = False
-            for name, datum, alert in values:
-                data[name] = datum
-                changed = changed or alert
+            if layout is not None and not getattr(rows, "indexes", None):
+                # No index reads this table's rows: keep them packed.
+                row = packed_row(self, table, uuid, None)
+                state = row.__dict__
+                del state["_data"]
+                stored = {}
+                for name, datum, alert in values:
+                    stored[name] = datum
+                    changed = changed or alert
+                state[_PACKED] = layout.pack(stored)
+            else:
+                row = self._Idl__create_row(table, uuid)
+                data = row._data
+                for name, datum, alert in values:
+                    data[name] = datum
+                    changed = changed or alert
             table.rows[uuid] = row
             return ovs.db.idl.Notice(ovs.db.idl.ROW_CREATE, row) if changed else False
 
@@ -783,6 +1037,22 @@ def _quick_insert_idl() -> Any:
                         return apply_diff(self, table, row, row_diff)
                 diffs.append((name, diff))
             old_row = {}
+            packed = row.__dict__.get(_PACKED)
+            if packed is not None:
+                # The same steps on the changed columns' Datums alone.
+                layout = packed[0]
+                stored = {}
+                for name, diff in diffs:
+                    current = layout.datum(packed, name)
+                    old_row[name] = current.copy()
+                    datum = current.diff(diff)
+                    # Applied in place to a stored column, the parent's Datum
+                    # would keep the change; otherwise it compares.
+                    in_place = datum is current and layout.get(packed, name) is not None
+                    if in_place or datum != layout.datum(packed, name):
+                        stored[name] = datum
+                row.__dict__[_PACKED] = layout.replace(packed, stored)
+                return old_row
             data = row._data
             for name, diff in diffs:
                 old_row[name] = data[name].copy()

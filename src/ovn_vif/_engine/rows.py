@@ -25,11 +25,14 @@ from ovn_vif._engine.views import (
     NameLookup,
     PortView,
 )
-from ovn_vif._ovs_private import committed_datums
+from ovn_vif._ovs_private import committed_datums, packed_values
 
 
 def read_iface(row: Any) -> IfaceView:
     """Copy one ``Interface`` row."""
+    packed = packed_values(row)
+    if packed is not None:
+        return _iface_from_packed(row.uuid, packed)
     data = committed_datums(row)
     if data is None:
         return _iface_from_attrs(row)
@@ -38,6 +41,15 @@ def read_iface(row: Any) -> IfaceView:
 
 def read_port(row: Any, iface_rows: Mapping[UUID, Any]) -> PortView:
     """Copy one ``Port`` row; its interfaces are those in *iface_rows*."""
+    packed = packed_values(row)
+    if packed is not None:
+        layout = packed[0]
+        members = layout.members(packed, "interfaces")
+        return PortView(
+            uuid=row.uuid,
+            name=layout.first(packed, "name", ""),
+            interfaces=tuple(sorted(u for u in members if u in iface_rows)),
+        )
     data = committed_datums(row)
     if data is None:
         return _port_from_attrs(row)
@@ -50,6 +62,9 @@ def read_port(row: Any, iface_rows: Mapping[UUID, Any]) -> PortView:
 
 def read_binding(row: Any, chassis_rows: Mapping[UUID, Any]) -> BindingView:
     """Copy one ``Port_Binding`` row; its chassis are those in *chassis_rows*."""
+    packed = packed_values(row)
+    if packed is not None:
+        return _binding_from_packed(packed, chassis_rows)
     data = committed_datums(row)
     if data is None:
         return _binding_from_attrs(row)
@@ -64,6 +79,12 @@ def read_chassis(row: Any) -> ChassisView:
 def requested_chassis(row: Any, chassis_rows: Mapping[UUID, Any]) -> UUID | None:
     """A ``Port_Binding``'s ``requested_chassis``, the one column read of
     the Port_Bindings of other chassis."""
+    packed = packed_values(row)
+    if packed is not None:
+        for ref in packed[0].members(packed, "requested_chassis"):
+            if ref in chassis_rows:
+                return ref  # type: ignore[no-any-return]
+        return None
     data = committed_datums(row)
     if data is None:
         return _ref_uuid(_optional(_get(row, "requested_chassis", [])))
@@ -81,6 +102,9 @@ def bridge_ports(row: Any, port_rows: Mapping[UUID, Any]) -> list[UUID]:
 
 def column(row: Any, name: str, default: Any) -> Any:
     """A scalar column's value, from the committed Datum when possible."""
+    packed = packed_values(row)
+    if packed is not None:
+        return packed[0].first(packed, name, default)
     data = committed_datums(row)
     if data is not None:
         return _datum_first(data.get(name), default)
@@ -255,4 +279,40 @@ def _binding_from_datums(data: Mapping[str, Any], chassis_rows: Mapping[UUID, An
         requested_additional_chassis=_uuid_set(
             _datum_refs(data.get("requested_additional_chassis"), chassis_rows)
         ),
+    )
+
+
+# --- from a packed row (``ovs.db.idl`` rows the agent's IDLs keep packed) -----
+
+
+def _str_pairs(values: dict[Any, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def _iface_from_packed(uuid: UUID, packed: tuple[Any, ...]) -> IfaceView:
+    layout = packed[0]
+    mtu = layout.first(packed, "mtu_request", None)
+    ofport = layout.first(packed, "ofport", None)
+    return IfaceView(
+        uuid=uuid,
+        name=layout.first(packed, "name", ""),
+        type=layout.first(packed, "type", ""),
+        options=_str_pairs(layout.mapping(packed, "options")),
+        external_ids=_str_pairs(layout.mapping(packed, "external_ids")),
+        mtu_request=None if mtu is None else int(mtu),
+        ofport=None if ofport is None else int(ofport),
+    )
+
+
+def _binding_from_packed(packed: tuple[Any, ...], chassis_rows: Mapping[UUID, Any]) -> BindingView:
+    layout = packed[0]
+    requested = [u for u in layout.members(packed, "requested_chassis") if u in chassis_rows]
+    additional = layout.members(packed, "requested_additional_chassis")
+    return BindingView(
+        logical_port=layout.first(packed, "logical_port", ""),
+        type=layout.first(packed, "type", ""),
+        parent_port=layout.first(packed, "parent_port", None) or None,
+        options=_str_pairs(layout.mapping(packed, "options")),
+        requested_chassis=requested[0] if requested else None,
+        requested_additional_chassis=_uuid_set(u for u in additional if u in chassis_rows),
     )
