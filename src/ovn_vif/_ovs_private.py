@@ -575,32 +575,28 @@ def __getattr__(name: str) -> Any:
 SHARED_ATOMS_MAX = 1024
 
 
-def _atom_parser(base: Any, shared: dict[str, Any] | None = None) -> Any:
-    """As :func:`datum_parser`, for one atom (``Atom.from_json``); string
-    atoms are taken from and added to *shared* (while it has room), and the
-    empty string is always shared."""
-    import ovs.db.data
+#: What a value parser (:func:`_value_parser`) answers for JSON it does not take.
+_BAD = object()
+
+
+def _value_parser(base: Any) -> Any:
+    """A parser for one atom of base type *base*: the JSON to the atom's
+    Python value (``str``, ``int``, ``bool``, ``uuid.UUID``), checked as
+    ``Atom.from_json`` checks it, or :data:`_BAD`; ``None`` for a base type
+    it does not handle (enums, reals)."""
     import ovs.db.types
     import ovs.ovsuuid
 
-    atom_class = ovs.db.data.Atom
     kind = base.type
     if base.enum is not None:
         return None
     if kind == ovs.db.types.StringType:
         shortest, longest = base.min_length, base.max_length
-        known = shared if shared is not None else {}
-        bounded = shared is not None
 
         def string(json: Any) -> Any:
             if type(json) is str and shortest <= len(json) <= longest:
-                atom = known.get(json)
-                if atom is None:
-                    atom = atom_class(kind, json)
-                    if (bounded and len(known) < SHARED_ATOMS_MAX) or not json:
-                        known[json] = atom
-                return atom
-            return None
+                return json
+            return _BAD
 
         return string
     if kind == ovs.db.types.IntegerType:
@@ -612,12 +608,12 @@ def _atom_parser(base: Any, shared: dict[str, Any] | None = None) -> Any:
                 and (low is None or json >= low)
                 and (high is None or json <= high)
             ):
-                return atom_class(kind, json)
-            return None
+                return json
+            return _BAD
 
         return integer
     if kind == ovs.db.types.BooleanType:
-        return lambda json: atom_class(kind, json) if type(json) is bool else None
+        return lambda json: json if type(json) is bool else _BAD
     if kind == ovs.db.types.UuidType:
 
         def reference(json: Any) -> Any:
@@ -628,11 +624,85 @@ def _atom_parser(base: Any, shared: dict[str, Any] | None = None) -> Any:
                 and type(json[1]) is str
                 and ovs.ovsuuid.uuidRE.match(json[1])
             ):
-                return atom_class(kind, uuid_module.UUID(json[1]))
-            return None
+                return uuid_module.UUID(json[1])
+            return _BAD
 
         return reference
     return None
+
+
+def _atom_parser(base: Any, shared: dict[str, Any] | None = None) -> Any:
+    """As :func:`datum_parser`, for one atom (``Atom.from_json``), or
+    :data:`_BAD`; string atoms are taken from and added to *shared* (while it
+    has room), and the empty string is always shared."""
+    import ovs.db.data
+    import ovs.db.types
+
+    value = _value_parser(base)
+    if value is None:
+        return None
+    atom_class = ovs.db.data.Atom
+    kind = base.type
+    if kind == ovs.db.types.StringType:
+        known = shared if shared is not None else {}
+        bounded = shared is not None
+
+        def string(json: Any) -> Any:
+            text = value(json)
+            if text is _BAD:
+                return _BAD
+            atom = known.get(text)
+            if atom is None:
+                atom = atom_class(kind, text)
+                if (bounded and len(known) < SHARED_ATOMS_MAX) or not text:
+                    known[text] = atom
+            return atom
+
+        return string
+
+    def atom(json: Any) -> Any:
+        parsed = value(json)
+        return _BAD if parsed is _BAD else atom_class(kind, parsed)
+
+    return atom
+
+
+def _elements_parser(kind: Any, key: Any, value: Any) -> Any:
+    """The walk of a column value's JSON that :func:`datum_parser` and
+    :func:`_packer` share: a list of ``(key, value)`` pairs (``value``
+    ``None`` for a set or scalar), each element parsed by *key* and *value*
+    (for maps), or ``None`` if the JSON, an element or the count is wrong.
+    Duplicates are the caller's to refuse."""
+    fewest, most = kind.n_min, kind.n_max
+    wrapper = "map" if value is not None else "set"
+
+    def walk(json: Any) -> list[tuple[Any, Any]] | None:
+        if not (type(json) is list and json and json[0] == wrapper):
+            if wrapper == "map":
+                return None
+            k = key(json)
+            return None if k is _BAD else [(k, None)]
+        if len(json) != 2 or type(json[1]) is not list:
+            return None
+        inner = json[1]
+        if not fewest <= len(inner) <= most:
+            return None
+        out = []
+        for element in inner:
+            if value is None:
+                k, v = key(element), None
+                if k is _BAD:
+                    return None
+            else:
+                if type(element) is not list or len(element) != 2:
+                    return None
+                k, v = key(element[0]), value(element[1])
+                if k is _BAD or v is _BAD:
+                    return None
+            out.append((k, v))
+        return out
+
+    return walk
 
 
 # The string atoms of map keys, shared by every parser (SHARED_ATOMS_MAX).
@@ -651,40 +721,18 @@ def datum_parser(kind: Any) -> Any:
 
     datum_class = ovs.db.data.Datum
     key = _atom_parser(kind.key, _SHARED_KEYS if kind.is_map() else None)
-    if key is None:
-        return None
     value = _atom_parser(kind.value) if kind.is_map() else None
-    if kind.is_map() and value is None:
+    if key is None or (kind.is_map() and value is None):
         return None
-    fewest, most = kind.n_min, kind.n_max
-    wrapper = "map" if kind.is_map() else "set"
+    walk = _elements_parser(kind, key, value)
 
     def parse(json: Any) -> Any:
-        if not (type(json) is list and json and json[0] == wrapper):
-            if wrapper == "map":
-                return None
-            atom = key(json)
-            return None if atom is None else datum_class(kind, {atom: None})
-        if len(json) != 2 or type(json[1]) is not list:
+        pairs = walk(json)
+        if pairs is None:
             return None
-        inner = json[1]
-        if not fewest <= len(inner) <= most:
-            return None
-        values: dict[Any, Any] = {}
-        for element in inner:
-            if value is None:
-                k, v = key(element), None
-                if k is None:
-                    return None
-            else:
-                if type(element) is not list or len(element) != 2:
-                    return None
-                k, v = key(element[0]), value(element[1])
-                if k is None or v is None:
-                    return None
-            if k in values:
-                return None
-            values[k] = v
+        values = dict(pairs)
+        if len(values) != len(pairs):
+            return None  # a duplicate
         return datum_class(kind, values)
 
     return parse
@@ -729,18 +777,56 @@ class PackedLayout:
     without unpacking.
     """
 
-    __slots__ = ("_columns", "_index", "table")
+    __slots__ = ("_columns", "_index", "_parsers", "table")
 
     def __init__(self, table: Any) -> None:
+        import ovs.db.data
+
         self.table = table
         columns = []
+        #: Per column: its packed parser, its packed default, whether it alerts.
+        parsers = {}
         for name, column in table.columns.items():
             kind = column.type
             shape = _MAP if kind.is_map() else _SCALAR if kind.n_max == 1 else _SET
             value_type = kind.value.type if kind.is_map() else None
             columns.append((name, kind, shape, kind.key.type, value_type))
+            default = _pack_datum(shape, ovs.db.data.Datum.default(kind))
+            parsers[name] = (len(columns), _packer(kind), default, column.alert)
         self._columns = tuple(columns)
         self._index = {name: at + 1 for at, name in enumerate(table.columns)}
+        self._parsers = parsers
+
+    def parse(self, new: Mapping[str, Any], fill: list[Any]) -> tuple[tuple[Any, ...], bool] | None:
+        """A row inserted with the columns *new* (JSON), packed, and whether
+        a column stored alerts; ``None`` if a value does not parse here.
+
+        As :class:`QuickInsertIdl` stores Datums: only values unlike the
+        column's default, and *fill*'s defaults for required scalars left
+        out.
+        """
+        out: list[Any] = [None] * (len(self._columns) + 1)
+        out[0] = self
+        alert = False
+        parsers = self._parsers
+        for name, json in new.items():
+            at, parse, default, alerts = parsers[name]
+            value = parse(json)
+            if value is _BAD:
+                return None
+            if value != default:
+                out[at] = value
+                alert = alert or alerts
+        for name, datum, alerts in fill:
+            if name not in new:
+                if datum is None:
+                    return None
+                at, _parse, default, _alerts = parsers[name]
+                value = _pack_datum(self._columns[at - 1][2], datum)
+                if value != default:
+                    out[at] = value
+                    alert = alert or alerts
+        return tuple(out), alert
 
     @staticmethod
     def fits(table: Any) -> bool:
@@ -831,6 +917,32 @@ class PackedLayout:
                     atom = atom_class(key_type, key)
                 values[atom] = atom_class(value_type, value[i + 1])
         return ovs.db.data.Datum(kind, values)
+
+
+def _packer(kind: Any) -> Any:
+    """A parser for a column value of type *kind* straight to its packed
+    value (:class:`PackedLayout`), taking exactly what :func:`datum_parser`
+    takes, or :data:`_BAD`; ``None`` for a type it does not handle."""
+    key = _value_parser(kind.key)
+    value = _value_parser(kind.value) if kind.is_map() else None
+    if key is None or (kind.is_map() and value is None):
+        return None
+    walk = _elements_parser(kind, key, value)
+    shape = _MAP if kind.is_map() else _SCALAR if kind.n_max == 1 else _SET
+
+    def parse(json: Any) -> Any:
+        pairs = walk(json)
+        if pairs is None:
+            return _BAD
+        if len(pairs) > 1 and len({k for k, _ in pairs}) != len(pairs):
+            return _BAD  # a duplicate
+        if shape == _SCALAR:
+            return pairs[0][0] if pairs else _EMPTY
+        if shape == _SET:
+            return tuple(k for k, _ in pairs)
+        return tuple(x for pair in pairs for x in pair)
+
+    return parse
 
 
 def _pack_datum(shape: int, datum: Any) -> Any:
@@ -979,6 +1091,11 @@ def _quick_insert_idl() -> Any:
             if not isinstance(new, dict) or known or not columns.keys() >= new.keys():
                 return process_update2(self, table, uuid, row_update)
             _, compare, fill, parsers, layout = self._ovn_vif_table(table)
+            packable = layout is not None and not getattr(rows, "indexes", None)
+            if packable:
+                parsed = layout.parse(new, fill)
+                if parsed is not None:
+                    return self._ovn_vif_insert_packed(table, uuid, *parsed)
             values = []
             for name, json in new.items():
                 column = columns[name]
@@ -998,22 +1115,27 @@ def _quick_insert_idl() -> Any:
                     if default != compare[name]:
                         values.append((name, default.copy(), alert))
             changed = False
-            if layout is not None and not getattr(rows, "indexes", None):
-                # No index reads this table's rows: keep them packed.
-                row = packed_row(self, table, uuid, None)
-                state = row.__dict__
-                del state["_data"]
-                stored = {}
-                for name, datum, alert in values:
-                    stored[name] = datum
-                    changed = changed or alert
-                state[_PACKED] = layout.pack(stored)
-            else:
-                row = self._Idl__create_row(table, uuid)
-                data = row._data
-                for name, datum, alert in values:
-                    data[name] = datum
-                    changed = changed or alert
+            for _name, _datum, alert in values:
+                changed = changed or alert
+            if packable:
+                # A value only the stock parser takes: packed from its Datums.
+                stored = {name: datum for name, datum, _alert in values}
+                return self._ovn_vif_insert_packed(table, uuid, layout.pack(stored), changed)
+            row = self._Idl__create_row(table, uuid)
+            data = row._data
+            for name, datum, _alert in values:
+                data[name] = datum
+            table.rows[uuid] = row
+            return ovs.db.idl.Notice(ovs.db.idl.ROW_CREATE, row) if changed else False
+
+        def _ovn_vif_insert_packed(
+            self, table: Any, uuid: Any, packed: tuple[Any, ...], changed: bool
+        ) -> Any:
+            # No index reads this table's rows: keep them packed.
+            row = packed_row(self, table, uuid, None)
+            state = row.__dict__
+            del state["_data"]
+            state[_PACKED] = packed
             table.rows[uuid] = row
             return ovs.db.idl.Notice(ovs.db.idl.ROW_CREATE, row) if changed else False
 

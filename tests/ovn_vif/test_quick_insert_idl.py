@@ -29,9 +29,12 @@ import pytest
 from ovn_vif._engine import rows
 from ovn_vif._engine.snapshot import read_ovs, read_sb
 from ovn_vif._ovs_private import (
+    _BAD,
     PACKED_TABLES,
     PackedLayout,
     QuickInsertIdl,
+    _pack_datum,
+    _packer,
     datum_parser,
     packed_values,
 )
@@ -153,6 +156,25 @@ def test_column_parsers_answer_as_datum_from_json() -> None:
             assert [type(a.value) for a in got.values] == [
                 type(a.value) for a in expected.values
             ], (name, value)
+    assert handled > 500
+
+
+def test_packed_parsers_take_what_the_column_parsers_take() -> None:
+    """The parsers that pack a value straight from its JSON take exactly the
+    values :func:`datum_parser` takes, and give what packing its Datum gives."""
+    handled = 0
+    for name, kind in _schema_columns():
+        parse, pack = datum_parser(kind), _packer(kind)
+        assert (parse is None) == (pack is None), name
+        if parse is None:
+            continue
+        shape = 2 if kind.is_map() else 0 if kind.n_max == 1 else 1
+        for value in _VALUES:
+            datum, packed = parse(value), pack(value)
+            assert (datum is None) == (packed is _BAD), (name, value)
+            if datum is not None:
+                handled += 1
+                assert packed == _pack_datum(shape, datum), (name, value)
     assert handled > 500
 
 

@@ -23,9 +23,10 @@ stopped agent leaves its last file behind; ``ovn-vif status`` shows its age.
 from __future__ import annotations
 
 import contextlib
+import errno
+import itertools
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -41,6 +42,8 @@ STATUS_FILE_NAME = "ovn-vif.status.json"
 #: the same default as the control socket's.
 SERVICE_RUNDIR = "/var/run/ovn-vif"
 _FORMAT = 1
+#: Numbers for the temporary files of :func:`write_status` (one process, one counter).
+_TMP_NUMBERS = itertools.count(int(time.time_ns() % 1_000_000_000))
 #: Outcomes that leave an lport not plugged (or not unplugged) as requested.
 NOT_PLUGGED_OUTCOMES = frozenset(
     {Outcome.DECLINED, Outcome.VETOED, Outcome.REFUSED, Outcome.DEFERRED}
@@ -171,13 +174,30 @@ class AgentStatus:
         }
 
 
+def _create_new(prefix: str) -> tuple[int, str]:
+    """Create a file named *prefix* and a number that no file has yet,
+    readable by its owner alone, as ``tempfile.mkstemp`` would (whose
+    import, with ``shutil``, ``random`` and the compression modules, costs
+    an idle agent more memory than the status file itself).
+
+    :raises OSError: the directory is not writable.
+    """
+    for _ in range(100):
+        name = f"{prefix}{next(_TMP_NUMBERS)}"
+        try:
+            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", prefix)
+
+
 def write_status(path: str, status: AgentStatus) -> None:
     """Replace the file at *path* atomically with *status*.
 
     :raises OSError: the directory is not writable.
     """
     directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".ovn-vif-status.", dir=directory)
+    fd, tmp = _create_new(os.path.join(directory, f".ovn-vif-status.{os.getpid()}."))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(status.as_dict(), f, indent=1, sort_keys=True)

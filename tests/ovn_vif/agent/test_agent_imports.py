@@ -4,7 +4,7 @@
 for ``--metrics-address``, ``pyroute2`` and the representor provider for
 ``--provider representor``, ``importlib.metadata`` (with ``email`` and
 ``zipfile``) only where entry points cannot be read plainly (a zip file on
-``sys.path``): an agent on ``unix:`` and ``tcp:`` remotes with the dummy
+``sys.path``), ``shutil`` and ``tempfile`` never: an agent on ``unix:`` and ``tcp:`` remotes with the dummy
 provider must not import them (see ``docs/performance.rst``).
 These tests say which module came back, not how many bytes it costs.
 """
@@ -29,6 +29,10 @@ NOT_LOADED: tuple[str, ...] = (
     "prometheus_client",
     "pyroute2",
     "ovn_vif_representor",
+    # shutil (with bz2, lzma, zlib: 0.7 MB) came with argparse's help
+    # formatter and tempfile (the status file); neither is needed.
+    "shutil",
+    "tempfile",
 )
 #: ... nor these, where the entry points can be read without them.
 METADATA = ("importlib.metadata", "email", "zipfile", "csv")
