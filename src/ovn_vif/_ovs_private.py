@@ -958,13 +958,41 @@ def _pack_datum(shape: int, datum: Any) -> Any:
     return tuple(flat)
 
 
+#: The per-transaction dicts of an ``ovs.db.idl.Row``, empty in a row no
+#: transaction touches.
+_TXN_STATE = ("_changes", "_mutations", "_prereqs")
+
+
+def _lazy_dict(name: str) -> property:
+    """A row attribute kept in the row's ``__dict__`` under *name* (where
+    ``ovs.db.idl`` also writes it directly), an empty dict made there on the
+    first read."""
+
+    def get(row: Any) -> Any:
+        state = row.__dict__
+        if name in state:
+            return state[name]
+        value: dict[Any, Any] = {}
+        state[name] = value
+        return value
+
+    return property(get)
+
+
 @functools.cache
 def _packed_row_class() -> Any:
     import ovs.db.idl
 
     class PackedRow(ovs.db.idl.Row):  # type: ignore[misc]
         """An ``ovs.db.idl.Row`` whose committed values are packed
-        (:class:`PackedLayout`) until something reads ``_data``."""
+        (:class:`PackedLayout`) until something reads ``_data``, and whose
+        ``_changes``, ``_mutations`` and ``_prereqs`` (three empty dicts in
+        every row that no transaction touches) exist once something reads
+        them."""
+
+        _changes = _lazy_dict("_changes")
+        _mutations = _lazy_dict("_mutations")
+        _prereqs = _lazy_dict("_prereqs")
 
         @property
         def _data(self) -> Any:
@@ -1035,11 +1063,7 @@ def _quick_insert_idl() -> Any:
                 table = state["_table"]
                 if table_rows(self, table.name).get(state["uuid"]) is not row:
                     continue  # deleted, or the cache was cleared
-                if (
-                    state.get("_changes") != {}
-                    or state.get("_mutations") != {}
-                    or state.get("_prereqs")
-                ):
+                if any(state.get(name, {}) != {} for name in _TXN_STATE):
                     waiting.append(row)
                     continue
                 layout = self._ovn_vif_table(table)[4]
@@ -1047,6 +1071,8 @@ def _quick_insert_idl() -> Any:
                     continue
                 state[_PACKED] = layout.pack(data)
                 del state["_data"]
+                for name in _TXN_STATE:
+                    state.pop(name, None)
             self._ovn_vif_unpacked = waiting
 
         def _ovn_vif_table(self, table: Any) -> tuple[Any, dict[str, Any], list[Any], Any, Any]:
@@ -1135,6 +1161,8 @@ def _quick_insert_idl() -> Any:
             row = packed_row(self, table, uuid, None)
             state = row.__dict__
             del state["_data"]
+            for name in _TXN_STATE:
+                del state[name]
             state[_PACKED] = packed
             table.rows[uuid] = row
             return ovs.db.idl.Notice(ovs.db.idl.ROW_CREATE, row) if changed else False

@@ -590,3 +590,90 @@ def test_quick_inserts_give_the_stock_rows_and_notices(
     assert any(event == "create" for event, *_ in seen[0])
     assert any(event == "delete" for event, *_ in seen[0])
     assert any(event == "update" for event, *_ in seen[0])
+
+
+def test_transactions_write_packed_rows(make_idl: Any) -> None:
+    """A transaction on the quick IDL's own packed rows (a write, a verify, a
+    mutation, a delete) commits what the stock IDL would, and the rows it
+    touched are packed again, without their transaction dicts, once it is
+    over."""
+    from ovn_vif import register_ovs_columns
+
+    helper = _helper("Open_vSwitch")
+    helper.register_all()
+    writer = make_idl("Open_vSwitch", helper, False)
+    _run_until([writer], writer.has_ever_connected)
+    _clear(writer, "Open_vSwitch")
+    ops: list[dict[str, Any]] = []
+    for i in range(3):
+        ops.append(
+            {
+                "op": "insert",
+                "table": "Interface",
+                "row": {"name": f"i{i}", "external_ids": ["map", [["iface-id", f"lsp{i}"]]]},
+                "uuid-name": f"i{i}",
+            }
+        )
+        ops.append(
+            {
+                "op": "insert",
+                "table": "Port",
+                "row": {"name": f"i{i}", "interfaces": ["named-uuid", f"i{i}"]},
+                "uuid-name": f"p{i}",
+            }
+        )
+    ports = ["set", [["named-uuid", f"p{i}"] for i in range(3)]]
+    ops.append({"op": "insert", "table": "Bridge", "row": {"name": "br0", "ports": ports}})
+    ops[-1]["uuid-name"] = "b"
+    ops.append({"op": "insert", "table": "Open_vSwitch", "row": {"bridges": ["named-uuid", "b"]}})
+    _commit(writer, ops)
+    helper = _helper("Open_vSwitch")
+    register_ovs_columns(helper)
+    quick = make_idl("Open_vSwitch", helper, True)
+
+    def named(idl: Any, name: str) -> Any:
+        for row in idl.tables["Interface"].rows.values():
+            if rows.column(row, "name", None) == name:
+                return row
+        return None
+
+    _run_until([writer, quick], lambda: named(quick, "i2") is not None)
+    touched = [named(quick, f"i{i}") for i in range(3)]
+    assert all(packed_values(row) is not None for row in touched)
+    assert all("_changes" not in row.__dict__ for row in touched)
+
+    txn = ovs.db.idl.Transaction(quick)
+    touched[0].verify("external_ids")
+    touched[0].external_ids = {"iface-id": "lsp0", "ovn-plugged": "dummy"}
+    touched[1].setkey("options", "k", "v")
+    # The third goes with its Port (both packed), off the bridge (not packed).
+    port = next(
+        p for p in quick.tables["Port"].rows.values() if rows.column(p, "name", None) == "i2"
+    )
+    bridge = next(iter(quick.tables["Bridge"].rows.values()))
+    bridge.delvalue("ports", port)
+    port.delete()
+    touched[2].delete()
+    status = txn.commit_block()
+    assert status == "success", txn.get_error()
+
+    def caught_up() -> bool:
+        first, second = named(writer, "i0"), named(writer, "i1")
+        return (
+            named(quick, "i2") is None
+            and named(writer, "i2") is None
+            and first is not None
+            and first.external_ids.get("ovn-plugged") == "dummy"
+            and second is not None
+            and second.options == {"k": "v"}
+            and quick.tables["Interface"].rows[touched[0].uuid].external_ids
+            == {"iface-id": "lsp0", "ovn-plugged": "dummy"}
+            and quick.tables["Interface"].rows[touched[1].uuid].options == {"k": "v"}
+        )
+
+    _run_until([writer, quick], caught_up)
+    quick.run()
+    for row in touched[:2]:
+        assert packed_values(row) is not None
+        assert not any(name in row.__dict__ for name in ("_data", "_changes", "_prereqs"))
+    assert rows.read_iface(touched[1]).options == {"k": "v"}

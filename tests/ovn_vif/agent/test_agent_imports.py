@@ -4,8 +4,9 @@
 for ``--metrics-address``, ``pyroute2`` and the representor provider for
 ``--provider representor``, ``importlib.metadata`` (with ``email`` and
 ``zipfile``) only where entry points cannot be read plainly (a zip file on
-``sys.path``), ``shutil`` and ``tempfile`` never: an agent on ``unix:`` and ``tcp:`` remotes with the dummy
-provider must not import them (see ``docs/performance.rst``).
+``sys.path``), ``shutil`` and ``tempfile`` never: an agent on ``unix:`` and
+``tcp:`` remotes with the dummy provider must not import them (see
+``docs/performance.rst``).
 These tests say which module came back, not how many bytes it costs.
 """
 
