@@ -392,7 +392,7 @@ class RowCopy:
                 touched.add(old_iface.iface_id)
             row = ifaces_t.get(row_uuid)
             if row is not None and row_uuid in self.port_of_iface:
-                new_iface = read_iface(row)
+                new_iface = read_iface(row, like=old_iface)
                 self._add_iface(new_iface)
                 if new_iface.iface_id is not None:
                     touched.add(new_iface.iface_id)

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
+import attrs
+
 from ovn_vif._engine.columns import INDEX_CHASSIS_BY_NAME
 from ovn_vif._engine.views import (
     BindingView,
@@ -28,15 +30,26 @@ from ovn_vif._engine.views import (
 from ovn_vif._ovs_private import committed_datums, packed_values
 
 
-def read_iface(row: Any) -> IfaceView:
-    """Copy one ``Interface`` row."""
+def read_iface(row: Any, like: IfaceView | None = None) -> IfaceView:
+    """Copy one ``Interface`` row; its maps are *like*'s where they are
+    equal (a row changed in another column, e.g. its ofport, keeps sharing
+    them with the views and keys made from its earlier copy)."""
     packed = packed_values(row)
     if packed is not None:
-        return _iface_from_packed(row.uuid, packed)
-    data = committed_datums(row)
-    if data is None:
-        return _iface_from_attrs(row)
-    return _iface_from_datums(row.uuid, data)
+        view = _iface_from_packed(row.uuid, packed)
+    else:
+        data = committed_datums(row)
+        view = _iface_from_attrs(row) if data is None else _iface_from_datums(row.uuid, data)
+    if like is None:
+        return view
+    options, external_ids = view.options, view.external_ids
+    if options == like.options:
+        options = like.options
+    if external_ids == like.external_ids:
+        external_ids = like.external_ids
+    if options is view.options and external_ids is view.external_ids:
+        return view
+    return attrs.evolve(view, options=options, external_ids=external_ids)
 
 
 def read_port(row: Any, iface_rows: Mapping[UUID, Any]) -> PortView:

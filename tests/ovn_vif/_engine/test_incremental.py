@@ -327,3 +327,33 @@ def test_rows_read_from_datums_equal_attribute_reads() -> None:
         assert read_iface(row) == _iface_from_attrs(row)
     for row in world.ovs_idl.tables["Port"].rows.values():
         assert read_port(row, ifaces) == _port_from_attrs(row)
+
+
+def test_an_interface_read_again_shares_its_equal_maps() -> None:
+    """An Interface changed in another column (its ofport) is copied with the
+    maps of its previous copy, which the engine's settled keys also hold."""
+    import attrs
+
+    from ovn_vif._engine.rows import read_iface
+
+    world = World()
+    for i in range(len(LPORTS)):
+        world.apply(("add", i, 0))
+    world.step()
+    before = {u: read_iface(r) for u, r in world.ovs_idl.tables["Interface"].rows.items()}
+    assign_ofports(world.ovs_db)
+    world.sync()
+    shared = 0
+    for row_uuid, row in world.ovs_idl.tables["Interface"].rows.items():
+        old = before.get(row_uuid)
+        if old is None:
+            continue
+        new = read_iface(row, like=old)
+        assert new == read_iface(row)
+        assert new.options is old.options
+        assert new.external_ids is old.external_ids
+        shared += bool(old.external_ids)
+        other = attrs.evolve(old, options={"x": "y"}, external_ids={"x": "y"})
+        assert read_iface(row, like=other) == read_iface(row)
+        assert read_iface(row, like=other).external_ids is not other.external_ids
+    assert shared >= len(LPORTS)
