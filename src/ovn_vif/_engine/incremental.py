@@ -586,14 +586,13 @@ class Incremental:
         confirmed: set[str] = set()
         for lport in self._unsettled:
             expected = self._confirm.pop(lport, None)
-            if (
-                lport not in in_flight
-                and expected is not None
-                and expected == copy.key(sb_idl, lport)
-            ):
+            current = None if expected is None else copy.key(sb_idl, lport)
+            if lport not in in_flight and expected is not None and expected == current:
                 confirmed.add(lport)
                 if expected != _NOTHING:
-                    self._settled[lport] = expected
+                    # The equal key read from the copy: it shares the maps of
+                    # the copy's views, where the expected one has its own.
+                    self._settled[lport] = current
             else:
                 dirty.add(lport)
         self._unsettled -= confirmed

@@ -329,6 +329,31 @@ def test_rows_read_from_datums_equal_attribute_reads() -> None:
         assert read_port(row, ifaces) == _port_from_attrs(row)
 
 
+def test_settled_keys_share_the_maps_of_the_copy() -> None:
+    """Once a plug is confirmed, the key the engine keeps for the lport is
+    read from its copy (equal to the one it expected, and sharing the maps
+    of the copy's views instead of holding maps of its own)."""
+    world = World()
+    for i in range(len(LPORTS)):
+        world.apply(("add", i, 0))
+    world.step()
+    assign_ofports(world.ovs_db)
+    world.step()
+    world.step()
+    incremental = world.rec._incremental
+    copy = incremental._copy
+    assert copy is not None
+    views = {(v.name, v.type): v for v in copy.ifaces.values()}
+    checked = 0
+    for _binding, keys in incremental._settled.values():
+        for key in keys:
+            view = views[(key.name, key.type)]
+            assert key.options is view.options
+            assert key.external_ids is view.external_ids
+            checked += 1
+    assert checked >= 1
+
+
 def test_an_interface_read_again_shares_its_equal_maps() -> None:
     """An Interface changed in another column (its ofport) is copied with the
     maps of its previous copy, which the engine's settled keys also hold."""
