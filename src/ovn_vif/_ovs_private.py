@@ -105,7 +105,9 @@ def committed_datums(row: Any) -> Mapping[str, Any] | None:
 
     ``None`` for a row with writes staged in a transaction, a row inserted
     by one, or any object that is not an ``ovs.db.idl.Row``: read those
-    through attributes.
+    through attributes. For a packed row (:class:`PackedLayout`), Datums
+    unpacked for this read (the row stays packed): readers that care read
+    :func:`packed_values` first.
     """
     state = getattr(row, "__dict__", None)
     if state is None:
@@ -1073,6 +1075,8 @@ def _quick_insert_idl() -> Any:
                 del state["_data"]
                 for name in _TXN_STATE:
                     state.pop(name, None)
+                for name in [n for n in state if n.startswith(_REFS)]:
+                    del state[name]  # ref_set reads a packed row's own values
             self._ovn_vif_unpacked = waiting
 
         def _ovn_vif_table(self, table: Any) -> tuple[Any, dict[str, Any], list[Any], Any, Any]:
