@@ -762,7 +762,7 @@ class _StoredEmpty:
         return "<stored empty>"
 
 
-_EMPTY = _StoredEmpty()
+STORED_EMPTY = _StoredEmpty()
 
 
 class PackedLayout:
@@ -772,14 +772,15 @@ class PackedLayout:
     each with a dict of ``Atom`` objects: about 2 kB a row), one tuple: this
     layout, then per column ``None`` (not stored: the default), or the
     column's plain values (a scalar's value; a set's values as a tuple; a
-    map's keys and values alternating in one tuple). ``row._data`` unpacks it
+    map's keys and values alternating in one tuple), and a last ``None``
+    (:meth:`slots`). ``row._data`` unpacks it
     for whoever asks (``ovs.db.idl`` itself, attribute reads, transactions):
     the row then holds its Datums until :meth:`QuickInsertIdl.run` packs it
     again. The engine's readers (:func:`packed_values`) read the values
     without unpacking.
     """
 
-    __slots__ = ("_columns", "_index", "_parsers", "table")
+    __slots__ = ("_columns", "_index", "_parsers", "_slots", "table")
 
     def __init__(self, table: Any) -> None:
         import ovs.db.data
@@ -798,6 +799,16 @@ class PackedLayout:
         self._columns = tuple(columns)
         self._index = {name: at + 1 for at, name in enumerate(table.columns)}
         self._parsers = parsers
+        self._slots: dict[tuple[str, ...], tuple[int, ...]] = {}
+
+    def slots(self, names: tuple[str, ...]) -> tuple[int, ...]:
+        """Where the columns *names* are in a packed tuple (``packed[at]``); a
+        column the table lacks is at the last place, which is always ``None``."""
+        found = self._slots.get(names)
+        if found is None:
+            missing = len(self._columns) + 1
+            found = self._slots[names] = tuple(self._index.get(n, missing) for n in names)
+        return found
 
     def parse(self, new: Mapping[str, Any], fill: list[Any]) -> tuple[tuple[Any, ...], bool] | None:
         """A row inserted with the columns *new* (JSON), packed, and whether
@@ -807,7 +818,7 @@ class PackedLayout:
         column's default, and *fill*'s defaults for required scalars left
         out.
         """
-        out: list[Any] = [None] * (len(self._columns) + 1)
+        out: list[Any] = [None] * (len(self._columns) + 2)
         out[0] = self
         alert = False
         parsers = self._parsers
@@ -846,21 +857,14 @@ class PackedLayout:
     def first(self, packed: tuple[Any, ...], name: str, default: Any) -> Any:
         """A scalar or optional column's value; *default* when it is empty or not stored."""
         value = self.get(packed, name)
-        return default if value is None or value is _EMPTY else value
+        return default if value is None or value is STORED_EMPTY else value
 
     def members(self, packed: tuple[Any, ...], name: str) -> tuple[Any, ...]:
         """A set (or optional scalar) column's values, as a tuple."""
         value = self.get(packed, name)
-        if value is None or value is _EMPTY:
+        if value is None or value is STORED_EMPTY:
             return ()
         return value if type(value) is tuple else (value,)
-
-    def mapping(self, packed: tuple[Any, ...], name: str) -> dict[Any, Any]:
-        """A map column's value, as a new dict."""
-        value = self.get(packed, name)
-        if not value:
-            return {}
-        return dict(zip(value[::2], value[1::2], strict=True))
 
     def pack(self, data: Mapping[str, Any]) -> tuple[Any, ...]:
         """The packed tuple of the stored Datums *data* (column -> Datum)."""
@@ -868,6 +872,7 @@ class PackedLayout:
         for name, _kind, shape, _key, _value in self._columns:
             datum = data.get(name)
             out.append(None if datum is None else _pack_datum(shape, datum))
+        out.append(None)  # where slots() puts a column the table lacks
         return tuple(out)
 
     def replace(self, packed: tuple[Any, ...], data: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -907,7 +912,7 @@ class PackedLayout:
         _name, kind, shape, key_type, value_type = self._columns[at]
         values: dict[Any, Any]
         if shape == _SCALAR:
-            values = {} if value is _EMPTY else {atom_class(key_type, value): None}
+            values = {} if value is STORED_EMPTY else {atom_class(key_type, value): None}
         elif shape == _SET:
             values = {atom_class(key_type, v): None for v in value}
         else:
@@ -933,13 +938,15 @@ def _packer(kind: Any) -> Any:
     shape = _MAP if kind.is_map() else _SCALAR if kind.n_max == 1 else _SET
 
     def parse(json: Any) -> Any:
+        if shape == _SCALAR and type(json) is not list:
+            return key(json)  # a plain string, integer or boolean
         pairs = walk(json)
         if pairs is None:
             return _BAD
         if len(pairs) > 1 and len({k for k, _ in pairs}) != len(pairs):
             return _BAD  # a duplicate
         if shape == _SCALAR:
-            return pairs[0][0] if pairs else _EMPTY
+            return pairs[0][0] if pairs else STORED_EMPTY
         if shape == _SET:
             return tuple(k for k, _ in pairs)
         return tuple(x for pair in pairs for x in pair)
@@ -950,7 +957,7 @@ def _packer(kind: Any) -> Any:
 def _pack_datum(shape: int, datum: Any) -> Any:
     values = datum.values
     if shape == _SCALAR:
-        return next(iter(values)).value if values else _EMPTY
+        return next(iter(values)).value if values else STORED_EMPTY
     if shape == _SET:
         return tuple(atom.value for atom in values)
     flat = []

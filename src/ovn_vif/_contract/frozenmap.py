@@ -31,6 +31,17 @@ class FrozenMap(Mapping[str, str]):
         self._data: dict[str, str] = data
         self._hash: int | None = None
 
+    @classmethod
+    def _of(cls, data: dict[str, str]) -> FrozenMap:
+        """A FrozenMap that takes *data* as it is, unchecked and uncopied:
+        for the engine's copies of map columns whose schema says
+        ``string -> string`` and whose values its parsers checked, and which
+        nothing else holds."""
+        made = cls.__new__(cls)
+        made._data = data
+        made._hash = None
+        return made
+
     def __getitem__(self, key: str) -> str:
         return self._data[key]
 
@@ -48,6 +59,8 @@ class FrozenMap(Mapping[str, str]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FrozenMap):
             return self._data == other._data
+        if type(other) is dict:
+            return self._data == other
         if isinstance(other, Mapping):
             return self._data == dict(other)
         return NotImplemented

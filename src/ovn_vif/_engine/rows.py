@@ -19,6 +19,7 @@ from uuid import UUID
 
 import attrs
 
+from ovn_vif._contract.frozenmap import FrozenMap, freeze
 from ovn_vif._engine.columns import INDEX_CHASSIS_BY_NAME
 from ovn_vif._engine.views import (
     BindingView,
@@ -27,7 +28,7 @@ from ovn_vif._engine.views import (
     NameLookup,
     PortView,
 )
-from ovn_vif._ovs_private import committed_datums, packed_values
+from ovn_vif._ovs_private import STORED_EMPTY, committed_datums, packed_values
 
 
 def read_iface(row: Any, like: IfaceView | None = None) -> IfaceView:
@@ -36,10 +37,9 @@ def read_iface(row: Any, like: IfaceView | None = None) -> IfaceView:
     them with the views and keys made from its earlier copy)."""
     packed = packed_values(row)
     if packed is not None:
-        view = _iface_from_packed(row.uuid, packed)
-    else:
-        data = committed_datums(row)
-        view = _iface_from_attrs(row) if data is None else _iface_from_datums(row.uuid, data)
+        return _iface_from_packed(row.uuid, packed, like)
+    data = committed_datums(row)
+    view = _iface_from_attrs(row) if data is None else _iface_from_datums(row.uuid, data)
     if like is None:
         return view
     options, external_ids = view.options, view.external_ids
@@ -298,34 +298,69 @@ def _binding_from_datums(data: Mapping[str, Any], chassis_rows: Mapping[UUID, An
 # --- from a packed row (``ovs.db.idl`` rows the agent's IDLs keep packed) -----
 
 
-def _str_pairs(values: dict[Any, Any]) -> dict[str, str]:
-    return {str(k): str(v) for k, v in values.items()}
+#: The Interface columns :func:`read_iface` reads, in the order of
+#: :func:`_iface_from_packed`.
+_IFACE_COLUMNS = ("name", "type", "options", "external_ids", "mtu_request", "ofport")
+#: The Port_Binding columns :func:`read_binding` reads.
+_BINDING_COLUMNS = (
+    "logical_port",
+    "type",
+    "parent_port",
+    "options",
+    "requested_chassis",
+    "requested_additional_chassis",
+)
 
 
-def _iface_from_packed(uuid: UUID, packed: tuple[Any, ...]) -> IfaceView:
-    layout = packed[0]
-    mtu = layout.first(packed, "mtu_request", None)
-    ofport = layout.first(packed, "ofport", None)
+def _scalar(value: Any, default: Any) -> Any:
+    """A packed scalar column's value, *default* when not stored or stored empty."""
+    return default if value is None or value is STORED_EMPTY else value
+
+
+def _members(value: Any) -> tuple[Any, ...]:
+    if value is None or value is STORED_EMPTY:
+        return ()
+    return value if type(value) is tuple else (value,)
+
+
+def _frozen(flat: tuple[str, ...] | None, like: FrozenMap | None) -> FrozenMap:
+    """A packed ``string -> string`` map column as a FrozenMap: *like* when
+    equal, the shared empty one when empty."""
+    if not flat:
+        return freeze(None)
+    values = dict(zip(flat[::2], flat[1::2], strict=True))
+    if like is not None and like == values:
+        return like
+    return FrozenMap._of(values)
+
+
+def _iface_from_packed(uuid: UUID, packed: tuple[Any, ...], like: IfaceView | None) -> IfaceView:
+    name, kind, options, external_ids, mtu, ofport = (
+        packed[at] for at in packed[0].slots(_IFACE_COLUMNS)
+    )
+    mtu, ofport = _scalar(mtu, None), _scalar(ofport, None)
     return IfaceView(
         uuid=uuid,
-        name=layout.first(packed, "name", ""),
-        type=layout.first(packed, "type", ""),
-        options=_str_pairs(layout.mapping(packed, "options")),
-        external_ids=_str_pairs(layout.mapping(packed, "external_ids")),
+        name=_scalar(name, ""),
+        type=_scalar(kind, ""),
+        options=_frozen(options, None if like is None else like.options),
+        external_ids=_frozen(external_ids, None if like is None else like.external_ids),
         mtu_request=None if mtu is None else int(mtu),
         ofport=None if ofport is None else int(ofport),
     )
 
 
 def _binding_from_packed(packed: tuple[Any, ...], chassis_rows: Mapping[UUID, Any]) -> BindingView:
-    layout = packed[0]
-    requested = [u for u in layout.members(packed, "requested_chassis") if u in chassis_rows]
-    additional = layout.members(packed, "requested_additional_chassis")
+    lport, kind, parent, options, requested, additional = (
+        packed[at] for at in packed[0].slots(_BINDING_COLUMNS)
+    )
+    chassis = [u for u in _members(requested) if u in chassis_rows]
+    also = _uuid_set(u for u in _members(additional) if u in chassis_rows)
     return BindingView(
-        logical_port=layout.first(packed, "logical_port", ""),
-        type=layout.first(packed, "type", ""),
-        parent_port=layout.first(packed, "parent_port", None) or None,
-        options=_str_pairs(layout.mapping(packed, "options")),
-        requested_chassis=requested[0] if requested else None,
-        requested_additional_chassis=_uuid_set(u for u in additional if u in chassis_rows),
+        logical_port=_scalar(lport, ""),
+        type=_scalar(kind, ""),
+        parent_port=_scalar(parent, None) or None,
+        options=_frozen(options, None),
+        requested_chassis=chassis[0] if chassis else None,
+        requested_additional_chassis=also,
     )
