@@ -38,6 +38,8 @@ from ovn_vif._ovs_private import (
     datum_parser,
     packed_values,
 )
+from ovn_vif.agent._audit import view_rows
+from ovn_vif.agent._loop_status import lports_in_view
 from ovn_vif.sandbox import DATABASES, OvsdbServer
 from ovn_vif.testing import FakeDatabase, FakeIdl
 
@@ -575,6 +577,15 @@ def test_quick_inserts_give_the_stock_rows_and_notices(
         for name, table in quick.tables.items():
             if name in PACKED_TABLES and PackedLayout.fits(table):
                 assert all(packed_values(r) is not None for r in table.rows.values()), name
+        if db == "OVN_Southbound":
+            # The agent's own periodic readers (status aging, self-audit) see
+            # the same, and leave the rows packed.
+            assert lports_in_view(quick) == lports_in_view(stock), f"step {step}"
+            for row in stock.tables["Chassis"].rows.values():
+                assert view_rows(quick, row.uuid) == view_rows(stock, row.uuid), f"step {step}"
+            assert all(
+                packed_values(r) is not None for r in quick.tables["Port_Binding"].rows.values()
+            )
         if columns == "engine":
             # ...and what the engine copies from each is the same (read packed).
             if db == "Open_vSwitch":

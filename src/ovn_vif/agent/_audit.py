@@ -55,7 +55,13 @@ import ovs.stream
 from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.ratelimit import RateLimitedLogger
 from ovn_vif._engine.report import Outcome, ReconcileReport
-from ovn_vif._ovs_private import conditions_pending, force_full_resync, session_name
+from ovn_vif._engine.rows import read_binding
+from ovn_vif._ovs_private import (
+    conditions_pending,
+    force_full_resync,
+    session_name,
+    table_rows,
+)
 from ovn_vif.agent import _resolve, _tls
 from ovn_vif.agent._conditions import MONITORED, chassis_row
 from ovn_vif.agent._connections import idl_connected
@@ -138,11 +144,13 @@ def compare(view: Rows, server: Rows) -> Divergence:
 def view_rows(sb_idl: Any, chassis_uuid: uuid.UUID) -> dict[uuid.UUID, tuple[str, dict[str, str]]]:
     """The Port_Bindings requesting *chassis_uuid* in *sb_idl*'s copy."""
     rows: dict[uuid.UUID, tuple[str, dict[str, str]]] = {}
+    chassis = table_rows(sb_idl, "Chassis")
     for row in sb_idl.tables["Port_Binding"].rows.values():
-        requested = getattr(row, "requested_chassis", [])
-        if any(getattr(r, "uuid", None) == chassis_uuid for r in requested or ()):
-            rows[row.uuid] = (str(row.logical_port), dict(row.options))
-        # A dangling reference reads as an empty list: not requested here.
+        # Read as the engine reads it (without unpacking a packed row); a
+        # dangling reference is not a request for this chassis.
+        binding = read_binding(row, chassis)
+        if binding.requested_chassis == chassis_uuid:
+            rows[row.uuid] = (binding.logical_port, dict(binding.options))
     return rows
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._engine.compatible import COMPATIBLE_WITH
+from ovn_vif._engine.rows import column
 from ovn_vif._ovs_private import session_name
 from ovn_vif.agent import _tls
 from ovn_vif.agent._connections import idl_connected, idl_synced
@@ -38,7 +39,8 @@ def lports_in_view(sb_idl: Any) -> set[str] | None:
     table = getattr(sb_idl, "tables", {}).get("Port_Binding")
     if table is None:
         return None
-    return {str(row.logical_port) for row in table.rows.values()}
+    # Read as the engine reads it: an attribute read would unpack a packed row.
+    return {str(column(row, "logical_port", "")) for row in table.rows.values()}
 
 
 def _stamp(wall: float | None) -> str | None:
