@@ -20,7 +20,7 @@ from uuid import UUID
 import attrs
 
 from ovn_vif._contract.frozenmap import FrozenMap, freeze
-from ovn_vif._engine.columns import INDEX_CHASSIS_BY_NAME
+from ovn_vif._engine.columns import INDEX_CHASSIS_BY_NAME, OVS_COLUMNS, SB_COLUMNS
 from ovn_vif._engine.views import (
     BindingView,
     ChassisView,
@@ -298,18 +298,10 @@ def _binding_from_datums(data: Mapping[str, Any], chassis_rows: Mapping[UUID, An
 # --- from a packed row (``ovs.db.idl`` rows the agent's IDLs keep packed) -----
 
 
-#: The Interface columns :func:`read_iface` reads, in the order of
-#: :func:`_iface_from_packed`.
-_IFACE_COLUMNS = ("name", "type", "options", "external_ids", "mtu_request", "ofport")
-#: The Port_Binding columns :func:`read_binding` reads.
-_BINDING_COLUMNS = (
-    "logical_port",
-    "type",
-    "parent_port",
-    "options",
-    "requested_chassis",
-    "requested_additional_chassis",
-)
+#: The columns :func:`read_iface` and :func:`read_binding` read: those the
+#: engine registers, in that order (the readers below unpack them so).
+_IFACE_COLUMNS = tuple(OVS_COLUMNS["Interface"])
+_BINDING_COLUMNS = tuple(SB_COLUMNS["Port_Binding"])
 
 
 def _scalar(value: Any, default: Any) -> Any:
