@@ -177,8 +177,8 @@ class AgentStatus:
 def _create_new(prefix: str) -> tuple[int, str]:
     """Create a file named *prefix* and a number that no file has yet,
     readable by its owner alone, as ``tempfile.mkstemp`` would (whose
-    import, with ``shutil``, ``random`` and the compression modules, costs
-    an idle agent more memory than the status file itself).
+    import, with ``shutil`` and the compression modules, costs an idle
+    agent more memory than the status file itself).
 
     :raises OSError: the directory is not writable.
     """
