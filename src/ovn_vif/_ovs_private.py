@@ -856,15 +856,11 @@ class PackedLayout:
 
     def first(self, packed: tuple[Any, ...], name: str, default: Any) -> Any:
         """A scalar or optional column's value; *default* when it is empty or not stored."""
-        value = self.get(packed, name)
-        return default if value is None or value is STORED_EMPTY else value
+        return packed_scalar(self.get(packed, name), default)
 
     def members(self, packed: tuple[Any, ...], name: str) -> tuple[Any, ...]:
         """A set (or optional scalar) column's values, as a tuple."""
-        value = self.get(packed, name)
-        if value is None or value is STORED_EMPTY:
-            return ()
-        return value if type(value) is tuple else (value,)
+        return packed_members(self.get(packed, name))
 
     def pack(self, data: Mapping[str, Any]) -> tuple[Any, ...]:
         """The packed tuple of the stored Datums *data* (column -> Datum)."""
@@ -924,6 +920,19 @@ class PackedLayout:
                     atom = atom_class(key_type, key)
                 values[atom] = atom_class(value_type, value[i + 1])
         return ovs.db.data.Datum(kind, values)
+
+
+def packed_scalar(value: Any, default: Any) -> Any:
+    """A scalar column's packed *value* as the column's value: *default*
+    when it is not stored or stored empty."""
+    return default if value is None or value is STORED_EMPTY else value
+
+
+def packed_members(value: Any) -> tuple[Any, ...]:
+    """A set (or optional scalar) column's packed *value* as a tuple of its values."""
+    if value is None or value is STORED_EMPTY:
+        return ()
+    return value if type(value) is tuple else (value,)
 
 
 def _packer(kind: Any) -> Any:
@@ -1151,9 +1160,7 @@ def _quick_insert_idl() -> Any:
                         return process_update2(self, table, uuid, row_update)
                     if default != compare[name]:
                         values.append((name, default.copy(), alert))
-            changed = False
-            for _name, _datum, alert in values:
-                changed = changed or alert
+            changed = any(alert for _name, _datum, alert in values)
             if packable:
                 # A value only the stock parser takes: packed from its Datums.
                 stored = {name: datum for name, datum, _alert in values}

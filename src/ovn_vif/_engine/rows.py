@@ -28,7 +28,7 @@ from ovn_vif._engine.views import (
     NameLookup,
     PortView,
 )
-from ovn_vif._ovs_private import STORED_EMPTY, committed_datums, packed_values
+from ovn_vif._ovs_private import committed_datums, packed_members, packed_scalar, packed_values
 
 
 def read_iface(row: Any, like: IfaceView | None = None) -> IfaceView:
@@ -304,17 +304,6 @@ _IFACE_COLUMNS = tuple(OVS_COLUMNS["Interface"])
 _BINDING_COLUMNS = tuple(SB_COLUMNS["Port_Binding"])
 
 
-def _scalar(value: Any, default: Any) -> Any:
-    """A packed scalar column's value, *default* when not stored or stored empty."""
-    return default if value is None or value is STORED_EMPTY else value
-
-
-def _members(value: Any) -> tuple[Any, ...]:
-    if value is None or value is STORED_EMPTY:
-        return ()
-    return value if type(value) is tuple else (value,)
-
-
 def _frozen(flat: tuple[str, ...] | None, like: FrozenMap | None) -> FrozenMap:
     """A packed ``string -> string`` map column as a FrozenMap: *like* when
     equal, the shared empty one when empty."""
@@ -330,11 +319,11 @@ def _iface_from_packed(uuid: UUID, packed: tuple[Any, ...], like: IfaceView | No
     name, kind, options, external_ids, mtu, ofport = (
         packed[at] for at in packed[0].slots(_IFACE_COLUMNS)
     )
-    mtu, ofport = _scalar(mtu, None), _scalar(ofport, None)
+    mtu, ofport = packed_scalar(mtu, None), packed_scalar(ofport, None)
     return IfaceView(
         uuid=uuid,
-        name=_scalar(name, ""),
-        type=_scalar(kind, ""),
+        name=packed_scalar(name, ""),
+        type=packed_scalar(kind, ""),
         options=_frozen(options, None if like is None else like.options),
         external_ids=_frozen(external_ids, None if like is None else like.external_ids),
         mtu_request=None if mtu is None else int(mtu),
@@ -346,12 +335,12 @@ def _binding_from_packed(packed: tuple[Any, ...], chassis_rows: Mapping[UUID, An
     lport, kind, parent, options, requested, additional = (
         packed[at] for at in packed[0].slots(_BINDING_COLUMNS)
     )
-    chassis = [u for u in _members(requested) if u in chassis_rows]
-    also = _uuid_set(u for u in _members(additional) if u in chassis_rows)
+    chassis = [u for u in packed_members(requested) if u in chassis_rows]
+    also = _uuid_set(u for u in packed_members(additional) if u in chassis_rows)
     return BindingView(
-        logical_port=_scalar(lport, ""),
-        type=_scalar(kind, ""),
-        parent_port=_scalar(parent, None) or None,
+        logical_port=packed_scalar(lport, ""),
+        type=packed_scalar(kind, ""),
+        parent_port=packed_scalar(parent, None) or None,
         options=_frozen(options, None),
         requested_chassis=chassis[0] if chassis else None,
         requested_additional_chassis=also,

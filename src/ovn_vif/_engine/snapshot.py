@@ -28,7 +28,7 @@ from ovn_vif._engine.rows import (
     scan,
 )
 from ovn_vif._engine.views import BindingView, BridgeView, IfaceView, OvsView, PortView, SbView
-from ovn_vif._ovs_private import committed_datums, table_rows
+from ovn_vif._ovs_private import committed_datums, packed_values, table_rows
 
 __all__ = ["Copy", "RowMemo", "Snapshots", "read_ovs", "read_sb"]
 
@@ -68,13 +68,17 @@ class RowMemo:
         self, table: str, row: Any, columns: tuple[str, ...], build: Callable[[Any], Any]
     ) -> Any:
         """``build(row)``, or the copy made last time if still exact."""
-        data = committed_datums(row)
-        if data is None:
-            self.built += 1
-            return build(row)
+        # A packed row's tuple is its own fingerprint: every change makes a
+        # new one, and it compares by value.
+        values: tuple[object, ...] | None = packed_values(row)
+        if values is None:
+            data = committed_datums(row)
+            if data is None:
+                self.built += 1
+                return build(row)
+            values = _fingerprint(data, columns)
         key = (table, row.uuid)
         self._used.add(key)
-        values = _fingerprint(data, columns)
         entry = self._entries.get(key)
         # Compare values, not identities: ovs.db.idl applies map and set
         # diffs to the stored Datum in place.
