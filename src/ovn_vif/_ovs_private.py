@@ -40,7 +40,8 @@ What is read, and why:
 * ``IndexedRows.data`` (the ``UserDict``'s dict of an ``IdlTable``'s rows,
   each uuid to a list whose last item is the row): :func:`table_rows`
   reads rows through it, several times quicker than through the
-  ``UserDict`` methods.
+  ``UserDict`` methods. ``IdlTable.rows`` (written): :class:`QuickInsertIdl`
+  keeps the rows of its packed tables in a :class:`PlainRows` instead.
 * ``Idl._Idl__process_update2``, ``Idl._Idl__apply_diff``, ``Idl._Idl__create_row``,
   ``Idl._Idl__column_name``, ``Idl.readonly``, ``Row._data``:
   :class:`QuickInsertIdl` applies inserted rows without the per-column
@@ -577,15 +578,99 @@ def __getattr__(name: str) -> Any:
 SHARED_ATOMS_MAX = 1024
 
 
+class SharedValues:
+    """One object for each distinct string or UUID that packed rows hold.
+
+    The JSON decoder makes a new ``str`` for every string of every update,
+    and ``uuid.UUID`` a new object for every reference: with 1,000 plugged
+    ports the packed rows held 14,000 strings of 1,011 distinct values
+    (map keys, ``dummy``, the chassis name, each lport's name four times:
+    ``Port_Binding``, ``Interface`` and ``Port`` rows in two IDLs) and
+    7,000 UUIDs of 3,000. :meth:`__call__` answers the object already kept
+    for an equal value, so that the one decoded is freed with the rest of
+    the update's JSON.
+
+    The table itself would keep every value ever seen (tenants' lport names
+    included) if nothing took them out: once it has grown to twice its size
+    after the last sweep (at least :attr:`floor` values), :meth:`sweep`
+    drops the values nothing but the table refers to, so it holds at most
+    about twice the values still in use. Python's own ``sys.intern`` is not
+    used: it only takes strings, and since Python 3.12 keeps them for ever.
+
+    Only on CPython, whose reference counts tell when nothing else holds a
+    value; elsewhere values are answered as they come.
+    """
+
+    __slots__ = ("_held_alone", "_limit", "_values", "floor")
+
+    def __init__(self, floor: int = 4096) -> None:
+        self._values: dict[Any, Any] = {}
+        #: Values kept before the next sweep.
+        self.floor = floor
+        self._limit = floor
+        self._held_alone = _table_only_refcount()
+
+    def __call__(self, value: Any) -> Any:
+        """The kept object equal to *value* (a ``str`` or ``uuid.UUID``), or
+        *value* itself, kept from now on."""
+        values = self._values
+        kept = values.get(value)
+        if kept is not None:
+            return kept
+        if self._held_alone is None:
+            return value
+        if len(values) >= self._limit:
+            self.sweep()
+        values[value] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def sweep(self) -> int:
+        """Drop the values only this table refers to; how many it dropped."""
+        alone = self._held_alone
+        values = self._values
+        if alone is None:
+            return 0
+        getrefcount = sys.getrefcount
+        gone = [value for value in values if getrefcount(value) <= alone]
+        for value in gone:
+            del values[value]
+        self._limit = max(self.floor, 2 * len(values))
+        return len(gone)
+
+
+def _table_only_refcount() -> int | None:
+    """What ``sys.getrefcount`` answers, in :meth:`SharedValues.sweep`'s
+    loop, for a value that only the table refers to; ``None`` where
+    reference counts do not tell (not CPython)."""
+    if sys.implementation.name != "cpython":
+        return None
+    probe: dict[Any, Any] = {}
+    value = uuid_module.UUID(int=1)
+    probe[value] = value
+    del value
+    getrefcount = sys.getrefcount
+    counts = [getrefcount(value) for value in probe]
+    return counts[0]
+
+
+#: The strings and UUIDs of every packed row, in every IDL of the process
+#: (the agent's two share lport names).
+SHARED = SharedValues()
+
+
 #: What a value parser (:func:`_value_parser`) answers for JSON it does not take.
 _BAD = object()
 
 
-def _value_parser(base: Any) -> Any:
+def _value_parser(base: Any, share: Callable[[Any], Any] | None = None) -> Any:
     """A parser for one atom of base type *base*: the JSON to the atom's
     Python value (``str``, ``int``, ``bool``, ``uuid.UUID``), checked as
     ``Atom.from_json`` checks it, or :data:`_BAD`; ``None`` for a base type
-    it does not handle (enums, reals)."""
+    it does not handle (enums, reals). With *share* (:class:`SharedValues`),
+    strings and UUIDs are the objects it answers."""
     import ovs.db.types
     import ovs.ovsuuid
 
@@ -600,6 +685,14 @@ def _value_parser(base: Any) -> Any:
                 return json
             return _BAD
 
+        if share is not None:
+
+            def shared_string(json: Any) -> Any:
+                if type(json) is str and shortest <= len(json) <= longest:
+                    return share(json)
+                return _BAD
+
+            return shared_string
         return string
     if kind == ovs.db.types.IntegerType:
         low, high = base.min, base.max
@@ -626,7 +719,8 @@ def _value_parser(base: Any) -> Any:
                 and type(json[1]) is str
                 and ovs.ovsuuid.uuidRE.match(json[1])
             ):
-                return uuid_module.UUID(json[1])
+                parsed = uuid_module.UUID(json[1])
+                return parsed if share is None else share(parsed)
             return _BAD
 
         return reference
@@ -738,6 +832,72 @@ def datum_parser(kind: Any) -> Any:
         return datum_class(kind, values)
 
     return parse
+
+
+class PlainRows(dict):  # type: ignore[type-arg]
+    """The rows of an ``IdlTable`` in a plain ``dict`` (uuid -> row), for
+    :class:`QuickInsertIdl`'s :data:`PACKED_TABLES`, in place of
+    ``ovs.db.custom_index.IndexedRows``.
+
+    ``IndexedRows`` keeps each row in a list of its own (about 100 bytes a
+    row) so that a row set again over an existing uuid (a transaction's
+    inserted row) comes back when the newer one is deleted, and answers
+    every ``get``, ``in`` and ``[]`` in Python. Here reads are the
+    ``dict``'s own; a row set over another keeps the older one aside
+    (``_under``), and deleting the newer brings it back, as there. Indexes
+    work as in ``IndexedRows`` (:meth:`index_create`), although
+    :class:`QuickInsertIdl` keeps packed only the rows of tables without
+    one.
+    """
+
+    def __init__(self, table: Any) -> None:
+        super().__init__()
+        self.table = table
+        self.indexes: dict[str, Any] = {}
+        #: Per uuid, the rows set before the one held (oldest first).
+        self._under: dict[Any, list[Any]] = {}
+
+    @functools.cached_property
+    def IndexEntry(self) -> Any:  # IndexedRows names it so
+        import ovs.db.custom_index
+
+        return ovs.db.custom_index.IndexEntryClass(self.table)
+
+    def index_create(self, name: str) -> Any:
+        import ovs.db.custom_index
+
+        if name in self.indexes:
+            raise ValueError(f"An index named {name} already exists")
+        index = self.indexes[name] = ovs.db.custom_index.MultiColumnIndex(name)
+        return index
+
+    def __setitem__(self, key: Any, row: Any) -> None:
+        held = self.get(key)
+        if held is not None:
+            self._under.setdefault(key, []).append(held)
+        super().__setitem__(key, row)
+        for index in self.indexes.values():
+            index.add(row)
+
+    def __delitem__(self, key: Any) -> None:
+        under = self._under.get(key)
+        if under:
+            # The older row comes back in the uuid's place (the order of
+            # iteration is the IndexedRows' one).
+            row = self[key]
+            super().__setitem__(key, under.pop())
+            if not under:
+                del self._under[key]
+        else:
+            row = self.pop(key)
+        for index in self.indexes.values():
+            index.remove(row)
+
+    def clear(self) -> None:
+        super().clear()
+        self._under.clear()
+        for index in self.indexes.values():
+            index.clear()
 
 
 # --- packed rows ----------------------------------------------------------------------
@@ -939,8 +1099,8 @@ def _packer(kind: Any) -> Any:
     """A parser for a column value of type *kind* straight to its packed
     value (:class:`PackedLayout`), taking exactly what :func:`datum_parser`
     takes, or :data:`_BAD`; ``None`` for a type it does not handle."""
-    key = _value_parser(kind.key)
-    value = _value_parser(kind.value) if kind.is_map() else None
+    key = _value_parser(kind.key, SHARED)
+    value = _value_parser(kind.value, SHARED) if kind.is_map() else None
     if key is None or (kind.is_map() and value is None):
         return None
     walk = _elements_parser(kind, key, value)
@@ -966,14 +1126,20 @@ def _packer(kind: Any) -> Any:
 def _pack_datum(shape: int, datum: Any) -> Any:
     values = datum.values
     if shape == _SCALAR:
-        return next(iter(values)).value if values else STORED_EMPTY
+        return _shared(next(iter(values)).value) if values else STORED_EMPTY
     if shape == _SET:
-        return tuple(atom.value for atom in values)
+        return tuple(_shared(atom.value) for atom in values)
     flat = []
     for key, value in values.items():
-        flat.append(key.value)
-        flat.append(value.value)
+        flat.append(_shared(key.value))
+        flat.append(_shared(value.value))
     return tuple(flat)
+
+
+def _shared(value: Any) -> Any:
+    """*value* as :data:`SHARED` keeps it, if it is a string or a UUID."""
+    kind = type(value)
+    return SHARED(value) if kind is str or kind is uuid_module.UUID else value
 
 
 #: The per-transaction dicts of an ``ovs.db.idl.Row``, empty in a row no
@@ -1063,6 +1229,10 @@ def _quick_insert_idl() -> Any:
             #: Packed rows that something unpacked (``row._data``) since the last run().
             self._ovn_vif_unpacked: list[Any] = []
             super().__init__(*args, **kwargs)
+            for name in PACKED_TABLES:
+                table = self.tables.get(name)
+                if table is not None and not table.rows and not table.rows.indexes:
+                    table.rows = PlainRows(table)
 
         def run(self) -> Any:
             if self._ovn_vif_unpacked:
@@ -1139,6 +1309,7 @@ def _quick_insert_idl() -> Any:
             _, compare, fill, parsers, layout = self._ovn_vif_table(table)
             packable = layout is not None and not getattr(rows, "indexes", None)
             if packable:
+                uuid = SHARED(uuid)  # other rows' references to it are the same object
                 parsed = layout.parse(new, fill)
                 if parsed is not None:
                     return self._ovn_vif_insert_packed(table, uuid, *parsed)

@@ -14,6 +14,7 @@ same ``change_seqno``. It runs on the in-memory server (unit tier, so every
 from __future__ import annotations
 
 import random
+import uuid as uuid_module
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -202,6 +203,140 @@ def test_map_keys_and_empty_strings_are_shared_atoms(monkeypatch: pytest.MonkeyP
     assert parse_scalar("") is not parse_scalar("")  # Datums never are
     assert next(iter(parse_scalar("").values)) is next(iter(parse_scalar("").values))
     assert next(iter(parse_scalar("a").values)) is not next(iter(parse_scalar("a").values))
+
+
+# --- one object per value, and the rows' dict ------------------------------------------
+
+
+def test_shared_values_answer_one_object_per_value_and_forget_unused_ones() -> None:
+    from ovn_vif._ovs_private import SharedValues
+
+    shared = SharedValues(floor=16)
+    first = shared("".join(["lsp", "1"]))
+    again = "".join(["lsp", "1"])
+    assert again is not first
+    assert shared(again) is first
+    kept = shared(uuid_module.UUID(_U1))
+    assert shared(uuid_module.UUID(_U1)) is kept
+    del kept
+    held = [shared("".join(["held-", str(i)])) for i in range(10)]
+    # A tenant that creates ever new names: the table does not keep them.
+    for i in range(2000):
+        shared("".join(["gone-", str(i)]))
+        assert len(shared) <= 2 * (len(held) + 2) + shared.floor
+    assert shared("".join(["lsp", "1"])) is first
+    assert all(shared("".join(["held-", str(i)])) is held[i] for i in range(10))
+    del first
+    shared.sweep()
+    assert len(shared) == len(held)  # the UUID and "lsp1" are gone: nothing else held them
+
+
+def test_shared_values_pass_values_through_where_refcounts_do_not_tell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    import ovn_vif._ovs_private as private
+
+    monkeypatch.setattr(private.sys, "implementation", types.SimpleNamespace(name="pypy"))
+    shared = private.SharedValues(floor=4)
+    value = "".join(["a", "b"])
+    assert shared(value) is value
+    assert shared("".join(["a", "b"])) is not value
+    assert len(shared) == 0
+    assert shared.sweep() == 0
+
+
+def test_packed_rows_share_equal_strings_and_uuids(make_idl: Any) -> None:
+    """The agent's two IDLs hold each lport's name in four rows, and every
+    row repeats the same map keys: one object for each value."""
+    writer_helper = _helper("Open_vSwitch")
+    writer_helper.register_all()
+    writer = make_idl("Open_vSwitch", writer_helper, False)
+    _run_until([writer], writer.has_ever_connected)
+    _clear(writer, "Open_vSwitch")
+    _commit(writer, _seed_rows("Open_vSwitch"))
+    from ovn_vif import register_ovs_columns
+
+    helper = _helper("Open_vSwitch")
+    register_ovs_columns(helper)  # as the agent does (all of them would not pack)
+    quick = make_idl("Open_vSwitch", helper, True)
+    _run_until([writer, quick], lambda: bool(quick.tables["Interface"].rows))
+    by_value: dict[Any, set[int]] = {}
+    for name in ("Interface", "Port"):
+        for row in quick.tables[name].rows.values():
+            by_value.setdefault(row.uuid, set()).add(id(row.uuid))
+            for value in packed_values(row)[1:]:
+                for item in value if type(value) is tuple else (value,):
+                    if type(item) in (str, uuid_module.UUID):
+                        by_value.setdefault(item, set()).add(id(item))
+    assert any(type(v) is uuid_module.UUID for v in by_value)
+    repeated = [v for v, ids in by_value.items() if len(ids) > 1]
+    assert repeated == [], repeated[:5]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_plain_rows_behave_as_indexed_rows(seed: int) -> None:
+    """``PlainRows`` against ``ovs.db.custom_index.IndexedRows`` on the same
+    random sets (over present uuids too: a transaction's inserted row),
+    deletes and clears, with an index on odd seeds: the same answers, rows,
+    order and index."""
+    import ovs.db.custom_index
+
+    from ovn_vif._ovs_private import PlainRows
+
+    rng = random.Random(seed)
+    helper = _helper("Open_vSwitch")
+    helper.register_all()
+    interface = FakeIdl(FakeDatabase(DATABASES["Open_vSwitch"]), helper).tables["Interface"]
+
+    class Table:
+        """The IdlTable of one side (an index finds its rows through ``table.rows``)."""
+
+        name, columns = interface.name, interface.columns
+        rows: Any = None
+
+    class Row:
+        def __init__(self, name: str, uuid: uuid_module.UUID, table: Table) -> None:
+            self.name, self.uuid, self._table = name, uuid, table
+
+        def __repr__(self) -> str:
+            return self.name
+
+    tables = [Table(), Table()]
+    tables[0].rows = ovs.db.custom_index.IndexedRows(tables[0])
+    tables[1].rows = PlainRows(tables[1])
+    indexed = seed % 2 == 1
+    if indexed:
+        for table in tables:
+            table.rows.index_create("by-name").add_column("name")
+    keys = [uuid_module.UUID(int=i) for i in range(5)]
+    for step in range(300):
+        key = rng.choice(keys)
+        action = rng.choice(["set", "set", "del", "del", "get"] + ["clear"] * (step % 50 == 49))
+        outcomes = []
+        for table in tables:
+            side = table.rows
+            try:
+                if action == "set":
+                    side[key] = Row(f"r{step:03}", key, table)
+                elif action == "del":
+                    del side[key]
+                elif action == "clear":
+                    side.clear()
+                outcomes.append(("ok", repr(side.get(key)), key in side))
+            except KeyError:
+                outcomes.append(("KeyError", None, None))
+        assert outcomes[0] == outcomes[1], (step, action)
+        old, new = (table.rows for table in tables)
+        assert (len(old), bool(old)) == (len(new), bool(new)), step
+        assert [(k, repr(v)) for k, v in old.items()] == [(k, repr(v)) for k, v in new.items()], (
+            step
+        )
+        if indexed:
+            assert [repr(r) for r in old.indexes["by-name"]] == [
+                repr(r) for r in new.indexes["by-name"]
+            ], step
 
 
 # --- what an observer saw -------------------------------------------------------------
