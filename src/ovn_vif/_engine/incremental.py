@@ -268,8 +268,9 @@ class RowCopy:
         self.port_of_iface: dict[UUID, UUID] = {}
         self.iface_by_name: dict[str, IfaceView] = {}
         self.port_by_name: dict[str, PortView] = {}
-        #: lport -> its interfaces in the view, by uuid.
-        self.lport_ifaces: dict[str, dict[UUID, IfaceView]] = {}
+        #: lport -> its interfaces in the view, in the order they came (a
+        #: tuple, as there is almost always one).
+        self.lport_ifaces: dict[str, tuple[IfaceView, ...]] = {}
         #: Every Port_Binding row of the SB IDL: uuid <-> logical_port.
         self.pb_lport: dict[UUID, str] = {}
         self.lport_pb: dict[str, UUID] = {}
@@ -319,7 +320,12 @@ class RowCopy:
         self.ifaces[iface.uuid] = iface
         self.iface_by_name[iface.name] = iface
         if iface.iface_id is not None:
-            self.lport_ifaces.setdefault(iface.iface_id, {})[iface.uuid] = iface
+            group = self.lport_ifaces.get(iface.iface_id, ())
+            if any(i.uuid == iface.uuid for i in group):
+                group = tuple(iface if i.uuid == iface.uuid else i for i in group)
+            else:
+                group = (*group, iface)
+            self.lport_ifaces[iface.iface_id] = group
 
     def _drop_iface(self, iface_uuid: UUID) -> IfaceView | None:
         iface = self.ifaces.pop(iface_uuid, None)
@@ -330,8 +336,10 @@ class RowCopy:
         if iface.iface_id is not None:
             group = self.lport_ifaces.get(iface.iface_id)
             if group is not None:
-                group.pop(iface_uuid, None)
-                if not group:
+                left = tuple(i for i in group if i.uuid != iface_uuid)
+                if left:
+                    self.lport_ifaces[iface.iface_id] = left
+                else:
                     del self.lport_ifaces[iface.iface_id]
         return iface
 
@@ -431,7 +439,7 @@ class RowCopy:
             view = read_binding(row, idl.tables["Chassis"].rows)
             self._bindings[pb_uuid] = view
         if view.requested_chassis == self.chassis.uuid or any(
-            i.plugged_by is not None for i in self.lport_ifaces.get(lport, {}).values()
+            i.plugged_by is not None for i in self.lport_ifaces.get(lport, ())
         ):
             return view
         return None
@@ -440,7 +448,7 @@ class RowCopy:
         """The lport's interfaces on the bridge's ports (not the bridge's
         own), in the order of a full snapshot."""
         found = []
-        for iface in self.lport_ifaces.get(lport, {}).values():
+        for iface in self.lport_ifaces.get(lport, ()):
             port_uuid = self.port_of_iface.get(iface.uuid)
             port = None if port_uuid is None else self.ports.get(port_uuid)
             if port is not None and port.name != self.bridge.name:

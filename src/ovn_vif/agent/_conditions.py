@@ -81,8 +81,10 @@ class PluggedHere:
         #: The plugged Interfaces held by the bridge's Ports: their lport
         #: and plug type.
         self._lport_of: dict[UUID, tuple[str, str]] = {}
-        #: Those Interfaces by lport, and how many there are of each plug type.
-        self._ifaces_of: dict[str, set[UUID]] = {}
+        #: Those Interfaces by lport (a tuple: almost always one, and a
+        #: tuple of one is a quarter of a set's size), and how many there
+        #: are of each plug type.
+        self._ifaces_of: dict[str, tuple[UUID, ...]] = {}
         self._types: dict[str, int] = {}
         #: :attr:`lports`, made when asked for after a change.
         self._set: frozenset[str] | None = frozenset()
@@ -193,8 +195,10 @@ class PluggedHere:
                 self._types[gone_type] -= 1
                 if not self._types[gone_type]:
                     del self._types[gone_type]
-                self._ifaces_of[gone_lport].discard(iface_uuid)
-                if not self._ifaces_of[gone_lport]:
+                left = tuple(i for i in self._ifaces_of[gone_lport] if i != iface_uuid)
+                if left:
+                    self._ifaces_of[gone_lport] = left
+                else:
                     del self._ifaces_of[gone_lport]
                     self._keys_changed = True
             row = iface_rows.get(iface_uuid)
@@ -205,12 +209,14 @@ class PluggedHere:
             if lport is not None and plug_type is not None:
                 self._lport_of[iface_uuid] = (lport, plug_type)
                 self._types[plug_type] = self._types.get(plug_type, 0) + 1
-                if lport not in self._ifaces_of:
-                    self._ifaces_of[lport] = set()
+                same_lport = self._ifaces_of.get(lport)
+                if same_lport is None:
+                    self._ifaces_of[lport] = (iface_uuid,)
                     self._keys_changed = True
                     if self._added is not None:
                         self._added.add(lport)
-                self._ifaces_of[lport].add(iface_uuid)
+                elif iface_uuid not in same_lport:
+                    self._ifaces_of[lport] = (*same_lport, iface_uuid)
 
     def _publish(self) -> None:
         if self._keys_changed:

@@ -113,7 +113,11 @@ class LoopStatus(Observer):
         self.counters: collections.Counter[str] = collections.Counter()
         self.last_reconcile: dict[str, Any] | None = None
         self.last_commit: dict[str, Any] | None = None
-        self.lports: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        #: Per lport, its latest decision, that commit's status and when
+        #: (kept as they came: a dict per lport would be twice the size).
+        self.lports: collections.OrderedDict[str, tuple[Decision, str, float]] = (
+            collections.OrderedDict()
+        )
 
     # -- observer hooks ------------------------------------------------------
 
@@ -135,7 +139,7 @@ class LoopStatus(Observer):
         if known is None:
             return
         cutoff = time.time() - self.forget_after
-        for lport in [n for n, e in self.lports.items() if n not in known and e["time"] < cutoff]:
+        for lport in [n for n, e in self.lports.items() if n not in known and e[2] < cutoff]:
             del self.lports[lport]
 
     def reconciled(self, agent: Agent, report: ReconcileReport, seconds: float) -> None:
@@ -167,7 +171,16 @@ class LoopStatus(Observer):
         self.counters[f"audit_{result.outcome}"] += 1
 
     def _remember(self, d: Decision, status: str, now: float) -> None:
-        entry = {
+        self.lports.pop(d.lport, None)
+        self.lports[d.lport] = (d, status, now)
+        while len(self.lports) > MAX_LPORTS:
+            self.lports.popitem(last=False)
+
+    @staticmethod
+    def entry(remembered: tuple[Decision, str, float]) -> dict[str, Any]:
+        """One lport's entry in the status (``time`` as seconds since the epoch)."""
+        d, status, when = remembered
+        return {
             "lport": d.lport,
             "outcome": d.outcome.value,
             "plug_type": d.plug_type,
@@ -177,12 +190,8 @@ class LoopStatus(Observer):
             "provider_reason": getattr(d, "provider_reason", None),
             "detail": d.detail,
             "commit": status,
-            "time": now,
+            "time": when,
         }
-        self.lports.pop(d.lport, None)
-        self.lports[d.lport] = entry
-        while len(self.lports) > MAX_LPORTS:
-            self.lports.popitem(last=False)
 
     # -- views ---------------------------------------------------------------
 
@@ -230,7 +239,7 @@ class LoopStatus(Observer):
             "last_commit": stamped(self.last_commit),
             "plugged": plugged,
             "self_audit": audit_status(agent),
-            "lports": [stamped(e) for e in self.lports.values()],
+            "lports": [stamped(self.entry(e)) for e in self.lports.values()],
         }
 
     def text(self, agent: Agent) -> str:
