@@ -412,13 +412,21 @@ class SslOnDemand(types.ModuleType):
 
 
 def _load_ssl(stand_in: SslOnDemand) -> types.ModuleType:
-    if sys.modules.get("ssl") is stand_in:
-        del sys.modules["ssl"]
-    real = importlib.import_module("ssl")
-    for name in SSL_IMPORTERS:
-        module = sys.modules.get(name)
-        if module is not None and module.__dict__.get("ssl") is stand_in:
-            module.__dict__["ssl"] = real
+    return _load_real(stand_in, "ssl", SSL_IMPORTERS)
+
+
+def _load_real(
+    stand_in: types.ModuleType, name: str, importers: tuple[str, ...]
+) -> types.ModuleType:
+    """Import the real module *name* and put it in the place of *stand_in*
+    in the modules *importers*."""
+    if sys.modules.get(name) is stand_in:
+        del sys.modules[name]
+    real = importlib.import_module(name)
+    for importer in importers:
+        module = sys.modules.get(importer)
+        if module is not None and module.__dict__.get(name) is stand_in:
+            module.__dict__[name] = real
     return real
 
 
@@ -446,6 +454,48 @@ def import_ovs_streams() -> None:
     finally:
         if sys.modules.get("ssl") is stand_in:
             del sys.modules["ssl"]
+
+
+#: The ``ovs`` module that binds the name ``sortedcontainers`` at import
+#: (``try: import sortedcontainers``) and reads it only to make an index.
+SORTED_IMPORTERS = ("ovs.db.custom_index",)
+
+
+class SortedOnDemand(types.ModuleType):
+    """Stands for ``sortedcontainers`` in ``ovs.db.custom_index`` until an
+    index is made (``Idl.index_create``): reading any attribute imports the
+    real module, puts it in its place there and returns the real attribute."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # introspection (copy, pickle, help) loads nothing
+            raise AttributeError(name)
+        return getattr(_load_real(self, "sortedcontainers", SORTED_IMPORTERS), name)
+
+
+def import_ovs_idl() -> None:
+    """Import ``ovs.db.idl`` without ``sortedcontainers`` (about 0.3 MB of
+    code) until an IDL makes an index.
+
+    ``ovs.db.custom_index`` imports it at module level for the indexes'
+    sorted lists; the agent's IDLs make none (the agent monitors only its
+    own ``Chassis`` row: a scan finds it). As :func:`import_ovs_streams`,
+    ``sys.modules["sortedcontainers"]`` is a :class:`SortedOnDemand` only
+    while ``ovs.db.custom_index`` is imported; a no-op when either is
+    already loaded.
+    """
+    if "sortedcontainers" in sys.modules or "ovs.db.custom_index" in sys.modules:
+        return
+    if importlib.util.find_spec("sortedcontainers") is None:
+        return  # ovs.db.custom_index then uses its own copy
+    stand_in = SortedOnDemand(
+        "sortedcontainers", "sortedcontainers, loaded on first use (ovn_vif._ovs_private)."
+    )
+    sys.modules["sortedcontainers"] = stand_in
+    try:
+        import ovs.db.idl  # noqa: F401  (imports ovs.db.custom_index)
+    finally:
+        if sys.modules.get("sortedcontainers") is stand_in:
+            del sys.modules["sortedcontainers"]
 
 
 #: ``ovs.vlog`` levels and the standard library's.

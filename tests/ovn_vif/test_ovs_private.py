@@ -457,6 +457,35 @@ def test_ovs_streams_import_without_ssl_until_a_tls_stream_needs_it() -> None:
     assert _fresh_python(script) == "ok\n"
 
 
+def test_ovs_idl_imports_without_sortedcontainers_until_an_index_is_made() -> None:
+    # ovs.db.custom_index binds the name at import and reads it only in
+    # MultiColumnIndex.clear(); a release that reads it elsewhere at import
+    # (or in every IDL) fails here.
+    script = (
+        "import sys\n"
+        "from ovn_vif._ovs_private import SortedOnDemand, import_ovs_idl\n"
+        "import_ovs_idl()\n"
+        "import ovs.db.custom_index, ovs.db.idl\n"
+        "assert 'sortedcontainers' not in sys.modules, 'loaded'\n"
+        "stand_in = ovs.db.custom_index.sortedcontainers\n"
+        "assert isinstance(stand_in, SortedOnDemand)\n"
+        "from ovn_vif.sandbox import DATABASES\n"
+        "from ovn_vif.testing import FakeDatabase, FakeIdl\n"
+        "helper = ovs.db.idl.SchemaHelper(location=str(DATABASES['OVN_Southbound']))\n"
+        "helper.register_all()\n"
+        "idl = FakeIdl(FakeDatabase(DATABASES['OVN_Southbound']), helper)\n"
+        "assert 'sortedcontainers' not in sys.modules, 'an IDL without index loaded it'\n"
+        # The first index loads the real module and puts it in its place.
+        "from ovn_vif import create_sb_indexes\n"
+        "create_sb_indexes(idl)\n"
+        "import sortedcontainers\n"
+        "assert ovs.db.custom_index.sortedcontainers is sortedcontainers\n"
+        "assert not isinstance(sortedcontainers, SortedOnDemand)\n"
+        "print('ok')\n"
+    )
+    assert _fresh_python(script) == "ok\n"
+
+
 def test_ovs_streams_import_as_usual_once_ssl_is_loaded() -> None:
     script = (
         "import ssl, sys\n"

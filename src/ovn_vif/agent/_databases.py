@@ -20,7 +20,7 @@ import ovs.poller
 
 from ovn_vif._contract.logsafe import log_safe
 from ovn_vif._contract.ratelimit import RateLimitedLogger
-from ovn_vif._engine.columns import create_sb_indexes, register_ovs_columns, register_sb_columns
+from ovn_vif._engine.columns import register_ovs_columns, register_sb_columns
 from ovn_vif._engine.incremental import track_changes
 from ovn_vif._errors import AgentSetupError, RemoteError
 from ovn_vif._ovs_private import QuickInsertIdl, session_name
@@ -191,7 +191,8 @@ class Databases:
         prepare_sb_helper(helper)
         # Any cluster member will do: the agent only reads the Southbound DB.
         idl = QuickInsertIdl(settings.ovn_remote, helper, leader_only=False)
-        create_sb_indexes(idl)
+        # No index: the agent monitors only its own Chassis row (a scan finds
+        # it), and an index would load sortedcontainers (import_ovs_idl).
         track_changes(idl)
         self._conditions.forget()
         self._conditions.update(idl, self.ovs, settings)

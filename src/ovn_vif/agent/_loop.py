@@ -176,9 +176,9 @@ class Agent:
         (to run it on :class:`ovn_vif.testing.FakeIdl`, or on IDLs the
         caller built): pass both; they stay the caller's to close. They
         need what :func:`prepare_ovs_helper` and :func:`prepare_sb_helper`
-        register and the indexes of
-        :func:`ovn_vif.create_sb_indexes`;
-        the agent sets the Southbound conditions itself.
+        register (the indexes of :func:`ovn_vif.create_sb_indexes` are
+        used where they exist, not needed: the agent monitors only its own
+        ``Chassis`` row); the agent sets the Southbound conditions itself.
 
         The ``ovs`` package's own log messages (reconnections, cluster
         member changes, ...) go to the standard loggers ``ovs.<module>``
