@@ -14,6 +14,7 @@ same ``change_seqno``. It runs on the in-memory server (unit tier, so every
 from __future__ import annotations
 
 import random
+import sys
 import uuid as uuid_module
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -238,7 +239,7 @@ def test_shared_values_pass_values_through_where_refcounts_do_not_tell(
 
     import ovn_vif._ovs_private as private
 
-    monkeypatch.setattr(private.sys, "implementation", types.SimpleNamespace(name="pypy"))
+    monkeypatch.setattr(sys, "implementation", types.SimpleNamespace(name="pypy"))
     shared = private.SharedValues(floor=4)
     value = "".join(["a", "b"])
     assert shared(value) is value
@@ -266,7 +267,9 @@ def test_packed_rows_share_equal_strings_and_uuids(make_idl: Any) -> None:
     for name in ("Interface", "Port"):
         for row in quick.tables[name].rows.values():
             by_value.setdefault(row.uuid, set()).add(id(row.uuid))
-            for value in packed_values(row)[1:]:
+            packed = packed_values(row)
+            assert packed is not None
+            for value in packed[1:]:
                 for item in value if type(value) is tuple else (value,):
                     if type(item) in (str, uuid_module.UUID):
                         by_value.setdefault(item, set()).add(id(item))
@@ -314,7 +317,7 @@ def test_plain_rows_behave_as_indexed_rows(seed: int) -> None:
     for step in range(300):
         key = rng.choice(keys)
         action = rng.choice(["set", "set", "del", "del", "get"] + ["clear"] * (step % 50 == 49))
-        outcomes = []
+        outcomes: list[tuple[str, str | None, bool | None]] = []
         for table in tables:
             side = table.rows
             try:
