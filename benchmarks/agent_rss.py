@@ -12,7 +12,10 @@ system 2 s after its last reconcile or commit), its ``VmRSS`` (and ``RssAnon``,
 as ``ovn-controller --enable-dummy-vif-plug`` does; without ``--provider`` every
 installed provider is loaded, the representor provider's pyroute2 included,
 even where it cannot initialise), with no ``--metrics-address``;
-``--agent-arg`` replaces those options. The agent's modules
+``--agent-arg`` replaces those options. As ``ovn-vif agent`` always does,
+it executes itself again on glibc's ``malloc`` first thing unless
+``PYTHONMALLOC`` is set (``PYTHONMALLOC=pymalloc python
+benchmarks/agent_rss.py`` measures it on CPython's allocator). The agent's modules
 (``sys.modules`` count) are counted in a separate ``python -c`` that imports
 what ``ovn-vif agent`` imports before its loop.
 

@@ -153,6 +153,7 @@ def _non_negative(text: str) -> float:
 def _cmd_agent(args: argparse.Namespace) -> int:
     from ovn_vif._engine.report import Policy
     from ovn_vif.agent import Agent, AgentConfig, AgentSetupError
+    from ovn_vif.cli._allocator import in_use as allocator_in_use
     from ovn_vif.cli._daemon import Daemon
     from ovn_vif.cli._service import AgentServices, DetachWhenConnecting, ReopenOnSighup
 
@@ -173,6 +174,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     )
     daemon = Daemon(detach=args.detach, monitor=args.monitor, chdir=not args.no_chdir)
     daemon.start()  # returns in the process that runs the agent
+    LOG.debug("Python objects allocated by %s", allocator_in_use())
     gc_thresholds = gc.get_threshold()
     gc.set_threshold(*AGENT_GC_THRESHOLDS)
     agent = Agent(config)
@@ -737,9 +739,14 @@ def _wants_plugins(argv: Sequence[str]) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ovn-vif`` command with *argv* (default: ``sys.argv[1:]``); return its status."""
+    as_program = argv is None
     if argv is None:
         argv = sys.argv[1:]
     args = _parser(plugins=_wants_plugins(argv)).parse_args(argv)
+    if as_program and args.command == "agent":
+        from ovn_vif.cli._allocator import reexec_with_malloc
+
+        reexec_with_malloc()  # returns where it does not apply
     try:
         args.log_setup = _setup_logging(args)
     except ValueError as exc:

@@ -300,6 +300,10 @@ def test_shipped_unit_under_systemd(container: Container, ovn_stack: Sandbox) ->
     assert c.show("StatusText") == "both databases in sync"
     first_pid = int(c.show("MainPID"))
     assert "READY=1" not in c.journal()  # sanity: the journal is the agent's log
+    # The agent executed itself again on malloc (ovn_vif.cli._allocator) in
+    # the process systemd started: same MainPID, so READY=1 was accepted.
+    environ = c.run("cat", f"/proc/{first_pid}/environ").split("\0")
+    assert "PYTHONMALLOC=malloc" in environ, environ
 
     # Hardening leaves netlink working (ExecStartPre= runs under the same rules).
     check = c.run("cat", "/run/ovn-vif/netlink-check.json")
