@@ -232,6 +232,42 @@ def test_shared_values_answer_one_object_per_value_and_forget_unused_ones() -> N
     assert len(shared) == len(held)  # the UUID and "lsp1" are gone: nothing else held them
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_shared_values_stay_bounded_and_exact_under_churn(seed: int) -> None:
+    """Seeded churn of strings and UUIDs held and dropped: an equal value
+    always comes back as the object still held, and the table never holds
+    more than its floor or twice the most ever held at once (plus the value
+    being added)."""
+    from ovn_vif._ovs_private import SharedValues
+
+    rng = random.Random(seed)
+    shared = SharedValues(floor=32)
+    held: dict[Any, Any] = {}  # value -> the object the caller holds
+    most = 0
+    for _step in range(4000):
+        if held and rng.random() < 0.45:
+            del held[rng.choice(list(held))]
+            continue
+        number = rng.randrange(300)
+        fresh: Any = (
+            "".join(["lsp-", str(number)])
+            if rng.random() < 0.7
+            else uuid_module.UUID(int=number + 1)
+        )
+        got = shared(fresh)
+        assert got == fresh
+        if fresh in held:
+            assert got is held[fresh]
+        else:
+            held[fresh] = got
+        most = max(most, len(held))
+        assert len(shared) <= max(shared.floor, 2 * most) + 1
+    held.clear()
+    del fresh, got  # the last value added
+    shared.sweep()
+    assert len(shared) == 0
+
+
 def test_shared_values_pass_values_through_where_refcounts_do_not_tell(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
