@@ -139,6 +139,7 @@ class ControlServer(Observer):
         self.add("recompute", "", 0, 0, self._recompute)
         self.add("audit", "", 0, 0, self._audit)
         self.add("coverage/show", "", 0, 0, self._coverage)
+        self.add("memory/show", "", 0, 0, self._memory)
         self.add("exit", "", 0, 0, self._exit)
         # OVS daemons answer list-commands (ovs-appctl's own way to ask), and
         # the ovs package only "help": the same reply under both names.
@@ -186,6 +187,11 @@ class ControlServer(Observer):
     def _coverage(self, argv: list[str]) -> str:
         self._require_started()
         return self.status.coverage()
+
+    def _memory(self, argv: list[str]) -> str:
+        from ovn_vif.agent._memory import usage, usage_line
+
+        return usage_line(usage(self.agent, self.status)) + "\n"
 
     def _require_started(self) -> None:
         progress = self.agent.start_progress

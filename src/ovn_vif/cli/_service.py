@@ -42,6 +42,7 @@ class AgentServices:
         """
         from ovn_vif.agent._control import rundir
         from ovn_vif.agent._loop_status import LoopStatus
+        from ovn_vif.agent._memory import MemoryReport
         from ovn_vif.agent._notify import SystemdNotifier
         from ovn_vif.agent._trim import HeapTrim
 
@@ -63,6 +64,7 @@ class AgentServices:
         trim = HeapTrim()
         if trim.enabled:
             agent.observers.add(trim)
+        agent.observers.add(MemoryReport(self.status))
         self._open_control()
 
     def after_start(self) -> None:

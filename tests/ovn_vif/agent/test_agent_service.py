@@ -103,7 +103,7 @@ def test_control_socket_and_pidfile(
     commands = appctl(ctl, "help", tool="ovs-appctl").stdout
     page = AGENT_PAGE.read_text()
     for name in (
-        "status", "connection-status", "recompute", "coverage/show",
+        "status", "connection-status", "recompute", "coverage/show", "memory/show",
         "vlog/set", "vlog/list", "vlog/reopen", "version", "exit",
     ):  # fmt: skip
         assert re.search(rf"^  {re.escape(name)}\b", commands, re.M), name
