@@ -13,6 +13,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+class Clock:
+    """A clock that stands still until a test moves it (``clock.now += 10``):
+    pass it where a module takes ``clock=`` or patch it over
+    ``time.monotonic``."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def missing(why: str) -> NoReturn:
     """A tool a test needs is not here: the test fails, naming it.
 

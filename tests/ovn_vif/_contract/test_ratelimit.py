@@ -3,20 +3,13 @@ from __future__ import annotations
 import logging
 
 import pytest
+from tests.support import Clock
 
 from ovn_vif import RateLimitedLogger
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_burst_then_refill_and_dropped_count(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     rl = RateLimitedLogger(logging.getLogger("t.rl"), rate=6, burst=1, clock=clock)
     with caplog.at_level(logging.WARNING, logger="t.rl"):
         assert rl.warning("k", "msg %s", 1) is True
@@ -29,7 +22,7 @@ def test_burst_then_refill_and_dropped_count(caplog: pytest.LogCaptureFixture) -
 
 
 def test_keys_are_independent(caplog: pytest.LogCaptureFixture) -> None:
-    rl = RateLimitedLogger(logging.getLogger("t.rl2"), clock=Clock())
+    rl = RateLimitedLogger(logging.getLogger("t.rl2"), clock=Clock(1000.0))
     with caplog.at_level(logging.WARNING, logger="t.rl2"):
         assert rl.warning(("unknown-type", "lsp1"), "a")
         assert rl.warning(("unknown-type", "lsp2"), "b")
@@ -39,7 +32,7 @@ def test_keys_are_independent(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_disabled_level_consumes_no_token(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("t.rl3")
-    rl = RateLimitedLogger(logger, clock=Clock())
+    rl = RateLimitedLogger(logger, clock=Clock(1000.0))
     logger.setLevel(logging.ERROR)
     try:
         assert rl.info("k", "quiet") is False

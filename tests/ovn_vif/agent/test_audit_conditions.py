@@ -16,6 +16,7 @@ from typing import Any
 
 import ovs.db.idl
 import pytest
+from tests.support import Clock
 
 from ovn_vif import RateLimitedLogger
 from ovn_vif.agent import _audit
@@ -49,14 +50,6 @@ def session(monkeypatch: pytest.MonkeyPatch) -> Session:
     return sb
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _audit_with(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> _audit.SelfAudit:
     monkeypatch.setattr("ovn_vif.agent._audit.time.monotonic", clock)
     rl = RateLimitedLogger(logging.getLogger("ovn_vif.agent._loop"), clock=clock)
@@ -79,7 +72,7 @@ def _stuck_until_reload(audit: _audit.SelfAudit, sb: Session, clock: Clock) -> f
 def test_each_reload_doubles_the_wait_and_an_acknowledgement_resets_it(
     session: Session, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     audit = _audit_with(clock, monkeypatch)
     waits = [_stuck_until_reload(audit, session, clock) for _ in range(12)]
     # About the interval first, then doubling with up to a quarter more.
@@ -103,7 +96,7 @@ def test_each_reload_doubles_the_wait_and_an_acknowledgement_resets_it(
 def test_a_lost_connection_is_not_an_acknowledgement(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     audit = _audit_with(clock, monkeypatch)
     first = _stuck_until_reload(audit, session, clock)
     # Pending again, then the connection drops: the longer wait stays.

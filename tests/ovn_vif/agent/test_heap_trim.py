@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.support import Clock
 
 from ovn_vif import ReconcileReport
 from ovn_vif.agent import _trim
@@ -13,14 +14,6 @@ from ovn_vif.agent._trim import HeapTrim, malloc_trim
 
 class FakeAgent:
     idle = True
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support import wait_for
+from tests.support import Clock, wait_for
 from tests.support.agent import AgentProcess, add_lsps, appctl, wait_plugged
 
 from ovn_vif._ovs_private import SHARED
@@ -30,14 +30,6 @@ GREW = re.compile(
     r"^peak resident set size grew (\d+)% in last (\d+\.\d) seconds, from (\d+) kB to (\d+) kB$"
 )
 FIGURES = re.compile(r"^[A-Za-z0-9_.-]+:\d+( [A-Za-z0-9_.-]+:\d+)*$")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_reports_after_ten_seconds_then_on_half_growth(caplog: pytest.LogCaptureFixture) -> None:
