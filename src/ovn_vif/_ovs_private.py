@@ -644,8 +644,9 @@ class SharedValues:
     included) if nothing took them out: once it has grown to twice its size
     after the last sweep (at least :attr:`floor` values), :meth:`sweep`
     drops the values nothing but the table refers to, so it never holds
-    more than twice the values in use at its last sweep. Python's own ``sys.intern`` is not
-    used: it only takes strings, and since Python 3.12 keeps them for ever.
+    more than twice the values in use at its last sweep. Python's own
+    ``sys.intern`` is not used: it only takes strings, and since Python 3.12
+    keeps them for ever.
 
     Only on CPython, whose reference counts tell when nothing else holds a
     value; elsewhere values are answered as they come.

@@ -79,8 +79,11 @@ def test_reports_after_ten_seconds_then_on_half_growth(caplog: pytest.LogCapture
 def test_peak_is_the_process_peak_in_kilobytes() -> None:
     status = Path("/proc/self/status").read_text()
     hwm = int(re.search(r"^VmHWM:\s+(\d+) kB$", status, re.M).group(1))  # type: ignore[union-attr]
-    # ru_maxrss also counts the image before an exec: never below the current peak.
-    assert _memory.peak_rss_kb() >= hwm > 1000
+    # The kernel keeps the two from counters it syncs at different times
+    # (they differed by 160 kB in one run): the same figure within a few
+    # percent, and in kB (bytes would be 1024 times it, pages a quarter).
+    assert hwm > 1000
+    assert abs(_memory.peak_rss_kb() - hwm) <= hwm * 0.05
 
 
 def _messages(log: str, marker: str) -> list[str]:
@@ -138,7 +141,9 @@ def test_memory_show_counts_what_the_agent_holds(ovn_stack: Sandbox, tmp_path: P
             reply = appctl(ctl, "memory/show")
             assert reply.returncode == 0, reply.stderr
             assert FIGURES.match(reply.stdout.strip()), reply.stdout
-            return {k: int(v) for k, v in (p.split(":") for p in reply.stdout.split())}
+            found = {k: int(v) for k, v in (p.split(":") for p in reply.stdout.split())}
+            assert reply.stdout == usage_line(found) + "\n"  # by name, as OVS daemons
+            return found
 
         before = wait_for(
             lambda: (f := figures()).get("idl-cells-OVN_Southbound") and f, "a Southbound IDL"
@@ -149,6 +154,5 @@ def test_memory_show_counts_what_the_agent_holds(ovn_stack: Sandbox, tmp_path: P
         for db in ("OVN_Southbound", "Open_vSwitch"):
             assert after[f"idl-cells-{db}"] > before[f"idl-cells-{db}"], (before, after)
         assert after["shared-values"] > 0
-        assert usage_line(after) == " ".join(f"{k}:{v}" for k, v in sorted(after.items()))
     finally:
         assert agent.stop() == 0, agent.log()
