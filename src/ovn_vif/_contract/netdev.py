@@ -8,10 +8,15 @@ rules before writing it.
 
 from __future__ import annotations
 
+import re
+
 #: The kernel's ``IFNAMSIZ`` (the terminating NUL included).
 IFNAMSIZ = 16
 #: The longest valid name, in bytes of UTF-8.
 MAX_NETDEV_NAME_BYTES = IFNAMSIZ - 1
+#: Names of letters, digits, ``_``, ``-`` and ``.`` that fit: valid unless
+#: ``.`` or ``..`` (the names almost every provider gives, checked at once).
+_PLAIN = re.compile(rf"[A-Za-z0-9_.\-]{{1,{MAX_NETDEV_NAME_BYTES}}}")
 
 
 def netdev_name_problem(name: object) -> str | None:
@@ -24,6 +29,8 @@ def netdev_name_problem(name: object) -> str | None:
     """
     if not isinstance(name, str):
         return f"is a {type(name).__name__}, not a str"
+    if _PLAIN.fullmatch(name) is not None and name not in (".", ".."):
+        return None
     if not name:
         return "is empty"
     size = len(name.encode("utf-8"))

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ovn_vif import netdev_name_problem, truncate_netdev_name
 
@@ -42,3 +44,26 @@ def test_truncated_names_are_always_valid_lengths() -> None:
         cut = truncate_netdev_name(name)
         assert len(cut.encode()) <= 15
         assert name.startswith(cut)
+
+
+def _valid_by_the_rules(name: str) -> bool:
+    """The kernel's rules, written out again without the checker's shortcut."""
+    return (
+        0 < len(name.encode("utf-8")) <= 15
+        and name not in (".", "..")
+        and not any(c in "/:" or c.isspace() or not c.isprintable() for c in name)
+    )
+
+
+# Names around the shortcut's edges: its own characters, lengths about 15,
+# and the characters that are valid only on the long way (or never).
+_EDGE = st.text(
+    alphabet=st.sampled_from("aZ09_-.é/: \t\x00\x7f\u200b\U0001f600"), min_size=0, max_size=18
+)
+
+
+@settings(max_examples=2000, derandomize=True)
+@given(st.one_of(_EDGE, st.text(max_size=20)))
+def test_the_shortcut_agrees_with_the_rules(name: str) -> None:
+    problem = netdev_name_problem(name)
+    assert (problem is None) == _valid_by_the_rules(name), (name, problem)
