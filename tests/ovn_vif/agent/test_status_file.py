@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import attrs
 
 from ovn_vif import Decision, Outcome, Reason
 from ovn_vif.agent import default_status_file, read_agent_status
-from ovn_vif.agent._status_file import StatusWriter, find_status_file
+from ovn_vif.agent._status_file import NotPlugged, StatusWriter, find_status_file, not_plugged
 
 
 def test_written_only_when_it_changes_and_read_back(tmp_path: Path) -> None:
@@ -81,3 +84,55 @@ def test_agent_takes_status_file_option() -> None:
     args = _parser().parse_args(["agent", "--status-file", "/somewhere/s.json"])
     assert args.status_file == "/somewhere/s.json"
     assert _parser().parse_args(["agent"]).status_file is None
+
+
+def test_one_line_per_lport_and_every_value_kept(tmp_path: Path) -> None:
+    """The file holds one not-plugged lport per line (a thousand deferred
+    unplugs are written in a few milliseconds, and ``grep`` finds an lport's
+    line); hostile text stays escaped on its line and reads back unchanged."""
+    path = str(tmp_path / "s.json")
+    hostile = 'evil\nname \x1b[31m\u202e\u00e9\U0001f600 "quoted" \\'
+    decisions = [
+        Decision(
+            lport=f"lsp{i}" if i else hostile,
+            outcome=Outcome.DEFERRED if i % 2 else Outcome.DECLINED,
+            plug_type="dummy",
+            detail=f"detail {i}\n{hostile}",
+            provider_reason=hostile if i == 3 else None,
+            retry_after=1.5 if i == 4 else None,
+        )
+        for i in range(50)
+    ]
+    writer = StatusWriter(path)
+    writer.update("hv1", decisions)
+    writer.record_audit("hv1", {"time": 1.0, "differences": [hostile]})
+    text = Path(path).read_text(encoding="utf-8")
+    document = json.loads(text)
+    entries = not_plugged(decisions)
+    assert document["not_plugged"] == [e.as_dict() for e in entries]
+    lines = text.splitlines()
+    lport_lines = [line for line in lines if line.lstrip().startswith('{"detail"')]
+    assert len(lport_lines) == len(entries) == 50
+    for line, entry in zip(lport_lines, entries, strict=True):
+        assert json.loads(line.strip().rstrip(",")) == entry.as_dict()
+    assert all(line.isascii() and line.isprintable() for line in lines)
+    status = read_agent_status(path)
+    assert status is not None
+    assert status.not_plugged == entries
+    assert status.audit == {"time": 1.0, "differences": [hostile]}
+
+
+def test_an_entry_is_every_field_of_not_plugged() -> None:
+    """``as_dict`` names each field itself: one added later must be added there too."""
+    entry = NotPlugged.from_decision(
+        Decision(
+            lport="a",
+            outcome=Outcome.DECLINED,
+            reason=Reason.PROVIDER_DECLINED,
+            plug_type="t",
+            detail="d",
+            provider_reason="r",
+            retry_after=2.0,
+        )
+    )
+    assert entry.as_dict() == attrs.asdict(entry)
