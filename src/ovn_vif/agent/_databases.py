@@ -216,6 +216,19 @@ class Databases:
                 len(self.sb.tables["Port_Binding"].rows),
             )
 
+    def send_conditions(self) -> None:
+        """Send a Southbound monitor condition changed in this iteration now.
+
+        ``Idl.run()`` would send it at the start of the next iteration, after
+        this one has decided and committed; sent now, the server works on
+        it meanwhile and its answer is usually there when the next
+        iteration reads. The answer opens the unplug gate again (see
+        :mod:`ovn_vif.agent._conditions`), so a port whose binding went
+        away is unplugged that much sooner.
+        """
+        if self.sb.cond_changed:
+            self.sb.send_cond_change()
+
     def switch_southbound(self, settings: ChassisSettings, old_remote: str) -> bool:
         """Connect to the new Southbound remote of *settings*; ``False`` (staying on
         the old one) on failure.

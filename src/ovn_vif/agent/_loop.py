@@ -70,6 +70,7 @@ from ovn_vif.agent._conditions import MONITORED, PluggedHere, SouthboundConditio
 from ovn_vif.agent._config import AgentConfig
 from ovn_vif.agent._connections import idl_connected, idl_synced
 from ovn_vif.agent._databases import Databases
+from ovn_vif.agent._held_lines import HeldLines
 from ovn_vif.agent._observers import Observers
 from ovn_vif.agent._outages import OutageLog
 from ovn_vif.agent._providers import load_providers, require_providers
@@ -364,6 +365,7 @@ class Agent:
         self._follow_settings()
         self._db.follow_tls(self.settings.ovn_remote)
         self._conditions.update(self._db.sb, self._db.ovs, self.settings)
+        self._db.send_conditions()
         self._update_sync()
         self._audit.run(
             self._db.sb,
@@ -474,6 +476,28 @@ class Agent:
         return (db.ovs.change_seqno, db.sb.change_seqno, self.synced, s.chassis, s.bridge)
 
     def _reconcile(self) -> None:
+        # The lines the engine logs as it decides (one per plug or unplug)
+        # are written once the transaction is sent: they do not delay it.
+        with HeldLines():
+            sent = self._decide_and_commit()
+        if sent is None:
+            return
+        status, count, deciding, committing = sent
+        LOG.debug(
+            "reconcile #%d: %d decision(s) in %.1f ms, commit() %s in %.1f ms",
+            self._reconciles,
+            count,
+            deciding * 1000,
+            status,
+            committing * 1000,
+        )
+        if status != _TXN.INCOMPLETE:
+            self._finish_txn(status)
+
+    def _decide_and_commit(self) -> tuple[str, int, float, float] | None:
+        """Reconcile and commit; the commit's status, the number of
+        decisions and the seconds spent deciding and committing, or
+        ``None`` if the engine failed."""
         s = self.settings
         self._seen = self._observed()
         # On IDLs the agent does not track (given to start()), every run is
@@ -510,7 +534,7 @@ class Agent:
             self.reconciler.recompute()
             self._rl.exception("reconcile", "the plugging engine failed; retrying later", exc=exc)
             self._retry.schedule()
-            return
+            return None
         if engine_check:
             self._audit.check_engine(report)
         if report.skipped is not None:
@@ -527,16 +551,7 @@ class Agent:
         if self.observers:
             self.observers.call("reconciled", self, report, decided - started)
         status = txn.commit()
-        LOG.debug(
-            "reconcile #%d: %d decision(s) in %.1f ms, commit() %s in %.1f ms",
-            self._reconciles,
-            len(report),
-            (decided - started) * 1000,
-            status,
-            (time.monotonic() - decided) * 1000,
-        )
-        if status != _TXN.INCOMPLETE:
-            self._finish_txn(status)
+        return status, len(report), decided - started, time.monotonic() - decided
 
     # -- self-audit (see ovn_vif.agent._audit) ----------------------------------
 

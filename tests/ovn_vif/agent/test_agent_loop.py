@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -391,3 +392,60 @@ def test_agent_on_tracked_idls_asks_only_about_changed_lports_until_recompute() 
         assert sorted(provider.asked) == [f"lp{i}" for i in range(5)]
     finally:
         agent.close()
+
+
+class _SeesTheCommit(logging.Handler):
+    """Notes, for each line, whether the agent's transaction was already out."""
+
+    def __init__(self, agent: Agent) -> None:
+        super().__init__(logging.INFO)
+        self.agent = agent
+        self.lines: list[tuple[str, bool]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.getMessage(), self.agent.in_flight))
+
+
+def test_plug_lines_are_written_once_the_transaction_is_sent(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The engine's line per plug is made while it decides and written after
+    the commit went out, in order."""
+    caplog.set_level(logging.INFO)
+    handler = _SeesTheCommit(world.agent)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        world.settle()
+        for name in ("lsp1", "lsp2", "lsp3"):
+            world.add_binding(name)
+        world.run_until_done(lambda: {"lsp1", "lsp2", "lsp3"} <= set(world.plugged()))
+    finally:
+        root.removeHandler(handler)
+    plugs = [(m, out) for m, out in handler.lines if m.startswith("Plugging port")]
+    assert [m.split()[2] for m, _ in plugs] == ["lsp1", "lsp2", "lsp3"]
+    assert all(out for _, out in plugs), plugs
+    assert handler.filters == []
+    # caplog's handler, on the root logger too, got them as well.
+    assert sum(r.getMessage().startswith("Plugging port") for r in caplog.records) == 3
+
+
+def test_a_condition_change_goes_out_in_the_iteration_that_makes_it(world: World) -> None:
+    """A plugged port's binding that left the view is asked for by name at
+    once, not at the start of the next iteration."""
+    world.add_binding("lsp1")
+    world.add_binding("lsp2")
+    world.run_until_done(lambda: {"lsp1", "lsp2"} <= set(world.plugged()))
+    [pb] = world.sb_db.find("Port_Binding", logical_port="lsp1")
+    world.sb_db.delete("Port_Binding", pb)
+    sb = world.agent.sb_idl
+    for _ in range(200):
+        world.agent.iterate()
+        if "lsp1" in world.agent._conditions.watched:
+            break
+    else:
+        raise AssertionError("the agent never asked for lsp1's binding")
+    # Sent within that iteration: nothing is left for the next run().
+    assert not sb.cond_changed
+    world.run_until_done(lambda: "lsp1" not in world.plugged())
+    assert "lsp2" in world.plugged()
