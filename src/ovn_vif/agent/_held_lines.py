@@ -10,15 +10,17 @@ after. Each line keeps the time it was made (``record.created``), which
 is what the file and console formats show.
 
 Nothing is dropped: a line held when the loop fails is written as the
-``with`` block ends, whatever ends it. Only the root logger's handlers
-(the ``ovn-vif`` command's console, file and syslog destinations, or an
-embedding program's) hold lines; a handler attached to another logger
-writes at once.
+``with`` block ends, whatever ends it. Only the lines of the thread that
+entered the block are held, and only by the root logger's handlers (the
+``ovn-vif`` command's console, file and syslog destinations, or an
+embedding program's); other threads' lines, and handlers attached to
+other loggers, write at once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from types import TracebackType
 
 
@@ -46,8 +48,9 @@ class HeldLines:
         self._filters: list[tuple[logging.Handler, _Hold]] = []
 
     def __enter__(self) -> HeldLines:
+        thread = threading.get_ident()
         for handler in self._logger.handlers:
-            hold = _Hold(handler, self._held)
+            hold = _Hold(handler, self._held, thread)
             handler.addFilter(hold)
             self._filters.append((handler, hold))
         return self
@@ -71,15 +74,22 @@ class HeldLines:
 
 
 class _Hold(logging.Filter):
-    """Keeps each record its handler would write, instead of writing it."""
+    """Keeps each record of one thread that its handler would write, instead
+    of writing it."""
 
     def __init__(
-        self, handler: logging.Handler, held: list[tuple[logging.Handler, logging.LogRecord]]
+        self,
+        handler: logging.Handler,
+        held: list[tuple[logging.Handler, logging.LogRecord]],
+        thread: int,
     ) -> None:
         super().__init__()
         self._handler = handler
         self._held = held
+        self._thread = thread
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.thread != self._thread:
+            return True
         self._held.append((self._handler, record))
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 from collections.abc import Iterator
 
@@ -112,3 +113,15 @@ def test_the_root_logger_by_default() -> None:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+def test_another_threads_lines_are_written_at_once(logger: logging.Logger) -> None:
+    """An embedding program's other threads do not wait for the loop's commit."""
+    out, _ = _stream(logger, logging.DEBUG)
+    with HeldLines(logger):
+        logger.info("loop")
+        worker = threading.Thread(target=lambda: logger.info("worker"))
+        worker.start()
+        worker.join()
+        assert out.getvalue() == "INFO worker\n"
+    assert out.getvalue() == "INFO worker\nINFO loop\n"
