@@ -23,6 +23,17 @@ for 3 s before the plug (``idle_cpu_s``; the clock tick is 10 ms).
 source tree (``PYTHONPATH=DIR``, e.g. an older commit's ``src``) as
 ``agent-before``.
 
+``--spans`` also reports, for the agent and the floor, how long the
+plugging process itself took: from the first chunk of the Southbound
+update that reached it to the first byte of its transaction to the local
+database (``plug_span_s``, ``unplug_span_s``; for an unplug this includes
+the agent's question to the Southbound about the bindings that left its
+view). Its sockets are timestamped by ``benchmarks/io_trace`` (put first on
+its ``PYTHONPATH``); ``ovn-controller`` is not traced. The rest of the
+latency is the daemons' and the watcher's, the same for every plugger, so
+the difference between the agent's span and the floor's is what the agent
+adds, without the noise of the daemons around it.
+
 ``--rss-bindings M`` measures memory instead (P3): in a fresh sandbox per
 implementation, the resident set size of the idle plugging process, then
 again after M Port_Bindings requested for another chassis (``hv2``) exist
@@ -36,6 +47,7 @@ Usage::
     python benchmarks/plug_latency.py --before-src /tmp/old/src -n 1000
     python benchmarks/plug_latency.py --rss-bindings 100000
     python benchmarks/plug_latency.py --profile /tmp/agent.prof   # cProfile the agent
+    python benchmarks/plug_latency.py --spans -n 1000 --only agent
 """
 
 from __future__ import annotations
@@ -140,17 +152,33 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+IO_TRACE = Path(__file__).with_name("io_trace")
+
+
+def child_env(pythonpath: str | None, trace: Path | None) -> dict[str, str]:
+    """The environment of a plugging process: *pythonpath* first on its path,
+    and with *trace*, its sockets timestamped into ``TRACE.PID``."""
+    env = dict(os.environ)
+    paths = [p for p in (pythonpath, env.get("PYTHONPATH")) if p]
+    if trace is not None:
+        paths.insert(0, str(IO_TRACE))
+        env["OVNVIF_IO_TRACE"] = str(trace)
+    if pythonpath is not None or trace is not None:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
 def start_agent(
     stack: Sandbox,
     workdir: Path,
     profile: Path | None,
     extra: list[str],
     pythonpath: str | None = None,
+    *,
+    trace: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     log = workdir / "agent.log"
-    env = dict(os.environ)
-    if pythonpath is not None:
-        env["PYTHONPATH"] = pythonpath
+    env = child_env(pythonpath, trace)
     cmd = [sys.executable]
     if profile is not None:
         cmd += ["-m", "cProfile", "-o", str(profile)]
@@ -168,12 +196,14 @@ def start_agent(
     return proc
 
 
-def start_floor(stack: Sandbox, workdir: Path) -> subprocess.Popen[bytes]:
+def start_floor(
+    stack: Sandbox, workdir: Path, trace: Path | None = None
+) -> subprocess.Popen[bytes]:
     """``floor_plugger.py`` (the plugger that only plugs), once its monitors are in place."""
     script = Path(__file__).with_name("floor_plugger.py")
     cmd = [sys.executable, str(script), stack.sb_remote, stack.ovs_remote, "hv1"]
     with (workdir / "floor.log").open("wb") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=child_env(None, trace))
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != b"ready":
         proc.kill()
@@ -189,18 +219,22 @@ def one_run(
     agent_args: list[str] | None = None,
     before_src: str | None = None,
     rss_bindings: int = 0,
+    spans: bool = False,
 ) -> dict[str, float]:
     controller = impl == "ovn-controller"
     stack = Sandbox("hv1", controller=controller, ignore_startup_delay=controller)
     with stack, tempfile.TemporaryDirectory(prefix="ovnvif-bench-") as tmp:
         os.environ["BENCH_LAST_LOG"] = str(Path(tmp) / "agent.log")
         pythonpath = before_src if impl == "agent-before" else None
+        trace = Path(tmp) / "io" if spans and not controller else None
         if controller:
             agent = None
         elif impl == "floor":
-            agent = start_floor(stack, Path(tmp))
+            agent = start_floor(stack, Path(tmp), trace)
         else:
-            agent = start_agent(stack, Path(tmp), profile, agent_args or [], pythonpath)
+            agent = start_agent(
+                stack, Path(tmp), profile, agent_args or [], pythonpath, trace=trace
+            )
         try:
             if rss_bindings:
                 pid = stack.controller.pid if stack.controller is not None else agent.pid  # type: ignore[union-attr]
@@ -215,12 +249,12 @@ def one_run(
                 idle0 = cpu_seconds(pid)
                 time.sleep(IDLE_WINDOW)
                 cpu0 = cpu_seconds(pid)
-                t0 = time.monotonic()
+                t0, plug_at = time.monotonic(), time.time()
                 nbctl_create(stack, n)
                 plugged = watch.wait_until(lambda: watch.count() == n) - t0
                 wait_idle(pid)
                 cpu1 = cpu_seconds(pid)
-                t0 = time.monotonic()
+                t0, unplug_at = time.monotonic(), time.time()
                 nbctl_delete(stack, n)
                 unplugged = watch.wait_until(lambda: watch.count() == 0) - t0
                 wait_idle(pid)
@@ -231,15 +265,75 @@ def one_run(
             if agent is not None:
                 agent.send_signal(signal.SIGTERM)
                 agent.wait(timeout=60)
-    # The idle waits count 0.5 s windows of under 25 ms each, so the CPU
-    # figures include up to a few ms of idle noise.
-    return {
-        "plug_s": round(plugged, 4),
-        "unplug_s": round(unplugged, 4),
-        "plug_cpu_s_per_1000": round((cpu1 - cpu0) * 1000 / n, 4),
-        "unplug_cpu_s_per_1000": round((cpu2 - cpu1) * 1000 / n, 4),
-        "idle_cpu_s": round(cpu0 - idle0, 3),
-    }
+        # The idle waits count 0.5 s windows of under 25 ms each, so the CPU
+        # figures include up to a few ms of idle noise.
+        run = {
+            "plug_s": round(plugged, 4),
+            "unplug_s": round(unplugged, 4),
+            "plug_cpu_s_per_1000": round((cpu1 - cpu0) * 1000 / n, 4),
+            "unplug_cpu_s_per_1000": round((cpu2 - cpu1) * 1000 / n, 4),
+            "idle_cpu_s": round(cpu0 - idle0, 3),
+        }
+        if trace is not None:
+            events = read_trace(trace)
+            sb, ovs_path = stack.sb_remote, stack.ovs_remote
+            for key, at in (("plug_span_s", plug_at), ("unplug_span_s", unplug_at)):
+                run[key] = round(span(events, at, sb, ovs_path), 4)
+        return run
+
+
+#: One socket operation of a traced process: time, ``send``/``recv``, peer,
+#: bytes, the JSON-RPC method a chunk begins with (or ``-``).
+Event = tuple[float, str, str, int, str]
+
+
+def read_trace(prefix: Path) -> list[Event]:
+    """Every socket operation ``io_trace`` noted for *prefix*, in time order."""
+    events: list[Event] = []
+    for path in prefix.parent.glob(prefix.name + ".*"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            stamp, op, peer, size, method = line.split(" ")
+            events.append((float(stamp), op, peer, int(size), method))
+    return sorted(events)
+
+
+def span(events: list[Event], after: float, sb_remote: str, ovs_remote: str) -> float:
+    """Seconds from the first Southbound update received after *after* to the
+    first transaction sent to the local database after that.
+
+    >>> events = [
+    ...     (1.0, "recv", "/sb.sock", 90, "update3"),
+    ...     (2.0, "recv", "/sb.sock", 4096, "update3"),
+    ...     (2.1, "recv", "/sb.sock", 100, "-"),
+    ...     (2.2, "send", "/db.sock", 40, "-"),
+    ...     (2.5, "send", "/sb.sock", 300, "monitor_cond_change"),
+    ...     (2.6, "send", "/db.sock", 9000, "transact"),
+    ... ]
+    >>> round(span(events, 1.5, "unix:/sb.sock", "unix:/db.sock"), 3)
+    0.6
+    """
+    sb, ovs = sb_remote.removeprefix("unix:"), ovs_remote.removeprefix("unix:")
+    start = next(
+        (
+            t
+            for t, op, peer, _, method in events
+            if t >= after and op == "recv" and peer == sb and method.startswith("update")
+        ),
+        None,
+    )
+    if start is None:
+        raise RuntimeError("no Southbound update reached the plugging process")
+    end = next(
+        (
+            t
+            for t, op, peer, _, method in events
+            if t >= start and op == "send" and peer == ovs and method == "transact"
+        ),
+        None,
+    )
+    if end is None:
+        raise RuntimeError("the plugging process sent no transaction after the update")
+    return end - start
 
 
 def nb_create_raw(stack: Sandbox, m: int, chassis: str) -> None:
@@ -346,6 +440,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="measure RSS with this many Port_Bindings of another chassis (P3) instead",
     )
+    parser.add_argument(
+        "--spans",
+        action="store_true",
+        help="also time the agent's and the floor's own span (update in, transaction out)",
+    )
     args = parser.parse_args(argv)
     # The observer parses every Interface update; keep it from lagging behind.
     ovsjson.install()
@@ -375,18 +474,17 @@ def main(argv: list[str] | None = None) -> int:
             for impl in impls:
                 entry[impl]["runs"].append(
                     one_run(
-                        impl, n, args.profile, agent_args=args.agent_arg, before_src=args.before_src
+                        impl,
+                        n,
+                        args.profile,
+                        agent_args=args.agent_arg,
+                        before_src=args.before_src,
+                        spans=args.spans,
                     )
                 )
         for impl in impls:
             runs = entry[impl]["runs"]
-            for key in (
-                "plug_s",
-                "unplug_s",
-                "plug_cpu_s_per_1000",
-                "unplug_cpu_s_per_1000",
-                "idle_cpu_s",
-            ):
+            for key in runs[0]:
                 entry[impl][key] = statistics.median(r[key] for r in runs)
         if "ovn-controller" in impls:
             ctrl = entry["ovn-controller"]

@@ -28,16 +28,32 @@ def _run(script: str, *args: str) -> Any:
 
 def test_plug_latency_plugs_and_unplugs_with_all_three() -> None:
     """The agent, ovn-controller and the floor each plug and unplug 3 LSPs
-    (the benchmark waits for all 3 Interfaces, then for none)."""
-    doc = _run("plug_latency.py", "-n", "3", "--runs", "1")
+    (the benchmark waits for all 3 Interfaces, then for none); with
+    ``--spans``, the agent's and the floor's sockets are traced and each
+    span lies within its latency."""
+    doc = _run("plug_latency.py", "-n", "3", "--runs", "1", "--spans")
     entry = doc["results"]["3"]
     for impl in ("agent", "ovn-controller", "floor"):
         (run,) = entry[impl]["runs"]
         assert run["plug_s"] > 0
         assert run["unplug_s"] > 0
         assert run["idle_cpu_s"] >= 0
+        if impl == "ovn-controller":
+            assert "plug_span_s" not in run
+        else:
+            assert 0 < run["plug_span_s"] < run["plug_s"]
+            assert 0 < run["unplug_span_s"] < run["unplug_s"]
     assert set(entry["ratio_floor_over_controller"]) == {"plug_s", "unplug_s"}
     assert set(entry["ratio_agent_over_controller"]) == {"plug_s", "unplug_s"}
+
+
+def test_plug_latency_examples() -> None:
+    """The examples of ``span()``: an update's first chunk to the first transaction."""
+    subprocess.run(
+        [sys.executable, "-m", "doctest", str(BENCHMARKS / "plug_latency.py")],
+        timeout=120,
+        check=True,
+    )
 
 
 def test_idl_apply_compares_both_classes() -> None:
