@@ -3,8 +3,10 @@ provider boundary."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from typing import Any, TypeVar, overload
+
+_T = TypeVar("_T")
 
 
 class FrozenMap(Mapping[str, str]):
@@ -50,6 +52,30 @@ class FrozenMap(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    # The dict's own methods: Mapping's would run in Python, and the engine
+    # reads options and external ids many times per port.
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    @overload
+    def get(self, key: str, /) -> str | None: ...
+
+    @overload
+    def get(self, key: str, default: str | _T, /) -> str | _T: ...
+
+    def get(self, key: str, default: object = None, /) -> object:
+        return self._data.get(key, default)
+
+    def keys(self) -> KeysView[str]:
+        return self._data.keys()
+
+    def items(self) -> ItemsView[str, str]:
+        return self._data.items()
+
+    def values(self) -> ValuesView[str]:
+        return self._data.values()
 
     def __hash__(self) -> int:
         if self._hash is None:

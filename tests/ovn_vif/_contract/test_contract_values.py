@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ovn_vif import DECLINE_REASON_LIMIT, Decline, FrozenMap, OpType, PlugSpec, PortContext
 
@@ -49,6 +53,33 @@ def test_frozen_map_equality_and_repr() -> None:
     assert repr(m) == "FrozenMap({'a': '1'})"
     assert len(m) == 1
     assert list(m) == ["a"]
+
+
+_TEXT = st.text(max_size=4)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.dictionaries(_TEXT, _TEXT, max_size=6), st.lists(_TEXT, max_size=6))
+def test_frozen_map_reads_like_the_dict_it_copies(data: dict[str, str], keys: list[str]) -> None:
+    """get, in, keys, items and values answer as the dict does (they are the
+    dict's own, for speed), and none of them can change the map."""
+    m = FrozenMap(data)
+    for key in [*keys, *data]:
+        assert (key in m) == (key in data)
+        assert m.get(key) == data.get(key)
+        assert m.get(key, "default") == data.get(key, "default")
+    assert 5 not in m  # type: ignore[comparison-overlap]
+    assert list(m.keys()) == list(data.keys())
+    assert list(m.items()) == list(data.items())
+    assert list(m.values()) == list(data.values())
+    assert m.keys() == data.keys()
+    assert m.items() == data.items()
+    before = dict(data)
+    view: Any = getattr(m.keys(), "mapping", {})  # the dict behind the view, read-only
+    with pytest.raises(TypeError):
+        view["new"] = "x"
+    data.clear()  # the map holds a copy
+    assert m == before
 
 
 def test_a_decline_is_falsy_like_none_and_false() -> None:
