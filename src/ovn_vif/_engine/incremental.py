@@ -195,6 +195,12 @@ class NameIndex:
         return _IndexedNames(self, idl)
 
     def describe(self, idl: Any, name: str) -> str | None:
+        """Say what holds *name* in *idl* as it is now."""
+        self.sync(idl)
+        return self.holder(name)
+
+    def sync(self, idl: Any) -> None:
+        """Bring the names up to date with *idl*'s changed rows."""
         rows = watch_changes(idl, "names").take(idl)
         if idl is not self._idl or rows is None:
             self._idl = idl
@@ -208,6 +214,9 @@ class NameIndex:
                 for table, table_map in named:
                     row = table_map.get(row_uuid)
                     self._set(table, row_uuid, None if row is None else column(row, "name", None))
+
+    def holder(self, name: str) -> str | None:
+        """What holds *name*, as of the latest :meth:`sync`."""
         holders = self._held.get(name)
         if not holders:
             return None
@@ -237,13 +246,22 @@ _NAMED = ("Port", "Interface")
 
 
 class _IndexedNames(NameLookup):
+    """The index as of the first question: like :class:`IdlNames
+    <ovn_vif._engine.rows.IdlNames>`, it belongs to a view used only while
+    the IDL does not change, so one run's questions (one per port it
+    plugs) read the changed rows once."""
+
     def __init__(self, index: NameIndex, idl: Any) -> None:
         super().__init__()
         self._index = index
         self._idl = idl
+        self._synced = False
 
     def describe(self, name: str) -> str | None:
-        return self._index.describe(self._idl, name)
+        if not self._synced:
+            self._index.sync(self._idl)
+            self._synced = True
+        return self._index.holder(name)
 
 
 def _bridge_ports(row: Any, ports_t: Any, known: frozenset[UUID]) -> frozenset[UUID]:

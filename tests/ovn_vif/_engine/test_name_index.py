@@ -40,3 +40,26 @@ def test_answers_like_a_full_read_through_changes() -> None:
     check()
     assert index.lookup(idl).describe("a") is None
     idl.close()
+
+
+def test_a_lookup_answers_as_of_its_first_question_like_a_full_read() -> None:
+    """A lookup belongs to one view of the IDL: it reads the changed rows at
+    its first question only (a run asks once per port it plugs), as
+    IdlNames reads every row then; the next run's lookup sees what changed."""
+    db = ovs_database(system_id="hv1")
+    idl = connect(db, prepare_ovs_helper, before_connect=track_changes)
+    index = NameIndex()
+    idl.run()
+    lookup, full = index.lookup(idl), IdlNames(idl)
+    assert lookup.describe("late") is None
+    assert full.describe("late") is None
+    [br] = db.find("Bridge", name="br-int")
+    with db.batch() as t:
+        iface = t.insert("Interface", name="late")
+        port = t.insert("Port", name="late-port", interfaces=[iface])
+        t.update("Bridge", br, ports=[*db.get("Bridge", br)["ports"], port])
+    idl.run()
+    assert lookup.describe("late") is None
+    assert full.describe("late") is None
+    assert index.lookup(idl).describe("late") == IdlNames(idl).describe("late") is not None
+    idl.close()
