@@ -28,11 +28,13 @@ plugging process itself took: from the first chunk of the Southbound
 update that reached it to the first byte of its transaction to the local
 database (``plug_span_s``, ``unplug_span_s``; for an unplug this includes
 the agent's question to the Southbound about the bindings that left its
-view). Its sockets are timestamped by ``benchmarks/io_trace`` (put first on
-its ``PYTHONPATH``); ``ovn-controller`` is not traced. The rest of the
-latency is the daemons' and the watcher's, the same for every plugger, so
-the difference between the agent's span and the floor's is what the agent
-adds, without the noise of the daemons around it.
+view), and when that transaction left, from t0 (``plug_sent_s``,
+``unplug_sent_s``: the latency minus this is the time from the
+transaction to the last Interface seen). Its sockets are timestamped by
+``benchmarks/io_trace`` (put first on its ``PYTHONPATH``);
+``ovn-controller`` is not traced. The difference between the agent's span
+and the floor's is what the agent adds before its transaction, without
+the noise of the daemons around it.
 
 ``--rss-bindings M`` measures memory instead (P3): in a fresh sandbox per
 implementation, the resident set size of the idle plugging process, then
@@ -277,8 +279,10 @@ def one_run(
         if trace is not None:
             events = read_trace(trace)
             sb, ovs_path = stack.sb_remote, stack.ovs_remote
-            for key, at in (("plug_span_s", plug_at), ("unplug_span_s", unplug_at)):
-                run[key] = round(span(events, at, sb, ovs_path), 4)
+            for step, at in (("plug", plug_at), ("unplug", unplug_at)):
+                start, end = span(events, at, sb, ovs_path)
+                run[f"{step}_span_s"] = round(end - start, 4)
+                run[f"{step}_sent_s"] = round(end - at, 4)
         return run
 
 
@@ -297,9 +301,9 @@ def read_trace(prefix: Path) -> list[Event]:
     return sorted(events)
 
 
-def span(events: list[Event], after: float, sb_remote: str, ovs_remote: str) -> float:
-    """Seconds from the first Southbound update received after *after* to the
-    first transaction sent to the local database after that.
+def span(events: list[Event], after: float, sb_remote: str, ovs_remote: str) -> tuple[float, float]:
+    """When the first Southbound update received after *after* arrived, and
+    when the first transaction to the local database after it left.
 
     >>> events = [
     ...     (1.0, "recv", "/sb.sock", 90, "update3"),
@@ -309,8 +313,8 @@ def span(events: list[Event], after: float, sb_remote: str, ovs_remote: str) -> 
     ...     (2.5, "send", "/sb.sock", 300, "monitor_cond_change"),
     ...     (2.6, "send", "/db.sock", 9000, "transact"),
     ... ]
-    >>> round(span(events, 1.5, "unix:/sb.sock", "unix:/db.sock"), 3)
-    0.6
+    >>> span(events, 1.5, "unix:/sb.sock", "unix:/db.sock")
+    (2.0, 2.6)
     """
     sb, ovs = sb_remote.removeprefix("unix:"), ovs_remote.removeprefix("unix:")
     start = next(
@@ -333,7 +337,7 @@ def span(events: list[Event], after: float, sb_remote: str, ovs_remote: str) -> 
     )
     if end is None:
         raise RuntimeError("the plugging process sent no transaction after the update")
-    return end - start
+    return start, end
 
 
 def nb_create_raw(stack: Sandbox, m: int, chassis: str) -> None:
