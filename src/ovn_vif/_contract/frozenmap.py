@@ -63,9 +63,9 @@ class FrozenMap(Mapping[str, str]):
     def get(self, key: str, /) -> str | None: ...
 
     @overload
-    def get(self, key: str, default: str | _T, /) -> str | _T: ...
+    def get(self, key: str, /, default: str | _T) -> str | _T: ...
 
-    def get(self, key: str, default: object = None, /) -> object:
+    def get(self, key: str, /, default: object = None) -> object:
         return self._data.get(key, default)
 
     def keys(self) -> KeysView[str]:

@@ -69,8 +69,14 @@ class HeldLines:
         for handler, record in held:
             # A handler removed meanwhile (vlog/set does not run during a
             # reconcile, an embedding program might) writes nothing more.
-            if handler in attached:
+            if handler not in attached:
+                continue
+            try:
                 handler.handle(record)
+            except Exception:
+                # What logging does when a handler fails: report it (on
+                # stderr, if logging.raiseExceptions) and go on with the rest.
+                handler.handleError(record)
 
 
 class _Hold(logging.Filter):

@@ -68,6 +68,7 @@ def test_frozen_map_reads_like_the_dict_it_copies(data: dict[str, str], keys: li
         assert (key in m) == (key in data)
         assert m.get(key) == data.get(key)
         assert m.get(key, "default") == data.get(key, "default")
+        assert m.get(key, default="default") == data.get(key, "default")
     assert 5 not in m  # type: ignore[comparison-overlap]
     assert list(m.keys()) == list(data.keys())
     assert list(m.items()) == list(data.items())

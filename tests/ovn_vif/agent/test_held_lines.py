@@ -125,3 +125,25 @@ def test_another_threads_lines_are_written_at_once(logger: logging.Logger) -> No
         worker.join()
         assert out.getvalue() == "INFO worker\n"
     assert out.getvalue() == "INFO worker\nINFO loop\n"
+
+
+def test_a_failing_destination_does_not_stop_the_others(logger: logging.Logger) -> None:
+    """A handler whose emit raises is reported as logging reports it, and
+    the lines after it, and the other destinations, are still written."""
+    failures: list[str] = []
+
+    class Broken(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            raise OSError("disk full")
+
+        def handleError(self, record: logging.LogRecord) -> None:
+            failures.append(record.getMessage())
+
+    broken = Broken()
+    logger.addHandler(broken)
+    out, _ = _stream(logger, logging.DEBUG)
+    with HeldLines(logger):
+        logger.info("one")
+        logger.info("two")
+    assert failures == ["one", "two"]
+    assert out.getvalue() == "INFO one\nINFO two\n"
