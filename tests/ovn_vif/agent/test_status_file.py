@@ -8,8 +8,8 @@ from pathlib import Path
 import attrs
 
 from ovn_vif import Decision, Outcome, Reason
-from ovn_vif.agent import default_status_file, read_agent_status
-from ovn_vif.agent._status_file import NotPlugged, StatusWriter, find_status_file, not_plugged
+from ovn_vif.agent import NotPlugged, default_status_file, read_agent_status
+from ovn_vif.agent._status_file import StatusWriter, find_status_file, not_plugged
 
 
 def test_written_only_when_it_changes_and_read_back(tmp_path: Path) -> None:
