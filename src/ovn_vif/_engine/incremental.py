@@ -194,11 +194,6 @@ class NameIndex:
         """A :class:`NameLookup` over *idl* as it is when asked."""
         return _IndexedNames(self, idl)
 
-    def describe(self, idl: Any, name: str) -> str | None:
-        """Say what holds *name* in *idl* as it is now."""
-        self.sync(idl)
-        return self.holder(name)
-
     def sync(self, idl: Any) -> None:
         """Bring the names up to date with *idl*'s changed rows."""
         rows = watch_changes(idl, "names").take(idl)
@@ -664,7 +659,7 @@ class Incremental:
             self._copy = copy
             # Read now, in a run that is O(N) anyway, what the first
             # incremental run would otherwise read in full: every name.
-            self._names.describe(ovs_idl, "")
+            self._names.sync(ovs_idl)
             self._inputs = inputs
             self._settled = {}
             self._unsettled = set()
