@@ -92,6 +92,10 @@ _TXN = ovs.db.idl.Transaction
 #: these, each retry waits for the pause that doubles (``_retry``), so that
 #: a check that keeps failing cannot make the loop spin.
 TRY_AGAIN_AT_ONCE = 3
+#: Seconds a run waits, at most, for the Southbound's answer to a monitor
+#: condition change (see ``Agent._awaiting_answer``); the answer usually
+#: takes one round trip.
+ANSWER_WAIT = 0.25
 
 
 class Agent:
@@ -460,6 +464,8 @@ class Agent:
                     self.settings.chassis,
                 )
             return False
+        if self._awaiting_answer(time.monotonic()):
+            return False
         if self._dirty:
             return True
         if self._retry.due(time.monotonic()):
@@ -470,6 +476,25 @@ class Agent:
             # the pause; that run decides for every lport.
             return False
         return self._seen != self._observed()
+
+    def _answer_due(self) -> float | None:
+        """Until when runs wait for the Southbound's answer to a condition
+        change (``None``: no answer is awaited)."""
+        since = self._gate.awaiting_since
+        return None if since is None else since + ANSWER_WAIT
+
+    def _awaiting_answer(self, now: float) -> bool:
+        """Whether to wait for the Southbound's answer to the condition
+        change just sent rather than decide now.
+
+        The change asks for bindings that left the view, and the gate keeps
+        their ports plugged until the answer: a run now could only hold
+        those unplugs, and the run after the answer would decide for them
+        all again. The answer is one round trip away; past
+        :data:`ANSWER_WAIT` the loop decides without it, as it does while a
+        session is down."""
+        due = self._answer_due()
+        return due is not None and now < due
 
     def _observed(self) -> tuple[int, int, bool, str, str]:
         s, db = self.settings, self._db
@@ -676,7 +701,13 @@ class Agent:
         poller.fd_wait(self._wake.fd, ovs.poller.POLLIN)
         if self._ready() and self._txn is None and self._needs_reconcile(False):
             poller.immediate_wake()
-        wakeups = [deadline, self._retry.at, *self._audit.wakeups(), BUDGET.report_due()]
+        wakeups = [
+            deadline,
+            self._retry.at,
+            self._answer_due(),
+            *self._audit.wakeups(),
+            BUDGET.report_due(),
+        ]
         self._audit.wait(poller)
         if self.observers:
             self.observers.call("wait", poller)

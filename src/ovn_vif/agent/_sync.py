@@ -11,6 +11,7 @@ wait for it.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import attrs
@@ -45,6 +46,10 @@ class SyncGate:
         self._link_up = False
         self._announce = True
         self._ovs_was_up = False
+        #: Since when (``time.monotonic()``) the gate has been closed only
+        #: because the Southbound has not answered a monitor condition change
+        #: yet (both sessions up and monitoring); ``None`` otherwise.
+        self.awaiting_since: float | None = None
 
     def update(self, ovs_idl: Any, sb_idl: Any) -> SyncChange:
         """Look at both IDLs (after their ``run()``) and say what changed."""
@@ -70,6 +75,10 @@ class SyncGate:
                 self._log.debug(
                     "Southbound monitor conditions acknowledged: unplugging enabled again"
                 )
+        if not link_up or synced:
+            self.awaiting_since = None
+        elif self.awaiting_since is None:
+            self.awaiting_since = time.monotonic()
         self._link_up = link_up
         self.synced = synced
         return SyncChange(local_back=local_back, link_down=not link_up, reconnected=reconnected)

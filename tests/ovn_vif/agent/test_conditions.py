@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from tests.support.fake_agent import World
 
-from ovn_vif import Policy, create_sb_indexes
+from ovn_vif import Outcome, Policy, create_sb_indexes
 from ovn_vif.agent import Agent, AgentConfig, _loop, prepare_ovs_helper, prepare_sb_helper
 from ovn_vif.agent._conditions import BindingNames, PluggedHere, SouthboundConditions
 from ovn_vif.testing import add_chassis, assign_ofports, connect
@@ -119,6 +119,56 @@ def test_an_answer_that_never_comes_holds_unplugs_not_plugs(
     world.run_until(lambda: "new" in world.plugged())
     assert "gone" in world.plugged()
     assert not world.agent.synced
+
+
+def _deferred(world: World, lport: str) -> int:
+    """How many runs held the unplug of *lport* (gate closed)."""
+    return sum(
+        1
+        for report, _status in world.reports
+        for d in report.with_outcome(Outcome.DEFERRED)
+        if d.lport == lport
+    )
+
+
+def test_the_run_waits_for_the_answer_instead_of_holding_the_unplugs(world: World) -> None:
+    """The run that sees bindings leave the view waits for the answer to
+    the request for them by name: the unplugs are decided once, after it."""
+    world.add_binding("gone")
+    world.add_binding("gone2")
+    world.run_until(lambda: {"gone", "gone2"} <= set(world.plugged()))
+    _quiet(world)
+    sent = Sent(world)
+    for name in ("gone", "gone2"):
+        [pb] = world.sb_db.find("Port_Binding", logical_port=name)
+        world.sb_db.delete("Port_Binding", pb)
+    world.run_until(lambda: not {"gone", "gone2"} & set(world.plugged()))
+    _quiet(world)
+    assert Sent.named(sent.conditions[0][0]) == {"gone", "gone2"}
+    assert _deferred(world, "gone") == _deferred(world, "gone2") == 0
+
+
+def test_an_answer_that_never_comes_is_waited_for_a_bounded_time_without_spinning(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``ANSWER_WAIT`` the loop decides without the answer (plugs go
+    on, the unplug is held), and while it waits it blocks, not spins."""
+    world.add_binding("gone")
+    world.run_until(lambda: "gone" in world.plugged())
+    _quiet(world)
+    monkeypatch.setattr(world.sb_db, "_monitor_cond_change", lambda session, msg: None)
+    [pb] = world.sb_db.find("Port_Binding", logical_port="gone")
+    world.sb_db.delete("Port_Binding", pb)
+    world.add_binding("new")
+    before = world.agent._iterations
+    world.run_until(lambda: "new" in world.plugged())
+    # A spinning loop iterates thousands of times in ANSWER_WAIT; a blocked
+    # one wakes for the two updates, the deadline and the commit's echoes.
+    assert world.agent._iterations - before < 20
+    world.settle()
+    assert _deferred(world, "gone") >= 1
+    assert "gone" in world.plugged()
+    assert world.agent._gate.awaiting_since is not None
 
 
 def test_a_port_whose_binding_moves_to_another_chassis_is_asked_for() -> None:
