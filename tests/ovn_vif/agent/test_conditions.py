@@ -325,6 +325,9 @@ def _run_schedule(
                 assign_ofports(w.ovs_db)
                 _quiet(w)
             seen.append(sorted(w.plugged()))
+        # About seven iterations a step: a loop that spins while an answer
+        # is awaited (or a port is re-created) makes thousands.
+        assert w.agent._iterations < 20 * STEPS, "the loop spun"
         return seen
     finally:
         w.close()
