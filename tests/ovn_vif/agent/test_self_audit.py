@@ -145,6 +145,9 @@ def test_a_condition_change_never_acknowledged_is_found_and_repaired(
     rule = a.proxy.on("to_client", "monitor_cond_change", "discard")
     ovn_stack.nbctl("lsp-del", "lsp1")
     wait_for(lambda: rule.fired, "the lost acknowledgement")
+    # The loop waits for the answer a bounded time only: plugging goes on.
+    add_lsps(ovn_stack, "lsp2")
+    wait_for(lambda: _is_plugged(ovn_stack, "lsp2"), "lsp2 plugged while the answer is lost")
     # Unplugging waits for acknowledged conditions.
     if not interval:
         time.sleep(CONTROL_WAIT)
