@@ -477,24 +477,26 @@ class Agent:
             return False
         return self._seen != self._observed()
 
-    def _answer_due(self) -> float | None:
-        """Until when runs wait for the Southbound's answer to a condition
-        change (``None``: no answer is awaited)."""
+    def _answer_due(self, now: float) -> float | None:
+        """While runs wait for the Southbound's answer to a condition change
+        (:meth:`_awaiting_answer`), until when; otherwise ``None``, also
+        once that time has passed without the answer."""
         since = self._gate.awaiting_since
-        return None if since is None else since + ANSWER_WAIT
+        if since is None or now >= since + ANSWER_WAIT:
+            return None
+        return since + ANSWER_WAIT
 
     def _awaiting_answer(self, now: float) -> bool:
         """Whether to wait for the Southbound's answer to the condition
         change just sent rather than decide now.
 
-        The change asks for bindings that left the view, and the gate keeps
-        their ports plugged until the answer: a run now could only hold
-        those unplugs, and the run after the answer would decide for them
-        all again. The answer is one round trip away; past
+        Such a change usually asks for bindings that left the view, and the
+        gate keeps their ports plugged until the answer: a run now could only
+        hold those unplugs, and the run after the answer would decide for
+        them all again. The answer is one round trip away; past
         :data:`ANSWER_WAIT` the loop decides without it, as it does while a
         session is down."""
-        due = self._answer_due()
-        return due is not None and now < due
+        return self._answer_due(now) is not None
 
     def _observed(self) -> tuple[int, int, bool, str, str]:
         s, db = self.settings, self._db
@@ -704,7 +706,7 @@ class Agent:
         wakeups = [
             deadline,
             self._retry.at,
-            self._answer_due(),
+            self._answer_due(time.monotonic()),
             *self._audit.wakeups(),
             BUDGET.report_due(),
         ]

@@ -169,6 +169,10 @@ def test_an_answer_that_never_comes_is_waited_for_a_bounded_time_without_spinnin
     assert _deferred(world, "gone") >= 1
     assert "gone" in world.plugged()
     assert world.agent._gate.awaiting_since is not None
+    # Past the wait, with the answer still missing, the loop blocks too.
+    before = world.agent._iterations
+    assert not world.agent.run_until(lambda: False, timeout=4 * _loop.ANSWER_WAIT)
+    assert world.agent._iterations - before < 20
 
 
 def test_a_port_whose_binding_moves_to_another_chassis_is_asked_for() -> None:
