@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.support import cpu_seconds
 from tests.support.cluster import ClusterNorthd, SouthboundCluster
 
 import ovn_vif
@@ -315,14 +316,7 @@ class AgentProcess:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of the current process so far, 0 if it is gone."""
-        if self.proc is None:
-            return 0.0
-        try:
-            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        except OSError:
-            return 0.0
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0 if self.proc is None else cpu_seconds(self.proc.pid)
 
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 import pytest
-from tests.support import wait_for
+from tests.support import cpu_seconds, wait_for
 from tests.support.agent import AgentProcess, add_lsps, ovn_vif_command, plugged
 from tests.support.faultproxy import FaultProxy
 
@@ -150,8 +150,12 @@ def test_a_condition_change_never_acknowledged_is_found_and_repaired(
     wait_for(lambda: _is_plugged(ovn_stack, "lsp2"), "lsp2 plugged while the answer is lost")
     # Unplugging waits for acknowledged conditions.
     if not interval:
+        used = cpu_seconds(a.agent.proc.pid)
         time.sleep(CONTROL_WAIT)
         assert _is_plugged(ovn_stack, "lsp1"), "the planted loss did not stick"
+        # Waiting for the answer, the loop blocks: a loop that wakes at once
+        # would use about a core for all that time.
+        assert cpu_seconds(a.agent.proc.pid) - used < CONTROL_WAIT / 4
         return
     wait_for(lambda: not _is_plugged(ovn_stack, "lsp1"), "lsp1 unplugged", timeout=30)
     assert "monitor condition change has not been acknowledged" in a.text()
