@@ -29,7 +29,8 @@ copy of the rows, read through :mod:`ovn_vif._engine.rows`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from types import MappingProxyType
 from typing import Any
 from uuid import UUID
@@ -71,17 +72,28 @@ class ChangeLog:
     ``None`` (decide everything) otherwise.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, columns: Mapping[str, AbstractSet[str]] | None = None) -> None:
         self._rows: set[UUID] = set()
         self._notices = 0
         self._seqno: int | None = None
+        #: Per table, the columns its reader reads: an update of a row of
+        #: that table that changed none of them is counted, not recorded.
+        self._columns = columns
 
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
         """Record one ``notify()`` notice of the IDL."""
         self._notices += 1
         row_uuid = getattr(row, "uuid", None)
-        if isinstance(row_uuid, UUID):
-            self._rows.add(row_uuid)
+        if not isinstance(row_uuid, UUID):
+            return
+        if self._columns is not None and event == "update":
+            table = getattr(getattr(row, "_table", None), "name", None)
+            read = self._columns.get(table) if isinstance(table, str) else None
+            # ``updates`` holds the old values of the columns that changed.
+            old = getattr(updates, "__dict__", {}).get("_data")
+            if read is not None and isinstance(old, dict) and read.isdisjoint(old):
+                return
+        self._rows.add(row_uuid)
 
     def take(self, idl: Any) -> frozenset[UUID] | None:
         """The rows changed since the last call, or ``None`` if unknown."""
@@ -109,22 +121,29 @@ def track_changes(idl: Any) -> ChangeLog:
     return _attach(idl, _ATTR)
 
 
-def watch_changes(idl: Any, reader: str) -> ChangeLog:
+def watch_changes(
+    idl: Any, reader: str, columns: Mapping[str, AbstractSet[str]] | None = None
+) -> ChangeLog:
     """Another :class:`ChangeLog` on *idl*, for a *reader* other than the engine.
 
     Each log is emptied by its own :meth:`ChangeLog.take`, so a reader (the
     agent's Southbound conditions, for one) follows the changed rows without
     taking them from the engine. Calling it again with the same *reader*
     returns the same log; its first :meth:`~ChangeLog.take` answers ``None``.
+    With *columns* (table -> the columns the reader reads), the log leaves
+    out a row of such a table that only changed other columns (an
+    ``ofport`` set by ``ovs-vswitchd``, for a reader of names).
     """
-    return _attach(idl, f"{_ATTR}_{reader}")
+    return _attach(idl, f"{_ATTR}_{reader}", columns)
 
 
-def _attach(idl: Any, attr: str) -> ChangeLog:
+def _attach(
+    idl: Any, attr: str, columns: Mapping[str, AbstractSet[str]] | None = None
+) -> ChangeLog:
     log = getattr(idl, attr, None)
     if isinstance(log, ChangeLog):
         return log
-    log = ChangeLog()
+    log = ChangeLog(columns)
     previous = idl.notify
 
     def notify(event: str, row: Any, updates: Any = None) -> None:
@@ -196,7 +215,7 @@ class NameIndex:
 
     def sync(self, idl: Any) -> None:
         """Bring the names up to date with *idl*'s changed rows."""
-        rows = watch_changes(idl, "names").take(idl)
+        rows = watch_changes(idl, "names", _NAME_COLUMNS).take(idl)
         if idl is not self._idl or rows is None:
             self._idl = idl
             self._name_of, self._held = {}, {}
@@ -238,6 +257,8 @@ class NameIndex:
 #: The tables whose rows' names a provider's choice may collide with, in
 #: the order a full read reports them.
 _NAMED = ("Port", "Interface")
+#: What :class:`NameIndex` reads of them.
+_NAME_COLUMNS = {table: frozenset({"name"}) for table in _NAMED}
 
 
 class _IndexedNames(NameLookup):

@@ -40,6 +40,17 @@ if TYPE_CHECKING:
 #: The Southbound tables the agent monitors, each under a condition.
 MONITORED = ("Chassis", "Port_Binding")
 
+#: What :class:`PluggedHere` reads of the local database's rows: a row
+#: whose update changed none of these (an ``ofport`` set by
+#: ``ovs-vswitchd``) is not read again.
+_PLUGGED_COLUMNS = {
+    "Bridge": frozenset({"name", "ports"}),
+    "Port": frozenset({"interfaces"}),
+    "Interface": frozenset({"external_ids"}),
+}
+#: What :class:`BindingNames` reads of a ``Port_Binding``.
+_BINDING_COLUMNS = {"Port_Binding": frozenset({"logical_port"})}
+
 
 def chassis_row(sb_idl: Any, chassis: str) -> Any | None:
     """The ``Chassis`` row named *chassis* in *sb_idl*, if it arrived."""
@@ -122,7 +133,7 @@ class PluggedHere:
 
     def update(self, idl: Any, bridge: str) -> None:
         """Catch up with the rows *idl* changed since the previous call."""
-        rows = watch_changes(idl, "plugged").take(idl)
+        rows = watch_changes(idl, "plugged", _PLUGGED_COLUMNS).take(idl)
         known = idl is self._idl and bridge == self._bridge_name and rows is not None
         if not known or (rows and not self._apply(idl, rows)):
             self._read_all(idl, bridge)
@@ -254,7 +265,7 @@ class BindingNames:
 
     def update(self, idl: Any) -> None:
         """Catch up with the rows *idl* changed since the previous call."""
-        rows = watch_changes(idl, "bindings").take(idl)
+        rows = watch_changes(idl, "bindings", _BINDING_COLUMNS).take(idl)
         if idl is not self._idl or rows is None:
             self._read_all(idl)
         elif rows:

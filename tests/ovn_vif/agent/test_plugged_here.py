@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import random
 import uuid
+from typing import Any
+
+import pytest
 
 from ovn_vif import track_changes
+from ovn_vif._engine.rows import read_iface
 from ovn_vif._engine.snapshot import read_ovs
-from ovn_vif.agent import prepare_ovs_helper
+from ovn_vif.agent import _conditions, prepare_ovs_helper
 from ovn_vif.agent._conditions import PluggedHere
 from ovn_vif.testing import connect, ovs_database
 
@@ -65,7 +69,18 @@ class Local:
     def change(self) -> None:
         """One random change of the bridges, ports or interfaces."""
         action = self.rng.choice(
-            ["add", "add2", "add_other", "retag", "untag", "move", "detach", "delete", "share"]
+            [
+                "add",
+                "add2",
+                "add_other",
+                "retag",
+                "untag",
+                "move",
+                "detach",
+                "delete",
+                "share",
+                "ofport",
+            ]
         )
         ours = [p for p in self.ports("br-int") if self.db.get("Port", p)["name"] != "br-int"]
         if action in ("add", "add2", "add_other") or not ours:
@@ -78,6 +93,8 @@ class Local:
             self.db.update("Interface", self.rng.choice(ifaces), external_ids=self.external_ids())
         elif action == "untag":
             self.db.update("Interface", self.rng.choice(ifaces), external_ids={})
+        elif action == "ofport":  # a column the tracker does not read
+            self.db.update("Interface", self.rng.choice(ifaces), ofport=[self.rng.randrange(1, 99)])
         elif action in ("move", "detach", "delete"):
             with self.db.batch() as t:
                 br = self.bridge("br-int")
@@ -154,4 +171,40 @@ def test_reads_again_when_the_bridge_goes_or_changes() -> None:
     tracker.update(local.idl, "br-int")
     assert tracker.lports == {"y"}
     assert tracker.lports == local.expected()
+    local.idl.close()
+
+
+def test_a_change_of_a_column_it_does_not_read_is_not_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``ovs-vswitchd`` setting the ofport of every plugged Interface (after
+    a burst of plugs, all of them) costs the tracker no read; a change of
+    ``external_ids`` is read."""
+    local = Local(0)
+    for _ in range(3):
+        local.add_port("br-int")
+    local.idl.run()
+    tracker = PluggedHere()
+    tracker.update(local.idl, "br-int")
+    reads: list[object] = []
+    real = read_iface
+
+    def counted(row: Any, **kw: Any) -> Any:
+        reads.append(row)
+        return real(row, **kw)
+
+    monkeypatch.setattr(_conditions, "read_iface", counted)
+    ifaces = [i for p in local.ports("br-int") for i in local.db.get("Port", p)["interfaces"]]
+    with local.db.batch() as t:
+        for n, iface in enumerate(ifaces):
+            t.update("Interface", iface, ofport=[n + 1])
+    local.idl.run()
+    tracker.update(local.idl, "br-int")
+    assert reads == []
+    local.db.update("Interface", ifaces[0], external_ids={"iface-id": "moved"})
+    local.idl.run()
+    tracker.update(local.idl, "br-int")
+    assert len(reads) == 1
+    assert tracker.lports == local.expected()
+    assert tracker.full_reads == 1
     local.idl.close()
