@@ -177,12 +177,23 @@ def fetch_schema(
     deadline = time.monotonic() + timeout
     backoff = 0.1
     reasons: dict[str, str] = {}
+    # Per member, the latest TLS failure of this fetch. A later attempt can
+    # fail without one: with TLS 1.3 the client's handshake ends before the
+    # server judges its certificate, and the server's alert is lost when
+    # the connection is reset under the request.
+    refused: dict[str, str] = {}
     while True:
         for member in members:
             attempt_deadline = min(deadline, time.monotonic() + max(1.0, timeout / len(members)))
             schema, reason = _fetch_one(member, database, attempt_deadline, wake_fd, serve)
             if schema is not None:
                 return schema
+            known = _tls.last_failure(member) if member.startswith("ssl:") else None
+            if known:
+                refused[member] = known
+            earlier = refused.get(member)
+            if earlier and earlier not in reason:
+                reason = f"{reason}, after {earlier}"
             reasons[member] = reason
             if failed is not None:
                 failed(member, reason)

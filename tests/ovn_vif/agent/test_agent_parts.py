@@ -9,7 +9,7 @@ import ovs.json
 import pytest
 
 from ovn_vif import Registry
-from ovn_vif.agent import Agent, AgentConfig, AgentSetupError, RemoteError
+from ovn_vif.agent import Agent, AgentConfig, AgentSetupError, RemoteError, _connections, _tls
 from ovn_vif.agent._connections import split_remotes, validate_remote
 from ovn_vif.agent._json import ORIGINAL_PARSER, StreamParser, install, installed, uninstall
 
@@ -152,6 +152,44 @@ def test_validate_remote_names_the_bad_member() -> None:
 
 
 # -- Agent set-up errors (before any connection) ---------------------------------
+
+
+def test_a_tls_refusal_seen_earlier_is_named_when_the_last_attempt_lost_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With TLS 1.3 the server's verdict on the client's certificate comes
+    after the client's handshake, and a reset can swallow it: the attempts
+    that read it must still name it in the error when the last one did not
+    (CI saw ``no reply to get_schema`` alone for an expired certificate)."""
+    member = "ssl:127.0.0.1:6642"
+    refusal = "the server refused the connection: sslv3 alert certificate expired"
+    attempts: list[str] = []
+
+    def fetch_one(*args: object, **kwargs: object) -> tuple[None, str]:
+        attempts.append(member)
+        if len(attempts) == 1:
+            _tls.record_failure(member, refusal)
+            return None, refusal
+        _tls.clear_failure(member)  # the next handshake completed
+        return None, "no reply to get_schema"
+
+    monkeypatch.setattr(_connections, "_fetch_one", fetch_one)
+    try:
+        with pytest.raises(RemoteError) as raised:
+            _connections.fetch_schema(
+                member,
+                "OVN_Southbound",
+                timeout=30,
+                what="Southbound database",
+                stop=lambda: len(attempts) >= 2,
+            )
+    finally:
+        _tls.clear_failure(member)
+    assert len(attempts) == 2
+    assert str(raised.value) == (
+        "cannot read the OVN_Southbound schema from the Southbound database "
+        f"({member}: no reply to get_schema, after {refusal})"
+    )
 
 
 def test_agent_without_providers_lists_installed() -> None:
