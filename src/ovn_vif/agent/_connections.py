@@ -188,7 +188,7 @@ def fetch_schema(
             schema, reason = _fetch_one(member, database, attempt_deadline, wake_fd, serve)
             if schema is not None:
                 return schema
-            known = _tls.last_failure(member) if member.startswith("ssl:") else None
+            known = _tls.last_failure(member)
             if known:
                 refused[member] = known
             earlier = refused.get(member)

@@ -93,7 +93,7 @@ _TXN = ovs.db.idl.Transaction
 #: a check that keeps failing cannot make the loop spin.
 TRY_AGAIN_AT_ONCE = 3
 #: Seconds a run waits, at most, for the Southbound's answer to a monitor
-#: condition change (see ``Agent._awaiting_answer``); the answer usually
+#: condition change (see ``Agent._answer_due``); the answer usually
 #: takes one round trip.
 ANSWER_WAIT = 0.25
 
@@ -464,11 +464,12 @@ class Agent:
                     self.settings.chassis,
                 )
             return False
-        if self._awaiting_answer(time.monotonic()):
+        now = time.monotonic()
+        if self._answer_due(now) is not None:
             return False
         if self._dirty:
             return True
-        if self._retry.due(time.monotonic()):
+        if self._retry.due(now):
             return True
         if self._try_again > TRY_AGAIN_AT_ONCE and self._retry.at is not None:
             # Backing off commits that keep answering "try again": what
@@ -478,17 +479,9 @@ class Agent:
         return self._seen != self._observed()
 
     def _answer_due(self, now: float) -> float | None:
-        """While runs wait for the Southbound's answer to a condition change
-        (:meth:`_awaiting_answer`), until when; otherwise ``None``, also
-        once that time has passed without the answer."""
-        since = self._gate.awaiting_since
-        if since is None or now >= since + ANSWER_WAIT:
-            return None
-        return since + ANSWER_WAIT
-
-    def _awaiting_answer(self, now: float) -> bool:
-        """Whether to wait for the Southbound's answer to the condition
-        change just sent rather than decide now.
+        """Until when runs wait for the Southbound's answer to the condition
+        change just sent rather than decide; ``None`` when no answer is
+        awaited, or once that time has passed without it.
 
         Such a change usually asks for bindings that left the view, and the
         gate keeps their ports plugged until the answer: a run now could only
@@ -496,7 +489,10 @@ class Agent:
         them all again. The answer is one round trip away; past
         :data:`ANSWER_WAIT` the loop decides without it, as it does while a
         session is down."""
-        return self._answer_due(now) is not None
+        since = self._gate.awaiting_since
+        if since is None or now >= since + ANSWER_WAIT:
+            return None
+        return since + ANSWER_WAIT
 
     def _observed(self) -> tuple[int, int, bool, str, str]:
         s, db = self.settings, self._db
@@ -703,10 +699,11 @@ class Agent:
         poller.fd_wait(self._wake.fd, ovs.poller.POLLIN)
         if self._ready() and self._txn is None and self._needs_reconcile(False):
             poller.immediate_wake()
+        now = time.monotonic()
         wakeups = [
             deadline,
             self._retry.at,
-            self._answer_due(time.monotonic()),
+            self._answer_due(now),
             *self._audit.wakeups(),
             BUDGET.report_due(),
         ]
@@ -719,7 +716,6 @@ class Agent:
                 for fd in provider.wait_fds():
                     poller.fd_wait(fd, ovs.poller.POLLIN)
                 wakeups.append(provider.next_wakeup())
-        now = time.monotonic()
         soonest = min((t for t in wakeups if t is not None), default=None)
         if soonest is not None:
             poller.timer_wait(max(0.0, (soonest - now) * 1000.0))
